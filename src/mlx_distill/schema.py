@@ -1,0 +1,137 @@
+"""The one training record format (DESIGN.md): an mlx-lm chat record plus `meta`.
+
+Tool-call `arguments` are JSON objects, never JSON strings: a string is double-encoded by
+`tojson` chat templates at training time but not at inference, so it is refused here, loudly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .io import InputError, read_jsonl, write_jsonl
+
+Role = Literal["system", "user", "assistant", "tool"]
+Label = Literal["tool", "direct", "clarify", "refuse"]
+LABELS: tuple[str, ...] = ("tool", "direct", "clarify", "refuse")
+
+
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any]
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _arguments_are_an_object(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            raise ValueError("arguments must be a JSON object, not a JSON string (decode it first)")
+        return v
+
+
+class ToolCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["function"] = "function"
+    id: str | None = None
+    function: FunctionCall
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+    content: str = ""
+    tool_calls: list[ToolCall] | None = None
+    name: str | None = None  # tool name, on role "tool"
+    tool_call_id: str | None = None
+
+
+class Meta(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    category: str = Field(min_length=1)
+    label: Label
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    messages: list[Message] = Field(min_length=1)
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    meta: Meta
+
+    def to_json(self) -> dict[str, Any]:
+        """The on-disk dict: exactly what mlx-lm reads, plus meta."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def template_messages(self) -> list[dict[str, Any]]:
+        return [m.model_dump(mode="json", exclude_none=True) for m in self.messages]
+
+    @property
+    def id(self) -> str:
+        return self.meta.id
+
+    def user_text(self) -> str:
+        """The first user question: what overlap and duplicate checks compare."""
+        return next((m.content for m in self.messages if m.role == "user"), "")
+
+    def tool_call_names(self) -> list[str]:
+        return [c.function.name for m in self.messages if m.tool_calls for c in m.tool_calls]
+
+    def content_hash(self) -> str:
+        """Stable hash of the conversation (not meta): drives the split and exact-duplicate checks."""
+        body = json.dumps([m.model_dump(mode="json", exclude_none=True) for m in self.messages],
+                          sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "<record>"
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_record(obj: Any, *, path: str | os.PathLike | None = None, line: int | None = None) -> Record:
+    """Validate one dict as a Record; errors name file, line, record id and the field."""
+    rid = None
+    if isinstance(obj, dict) and isinstance(obj.get("meta"), dict):
+        rid = obj["meta"].get("id")
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=line, rule="schema")
+    try:
+        return Record.model_validate(obj)
+    except ValidationError as e:
+        raise InputError(_describe(e), path=path, line=line, record_id=rid, rule="schema") from None
+
+
+def iter_records(path: str | os.PathLike, *, errors: list[InputError] | None = None) -> Iterator[Record]:
+    """Read records from JSONL. With `errors` given, bad lines are appended there and skipped;
+    without it the first bad line raises."""
+    for lineno, obj in read_jsonl(path, errors=errors):
+        try:
+            yield parse_record(obj, path=path, line=lineno)
+        except InputError as e:
+            if errors is None:
+                raise
+            errors.append(e)
+
+
+def load_records(path: str | os.PathLike) -> list[Record]:
+    return list(iter_records(path))
+
+
+def load_records_lenient(path: str | os.PathLike) -> tuple[list[Record], list[InputError]]:
+    """All good records and every error (file:line: record id: field: reason)."""
+    errors: list[InputError] = []
+    records = list(iter_records(path, errors=errors))
+    return records, errors
+
+
+def save_records(path: str | os.PathLike, records: Iterable[Record]) -> Path:
+    return write_jsonl(path, (r.to_json() for r in records))
