@@ -65,6 +65,24 @@ def model_info(name: str, as_json: bool) -> None:
     Console().print(table)
 
 
+@model.command("sample")
+@click.argument("name", default="embedded:smollm2-135m")
+@click.option("--prompt", default="What is the capital of France?", show_default=True)
+@click.option("--adapter-path", default=None, help="A LoRA adapter directory to apply.")
+@click.option("--max-tokens", default=48, show_default=True)
+def model_sample(name: str, prompt: str, adapter_path: str | None, max_tokens: int) -> None:
+    """Print one greedy answer, rendered through the same template as training."""
+    from mlx_lm import generate
+
+    from .models import load_model
+    from .prompting import render
+
+    model_, tok = load_model(name, adapter_path)
+    text = render([{"role": "user", "content": prompt}], None, tok, add_generation_prompt=True)
+    click.echo(f"Q: {prompt}")
+    click.echo(f"A: {generate(model_, tok, text, max_tokens=max_tokens).strip()}")
+
+
 @model.command("list")
 def model_list() -> None:
     """List the embedded models and whether each is prepared."""

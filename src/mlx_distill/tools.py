@@ -1,0 +1,442 @@
+"""The agent's tools in one place: the JSON schemas the model is shown and the sandboxed
+implementations that answer its calls.
+
+The exporter, the trainer and the agent all take their schemas from here, so the model is
+trained on exactly the tools it is later offered. Every implementation answers with a string;
+anything the model got wrong (bad arguments, a path outside the workspace, a missing file, a
+forbidden command, a timeout) comes back as a readable message starting with "Error: " that
+the model can act on, never as an exception that would end the conversation.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import functools
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from jsonschema import Draft202012Validator
+
+from .io import atomic_write_text
+
+TOOL_NAMES: tuple[str, ...] = ("read_file", "write_file", "grep", "list_files", "run_command")
+
+DEFAULT_ALLOWED_COMMANDS: tuple[str, ...] = (
+    "ls", "cat", "head", "tail", "wc", "grep", "find", "python", "python3", "pytest",
+    "git", "echo", "pwd", "sort", "uniq", "diff",
+)
+
+# Directories never walked by grep/list_files (besides every hidden entry, which is skipped too).
+SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
+
+_MAX_FILE_BYTES = 20_000_000  # read_file/grep refuse or skip larger files: workspaces hold code
+_BINARY_SNIFF_BYTES = 8192
+
+_SCHEMAS: dict[str, dict] = {
+    "read_file": {
+        "type": "function",
+        "function": {
+            "name": "read_file",
+            "description": (
+                "Read a text file in the workspace and return its contents. Use it when the answer "
+                "depends on what a specific file says. Optionally return only lines start_line..end_line "
+                "(1-based, inclusive) of a long file."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string",
+                             "description": "File path relative to the workspace root, e.g. 'src/app.py'."},
+                    "start_line": {"type": "integer", "minimum": 1,
+                                   "description": "First line to return (1-based). Defaults to the first line."},
+                    "end_line": {"type": "integer", "minimum": 1,
+                                 "description": "Last line to return (inclusive). Defaults to the last line."},
+                },
+                "required": ["path"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "write_file": {
+        "type": "function",
+        "function": {
+            "name": "write_file",
+            "description": (
+                "Create or overwrite a text file in the workspace with the given content. Parent "
+                "directories are created as needed. Use it only when the user asks for a change to be made."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string",
+                             "description": "File path relative to the workspace root, e.g. 'notes/todo.md'."},
+                    "content": {"type": "string", "description": "The complete new content of the file."},
+                },
+                "required": ["path", "content"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "grep": {
+        "type": "function",
+        "function": {
+            "name": "grep",
+            "description": (
+                "Search file contents in the workspace with a regular expression (Python syntax). "
+                "Returns one 'path:line_number:line' per matching line, sorted by path then line. "
+                "Use it to find where something is defined, imported or used."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "pattern": {"type": "string", "description": "Regular expression to search for, e.g. 'def main'."},
+                    "path": {"type": "string",
+                             "description": ("File or directory to search, relative to the workspace root. "
+                                             "Defaults to '.'.")},
+                    "glob": {"type": "string",
+                             "description": "Only search files whose name matches this glob, e.g. '*.py'."},
+                    "ignore_case": {"type": "boolean", "description": "Match case-insensitively. Defaults to false."},
+                },
+                "required": ["pattern"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "list_files": {
+        "type": "function",
+        "function": {
+            "name": "list_files",
+            "description": (
+                "List the files under a directory of the workspace, recursively, one path per line "
+                "(relative to the workspace root). Hidden files and directories are skipped. Use it to "
+                "see how a project is laid out."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string",
+                             "description": "Directory to list, relative to the workspace root. Defaults to '.'."},
+                    "pattern": {"type": "string",
+                                "description": "Only list files whose name matches this glob, e.g. '*.md'."},
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+    "run_command": {
+        "type": "function",
+        "function": {
+            "name": "run_command",
+            "description": (
+                "Run a command in the workspace root and return its exit code and combined output. "
+                "No shell is used: pipes, redirection, ';' and '&&' do not work. Only a fixed set of "
+                "programs is allowed (such as ls, cat, grep, find, git, python, pytest). "
+                "Use it to run tests or scripts, or to inspect git history."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "command": {"type": "string", "minLength": 1,
+                                "description": "The command line, e.g. 'pytest -q tests/test_app.py'."},
+                },
+                "required": ["command"],
+                "additionalProperties": False,
+            },
+        },
+    },
+}
+
+for _schema in _SCHEMAS.values():
+    Draft202012Validator.check_schema(_schema["function"]["parameters"])
+_VALIDATORS = {name: Draft202012Validator(s["function"]["parameters"]) for name, s in _SCHEMAS.items()}
+
+
+def _unknown_tool(name: Any) -> str:
+    return f"unknown tool {name!r} (known: {', '.join(TOOL_NAMES)})"
+
+
+def tool_schemas(names: Iterable[str] | None = None) -> list[dict]:
+    """Schemas of the named tools (all by default), always in TOOL_NAMES order, as fresh copies."""
+    wanted = set(TOOL_NAMES if names is None else names)
+    unknown = sorted(str(n) for n in wanted - set(TOOL_NAMES))
+    if unknown:
+        raise ValueError(f"unknown tool(s) {', '.join(map(repr, unknown))} (known: {', '.join(TOOL_NAMES)})")
+    return [copy.deepcopy(_SCHEMAS[n]) for n in TOOL_NAMES if n in wanted]
+
+
+def tool_schema(name: str) -> dict:
+    return tool_schemas([name])[0]
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean",
+               int: "integer", float: "number", type(None): "null"}
+
+
+def validate_arguments(name: str, arguments: Any) -> list[str]:
+    """Messages a model can act on ("missing required argument 'path'"); [] when the call is valid."""
+    if not isinstance(name, str) or name not in _VALIDATORS:
+        return [_unknown_tool(name)]
+    if not isinstance(arguments, dict):
+        return [f"arguments must be a JSON object, got {_JSON_TYPES.get(type(arguments), type(arguments).__name__)}"]
+    messages = set()
+    for error in _VALIDATORS[name].iter_errors(arguments):
+        field = error.path[0] if error.path else None
+        if error.validator == "required":
+            messages.update(f"missing required argument {r!r}" for r in error.validator_value
+                            if r not in arguments)
+        elif error.validator == "additionalProperties":
+            known = _SCHEMAS[name]["function"]["parameters"]["properties"]
+            messages.update(f"unknown argument {k!r}" for k in arguments if k not in known)
+        elif error.validator == "type":
+            messages.add(f"{field!r} must be {error.validator_value}")
+        elif error.validator == "minimum":
+            messages.add(f"{field!r} must be >= {error.validator_value}")
+        elif error.validator == "minLength":
+            messages.add(f"{field!r} must not be empty")
+        else:
+            messages.add(f"{field!r}: {error.message}" if field else error.message)
+    return sorted(messages)
+
+
+class ToolError(Exception):
+    """Something the model got wrong; its message is returned to the model after 'Error: '."""
+
+
+def _tool(method: Callable[..., str]) -> Callable[..., str]:
+    """Turn ToolError/OSError into 'Error: ...' strings and cap the output, for direct callers too."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Workspace", *args: Any, **kwargs: Any) -> str:
+        try:
+            out = method(self, *args, **kwargs)
+        except ToolError as e:
+            out = f"Error: {e}"
+        except (OSError, ValueError) as e:
+            out = f"Error: {method.__name__} failed: {getattr(e, 'strerror', None) or e}"
+        return self._cap(out)
+
+    return wrapper
+
+
+def _is_binary(data: bytes) -> bool:
+    return b"\0" in data[:_BINARY_SNIFF_BYTES]
+
+
+class Workspace:
+    """A directory the agent may read, search, write and run allow-listed commands in.
+
+    Every path is resolved (symlinks included) and must stay under the resolved root.
+    Commands are split with shlex and never run through a shell; note that allow-listed
+    programs such as python, find or git can still reach outside the root by themselves:
+    the allow-list limits what the model is offered, it is not an OS-level sandbox.
+    """
+
+    def __init__(self, root: str | os.PathLike, *, allowed_commands: Iterable[str] = DEFAULT_ALLOWED_COMMANDS,
+                 timeout_s: float = 10.0, max_output_chars: int = 8000, writable: bool = True):
+        self._root = Path(os.path.realpath(root))
+        if not self._root.is_dir():
+            raise NotADirectoryError(f"workspace root {str(root)!r} is not a directory")
+        if max_output_chars < 1:
+            raise ValueError("max_output_chars must be positive")
+        self.allowed_commands = tuple(allowed_commands)
+        self.timeout_s = timeout_s
+        self.max_output_chars = max_output_chars
+        self.writable = writable
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self._root)!r}, writable={self.writable})"
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    def call(self, name: str, arguments: Any) -> str:
+        """Run one tool call as the model made it. Never raises for the model's mistakes.
+
+        `arguments` is a dict; a JSON string holding an object is accepted too (OpenAI style).
+        """
+        if isinstance(arguments, (str, bytes)) and isinstance(name, str) and name in TOOL_NAMES:
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except ValueError as e:
+                return f"Error: arguments for {name} are not valid JSON: {e}"
+        problems = validate_arguments(name, arguments)
+        if problems:
+            if problems[0].startswith("unknown tool"):
+                return f"Error: {problems[0]}"
+            return f"Error: invalid arguments for {name}: {'; '.join(problems)}"
+        try:
+            return getattr(self, name)(**arguments)
+        except Exception as e:  # a bug of ours must not end the agent's conversation either
+            return f"Error: {name} failed: {type(e).__name__}: {e}"
+
+    # -- paths ----------------------------------------------------------------------------
+
+    def _resolve(self, path: str) -> Path:
+        """The real path of `path` (relative to root, or absolute), refused when outside root."""
+        if "\0" in path:
+            raise ToolError(f"path {path!r} contains a NUL character")
+        real = os.path.realpath(os.path.join(self._root, path))  # an absolute `path` replaces root
+        if not self._contains(real):
+            raise ToolError(f"path '{path}' is outside the workspace")
+        return Path(real)
+
+    def _rel(self, real: Path) -> str:
+        rel = real.relative_to(self._root).as_posix()
+        return rel if rel else "."
+
+    def _contains(self, real: str) -> bool:
+        """Whether an already resolved path is the root or under it."""
+        root = str(self._root)
+        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+    def _walk_files(self, top: Path) -> list[Path]:
+        """Files under `top` (or `top` itself), sorted by relative path, skipping hidden entries,
+        SKIPPED_DIRS, and symlinks that lead outside the workspace. Paths are not resolved, so
+        a link inside the workspace is listed under its own name."""
+        if top.is_file():
+            return [top]
+        found = []
+        for dirpath, dirnames, filenames in os.walk(top):  # does not follow directory symlinks
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS]
+            for f in filenames:
+                p = Path(dirpath, f)
+                if not f.startswith(".") and p.is_file() and self._contains(os.path.realpath(p)):
+                    found.append(p)
+        return sorted(found, key=lambda p: p.relative_to(self._root).as_posix())
+
+    def _cap(self, text: str) -> str:
+        if len(text) <= self.max_output_chars:
+            return text
+        cut = len(text) - self.max_output_chars
+        return f"{text[:self.max_output_chars]}\n... [truncated {cut} chars]"
+
+    # -- tools ----------------------------------------------------------------------------
+
+    @_tool
+    def read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
+        real = self._resolve(path)
+        if not real.exists():
+            raise ToolError(f"file '{path}' does not exist")
+        if real.is_dir():
+            raise ToolError(f"'{path}' is a directory, not a file (use list_files)")
+        if real.stat().st_size > _MAX_FILE_BYTES:
+            raise ToolError(f"'{path}' is too large to read ({real.stat().st_size} bytes); use grep")
+        data = real.read_bytes()
+        if _is_binary(data):
+            raise ToolError(f"'{path}' is a binary file")
+        text = data.decode("utf-8", errors="replace")
+        if start_line is None and end_line is None:
+            return text if text else "(empty file)"
+        lines = text.splitlines(keepends=True)
+        start = int(start_line) if start_line is not None else 1
+        end = int(end_line) if end_line is not None else len(lines)
+        if start < 1 or end < 1:
+            raise ToolError("line numbers start at 1")
+        if start > len(lines):
+            raise ToolError(f"start_line {start} is past the end of '{path}' ({len(lines)} lines)")
+        if end < start:
+            raise ToolError(f"end_line {end} is before start_line {start}")
+        return "".join(lines[start - 1:end])
+
+    @_tool
+    def write_file(self, path: str, content: str) -> str:
+        if not self.writable:
+            raise ToolError("the workspace is read-only; write_file is disabled")
+        real = self._resolve(path)
+        if real == self._root or real.is_dir():
+            raise ToolError(f"'{path}' is a directory")
+        existed = real.exists()
+        atomic_write_text(real, content)  # to the resolved path: never replaces a symlink by a file
+        verb = "Overwrote" if existed else "Created"
+        return f"{verb} {self._rel(real)} ({len(content)} characters)"
+
+    @_tool
+    def grep(self, pattern: str, path: str = ".", glob: str | None = None, ignore_case: bool = False) -> str:
+        try:
+            regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+        except (re.error, RecursionError, OverflowError) as e:
+            raise ToolError(f"invalid regular expression {pattern!r}: {e}") from None
+        top = self._resolve(path)
+        if not top.exists():
+            raise ToolError(f"path '{path}' does not exist")
+        out: list[str] = []
+        size = 0
+        for file in self._walk_files(top):
+            rel = file.relative_to(self._root).as_posix()
+            if glob and not (fnmatch.fnmatch(file.name, glob) or fnmatch.fnmatch(rel, glob)):
+                continue
+            try:
+                if file.stat().st_size > _MAX_FILE_BYTES:
+                    continue
+                data = file.read_bytes()
+            except OSError:
+                continue
+            if _is_binary(data):
+                continue
+            for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+                if regex.search(line):
+                    out.append(f"{rel}:{lineno}:{line}")
+                    size += len(out[-1]) + 1
+            if size > self.max_output_chars:  # the rest would be truncated anyway
+                out.append(f"... [search stopped after {rel}]")
+                break
+        return "\n".join(out) if out else "No matches."
+
+    @_tool
+    def list_files(self, path: str = ".", pattern: str | None = None) -> str:
+        top = self._resolve(path)
+        if not top.exists():
+            raise ToolError(f"path '{path}' does not exist")
+        rels = [f.relative_to(self._root).as_posix() for f in self._walk_files(top)
+                if pattern is None or fnmatch.fnmatch(f.name, pattern)]
+        return "\n".join(rels) if rels else "No files."
+
+    @_tool
+    def run_command(self, command: str) -> str:
+        try:
+            argv = shlex.split(command)
+        except ValueError as e:
+            raise ToolError(f"cannot parse command {command!r}: {e}") from None
+        if not argv:
+            raise ToolError("empty command")
+        program = os.path.basename(argv[0])
+        if program not in self.allowed_commands:
+            raise ToolError(f"command '{argv[0]}' is not allowed (allowed: {', '.join(self.allowed_commands)})")
+        executable = shutil.which(program)  # the PATH's program of that name, never a path the model gave
+        if executable is None:
+            raise ToolError(f"command '{program}' is not installed")
+        try:
+            proc = subprocess.Popen([executable, *argv[1:]], cwd=self._root, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as e:
+            raise ToolError(f"cannot run '{program}': {e.strerror or e}") from None
+        try:
+            output, _ = proc.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise ToolError(f"command timed out after {self.timeout_s:g}s") from None
+        return f"exit code {proc.returncode}\n{output.decode('utf-8', errors='replace')}"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the command and everything it started (they share its new session), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    try:
+        proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:  # a descendant left the group and holds the pipe open
+        proc.stdout.close()
+        proc.wait()
