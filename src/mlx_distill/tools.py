@@ -46,19 +46,15 @@ _SCHEMAS: dict[str, dict] = {
         "function": {
             "name": "read_file",
             "description": (
-                "Read a text file in the workspace and return its contents. Use it when the answer "
-                "depends on what a specific file says. Optionally return only lines start_line..end_line "
-                "(1-based, inclusive) of a long file."
+                "Read a file in the workspace (optionally only lines start_line..end_line, 1-based)."
             ),
             "parameters": {
                 "type": "object",
                 "properties": {
                     "path": {"type": "string",
-                             "description": "File path relative to the workspace root, e.g. 'src/app.py'."},
-                    "start_line": {"type": "integer", "minimum": 1,
-                                   "description": "First line to return (1-based). Defaults to the first line."},
-                    "end_line": {"type": "integer", "minimum": 1,
-                                 "description": "Last line to return (inclusive). Defaults to the last line."},
+                             "description": "Relative path, e.g. 'src/app.py'."},
+                    "start_line": {"type": "integer", "minimum": 1},
+                    "end_line": {"type": "integer", "minimum": 1},
                 },
                 "required": ["path"],
                 "additionalProperties": False,
@@ -70,15 +66,13 @@ _SCHEMAS: dict[str, dict] = {
         "function": {
             "name": "write_file",
             "description": (
-                "Create or overwrite a text file in the workspace with the given content. Parent "
-                "directories are created as needed. Use it only when the user asks for a change to be made."
+                "Create or overwrite a file in the workspace. Only when the user asks for a change."
             ),
             "parameters": {
                 "type": "object",
                 "properties": {
-                    "path": {"type": "string",
-                             "description": "File path relative to the workspace root, e.g. 'notes/todo.md'."},
-                    "content": {"type": "string", "description": "The complete new content of the file."},
+                    "path": {"type": "string", "description": "Relative path."},
+                    "content": {"type": "string", "description": "The whole new content."},
                 },
                 "required": ["path", "content"],
                 "additionalProperties": False,
@@ -90,20 +84,16 @@ _SCHEMAS: dict[str, dict] = {
         "function": {
             "name": "grep",
             "description": (
-                "Search file contents in the workspace with a regular expression (Python syntax). "
-                "Returns one 'path:line_number:line' per matching line, sorted by path then line. "
-                "Use it to find where something is defined, imported or used."
+                "Search file contents with a Python regular expression; returns 'path:line:text' lines. "
+                "Finds where something is defined, imported or used."
             ),
             "parameters": {
                 "type": "object",
                 "properties": {
-                    "pattern": {"type": "string", "description": "Regular expression to search for, e.g. 'def main'."},
-                    "path": {"type": "string",
-                             "description": ("File or directory to search, relative to the workspace root. "
-                                             "Defaults to '.'.")},
-                    "glob": {"type": "string",
-                             "description": "Only search files whose name matches this glob, e.g. '*.py'."},
-                    "ignore_case": {"type": "boolean", "description": "Match case-insensitively. Defaults to false."},
+                    "pattern": {"type": "string", "description": "e.g. 'def main'"},
+                    "path": {"type": "string", "description": "File or directory; default '.'."},
+                    "glob": {"type": "string", "description": "File name filter, e.g. '*.py'."},
+                    "ignore_case": {"type": "boolean"},
                 },
                 "required": ["pattern"],
                 "additionalProperties": False,
@@ -115,17 +105,13 @@ _SCHEMAS: dict[str, dict] = {
         "function": {
             "name": "list_files",
             "description": (
-                "List the files under a directory of the workspace, recursively, one path per line "
-                "(relative to the workspace root). Hidden files and directories are skipped. Use it to "
-                "see how a project is laid out."
+                "List files under a workspace directory, recursively, one relative path per line."
             ),
             "parameters": {
                 "type": "object",
                 "properties": {
-                    "path": {"type": "string",
-                             "description": "Directory to list, relative to the workspace root. Defaults to '.'."},
-                    "pattern": {"type": "string",
-                                "description": "Only list files whose name matches this glob, e.g. '*.md'."},
+                    "path": {"type": "string", "description": "Directory; default '.'."},
+                    "pattern": {"type": "string", "description": "File name filter, e.g. '*.md'."},
                 },
                 "additionalProperties": False,
             },
@@ -136,16 +122,14 @@ _SCHEMAS: dict[str, dict] = {
         "function": {
             "name": "run_command",
             "description": (
-                "Run a command in the workspace root and return its exit code and combined output. "
-                "No shell is used: pipes, redirection, ';' and '&&' do not work. Only a fixed set of "
-                "programs is allowed (such as ls, cat, grep, find, git, python, pytest). "
-                "Use it to run tests or scripts, or to inspect git history."
+                "Run a program (ls, cat, grep, find, git, python, pytest...) in the workspace, without a "
+                "shell; returns the exit code and output."
             ),
             "parameters": {
                 "type": "object",
                 "properties": {
                     "command": {"type": "string", "minLength": 1,
-                                "description": "The command line, e.g. 'pytest -q tests/test_app.py'."},
+                                "description": "e.g. 'pytest -q tests/test_app.py'"},
                 },
                 "required": ["command"],
                 "additionalProperties": False,

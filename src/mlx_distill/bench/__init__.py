@@ -1,0 +1,20 @@
+"""The discrimination benchmark: does the model call a tool when the question needs the workspace,
+answer directly when it does not, stop, and not loop — measured through the agent.
+
+- `suites`: the built-in held-out suite, suite files, BFCL categories, When2Call files -> `Case`s
+- `workspaces`: seeded workspace generators whose facts are the ground truth
+- `scoring`: pure metrics over trajectories; BFCL's AST matcher
+- `runner`: models × temperatures × seeds × cases through `create_agent` / `run_question`
+- `report`: rich table, report.md / report.json, PNG chart
+- `compare`: the same prompts through several models, side by side
+- `cli`: the `bench` and `compare` click commands
+"""
+
+from .runner import BenchResult, ModelSpec, RunConfig, run_benchmark, run_case
+from .scoring import CaseScore, aggregate, bfcl_ast_match, score_case, summarize
+from .suites import Case, Suite, load_suite, load_suite_file
+from .workspaces import GENERATORS, build_workspace
+
+__all__ = ["BenchResult", "Case", "CaseScore", "GENERATORS", "ModelSpec", "RunConfig", "Suite", "aggregate",
+           "bfcl_ast_match", "build_workspace", "load_suite", "load_suite_file", "run_benchmark", "run_case",
+           "score_case", "summarize"]

@@ -1,0 +1,234 @@
+"""`mlx-distill bench` and `mlx-distill compare`: thin click commands over the bench package."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import click
+
+from ..io import InputError
+
+NO_ADAPTER = ("-", "none", "")
+
+
+def _one_line_errors(fn: Callable) -> Callable:
+    """Bad input -> 'error: <one line>' and exit status 2 (also when the command runs on its own)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def parse_temperatures(values: Sequence[str]) -> list[float]:
+    out: list[float] = []
+    for v in values or ("0",):
+        for part in str(v).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                t = float(part)
+            except ValueError:
+                raise click.BadParameter(f"{part!r} is not a number", param_hint="--temperature") from None
+            if t < 0:
+                raise click.BadParameter(f"{part} is negative", param_hint="--temperature")
+            if t not in out:
+                out.append(t)
+    return out or [0.0]
+
+
+def model_specs(models: Sequence[str], adapters: Sequence[str], *, include_base: bool = False,
+                prefix_cache: bool = True) -> list[Any]:
+    """Pair --adapter-path values with --model values by position ('-' or 'none' = no adapter); models
+    past the last adapter run without one. --include-base adds each adapted model's base as well."""
+    from .runner import ModelSpec
+
+    if len(adapters) > len(models):
+        raise InputError(f"{len(adapters)} --adapter-path values for {len(models)} --model values: pair each "
+                         "adapter with a model (repeat --model to compare one base with several adapters)")
+    specs: list[ModelSpec] = []
+    for i, m in enumerate(models):
+        adapter = adapters[i] if i < len(adapters) and adapters[i].lower() not in NO_ADAPTER else None
+        if adapter and not Path(adapter).expanduser().exists():
+            raise InputError("adapter directory not found", path=adapter)
+        if adapter and include_base and not any(s.model == m and not s.adapter_path for s in specs):
+            specs.append(ModelSpec(m, None, prefix_cache=prefix_cache))
+        if not any(s.model == m and s.adapter_path == adapter for s in specs):
+            specs.append(ModelSpec(m, adapter, prefix_cache=prefix_cache))
+    labels = [s.label for s in specs]
+    for s in specs:  # two adapters with the same directory name: show the path instead
+        if labels.count(s.label) > 1 and s.adapter_path:
+            s.label = f"{s.model} + {s.adapter_path}"
+    return specs
+
+
+def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
+    """Append the teacher when it can be used (its provider key is present); notes otherwise."""
+    from .runner import ModelSpec, load_agent_model, one_line
+
+    if not teacher:
+        return []
+    try:
+        load_agent_model(ModelSpec(teacher))
+    except Exception as e:  # noqa: BLE001
+        return [f"teacher {teacher} skipped: {one_line(e)}"]
+    specs.append(ModelSpec(teacher))
+    return []
+
+
+class _Bar:
+    """A rich progress bar with ETA on stderr (or nothing)."""
+
+    def __init__(self, enabled: bool, what: str):
+        self.enabled, self.what = enabled, what
+        self.progress = self.task = None
+
+    def __enter__(self) -> "_Bar":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self.progress = Progress(TextColumn("[bold]{task.fields[what]}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                     TextColumn("{task.description}"), console=Console(stderr=True), transient=False)
+            self.progress.__enter__()
+            self.task = self.progress.add_task("", total=None, what=self.what)
+        return self
+
+    def __call__(self, done: int, total: int, desc: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=done, total=total, description=desc[:60])
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+
+def _default_out(kind: str) -> Path:
+    return Path("runs") / kind / time.strftime("%Y%m%d-%H%M%S")
+
+
+@click.command("bench")
+@click.option("--model", "-m", "models", multiple=True, required=True,
+              help="Model to benchmark (repeatable): embedded:smollm2-135m, a model directory, a server URL, "
+                   "or a pydantic-ai model name such as anthropic:claude-sonnet-4-5.")
+@click.option("--adapter-path", "adapters", multiple=True,
+              help="LoRA adapter for the --model at the same position (repeatable; '-' for none).")
+@click.option("--include-base", is_flag=True, help="Also benchmark the base of every adapted model.")
+@click.option("--teacher", default=None, help="A pydantic-ai model name, included when its API key is present.")
+@click.option("--suite", "-s", "suites", multiple=True, default=("discrimination",), show_default=True,
+              help="Built-in suite name, bfcl:<category>, when2call:<file>, or a suite JSONL file (repeatable).")
+@click.option("--category", "categories", multiple=True, help="Only cases of these categories (repeatable).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases per suite.")
+@click.option("--temperature", "temperatures", multiple=True, default=("0",), show_default=True,
+              help="Temperatures, comma-separated or repeated: --temperature 0,0.7")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Seeds per temperature (workspace contents and sampling); reports mean and spread.")
+@click.option("--max-requests", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--max-tool-calls", type=click.IntRange(min=0), default=6, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--no-prefix-cache", is_flag=True, help="Disable prefix KV-cache reuse (local MLX models).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default: runs/bench/<timestamp>).")
+@click.option("--keep-workspaces", is_flag=True, help="Copy each case's final workspace into the run directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the table.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_one_line_errors
+def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool, teacher: str | None,
+          suites: tuple[str, ...], categories: tuple[str, ...], limit: int | None, temperatures: tuple[str, ...],
+          seeds: int, max_requests: int, max_tool_calls: int, max_tokens: int, no_prefix_cache: bool,
+          out_dir: str | None, keep_workspaces: bool, as_json: bool, no_progress: bool) -> None:
+    """Benchmark models on tool-vs-direct discrimination through the real agent, side by side."""
+    from .report import load_errors, rich_table, write_run_dir
+    from .runner import RunConfig, run_benchmark
+    from .suites import Suite, load_suite, select
+
+    temps = parse_temperatures(temperatures)
+    loaded = [load_suite(s) for s in suites]
+    if categories:
+        known = sorted({c.category for s in loaded for c in s.cases})
+        unknown = [c for c in categories if c not in known]
+        if unknown:
+            raise InputError(f"unknown category {', '.join(map(repr, unknown))} (in these suites: "
+                             f"{', '.join(known)})")
+    chosen = [Suite(s.name, select(s.cases, limit=limit, categories=list(categories) or None), s.source)
+              for s in loaded]
+    chosen = [s for s in chosen if s.cases]
+    specs = model_specs(models, adapters, include_base=include_base, prefix_cache=not no_prefix_cache)
+    for note in add_teacher(specs, teacher):
+        click.echo(f"note: {note}", err=True)
+    out = Path(out_dir) if out_dir else _default_out("bench")
+    config = RunConfig(temperatures=temps, seeds=list(range(seeds)), max_requests=max_requests,
+                       max_tool_calls=max_tool_calls, max_tokens=max_tokens,
+                       keep_workspaces=str(out / "workspaces") if keep_workspaces else None)
+
+    def model_error(spec: Any, message: str) -> None:
+        click.echo(f"error: {message}", err=True)
+
+    with _Bar(not no_progress, "bench") as bar:
+        result = run_benchmark(specs, chosen, config, progress=bar, on_model_error=model_error)
+    data = result.to_json()
+    paths = write_run_dir(data, out)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        Console().print(rich_table(data))
+        click.echo(f"report: {paths['markdown']}  json: {paths['json']}  chart: {paths['chart']}")
+    if len(load_errors(data)) == len(data["models"]):
+        sys.exit(1)
+
+
+@click.command("compare")
+@click.option("--prompts", required=True,
+              help="Prompts: a .txt file (one per line), a .jsonl file (question/prompt, optional workspace), "
+                   "or a built-in suite name.")
+@click.option("--model", "-m", "models", multiple=True, required=True, help="Model to run (repeatable).")
+@click.option("--adapter-path", "adapters", multiple=True,
+              help="LoRA adapter for the --model at the same position (repeatable; '-' for none).")
+@click.option("--include-base", is_flag=True, help="Also run the base of every adapted model.")
+@click.option("--teacher", default=None, help="A pydantic-ai model name, included when its API key is present.")
+@click.option("--workspace", type=click.Path(exists=True, file_okay=False), default=None,
+              help="A directory copied as the workspace of every prompt without its own workspace spec.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output directory (default: runs/compare/<timestamp>).")
+@click.option("--json", "as_json", is_flag=True, help="Print compare.json to stdout.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_one_line_errors
+def compare(prompts: str, models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool,
+            teacher: str | None, workspace: str | None, temperature: float, max_tokens: int, out_dir: str | None,
+            as_json: bool, no_progress: bool) -> None:
+    """Run the same prompts through each model; write the answers side by side (Markdown and HTML)."""
+    from .compare import load_prompts, run_compare, write_compare
+
+    items = load_prompts(prompts)
+    specs = model_specs(models, adapters, include_base=include_base)
+    for note in add_teacher(specs, teacher):
+        click.echo(f"note: {note}", err=True)
+    with _Bar(not no_progress, "compare") as bar:
+        data = run_compare(specs, items, workspace=workspace, progress=bar,
+                           model_settings={"temperature": temperature, "max_tokens": max_tokens})
+    for err in data["load_errors"].values():
+        click.echo(f"error: {err}", err=True)
+    paths = write_compare(data, Path(out_dir) if out_dir else _default_out("compare"))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"compare: {paths['markdown']}  html: {paths['html']}")
+    if len(data["load_errors"]) == len(specs):
+        sys.exit(1)

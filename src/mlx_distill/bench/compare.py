@@ -1,0 +1,196 @@
+"""The same prompts through several models, side by side (Markdown and HTML).
+
+Prompts come from a text file (one per line; blank lines and lines starting with '#' skipped), a
+JSONL file of objects with `question` (or `prompt`) and optionally `id`/`workspace` (suite cases
+work as they are), or a suite name. Each prompt runs in a fresh workspace: generated when the
+prompt has a `workspace` spec, else a copy of `--workspace DIR`, else empty.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..io import InputError, atomic_write_text, read_jsonl, write_json
+from .runner import ModelSpec, load_agent_model, one_line
+from .suites import builtin_suites, fill, load_suite
+from .workspaces import build_workspace
+
+
+@dataclass
+class Prompt:
+    id: str
+    question: str
+    workspace: dict | None = None
+
+
+@dataclass
+class Cell:
+    text: str = ""
+    calls: list[dict] = field(default_factory=list)
+    outcome: str = "answered"
+    error: str | None = None
+    latency_s: float = 0.0
+    question: str = ""
+
+
+def load_prompts(spec: str) -> list[Prompt]:
+    """Prompts from a .txt file, a .jsonl file, or a built-in suite name."""
+    if spec in builtin_suites() or spec.startswith(("bfcl:", "when2call:")):
+        return [Prompt(c.id, c.question, c.workspace) for c in load_suite(spec).cases if c.functions is None]
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError("prompts file not found", path=path, rule="prompts")
+    prompts: list[Prompt] = []
+    if path.suffix == ".jsonl":
+        for lineno, obj in read_jsonl(path):
+            if isinstance(obj, str):
+                obj = {"question": obj}
+            q = obj.get("question") or obj.get("prompt") if isinstance(obj, dict) else None
+            if not isinstance(q, str) or not q.strip():
+                raise InputError("each line needs a non-empty 'question' (or 'prompt')", path=path, line=lineno,
+                                 rule="prompts")
+            ws = obj.get("workspace")
+            if ws is not None and not isinstance(ws, dict):
+                raise InputError("'workspace' must be an object like {\"kind\": ...}", path=path, line=lineno,
+                                 rule="prompts")
+            prompts.append(Prompt(str(obj.get("id") or f"p{len(prompts) + 1}"), q, ws))
+    else:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                prompts.append(Prompt(f"p{len(prompts) + 1}", line.strip()))
+    if not prompts:
+        raise InputError("no prompts in file", path=path, rule="prompts")
+    return prompts
+
+
+def run_compare(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], *, workspace: str | None = None,
+                seed: int = 0, model_settings: dict | None = None, max_requests: int = 8, max_tool_calls: int = 6,
+                progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+    """{"models": [...labels], "load_errors": {...}, "rows": [{"id", "question", "cells": {label: Cell}}]}"""
+    from ..agent import create_agent, run_question
+
+    rows = [{"id": p.id, "question": p.question, "cells": {}} for p in prompts]
+    errors: dict[str, str] = {}
+    total, done = len(specs) * len(prompts), 0
+    for spec in specs:
+        try:
+            model = load_agent_model(spec)
+        except Exception as e:  # noqa: BLE001
+            errors[spec.label] = f"{spec.label}: failed to load: {type(e).__name__}: {one_line(e)}"
+            done += len(prompts)
+            continue
+        for p, row in zip(prompts, rows):
+            if progress:
+                progress(done, total, f"{spec.label} {p.id}")
+            tmp = tempfile.mkdtemp(prefix="mlx-distill-compare-")
+            cell = Cell(question=p.question)
+            try:
+                facts = {}
+                if p.workspace:
+                    facts = build_workspace(p.workspace, tmp, case_id=p.id, seed=seed)
+                elif workspace:
+                    shutil.copytree(workspace, tmp, dirs_exist_ok=True, symlinks=True)
+                cell.question = fill(p.question, facts) if facts else p.question
+                agent = create_agent(model, workspace=tmp, model_settings=model_settings,
+                                     max_requests=max_requests, max_tool_calls=max_tool_calls)
+                out = run_question(agent, cell.question)
+                cell.text, cell.outcome, cell.error, cell.latency_s = out.final_text, out.outcome, out.error, out.latency_s
+                cell.calls = [{"name": c.name, "arguments": c.arguments, "result": c.result} for c in out.tool_calls]
+            except Exception as e:  # noqa: BLE001 - one failing prompt never aborts the comparison
+                cell.outcome, cell.error = "error", f"{type(e).__name__}: {one_line(e)}"
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            row["cells"][spec.label] = cell.__dict__
+            done += 1
+    if progress:
+        progress(done, total, "done")
+    return {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "models": [s.label for s in specs],
+            "load_errors": errors, "rows": rows}
+
+
+def _call_text(call: dict) -> str:
+    return f"{call['name']}({json.dumps(call['arguments'], ensure_ascii=False)})"
+
+
+def _cell_md(cell: dict | None) -> str:
+    if cell is None:
+        return "(not run)"
+    parts = [f"`{_call_text(c)}`" for c in cell["calls"]]
+    if cell["text"]:
+        parts.append(cell["text"])
+    if cell["outcome"] != "answered":
+        parts.append(f"**{cell['outcome']}**" + (f": {cell['error']}" if cell.get("error") else ""))
+    return "<br>".join(p.replace("|", "\\|").replace("\n", "<br>") for p in parts) or "(empty)"
+
+
+def compare_markdown(data: dict[str, Any]) -> str:
+    models = data["models"]
+    out = ["# Model comparison", "", f"{len(data['rows'])} prompts, {len(models)} models ({data['created']}).", ""]
+    for label, err in data["load_errors"].items():
+        out.append(f"- {err}")
+    if data["load_errors"]:
+        out.append("")
+    out.append("| prompt | " + " | ".join(m.replace("|", "\\|") for m in models) + " |")
+    out.append("|" + "---|" * (len(models) + 1))
+    for row in data["rows"]:
+        q = next((c["question"] for c in row["cells"].values()), row["question"])
+        out.append(f"| **{row['id']}** {q.replace('|', chr(92) + '|')} | "
+                   + " | ".join(_cell_md(row["cells"].get(m)) for m in models) + " |")
+    return "\n".join(out) + "\n"
+
+
+def _cell_html(cell: dict | None) -> str:
+    if cell is None:
+        return "<em>not run</em>"
+    parts = [f"<div class='call'><code>{html.escape(_call_text(c))}</code></div>" for c in cell["calls"]]
+    if cell["text"]:
+        parts.append(f"<div class='text'>{html.escape(cell['text'])}</div>")
+    if cell["outcome"] != "answered":
+        parts.append(f"<div class='bad'>{html.escape(cell['outcome'])}"
+                     + (f": {html.escape(cell['error'])}" if cell.get("error") else "") + "</div>")
+    parts.append(f"<div class='meta'>{cell.get('latency_s', 0):.1f} s</div>")
+    return "".join(parts)
+
+
+def compare_html(data: dict[str, Any]) -> str:
+    models = data["models"]
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in models)
+    body = []
+    for row in data["rows"]:
+        q = next((c["question"] for c in row["cells"].values()), row["question"])
+        cells = "".join(f"<td>{_cell_html(row['cells'].get(m))}</td>" for m in models)
+        body.append(f"<tr><th class='q'><span class='id'>{html.escape(row['id'])}</span><br>{html.escape(q)}</th>{cells}</tr>")
+    errors = "".join(f"<li>{html.escape(e)}</li>" for e in data["load_errors"].values())
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>mlx-distill compare</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; }}
+table {{ border-collapse: collapse; width: 100%; table-layout: fixed; }}
+th, td {{ border: 1px solid #ccc; padding: .5em; vertical-align: top; text-align: left; }}
+td .text {{ white-space: pre-wrap; }}
+.call code {{ background: #eef; padding: 0 .2em; white-space: pre-wrap; word-break: break-all; }}
+.bad {{ color: #a00; }} .meta {{ color: #888; font-size: .8em; }} .id {{ color: #888; font-weight: normal; }}
+</style></head><body>
+<h1>Model comparison</h1>
+<p>{len(data['rows'])} prompts, {len(models)} models ({html.escape(data['created'])}).</p>
+{f'<ul>{errors}</ul>' if errors else ''}
+<table><thead><tr><th>prompt</th>{head}</tr></thead><tbody>
+{chr(10).join(body)}
+</tbody></table></body></html>
+"""
+
+
+def write_compare(data: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return {"json": write_json(out / "compare.json", data),
+            "markdown": atomic_write_text(out / "compare.md", compare_markdown(data)),
+            "html": atomic_write_text(out / "compare.html", compare_html(data))}

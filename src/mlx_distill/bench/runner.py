@@ -1,0 +1,313 @@
+"""Run models × temperatures × seeds × cases through the real agent and score every case.
+
+Each case gets a fresh temporary workspace generated from (case id, seed), a fresh agent from
+`create_agent` with the real tools working in it, and one `run_question`. Anything that goes wrong
+in one case (its workspace, the agent, the model, the scoring) becomes an `error` outcome for that
+case; the run goes on. A model that fails to load is reported with a one-line reason and skipped.
+
+BFCL and When2Call cases offer their own function documents as external tools: they never execute,
+so a case ends at the model's first call (pydantic-ai's deferred tool requests).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .scoring import CaseScore, aggregate, score_case, summarize
+from .suites import Case, Suite, fill
+from .workspaces import build_workspace
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class ModelSpec:
+    """One column of the comparison: a model (name, directory, URL or pydantic-ai name) and adapter."""
+
+    model: Any  # a name, directory or URL; or a pydantic-ai Model object
+    adapter_path: str | None = None
+    label: str = ""
+    prefix_cache: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            name = self.model if isinstance(self.model, str) else getattr(self.model, "model_name", repr(self.model))
+            self.label = name if not self.adapter_path else f"{name} + {Path(self.adapter_path).name}"
+
+
+@dataclass
+class RunConfig:
+    temperatures: list[float] = field(default_factory=lambda: [0.0])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    max_requests: int = 8
+    max_tool_calls: int = 6
+    max_tokens: int = 512
+    system_prompt: str | None = None
+    keep_workspaces: str | None = None  # a directory to copy every case's final workspace into
+
+    def to_json(self) -> dict:
+        return {"temperatures": self.temperatures, "seeds": self.seeds, "max_requests": self.max_requests,
+                "max_tool_calls": self.max_tool_calls, "max_tokens": self.max_tokens,
+                "system_prompt": self.system_prompt}
+
+
+@dataclass
+class ModelRun:
+    spec: ModelSpec
+    scores: list[CaseScore] = field(default_factory=list)
+    load_error: str | None = None
+    load_s: float = 0.0
+    wall_s: float = 0.0
+    peak_memory_mb: float | None = None
+
+    def to_json(self, temperatures: Sequence[float], seeds: Sequence[int]) -> dict[str, Any]:
+        runs = []
+        for t in temperatures:
+            for s in seeds:
+                group = [c for c in self.scores if c.temperature == t and c.seed == s]
+                if group:
+                    runs.append({"temperature": t, "seed": s, "metrics": aggregate(group)})
+        by_t = {}
+        for t in temperatures:
+            ms = [r["metrics"] for r in runs if r["temperature"] == t]
+            if ms:
+                by_t[_tkey(t)] = summarize(ms)
+        n = len(self.scores)
+        case_time = sum(c.latency_s for c in self.scores)
+        return {
+            "label": self.spec.label,
+            "model": self.spec.model if isinstance(self.spec.model, str) else self.spec.label, "adapter_path": self.spec.adapter_path,
+            "prefix_cache": self.spec.prefix_cache, "load_error": self.load_error,
+            "load_s": round(self.load_s, 3), "wall_s": round(self.wall_s, 3),
+            "cases_per_min": (60.0 * n / self.wall_s) if self.wall_s and n else None,
+            "case_seconds": round(case_time, 3),
+            "peak_memory_mb": self.peak_memory_mb,
+            "runs": runs, "by_temperature": by_t,
+            "pooled": aggregate(self.scores) if self.scores else None,
+        }
+
+
+def _tkey(t: float) -> str:
+    return f"{float(t):g}"
+
+
+@dataclass
+class BenchResult:
+    suites: list[Suite]
+    config: RunConfig
+    models: list[ModelRun]
+    started: str = ""
+    wall_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started, "wall_s": round(self.wall_s, 3),
+            "host": {"platform": platform.platform(), "python": platform.python_version(),
+                     "cpus": os.cpu_count()},
+            "config": self.config.to_json(),
+            "suites": [{"name": s.name, "source": s.source, "cases": len(s.cases), "labels": s.counts()}
+                       for s in self.suites],
+            "models": [m.to_json(self.config.temperatures, self.config.seeds) for m in self.models],
+            "cases": [c.to_json() for m in self.models for c in m.scores],
+        }
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+def one_line(e: BaseException) -> str:
+    msg = " ".join(str(e).split()) or type(e).__name__
+    return msg if len(msg) <= 300 else msg[:297] + "..."
+
+
+def load_agent_model(spec: ModelSpec) -> Any:
+    """The model object every case's agent shares (loaded once). Raises on failure."""
+    from ..agent.factory import is_pydantic_ai_name, is_url, resolve_agent_model
+
+    name = spec.model if isinstance(spec.model, str) else None
+    if name and not is_url(name) and is_pydantic_ai_name(name) and name != "test":
+        if spec.adapter_path:
+            raise ValueError(f"--adapter-path applies to local MLX models, not to {spec.model!r}")
+        from pydantic_ai.models import infer_model
+
+        return infer_model(spec.model)  # fails here, once, when the provider's key is missing
+    if name and is_url(name):
+        _check_server(name)
+    model, _ = resolve_agent_model(spec.model, spec.adapter_path, prefix_cache=spec.prefix_cache)
+    return model
+
+
+def _check_server(url: str) -> None:
+    """A server URL that does not answer fails once, here, rather than in every case."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url.rstrip("/") + "/models", timeout=5.0).close()
+    except urllib.error.HTTPError:
+        pass  # it answered
+    except (urllib.error.URLError, OSError) as e:
+        raise ConnectionError(f"no server answers at {url}: {one_line(getattr(e, 'reason', e))}") from None
+
+
+def _is_mlx(model: Any) -> bool:
+    return type(model).__name__ == "MLXModel"
+
+
+def _reset_peak() -> None:
+    try:
+        import mlx.core as mx
+
+        mx.reset_peak_memory()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _peak_mb() -> float | None:
+    try:
+        import mlx.core as mx
+
+        return round(mx.get_peak_memory() / 2**20, 1)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+# -- one case ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Failed:
+    """A trajectory for a case that could not run: scored as an error."""
+
+    error: str
+    final_text: str = ""
+    tool_calls: list = field(default_factory=list)
+    requests: int = 0
+    outcome: str = "error"
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+
+
+def _external_toolset(case: Case) -> Any:
+    from pydantic_ai.tools import ToolDefinition
+    from pydantic_ai.toolsets import ExternalToolset
+
+    defs = [ToolDefinition(name=f["function"]["name"], description=f["function"].get("description") or "",
+                           parameters_json_schema=f["function"]["parameters"]) for f in case.functions or []]
+    return ExternalToolset(defs)
+
+
+def run_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, seed: int,
+             config: RunConfig) -> CaseScore:
+    """One case, end to end, in its own temporary workspace. Never raises."""
+    from ..agent import create_agent, run_question
+
+    tmp = tempfile.mkdtemp(prefix="mlx-distill-bench-")
+    facts: dict = {}
+    question = case.question
+    try:
+        try:
+            if case.workspace is not None:
+                facts = build_workspace(case.workspace, tmp, case_id=case.id, seed=seed)
+            question = fill(case.question, facts) if facts else case.question
+            settings: dict[str, Any] = {"temperature": float(temperature), "max_tokens": config.max_tokens}
+            if _is_mlx(model):
+                settings["seed"] = int(seed)
+            run_kwargs: dict[str, Any] = {}
+            if case.functions is not None:  # BFCL / When2Call: the case's own, non-executing tools
+                tools = None
+                if case.functions:
+                    from pydantic_ai import DeferredToolRequests
+
+                    run_kwargs = {"toolsets": [_external_toolset(case)], "output_type": [str, DeferredToolRequests]}
+            else:
+                tools = None if case.scoring != "workspace" else _workspace_tools()
+            agent = create_agent(model, workspace=tmp, tools=tools, system_prompt=config.system_prompt,
+                                 model_settings=settings, max_requests=config.max_requests,
+                                 max_tool_calls=config.max_tool_calls)
+            traj = run_question(agent, question, **run_kwargs)
+            if run_kwargs and traj.tool_calls:  # ended by deferred calls: the output is no answer text
+                from ..agent.outcome import summarize as summarize_messages
+
+                traj.final_text = summarize_messages(traj.messages)[0]
+        except Exception as e:  # noqa: BLE001 - one failing case never aborts the run
+            traj = _Failed(error=f"{type(e).__name__}: {one_line(e)}")
+        try:
+            score = score_case(case, traj, model=spec.label, facts=facts, workspace_root=tmp, question=question,
+                               temperature=temperature, seed=seed)
+        except Exception as e:  # noqa: BLE001
+            score = score_case(case, _Failed(error=f"scoring failed: {type(e).__name__}: {one_line(e)}"),
+                               model=spec.label, facts=facts, question=question, temperature=temperature, seed=seed)
+            score.why = traceback.format_exc(limit=3)
+        if config.keep_workspaces:
+            dest = Path(config.keep_workspaces) / _safe(spec.label) / f"t{_tkey(temperature)}-s{seed}" / _safe(case.id)
+            shutil.copytree(tmp, dest, dirs_exist_ok=True)
+        return score
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _workspace_tools() -> Sequence[str]:
+    from ..tools import TOOL_NAMES
+
+    return TOOL_NAMES
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80]
+
+
+# -- the whole run --------------------------------------------------------------------------------
+
+
+def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: RunConfig | None = None, *,
+                  progress: Progress | None = None,
+                  on_model_error: Callable[[ModelSpec, str], None] | None = None) -> BenchResult:
+    """Every case of every suite, for every model, temperature and seed."""
+    config = config or RunConfig()
+    cases = [c for s in suites for c in s.cases]
+    total = len(specs) * len(config.temperatures) * len(config.seeds) * len(cases)
+    done = 0
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    tic = time.perf_counter()
+    runs: list[ModelRun] = []
+    for spec in specs:
+        run = ModelRun(spec)
+        runs.append(run)
+        _reset_peak()
+        t0 = time.perf_counter()
+        try:
+            model = load_agent_model(spec)
+        except Exception as e:  # noqa: BLE001 - a model that fails to load: one line, then the next model
+            run.load_error = f"{spec.label}: failed to load: {type(e).__name__}: {one_line(e)}"
+            if on_model_error:
+                on_model_error(spec, run.load_error)
+            done += len(config.temperatures) * len(config.seeds) * len(cases)
+            if progress:
+                progress(done, total, f"{spec.label}: failed to load")
+            continue
+        run.load_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for temperature in config.temperatures:
+            for seed in config.seeds:
+                for case in cases:
+                    if progress:
+                        progress(done, total, f"{spec.label} T={_tkey(temperature)} s={seed} {case.id}")
+                    run.scores.append(run_case(model, spec, case, temperature=temperature, seed=seed, config=config))
+                    done += 1
+        run.wall_s = time.perf_counter() - t1
+        run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
+    if progress:
+        progress(done, total, "done")
+    return BenchResult(suites=list(suites), config=config, models=runs, started=started,
+                       wall_s=time.perf_counter() - tic)

@@ -1,0 +1,517 @@
+"""Scores, as pure functions over what the agent did (a trajectory) and what the case expected.
+
+A trajectory is anything shaped like `mlx_distill.agent.outcome.RunOutcome`: `final_text`,
+`tool_calls` (each with `name`, `arguments`, `result`), `requests`, `outcome`
+("answered" | "loop" | "limit" | "error"), `error`, `input_tokens`, `output_tokens`, `latency_s`.
+
+`score_case` turns one (case, trajectory) into a `CaseScore`; `aggregate` turns many into the
+metrics of a model: decision accuracy, per-class precision/recall/F1 and macro-F1, the
+tool-hallucination rate, right-tool rate, argument validity, answer correctness, turns, loops and
+limit hits, latency percentiles and tokens/s. `bfcl_ast_match` is BFCL's AST checker (Python).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from jsonschema import Draft202012Validator
+
+from .suites import Case, fill
+
+# -- trajectories -------------------------------------------------------------------------------
+
+
+def _calls(traj: Any) -> list[tuple[str, Any]]:
+    out = []
+    for c in getattr(traj, "tool_calls", None) or []:
+        name = c.get("name") if isinstance(c, dict) else getattr(c, "name", None)
+        args = c.get("arguments") if isinstance(c, dict) else getattr(c, "arguments", None)
+        if isinstance(args, str):
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except ValueError:
+                pass  # stays a string: counted as invalid arguments
+        out.append((str(name), args))
+    return out
+
+
+# -- decision ------------------------------------------------------------------------------------
+
+_REFUSAL = re.compile(r"\b(i\s*(?:am|'m)\s*(?:not able|unable)|i\s*can(?:not|'t|\s+not)|unable to|"
+                      r"not able to|don't have (?:access|the ability|a tool)|do not have (?:access|the ability|a tool)|"
+                      r"no (?:tool|function) (?:is )?available|outside (?:of )?my (?:capabilities|abilities))\b", re.I)
+_CLARIFY = re.compile(r"\b(could you|can you|would you|please (?:provide|specify|tell|share|clarify)|"
+                      r"which (?:one|\w+) (?:do|would|should)|what (?:is|are) the|do you (?:mean|want))\b[^?]*\?", re.I)
+
+
+def classify_reply(text: str) -> str:
+    """A heuristic class for a reply without a tool call (When2Call's four classes): 'refuse' for
+    "I can't ...", 'clarify' for a question asking for missing information, else 'direct'."""
+    if _REFUSAL.search(text or ""):
+        return "refuse"
+    if _CLARIFY.search(text or ""):
+        return "clarify"
+    return "direct"
+
+
+def decide(case: Case, traj: Any) -> str:
+    """What the model decided: 'tool' when it made any call, 'error' when the run failed before
+    deciding, else 'direct' (or, for four-class suites, the class of its reply)."""
+    if _calls(traj):
+        return "tool"
+    if getattr(traj, "outcome", "answered") == "error":
+        return "error"
+    if case.scoring == "when2call":
+        return classify_reply(getattr(traj, "final_text", "") or "")
+    return "direct"
+
+
+# -- answer checks -------------------------------------------------------------------------------
+
+_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                 "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+                 "nineteen", "twenty"]
+
+
+def _values(spec: dict, facts: dict, key_value: str = "value", key_values: str = "values") -> list[str]:
+    """Expected strings of an answer spec: `fact` (a str or a list: all needed), `value`, `values`."""
+    if spec.get("fact"):
+        v = facts[spec["fact"]]
+        return [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)]
+    if spec.get(key_values):
+        return [fill(str(x), facts) for x in spec[key_values]]
+    return [fill(str(spec[key_value]), facts)]
+
+
+def contains_number(text: str, n: int | str) -> bool:
+    n = str(n).strip()
+    if re.search(rf"(?<![\d.]){re.escape(n)}(?![\d]|\.\d)", text):
+        return True
+    if n.isdigit() and int(n) < len(_NUMBER_WORDS):
+        return re.search(rf"\b{_NUMBER_WORDS[int(n)]}\b", text, re.I) is not None
+    return False
+
+
+def check_answer(spec: dict | None, text: str, facts: dict, workspace_root: str | Path | None = None) -> tuple[bool | None, str]:
+    """(correct, why) for a workspace-suite answer spec; (None, ...) when there is nothing to check."""
+    if not spec or spec.get("type") in (None, "none"):
+        return None, "no check"
+    text = text or ""
+    low = text.lower()
+    t = spec["type"]
+    try:
+        if t == "contains":
+            expected = _values(spec, facts)
+            missing = [e for e in expected if e.lower() not in low]
+            return (not missing), ("ok" if not missing else f"missing {missing}")
+        if t == "number":
+            expected = _values(spec, facts)
+            missing = [e for e in expected if not contains_number(text, e)]
+            return (not missing), ("ok" if not missing else f"number {missing} not in answer")
+        if t == "any_of":
+            keywords = [k.lower() for k in spec["keywords"]]
+            need = int(spec.get("min", 1))
+            hits = [k for k in keywords if any(alt in low for alt in k.split("|"))]
+            return len(hits) >= need, f"{len(hits)}/{need} keywords ({', '.join(hits) or 'none'})"
+        if t == "file_contains":
+            if workspace_root is None:
+                return False, "no workspace to check"
+            rel = fill(str(spec["path"]), facts)
+            path = Path(workspace_root) / rel
+            if not path.is_file():
+                return False, f"{rel} was not written"
+            body = path.read_text(encoding="utf-8", errors="replace").lower()
+            missing = [e for e in _values(spec, facts) if e.lower() not in body]
+            return (not missing), ("ok" if not missing else f"{rel} lacks {missing}")
+    except KeyError as e:
+        return False, f"answer spec refers to unknown fact {e}"
+    return None, f"unknown answer type {t!r}"
+
+
+# -- argument validity -----------------------------------------------------------------------------
+
+
+def argument_errors(name: str, arguments: Any, case: Case) -> list[str]:
+    """Why a call's arguments do not fit the offered tool's schema ([] when they do)."""
+    if case.functions is None:
+        from ..tools import validate_arguments
+
+        return validate_arguments(name, arguments)
+    schema = next((f["function"] for f in case.functions if f["function"]["name"] == name), None)
+    if schema is None:
+        return [f"unknown tool {name!r}"]
+    if not isinstance(arguments, dict):
+        return ["arguments must be a JSON object"]
+    try:
+        validator = Draft202012Validator(schema.get("parameters") or {"type": "object"})
+        return sorted({e.message for e in validator.iter_errors(arguments)})
+    except Exception as e:  # a schema the source data got wrong: not the model's fault
+        return [] if "schema" in type(e).__name__.lower() else [str(e)]
+
+
+# -- BFCL AST checker --------------------------------------------------------------------------------
+
+_PY_TYPES = {"string": str, "integer": int, "float": float, "boolean": bool, "array": list, "tuple": list,
+             "dict": dict, "any": str}
+_NESTED = ("array", "tuple")
+
+
+def standardize_string(s: str) -> str:
+    """BFCL's normalisation: drop spaces and ,./-_*^, lowercase, single quotes -> double quotes."""
+    return re.sub(r"[ \,\.\/\-\_\*\^]", "", s).lower().replace("'", '"')
+
+
+def _std(v: Any) -> Any:
+    return standardize_string(v) if isinstance(v, str) else v
+
+
+def _answer_type(allowed: list) -> type | None:
+    for a in allowed:
+        if a != "":
+            return type(a)
+    return None
+
+
+def _type_ok(value: Any, allowed: list, expected: type, nested: type | None) -> tuple[bool, bool]:
+    """(valid, is_variable) as BFCL's type_checker: a value of the possible answers' type (a variable
+    name given as a string) is accepted as a 'variable'."""
+    ans_type = _answer_type(allowed)
+    is_variable = ans_type is not None and ans_type != expected
+    if type(value) == expected:
+        if nested is None:
+            return True, is_variable
+        for item in allowed:
+            if type(item) == list and all(_type_ok(v, item, nested, None)[0] for v in value):
+                return True, is_variable
+            if type(item) != list:
+                return True, is_variable
+        return False, is_variable
+    if ans_type is not None and type(value) == ans_type:
+        return True, True
+    return False, is_variable
+
+
+def _dict_ok(value: dict, allowed: list) -> bool:
+    for option in allowed:
+        if option == "" or not isinstance(option, dict):
+            continue
+        good = all(k in option and _std(v) in [_std(x) for x in option[k]] for k, v in value.items())
+        good = good and all(k in value or "" in v for k, v in option.items())
+        if good:
+            return True
+    return False
+
+
+def _list_dict_ok(value: list, allowed: list) -> bool:
+    for option in allowed:
+        if isinstance(option, list) and len(option) == len(value) and all(
+                isinstance(v, dict) and _dict_ok(v, [o]) for v, o in zip(value, option)):
+            return True
+    return False
+
+
+def _check_call(doc: dict, call_args: dict, answer: dict) -> tuple[bool, str]:
+    """BFCL simple_function_checker for one call (Python semantics)."""
+    props = (doc.get("parameters") or {}).get("properties", {})
+    required = (doc.get("parameters") or {}).get("required", [])
+    for p in required:
+        if p not in call_args:
+            return False, f"missing required parameter {p!r}"
+    for p, value in call_args.items():
+        if p not in props or p not in answer:
+            return False, f"unexpected parameter {p!r}"
+        type_name = str(props[p].get("type", "any"))
+        expected = _PY_TYPES.get(type_name, str)
+        nested = None
+        if type_name in _NESTED:
+            nested = _PY_TYPES.get(str((props[p].get("items") or {}).get("type", "any")), str)
+        if type_name == "float" and type(value) == int:
+            value = float(value)
+        allowed = answer[p]
+        ok, is_variable = _type_ok(value, allowed, expected, nested)
+        if not ok:
+            return False, f"wrong type for {p!r}: {type(value).__name__}"
+        if not is_variable:
+            if expected == dict:
+                if not _dict_ok(value, allowed):
+                    return False, f"invalid value for {p!r}: {value!r}"
+                continue
+            if expected == list and nested == dict:
+                if not _list_dict_ok(value, allowed):
+                    return False, f"invalid value for {p!r}: {value!r}"
+                continue
+            if expected == str:
+                if _std(value) not in [_std(a) for a in allowed if isinstance(a, str)]:
+                    return False, f"invalid value for {p!r}: {value!r} (expected one of {allowed})"
+                continue
+            if expected == list:
+                got = [_std(v) for v in value]
+                options = [[_std(x) for x in a] for a in allowed if isinstance(a, list)]
+                if got not in options:
+                    return False, f"invalid value for {p!r}: {value!r} (expected one of {allowed})"
+                continue
+        if value not in allowed:
+            return False, f"invalid value for {p!r}: {value!r} (expected one of {allowed})"
+    for p, allowed in answer.items():
+        if p not in call_args and "" not in allowed:
+            return False, f"parameter {p!r} not given and not optional"
+    return True, "ok"
+
+
+def bfcl_ast_match(functions: list[dict], calls: list[dict[str, dict]], ground_truth: list[dict],
+                   category: str = "simple") -> tuple[bool, str]:
+    """BFCL's AST check. `functions` are the original function documents, `calls` the model's calls
+    as [{function name: {arg: value}}] (original names), `ground_truth` BFCL's possible answers.
+    simple/multiple: exactly one call matching the one answer; parallel: the calls match the answers
+    in any order."""
+    docs = {f.get("name"): f for f in functions}
+    if len(calls) != len(ground_truth):
+        return False, f"wrong number of calls ({len(calls)}, expected {len(ground_truth)})"
+    if "parallel" not in category:
+        (name, answer), = ground_truth[0].items()
+        (called, args), = calls[0].items()
+        if called != name:
+            return False, f"wrong function {called!r} (expected {name!r})"
+        if not isinstance(args, dict):
+            return False, "arguments are not an object"
+        return _check_call(docs.get(name, {}), args, answer)
+    used: set[int] = set()
+    for expected in ground_truth:
+        (name, answer), = expected.items()
+        match = None
+        for i, call in enumerate(calls):
+            (called, args), = call.items()
+            if i not in used and called == name and isinstance(args, dict) and _check_call(docs.get(name, {}), args, answer)[0]:
+                match = i
+                break
+        if match is None:
+            return False, f"no call matches the expected {name!r}"
+        used.add(match)
+    return True, "ok"
+
+
+# -- one case ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseScore:
+    """One case of one model at one temperature and seed: what happened and how it scored."""
+
+    model: str
+    case_id: str
+    suite: str
+    category: str
+    label: str
+    predicted: str
+    temperature: float = 0.0
+    seed: int = 0
+    question: str = ""
+    final_text: str = ""
+    tool_calls: list[dict] = field(default_factory=list)  # {name, arguments, errors}
+    right_tool: bool | None = None
+    args_valid: int = 0
+    args_total: int = 0
+    correct: bool | None = None
+    why: str = ""
+    outcome: str = "answered"
+    error: str | None = None
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    facts: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "CaseScore":
+        return cls(**{k: v for k, v in obj.items() if k in cls.__dataclass_fields__})
+
+
+def score_case(case: Case, traj: Any, *, model: str = "", facts: dict | None = None,
+               workspace_root: str | Path | None = None, question: str | None = None,
+               temperature: float = 0.0, seed: int = 0) -> CaseScore:
+    facts = facts or {}
+    calls = _calls(traj)
+    predicted = decide(case, traj)
+    text = getattr(traj, "final_text", "") or ""
+    records, valid = [], 0
+    for name, args in calls:
+        errs = argument_errors(name, args, case)
+        valid += not errs
+        records.append({"name": name, "arguments": args, "errors": errs})
+    called = {n for n, _ in calls}
+    right_tool = None
+    if case.label == "tool" and calls:
+        if case.scoring == "workspace":
+            right_tool = bool(called & set(case.expected_tools))
+        elif case.ground_truth:
+            wanted = {next(iter(g)) for g in case.ground_truth}
+            right_tool = bool({(case.name_map or {}).get(n, n) for n in called} & wanted)
+        elif case.answer and case.answer.get("target_tool"):
+            right_tool = case.answer["target_tool"] in {(case.name_map or {}).get(n, n) for n in called}
+    outcome = getattr(traj, "outcome", "answered")
+    error = getattr(traj, "error", None)
+    correct, why = _correctness(case, traj, predicted, calls, text, facts, workspace_root)
+    if outcome == "error" and correct is not None and case.scoring == "workspace":
+        correct, why = False, f"error: {error}"
+    return CaseScore(
+        model=model, case_id=case.id, suite=case.suite, category=case.category, label=case.label,
+        predicted=predicted, temperature=temperature, seed=seed, question=question or case.question,
+        final_text=text, tool_calls=records, right_tool=right_tool, args_valid=valid, args_total=len(calls),
+        correct=correct, why=why, outcome=outcome, error=error, requests=int(getattr(traj, "requests", 0) or 0),
+        input_tokens=int(getattr(traj, "input_tokens", 0) or 0),
+        output_tokens=int(getattr(traj, "output_tokens", 0) or 0),
+        latency_s=float(getattr(traj, "latency_s", 0.0) or 0.0), facts=facts)
+
+
+def _correctness(case: Case, traj: Any, predicted: str, calls: list, text: str, facts: dict,
+                 workspace_root: Any) -> tuple[bool | None, str]:
+    kind = (case.answer or {}).get("type")
+    if case.scoring == "bfcl":
+        if kind == "irrelevance":
+            return (not calls), ("no call" if not calls else "called a function")
+        if kind == "relevance":
+            return bool(calls), ("called a function" if calls else "no call")
+        if not calls:
+            return False, "no call"
+        names = case.name_map or {}
+        model_calls = [{names.get(n, n): a} for n, a in calls]
+        category = case.category.removeprefix("bfcl_")
+        return bfcl_ast_match(case.source_functions or [], model_calls, case.ground_truth or [], category)
+    if case.scoring == "when2call":
+        return predicted == case.label, f"predicted {predicted}"
+    return check_answer(case.answer, text, facts, workspace_root)
+
+
+# -- aggregation ------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100); None for no values."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def classification(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict[str, float | int | None]]:
+    """Precision, recall, F1 and support per gold class."""
+    out = {}
+    for cls in sorted(set(gold)):
+        tp = sum(g == cls and p == cls for g, p in zip(gold, pred))
+        fp = sum(g != cls and p == cls for g, p in zip(gold, pred))
+        fn = sum(g == cls and p != cls for g, p in zip(gold, pred))
+        precision = _ratio(tp, tp + fp)
+        recall = _ratio(tp, tp + fn)
+        if precision is None or recall is None:
+            f1 = 0.0 if (tp + fn) else None
+        else:
+            f1 = 2 * precision * recall / (precision + recall) if (precision + recall) else 0.0
+        out[cls] = {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+    return out
+
+
+def aggregate(scores: Iterable[CaseScore]) -> dict[str, Any]:
+    """The metrics of one model over its case scores (one temperature, one seed, or pooled)."""
+    scores = list(scores)
+    gold = [s.label for s in scores]
+    pred = [s.predicted for s in scores]
+    per_class = classification(gold, pred)
+    f1s = [v["f1"] for v in per_class.values() if v["f1"] is not None]
+    direct = [s for s in scores if s.label != "tool"]
+    tool = [s for s in scores if s.label == "tool"]
+    with_call = [s for s in tool if s.right_tool is not None]
+    checked = [s for s in scores if s.correct is not None]
+    latencies = [s.latency_s for s in scores if s.outcome != "error" or s.latency_s]
+    total_latency = sum(s.latency_s for s in scores)
+    n = len(scores)
+    return {
+        "cases": n,
+        "tool_cases": len(tool),
+        "direct_cases": len(direct),
+        "decision_accuracy": _ratio(sum(g == p for g, p in zip(gold, pred)), n),
+        "per_class": per_class,
+        "macro_f1": (sum(f1s) / len(f1s)) if f1s else None,
+        "tool_recall": per_class.get("tool", {}).get("recall"),
+        "direct_recall": per_class.get("direct", {}).get("recall"),
+        "tool_hallucination_rate": _ratio(sum(bool(s.args_total) for s in direct), len(direct)),
+        "right_tool_rate": _ratio(sum(bool(s.right_tool) for s in with_call), len(with_call)),
+        "argument_validity": _ratio(sum(s.args_valid for s in scores), sum(s.args_total for s in scores)),
+        "answer_correctness": _ratio(sum(bool(s.correct) for s in checked), len(checked)),
+        "answer_correctness_tool": _ratio(sum(bool(s.correct) for s in checked if s.label == "tool"),
+                                          sum(1 for s in checked if s.label == "tool")),
+        "answer_correctness_direct": _ratio(sum(bool(s.correct) for s in checked if s.label != "tool"),
+                                            sum(1 for s in checked if s.label != "tool")),
+        "turns_mean": _ratio(sum(s.requests for s in scores), n),
+        "tool_calls_mean": _ratio(sum(s.args_total for s in scores), n),
+        "loops": sum(s.outcome == "loop" for s in scores),
+        "limit_hits": sum(s.outcome == "limit" for s in scores),
+        "errors": sum(s.outcome == "error" for s in scores),
+        "latency_p50_s": percentile(latencies, 50),
+        "latency_p95_s": percentile(latencies, 95),
+        "tokens_per_s": _ratio(sum(s.output_tokens for s in scores), total_latency),
+        "output_tokens": sum(s.output_tokens for s in scores),
+        "input_tokens": sum(s.input_tokens for s in scores),
+        "by_category": {cat: {"cases": len(group),
+                              "decision_accuracy": _ratio(sum(s.label == s.predicted for s in group), len(group)),
+                              "answer_correctness": _ratio(sum(bool(s.correct) for s in group if s.correct is not None),
+                                                           sum(1 for s in group if s.correct is not None))}
+                        for cat, group in _group(scores, lambda s: s.category).items()},
+    }
+
+
+def _group(items: Iterable[Any], key: Any) -> dict[Any, list]:
+    out: dict[Any, list] = {}
+    for x in items:
+        out.setdefault(key(x), []).append(x)
+    return out
+
+
+# Scalar metrics in the order reports show them; True = higher is better.
+HEADLINE: list[tuple[str, str, bool]] = [
+    ("decision_accuracy", "decision accuracy", True),
+    ("macro_f1", "macro-F1", True),
+    ("tool_recall", "tool recall", True),
+    ("direct_recall", "direct recall", True),
+    ("tool_hallucination_rate", "tool hallucination", False),
+    ("right_tool_rate", "right tool", True),
+    ("argument_validity", "argument validity", True),
+    ("answer_correctness", "answer correct", True),
+    ("answer_correctness_tool", "  tool answers", True),
+    ("answer_correctness_direct", "  direct answers", True),
+    ("turns_mean", "turns (mean)", False),
+    ("loops", "loops", False),
+    ("limit_hits", "limit hits", False),
+    ("errors", "errors", False),
+    ("latency_p50_s", "latency p50 (s)", False),
+    ("latency_p95_s", "latency p95 (s)", False),
+    ("tokens_per_s", "tokens/s", True),
+]
+
+
+def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Mean and spread (sample standard deviation; 0 for one run) of each scalar metric over runs
+    (the seeds of a sweep)."""
+    out: dict[str, dict[str, float | None]] = {}
+    keys = [k for k, v in (runs[0].items() if runs else []) if isinstance(v, (int, float)) or v is None]
+    for k in keys:
+        xs = [r[k] for r in runs if isinstance(r.get(k), (int, float))]
+        if not xs:
+            out[k] = {"mean": None, "std": None, "n": 0}
+            continue
+        out[k] = {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0, "n": len(xs)}
+    return out

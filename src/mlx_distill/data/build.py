@@ -1,0 +1,257 @@
+"""`mlx-distill data build`: generators -> validator -> balancer -> stable split -> data/mlx_format/.
+
+Writes {train,valid,test}.jsonl (mlx-lm chat records plus `meta`) and manifest.json: counts by split,
+source, category and label; token statistics; every record's content hash; the config; and a hash of
+the whole build (the same inputs and config always give the same files and the same build hash).
+All writes are atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..io import InputError, atomic_write_text, write_json
+from .balance import SPLITS, balance, split
+from .common import unit_hash
+from .config import DataConfig, SourceSpec, load_config
+from .progress import status
+from .validate import ERROR, Finding, Located, load_located, no_gc, validate_records
+
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class BuildResult:
+    output_dir: Path
+    files: dict[str, Path]
+    manifest: dict[str, Any]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def build_hash(self) -> str:
+        return self.manifest["build_hash"]
+
+
+def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], dict[str, Any]]:
+    """Run one configured generator; returns its located records and a summary for the manifest."""
+    paths = [cfg.resolve(p) for p in spec.paths]
+    seed = cfg.seed if spec.seed is None else spec.seed
+    info: dict[str, Any] = {"type": spec.type, "paths": spec.paths}
+    tag = f"<{spec.label}>"
+    if spec.type == "hand_authored":
+        from .hand_authored import load_hand_authored
+
+        items = load_hand_authored(paths)
+        if spec.limit is not None:
+            items = items[:spec.limit]
+    elif spec.type == "domain":
+        from .domain import generate_domain
+
+        recs = generate_domain(paths, seed=seed, limit=spec.limit, include=spec.include,
+                               max_result_chars=spec.max_result_chars, run_commands=spec.run_commands)
+        items = [Located(r, tag, i + 1) for i, r in enumerate(recs)]
+    elif spec.type == "direct":
+        from .direct import generate_direct
+
+        recs = generate_direct([p for p in paths if p.exists()], seed=seed, limit=spec.limit)
+        items = [Located(r, tag, i + 1) for i, r in enumerate(recs)]
+    elif spec.type == "convert":
+        from .converters import iter_converted
+
+        items = []
+        rejected: Counter[str] = Counter()
+        for p in paths:
+            for line, got, _obj in iter_converted(spec.format or "", p, system=spec.system,
+                                                  answers=cfg.resolve(spec.answers) if spec.answers else None):
+                if isinstance(got, InputError):
+                    rejected[got.rule or "error"] += 1
+                    continue
+                items.append(Located(got, str(p), line))
+                if spec.limit is not None and len(items) >= spec.limit:
+                    break
+        info["rejected"] = dict(rejected)
+    else:  # records
+        items, findings, _files = load_located(paths)
+        if findings:
+            raise findings_error(findings)
+        if spec.limit is not None:
+            items = items[:spec.limit]
+    info["records"] = len(items)
+    return items, info
+
+
+def findings_error(findings: list[Finding]) -> InputError:
+    f = findings[0]
+    more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+    return InputError(f.message + more, path=f.path, line=f.line, record_id=f.record_id, rule=f.rule)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _token_stats(values: list[int]) -> dict[str, Any]:
+    if not values:
+        return {"records": 0}
+    v = sorted(values)
+    return {"records": len(v), "total": sum(v), "min": v[0], "max": v[-1], "mean": round(statistics.fmean(v), 1),
+            "p50": v[len(v) // 2], "p95": v[min(len(v) - 1, int(0.95 * len(v)))]}
+
+
+def build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike | None = None,
+          tokenizer: Any = None, use_template: bool = True, progress: bool = False,
+          log: Callable[[str], None] | None = None, config_path: str | None = None) -> BuildResult:
+    """Run the whole pipeline for a config (or a config file). `tokenizer` overrides loading
+    validation.model; use_template=False skips render/mask/too-long (and token statistics)."""
+    with no_gc():
+        return _build(cfg, output_dir=output_dir, tokenizer=tokenizer, use_template=use_template, progress=progress,
+                      log=log, config_path=config_path)
+
+
+def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike | None, tokenizer: Any,
+           use_template: bool, progress: bool, log: Callable[[str], None] | None,
+           config_path: str | None) -> BuildResult:
+    if not isinstance(cfg, DataConfig):
+        config_path = config_path or str(cfg)
+        cfg = load_config(cfg)
+    say = log or (lambda _msg: None)
+    out_dir = Path(output_dir) if output_dir is not None else cfg.resolve(cfg.output_dir)
+
+    # 1. generate
+    items: list[Located] = []
+    generated: dict[str, Any] = {}
+    for spec in cfg.sources:
+        if not spec.enabled:
+            continue
+        with status(f"generating {spec.label}", enabled=progress):
+            got, info = generate_source(spec, cfg)
+        items.extend(got)
+        generated[spec.label] = info
+        say(f"{spec.label}: {info['records']} records")
+    if not items:
+        raise InputError("the configured sources produced no records")
+
+    # 2. validate
+    val = cfg.validation
+    model_name = val.model if use_template else None
+    if use_template and tokenizer is None and model_name:
+        from ..models import load_tokenizer
+
+        with status(f"loading tokenizer {model_name}", enabled=progress):
+            tokenizer = load_tokenizer(model_name)
+    if not use_template:
+        tokenizer = None
+    bench = [cfg.resolve(b) for b in val.bench]
+    report = validate_records(items, tokenizer=tokenizer, max_seq_length=val.max_seq_length,
+                              bench=[b for b in bench if b.exists()], near_threshold=val.near_threshold,
+                              bench_threshold=val.bench_threshold, render_sample=val.render_sample, seed=cfg.seed,
+                              progress=progress)
+    bad: set[int] = set()
+    near: set[int] = set()
+    index = {(it.path, it.line, it.record.meta.id): i for i, it in enumerate(items)}
+    for f in report.findings:
+        i = index.get((f.path, f.line, f.record_id))
+        if i is None:
+            continue
+        if f.severity == ERROR:
+            bad.add(i)
+        elif f.rule == "near-duplicate" and val.drop_near_duplicates:
+            near.add(i)
+    if report.errors and val.on_error == "fail":
+        raise findings_error(report.errors)
+    keep_idx = [i for i in range(len(items)) if i not in bad and i not in near]
+    say(f"validated {len(items)} records: {len(report.errors)} errors, {len(report.warnings)} warnings; "
+        f"dropped {len(bad)} with errors and {len(near - bad)} near-duplicates")
+
+    # 3. balance
+    b = cfg.balance
+    valid_items = [items[i] for i in keep_idx]
+    labels = Counter(it.record.meta.label for it in valid_items)
+    missing = [lab for lab in b.ratio if not labels.get(lab)]
+    if missing:
+        raise InputError(f"no valid records with label {', '.join(missing)}: cannot balance to "
+                         f"{':'.join(f'{k}={v:g}' for k, v in b.ratio.items())} (set balance.ratio)")
+    hashes = {id(it): it.record.content_hash() for it in valid_items}
+
+    def hash_of(it: Located) -> str:
+        return hashes[id(it)]
+
+    kept, breport = balance(valid_items, ratio=b.ratio, max_per_category=b.max_per_category,
+                            category_caps=b.category_caps, total=b.total, keep_sources=b.keep_sources,
+                            other_labels=b.other_labels, seed=cfg.seed, hash_of=hash_of)
+    say(f"balanced to {len(kept)} records: " + ", ".join(f"{k} {v}" for k, v in sorted(breport.after.items())))
+
+    # 4. split and write
+    s = cfg.split
+    parts = split(kept, valid=s.valid, test=s.test, salt=s.salt, hash_of=hash_of)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    file_info: dict[str, Any] = {}
+    split_hashes: dict[str, list[str]] = {}
+    for name in SPLITS:
+        rows = sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it)))
+        path = out_dir / f"{name}.jsonl"
+        # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
+        atomic_write_text(path, "".join(it.record.model_dump_json(exclude_none=True) + "\n" for it in rows))
+        files[name] = path
+        file_info[name] = {"path": str(path), "records": len(rows), "sha256": _sha256_file(path)}
+        split_hashes[name] = [hash_of(it) for it in rows]
+        if not rows:
+            say(f"warning: the {name} split is empty")
+
+    # 5. manifest
+    pos = {id(it): i for i, it in enumerate(items)}
+    tok_all: list[int] = []
+    tok_split: dict[str, list[int]] = defaultdict(list)
+    for name in SPLITS:
+        for it in parts[name]:
+            n = report.token_counts.get(pos[id(it)])
+            if n is not None:
+                tok_all.append(n)
+                tok_split[name].append(n)
+
+    def counts(key: Callable[[Located], str]) -> dict[str, dict[str, int]]:
+        return {name: dict(sorted(Counter(key(it) for it in parts[name]).items())) for name in SPLITS}
+
+    all_kept = [it for name in SPLITS for it in parts[name]]
+    manifest: dict[str, Any] = {
+        "version": MANIFEST_VERSION,
+        "config_path": config_path,
+        "config": cfg.model_dump(mode="json"),
+        "counts": {
+            "total": len(all_kept),
+            "by_split": {name: len(parts[name]) for name in SPLITS},
+            "by_label": dict(sorted(Counter(it.record.meta.label for it in all_kept).items())),
+            "by_category": dict(sorted(Counter(it.record.meta.category for it in all_kept).items())),
+            "by_source": dict(sorted(Counter(it.record.meta.source for it in all_kept).items())),
+            "by_split_label": counts(lambda it: it.record.meta.label),
+            "by_split_category": counts(lambda it: it.record.meta.category),
+            "by_split_source": counts(lambda it: it.record.meta.source),
+        },
+        "generated": generated,
+        "validation": {"records": report.records, "errors": len(report.errors), "warnings": len(report.warnings),
+                       "by_rule": report.by_rule(), "checks": report.checks,
+                       "dropped": {"errors": len(bad), "near_duplicates": len(near - bad)}},
+        "balance": breport.to_json(),
+        "tokens": {"tokenizer": model_name if tokenizer is not None else None,
+                   "max_seq_length": val.max_seq_length, **_token_stats(tok_all),
+                   "by_split": {name: _token_stats(tok_split[name]) for name in SPLITS}},
+        "files": file_info,
+        "content_hashes": split_hashes,
+    }
+    manifest["build_hash"] = hashlib.sha256(json.dumps(
+        {"files": {k: v["sha256"] for k, v in file_info.items()}, "config": manifest["config"]},
+        sort_keys=True).encode()).hexdigest()
+    write_json(out_dir / "manifest.json", manifest)
+    return BuildResult(out_dir, files, manifest, report.findings)

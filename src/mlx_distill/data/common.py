@@ -1,0 +1,197 @@
+"""Small pieces every data module shares: record construction, stable ids, question normalisation,
+label inference, and reading JSON/JSONL/YAML inputs with line numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from ..io import InputError, read_jsonl
+from ..schema import Record, parse_record
+
+TOOL_CATEGORIES: tuple[str, ...] = ("search", "read", "count", "structure", "run", "write")
+DIRECT_CATEGORIES: tuple[str, ...] = ("concept", "comparison", "best_practice", "syntax", "architecture")
+
+
+def stable_id(prefix: str, *parts: Any) -> str:
+    """A short id that depends only on its inputs: `prefix-<12 hex>`."""
+    h = hashlib.sha1("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:12]
+    return f"{prefix}-{h}"
+
+
+def unit_hash(*parts: Any) -> float:
+    """A number in [0, 1) that depends only on its inputs (for stable, seedable ordering)."""
+    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+    return int.from_bytes(h[:8], "big") / 2.0 ** 64
+
+
+# Words; paths and dotted names (src/app.py, os.path) stay one token so that questions about two
+# different files are not near-duplicates of each other.
+_WORD = re.compile(r"[a-z0-9_](?:[a-z0-9_./]*[a-z0-9_])?")
+
+
+def normalize_question(text: str) -> str:
+    """Lower case, punctuation dropped, whitespace collapsed: what duplicate checks compare."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def question_tokens(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.lower()))
+
+
+def tool_call(name: str, arguments: dict[str, Any], call_id: str | None = None) -> dict[str, Any]:
+    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
+    if call_id:
+        call["id"] = call_id
+    return call
+
+
+def build_record(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, id: str, source: str,
+                 category: str, label: str, path: str | os.PathLike | None = None, line: int | None = None,
+                 **extra_meta: Any) -> Record:
+    """Validate and return a Record (an InputError names path and line when it is not one)."""
+    meta = {"id": id, "source": source, "category": category, "label": label}
+    meta.update({k: v for k, v in extra_meta.items() if v is not None})
+    return parse_record({"messages": messages, "tools": tools, "meta": meta}, path=path, line=line)
+
+
+def infer_label(messages: list[dict[str, Any]]) -> str:
+    """tool when an assistant turn calls a tool; else from the final assistant text: a question back is
+    `clarify`, an inability is `refuse`, anything else `direct`."""
+    if any(m.get("role") == "assistant" and m.get("tool_calls") for m in messages):
+        return "tool"
+    final = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "assistant"), "")
+    return infer_text_label(final)
+
+
+_REFUSAL = re.compile(
+    r"\b(i'?m sorry|i am sorry|i (?:can ?not|can't|cannot|am unable|'m unable|am not able|'m not able|"
+    r"don't have (?:the )?(?:ability|capability|access))|unable to|not able to|no (?:available )?(?:tool|function)s? "
+    r"(?:can|to|that)|none of the (?:available )?(?:tools|functions))", re.IGNORECASE)
+
+
+def infer_text_label(text: str) -> str:
+    t = text.strip()
+    if _REFUSAL.search(t[:300]):
+        return "refuse"
+    if t.endswith("?") and len(t) < 400:
+        return "clarify"
+    return "direct"
+
+
+# ---- inputs ------------------------------------------------------------------------------
+
+def iter_json_items(path: str | os.PathLike, *, lenient: bool = False) -> Iterator[tuple[int, Any]]:
+    """(line, object) for each item of a JSONL file, a JSON array, or a single JSON object.
+
+    Arrays report the line where each element starts, so errors still name a line. With `lenient`, a
+    bad JSONL line is yielded as (line, InputError) instead of raising."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path=path)
+    with open(path, encoding="utf-8") as f:
+        head = f.read(4096).lstrip()
+        f.seek(0)
+        first = next((ln for ln in f if ln.strip()), "")
+    if head.startswith("["):
+        yield from _iter_array(path.read_text(encoding="utf-8"), path)
+        return
+    if head.startswith("{"):
+        try:
+            json.loads(first)
+        except json.JSONDecodeError:
+            try:  # one pretty-printed object
+                yield 1, json.loads(path.read_text(encoding="utf-8"))
+                return
+            except json.JSONDecodeError:
+                pass
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                err = InputError(f"invalid JSON ({e.msg} at column {e.colno})", path=path, line=lineno, rule="json")
+                if not lenient:
+                    raise err from None
+                yield lineno, err
+                continue
+            yield lineno, obj
+
+
+def _iter_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
+    dec = json.JSONDecoder()
+    i = text.index("[") + 1
+    n = len(text)
+    line = 1 + text.count("\n", 0, i)
+    pos_line = i  # position up to which `line` is counted
+    ws = re.compile(r"[\s,]*")
+    while True:
+        i = ws.match(text, i).end()
+        if i >= n:
+            raise InputError("unterminated JSON array", path=path, line=line)
+        if text[i] == "]":
+            return
+        line += text.count("\n", pos_line, i)
+        pos_line = i
+        try:
+            obj, end = dec.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            raise InputError(f"invalid JSON ({e.msg})", path=path, line=1 + text.count("\n", 0, e.pos),
+                             rule="json") from None
+        yield line, obj
+        i = end
+
+
+def load_yaml_items(path: Path) -> list[tuple[int, Any]]:
+    """Items of a YAML list with the line each starts on (yaml node marks)."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputError(f"invalid YAML: {getattr(e, 'problem', e)}", path=path,
+                         line=(mark.line + 1) if mark else None, rule="yaml") from None
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise InputError("expected a YAML list of examples", path=path, line=1, rule="schema")
+    return [(child.start_mark.line + 1, item) for child, item in zip(node.value, data)]
+
+
+def iter_input_files(paths: Iterable[str | os.PathLike], suffixes: tuple[str, ...]) -> list[Path]:
+    """Files named, plus files with one of `suffixes` under directories named, sorted, hidden ones skipped."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p).parts
+                if f.is_file() and f.suffix in suffixes and not any(part.startswith(".") for part in rel):
+                    out.append(f)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InputError("not found", path=p)
+    return out
+
+
+def load_record_file(path: str | os.PathLike, *, errors: list[InputError] | None = None) -> list[tuple[int, Record]]:
+    """(line, Record) for each line of a record JSONL file."""
+    out = []
+    for lineno, obj in read_jsonl(path, errors=errors):
+        try:
+            out.append((lineno, parse_record(obj, path=path, line=lineno)))
+        except InputError as e:
+            if errors is None:
+                raise
+            errors.append(e)
+    return out

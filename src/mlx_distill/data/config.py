@@ -1,0 +1,131 @@
+"""The data build recipe (configs/data.yaml): which generators run, how records are validated,
+balanced and split. Relative paths are resolved against `root` (default: the current directory)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..io import InputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceSpec(_Strict):
+    """One generator. `type`: hand_authored (paths of YAML/JSONL), domain (repositories to mine),
+    direct (Markdown/Python to mine), convert (a file in a public format), records (JSONL records as is)."""
+    type: Literal["hand_authored", "domain", "direct", "convert", "records"]
+    name: Optional[str] = None  # how the source is named in the manifest (default: type)
+    paths: list[str] = Field(default_factory=list)
+    include: Optional[list[str]] = None  # domain: subdirectories/files of each repository to mine
+    limit: Optional[int] = Field(default=None, ge=0)
+    seed: Optional[int] = None  # default: the build seed
+    max_result_chars: int = Field(default=1500, ge=100)  # domain
+    run_commands: bool = True  # domain: include run_command examples
+    format: Optional[str] = None  # convert
+    answers: Optional[str] = None  # convert (bfcl): possible_answer file
+    system: Optional[Literal["default", "source"]] = None  # convert
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> "SourceSpec":
+        if not self.paths:
+            raise ValueError(f"source {self.type!r} needs `paths`")
+        if self.type == "convert":
+            from .converters import FORMATS
+
+            if self.format not in FORMATS:
+                raise ValueError(f"convert source needs `format`, one of {', '.join(FORMATS)}")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+
+class ValidationSpec(_Strict):
+    model: Optional[str] = "embedded:smollm2-135m"  # tokenizer for render/mask/too-long; null skips them
+    max_seq_length: int = Field(default=2048, ge=16)
+    render_sample: Optional[int] = Field(default=None, ge=0)  # check only this many records with the template
+    bench: list[str] = Field(default_factory=lambda: ["data/bench"])
+    near_threshold: float = Field(default=0.9, gt=0, le=1)
+    bench_threshold: float = Field(default=0.8, gt=0, le=1)
+    drop_near_duplicates: bool = True
+    on_error: Literal["drop", "fail"] = "drop"
+
+
+class BalanceSpec(_Strict):
+    ratio: dict[str, float] = Field(default_factory=lambda: {"tool": 2.0, "direct": 1.0})
+    max_per_category: Optional[int] = Field(default=None, ge=1)
+    category_caps: dict[str, int] = Field(default_factory=dict)
+    total: Optional[int] = Field(default=None, ge=1)
+    keep_sources: list[str] = Field(default_factory=lambda: ["hand_authored"])  # taken first when downsampling
+    other_labels: Literal["keep", "drop"] = "keep"  # labels not in `ratio` (clarify, refuse)
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio(cls, v: dict[str, float]) -> dict[str, float]:
+        from ..schema import LABELS
+
+        if not v or any(x <= 0 for x in v.values()):
+            raise ValueError("ratio needs positive weights, e.g. {tool: 2, direct: 1}")
+        bad = set(v) - set(LABELS)
+        if bad:
+            raise ValueError(f"unknown label(s) in ratio: {', '.join(sorted(bad))} (labels: {', '.join(LABELS)})")
+        return v
+
+
+class SplitSpec(_Strict):
+    valid: float = Field(default=0.1, ge=0, lt=1)
+    test: float = Field(default=0.1, ge=0, lt=1)
+    salt: str = ""  # changing it reshuffles every record: leave it alone once data is in use
+
+    @model_validator(mode="after")
+    def _sum(self) -> "SplitSpec":
+        if self.valid + self.test >= 1:
+            raise ValueError("valid + test must be below 1")
+        return self
+
+
+class DataConfig(_Strict):
+    seed: int = 0
+    root: Optional[str] = None
+    output_dir: str = "data/mlx_format"
+    sources: list[SourceSpec] = Field(min_length=1)
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    balance: BalanceSpec = Field(default_factory=BalanceSpec)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+
+    def resolve(self, path: str | os.PathLike) -> Path:
+        p = Path(path).expanduser()
+        if p.is_absolute():
+            return p
+        return Path(self.root or ".") / p
+
+
+def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> DataConfig:
+    """Read and validate a data config; errors name the file and the offending key."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("config not found", path=path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputError(f"invalid YAML: {getattr(e, 'problem', e)}", path=path,
+                         line=(mark.line + 1) if mark else None) from None
+    if not isinstance(raw, dict):
+        raise InputError("expected a mapping at the top level", path=path)
+    raw.update(overrides or {})
+    try:
+        return DataConfig.model_validate(raw)
+    except ValidationError as e:
+        msg = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or '<config>'}: {err['msg']}" for err in e.errors())
+        raise InputError(msg, path=path, rule="config") from None

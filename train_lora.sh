@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The main job, one command on a fresh clone: set up the environment, build the training data,
+# train a LoRA adapter, then benchmark the base model against the adapted one through the agent on
+# the held-out discrimination suite and print the comparison table.
+#
+#   ./train_lora.sh [CONFIG]        CONFIG defaults to configs/default.yaml (embedded student, CPU)
+#
+# Environment:
+#   DATA_CONFIG=configs/data.yaml   the data recipe
+#   BENCH_LIMIT=24                  held-out cases per model (balanced across categories); "all" for every case
+#   BENCH=0                         skip the benchmark
+set -euo pipefail
+cd "$(dirname "$0")"
+
+CONFIG=${1:-configs/default.yaml}
+DATA_CONFIG=${DATA_CONFIG:-configs/data.yaml}
+BENCH_LIMIT=${BENCH_LIMIT:-24}
+if [ ! -f "$CONFIG" ]; then
+  echo "error: no config file $CONFIG; recipes: $(ls configs/*.yaml | tr '\n' ' ')" >&2
+  exit 2
+fi
+
+t0=$(date +%s)
+stage() { printf '\n== %s   [%dm%02ds]\n' "$1" $(( ($(date +%s) - t0) / 60 )) $(( ($(date +%s) - t0) % 60 )); }
+
+stage "1/5 set-up (.venv, dependencies)"
+./scripts/setup.sh
+MD=.venv/bin/mlx-distill
+MODEL=$(.venv/bin/python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['model'])" "$CONFIG")
+RUN=$(basename "$CONFIG" .yaml)
+ADAPTER="adapters/$RUN"
+
+stage "2/5 model $MODEL"
+$MD model info "$MODEL"
+$MD model sample "$MODEL"
+
+stage "3/5 data ($DATA_CONFIG)"
+$MD data build -c "$DATA_CONFIG"
+
+stage "4/5 training ($CONFIG -> $ADAPTER)"
+$MD train -c "$CONFIG" --adapter-path "$ADAPTER"
+
+if [ "${BENCH:-1}" != "0" ]; then
+  stage "5/5 benchmark: base vs adapter on the held-out suite"
+  limit=()
+  [ "$BENCH_LIMIT" != "all" ] && limit=(--limit "$BENCH_LIMIT")
+  $MD bench -m "$MODEL" --adapter-path "$ADAPTER" --include-base "${limit[@]}" --out "runs/bench/$RUN"
+fi
+
+stage "done"
+echo "adapter:   $ADAPTER  (metrics.jsonl, loss.png, adapter_config.json)"
+[ "${BENCH:-1}" != "0" ] && echo "benchmark: runs/bench/$RUN  (report.md, report.json, chart.png)"
+echo "try it:    $MD chat --model $MODEL --adapter-path $ADAPTER --workspace ."
