@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from .io import InputError
+from .cli_errors import OneLineErrorsGroup
 from .runtime import offline_by_default
 
 
-class Main(click.Group):
-    """Turns InputError (bad input, located) into one clear line and exit status 2, never a traceback."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except InputError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrorsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mlx-distill")
 def main() -> None:
     """Distill a teacher's tool-use judgement into a small local MLX model."""

@@ -3,6 +3,7 @@ and every parse error names the file and line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -27,6 +28,14 @@ class InputError(ValueError):
         if self.rule:
             parts.append(f"[{self.rule}]")
         return (" ".join(parts) + ": ") if parts else ""
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import click
 
+from ..cli_errors import one_line_errors
 from ..io import InputError
 
 NO_ADAPTER = ("-", "none", "")
-
-
-def _one_line_errors(fn: Callable) -> Callable:
-    """Bad input -> 'error: <one line>' and exit status 2 (also when the command runs on its own)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except InputError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 def parse_temperatures(values: Sequence[str]) -> list[float]:
@@ -145,7 +131,7 @@ def _default_out(kind: str) -> Path:
 @click.option("--keep-workspaces", is_flag=True, help="Copy each case's final workspace into the run directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the table.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@_one_line_errors
+@one_line_errors
 def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool, teacher: str | None,
           suites: tuple[str, ...], categories: tuple[str, ...], limit: int | None, temperatures: tuple[str, ...],
           seeds: int, max_requests: int, max_tool_calls: int, max_tokens: int, no_prefix_cache: bool,
@@ -209,7 +195,7 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
               help="Output directory (default: runs/compare/<timestamp>).")
 @click.option("--json", "as_json", is_flag=True, help="Print compare.json to stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@_one_line_errors
+@one_line_errors
 def compare(prompts: str, models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool,
             teacher: str | None, workspace: str | None, temperature: float, max_tokens: int, out_dir: str | None,
             as_json: bool, no_progress: bool) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..io import InputError, atomic_write_text, write_json
+from ..io import InputError, atomic_write_text, sha256_file, write_json
 from .balance import SPLITS, balance, split
 from .common import unit_hash
 from .config import DataConfig, SourceSpec, load_config
@@ -91,14 +91,6 @@ def findings_error(findings: list[Finding]) -> InputError:
     f = findings[0]
     more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
     return InputError(f.message + more, path=f.path, line=f.line, record_id=f.record_id, rule=f.rule)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _token_stats(values: list[int]) -> dict[str, Any]:
@@ -205,7 +197,7 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
         # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
         atomic_write_text(path, "".join(it.record.model_dump_json(exclude_none=True) + "\n" for it in rows))
         files[name] = path
-        file_info[name] = {"path": str(path), "records": len(rows), "sha256": _sha256_file(path)}
+        file_info[name] = {"path": str(path), "records": len(rows), "sha256": sha256_file(path)}
         split_hashes[name] = [hash_of(it) for it in rows]
         if not rows:
             say(f"warning: the {name} split is empty")

