@@ -43,11 +43,19 @@ def _train_tokenizer(vocab_size: int):
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator([_CORPUS] * 4, trainer=trainer)
+    # The system prompt, tool schemas and template text recur in every prompt: give them merges so a
+    # test prompt with all tools stays a few hundred tokens (CPU attention is quadratic).
+    from ..chat_template import TOOLS_POSTAMBLE, TOOLS_PREAMBLE
+    from ..prompting import DEFAULT_SYSTEM_PROMPT
+    from ..tools import tool_schemas
+
+    shared = "\n".join([DEFAULT_SYSTEM_PROMPT, TOOLS_PREAMBLE, TOOLS_POSTAMBLE] +
+                       [json.dumps(t) for t in tool_schemas()])
+    tok.train_from_iterator([_CORPUS] * 4 + [shared] * 8, trainer=trainer)
     return tok
 
 
-def build_tiny_model(path: str | os.PathLike, *, seed: int = 0, vocab_size: int = 512, hidden_size: int = 64,
+def build_tiny_model(path: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024, hidden_size: int = 64,
                      num_layers: int = 4, num_heads: int = 4, num_kv_heads: int = 2,
                      intermediate_size: int = 128) -> Path:
     """Write an mlx-lm model directory (config, safetensors, tokenizer, chat template) and return its path."""

@@ -1,0 +1,137 @@
+"""`create_agent`: a PydanticAI agent with the project's tools, system prompt, stop sequences and loop guard,
+over a local MLX model (with its adapter), a local OpenAI-compatible server, or any PydanticAI model (teacher)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from pydantic_ai import Agent, Tool
+from pydantic_ai.exceptions import ModelRetry, UserError
+from pydantic_ai.models import Model
+
+from ..chat_template import END_OF_TURN
+from ..models import EMBEDDED_DEFAULT
+from ..prompting import DEFAULT_SYSTEM_PROMPT
+from ..tools import TOOL_NAMES, Workspace, tool_schemas, validate_arguments
+from .guards import LoopGuard, ToolCallParsing
+from .model import MLXModel, check_settings
+
+DEFAULT_SETTINGS: dict[str, Any] = {"temperature": 0.0, "max_tokens": 512}
+_URL = re.compile(r"^https?://", re.I)
+
+
+def is_url(model: Any) -> bool:
+    return isinstance(model, str) and bool(_URL.match(model))
+
+
+def is_pydantic_ai_name(model: str) -> bool:
+    """`anthropic:claude-sonnet-4-5`, `openai:gpt-5`, `test`...: a PydanticAI model name, not ours."""
+    if model == "test":
+        return True
+    if model.startswith("embedded:") or Path(model).expanduser().exists() or model.startswith((".", "/", "~")):
+        return False
+    return ":" in model and "/" not in model.split(":", 1)[0]
+
+
+def openai_compatible_model(base_url: str, model_name: str = "default_model", api_key: str = "local") -> Model:
+    """PydanticAI's OpenAI chat model against a local OpenAI-compatible server (mlx_lm.server).
+
+    `default_model` is the name mlx_lm.server maps to its --model *and* --adapter-path: any other name
+    would make it load the model again without the adapter."""
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    return OpenAIChatModel(model_name, provider=OpenAIProvider(base_url=base_url.rstrip("/"), api_key=api_key))
+
+
+def make_tools(workspace: Workspace, names: Iterable[str] | None = None) -> list[Tool]:
+    """PydanticAI tools from the schemas of `tools.py`, each executed by `Workspace.call` (which never raises).
+    Arguments that break the schema go back to the model as a retry naming the problem."""
+    tools = []
+    for schema in tool_schemas(names):
+        fn = schema["function"]
+        tools.append(Tool.from_schema(_tool_function(workspace, fn["name"]), name=fn["name"],
+                                      description=fn.get("description"), json_schema=fn["parameters"],
+                                      args_validator=_validator(fn["name"])))
+    return tools
+
+
+def _tool_function(workspace: Workspace, name: str) -> Any:
+    def tool(**arguments: Any) -> str:
+        return workspace.call(name, arguments)
+
+    tool.__name__ = name
+    return tool
+
+
+def _validator(name: str) -> Any:
+    def validator(ctx: Any, **arguments: Any) -> None:
+        problems = validate_arguments(name, arguments)
+        if problems:
+            raise ModelRetry(f"Invalid arguments for {name}: " + "; ".join(problems))
+
+    validator.__name__ = f"validate_{name}"
+    return validator
+
+
+def resolve_agent_model(model: Any, adapter_path: str | os.PathLike | None = None, *,
+                        prefix_cache: bool = True) -> tuple[Model | str, list[str] | None]:
+    """(the model for Agent(...), its default stop sequences or None when the template's do not apply)."""
+    from .server import ServerHandle
+
+    if isinstance(model, MLXModel):
+        if adapter_path and model.adapter_path != str(Path(adapter_path).expanduser().resolve()):
+            raise UserError("adapter_path given together with an MLXModel built with another adapter; "
+                            "pass MLXModel(..., adapter_path=...) instead")
+        return model, model.stop_strings()
+    if isinstance(model, ServerHandle):
+        return openai_compatible_model(model.url), model.stop_sequences()
+    if isinstance(model, Model):
+        return model, None
+    if not isinstance(model, str) or not model:
+        raise UserError(f"model must be a model name, a directory, a URL or a pydantic-ai Model, got {model!r}")
+    if is_url(model):
+        if adapter_path:
+            raise UserError("adapter_path cannot be applied to a server URL; start the server with it "
+                            "(`mlx-distill serve --model ... --adapter-path ...`)")
+        return openai_compatible_model(model), [END_OF_TURN]
+    if is_pydantic_ai_name(model):
+        if adapter_path:
+            raise UserError(f"adapter_path applies to local MLX models, not to {model!r}")
+        return model, None
+    mlx = MLXModel(model, adapter_path=adapter_path, prefix_cache=prefix_cache)
+    return mlx, mlx.stop_strings()
+
+
+def create_agent(model: Any = EMBEDDED_DEFAULT, *, adapter_path: str | os.PathLike | None = None,
+                 workspace: str | os.PathLike | Workspace | None = None,
+                 tools: Sequence[str] | None = TOOL_NAMES, system_prompt: str | None = None,
+                 model_settings: dict[str, Any] | None = None, max_requests: int | None = 8,
+                 max_tool_calls: int | None = 6, max_repeats: int = 1, retries: int = 3,
+                 prefix_cache: bool = True, extra_tools: Sequence[Tool] = (), capabilities: Sequence[Any] = (),
+                 **agent_kwargs: Any) -> Agent:
+    """A PydanticAI agent for the coding-assistant task.
+
+    model: an MLX model name or directory (`embedded:smollm2-135m`, a converted model, a Hugging Face id),
+    an `MLXModel`, a URL `http://127.0.0.1:PORT/v1` of `mlx-distill serve` (or a `ServerHandle`), a
+    PydanticAI model name (`anthropic:claude-sonnet-4-5`) or a PydanticAI `Model` (the teacher).
+    model_settings: merged over temperature 0, max_tokens 512 and, for template-based models,
+    `stop_sequences` = the chat template's end-of-turn strings. Keys that are not PydanticAI settings
+    (e.g. `stop`) are refused. workspace: the directory the tools work in (default: the current one).
+    """
+    check_settings(model_settings)
+    agent_model, stops = resolve_agent_model(model, adapter_path, prefix_cache=prefix_cache)
+    settings: dict[str, Any] = dict(DEFAULT_SETTINGS)
+    if stops:
+        settings["stop_sequences"] = list(stops)
+    settings.update(model_settings or {})
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace or os.getcwd()))
+    agent_tools = make_tools(ws, tools) if tools else []
+    guard = LoopGuard(max_requests=max_requests, max_tool_calls=max_tool_calls, max_repeats=max_repeats)
+    agent = Agent(agent_model, system_prompt=DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt,
+                  tools=[*agent_tools, *extra_tools], model_settings=settings, retries=retries,
+                  capabilities=[ToolCallParsing(), guard, *capabilities], **agent_kwargs)
+    return agent

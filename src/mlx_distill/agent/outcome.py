@@ -1,0 +1,135 @@
+"""`run_question`: one agent run, summarised for the benchmark. Never raises for what a model does:
+limits, loops and errors become the outcome."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pydantic_ai import capture_run_messages
+from pydantic_ai.exceptions import UsageLimitExceeded
+from pydantic_ai.messages import ModelRequest, ModelResponse, RetryPromptPart, TextPart, ToolCallPart, ToolReturnPart
+
+from .guards import LoopDetected
+
+Outcome = Literal["answered", "loop", "limit", "error"]
+
+
+@dataclass
+class ToolCallRecord:
+    name: str
+    arguments: dict[str, Any]
+    result: str | None  # what the tool (or a refusal/retry) answered; None when it never ran
+
+
+@dataclass
+class RunOutcome:
+    question: str
+    final_text: str
+    tool_calls: list[ToolCallRecord]
+    requests: int
+    outcome: Outcome
+    error: str | None
+    input_tokens: int
+    output_tokens: int
+    latency_s: float
+    messages: list = field(default_factory=list, repr=False)  # pydantic-ai ModelMessages of the run
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [c.name for c in self.tool_calls]
+
+    def record_messages(self) -> list[dict[str, Any]]:
+        """The run as record-format messages (system prompt first), e.g. to save a teacher's answer."""
+        from .model import to_record_messages
+
+        return to_record_messages(self.messages)
+
+    def to_dict(self, *, with_messages: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("messages")
+        if with_messages:
+            from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+            d["messages"] = ModelMessagesTypeAdapter.dump_python(self.messages, mode="json")
+        return d
+
+
+def _args(part: ToolCallPart) -> dict[str, Any]:
+    try:
+        args = part.args_as_dict()
+        return args if isinstance(args, dict) else {"_value": args}
+    except Exception:  # noqa: BLE001
+        return {"_raw": str(part.args)}
+
+
+def summarize(messages: list) -> tuple[str, list[ToolCallRecord], int, int, int]:
+    """(final text, tool calls with results, requests, input tokens, output tokens) from a run's messages."""
+    calls: dict[str, ToolCallRecord] = {}
+    order: list[ToolCallRecord] = []
+    requests = input_tokens = output_tokens = 0
+    final = ""
+    for m in messages:
+        if isinstance(m, ModelResponse):
+            requests += 1
+            input_tokens += m.usage.input_tokens or 0
+            output_tokens += m.usage.output_tokens or 0
+            texts = [p.content for p in m.parts if isinstance(p, TextPart)]
+            has_calls = False
+            for p in m.parts:
+                if isinstance(p, ToolCallPart):
+                    has_calls = True
+                    rec = ToolCallRecord(p.tool_name, _args(p), None)
+                    calls[p.tool_call_id] = rec
+                    order.append(rec)
+            if not has_calls:
+                final = "\n\n".join(texts).strip()
+        elif isinstance(m, ModelRequest):
+            for p in m.parts:
+                if isinstance(p, ToolReturnPart) and p.tool_call_id in calls:
+                    calls[p.tool_call_id].result = p.model_response_str()
+                elif isinstance(p, RetryPromptPart) and getattr(p, "tool_call_id", None) in calls:
+                    calls[p.tool_call_id].result = p.model_response()
+    return final, order, requests, input_tokens, output_tokens
+
+
+def _classify(exc: BaseException) -> Outcome:
+    if isinstance(exc, LoopDetected):
+        return "loop"
+    if isinstance(exc, UsageLimitExceeded):
+        return "limit"
+    return "error"
+
+
+async def arun_question(agent: Any, question: str, **run_kwargs: Any) -> RunOutcome:
+    """`run_question` for async callers."""
+    tic = time.perf_counter()
+    with capture_run_messages() as messages:
+        try:
+            result = await agent.run(question, **run_kwargs)
+        except Exception as e:  # noqa: BLE001 - the outcome records it
+            return _outcome(question, list(messages), tic, _classify(e), f"{type(e).__name__}: {e}")
+    return _outcome(question, list(result.all_messages()), tic, "answered", None, output=result.output)
+
+
+def run_question(agent: Any, question: str, **run_kwargs: Any) -> RunOutcome:
+    """Run `agent` on one question and summarise it. Outcomes: answered (a final text answer), loop (the same
+    tool call repeated), limit (request/tool-call/usage limits), error (anything else, with its message)."""
+    tic = time.perf_counter()
+    with capture_run_messages() as messages:
+        try:
+            result = agent.run_sync(question, **run_kwargs)
+        except Exception as e:  # noqa: BLE001 - the outcome records it
+            return _outcome(question, list(messages), tic, _classify(e), f"{type(e).__name__}: {e}")
+    return _outcome(question, list(result.all_messages()), tic, "answered", None, output=result.output)
+
+
+def _outcome(question: str, messages: list, tic: float, outcome: Outcome, error: str | None,
+             output: Any = None) -> RunOutcome:
+    final, calls, requests, inp, out = summarize(messages)
+    if outcome == "answered" and output is not None:
+        final = output if isinstance(output, str) else str(output)
+    return RunOutcome(question=question, final_text=final, tool_calls=calls,
+                      requests=requests, outcome=outcome, error=error, input_tokens=inp, output_tokens=out,
+                      latency_s=round(time.perf_counter() - tic, 4), messages=messages)

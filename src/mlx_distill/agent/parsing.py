@@ -1,0 +1,271 @@
+"""Tool calls from generated text.
+
+A local model writes its tool calls as text. The formats recognised, in one turn and mixed:
+
+- Qwen2.5 / Hermes: ``<tool_call>\\n{"name": "grep", "arguments": {...}}\\n</tool_call>`` (what our chat
+  template trains), also with a Python-literal body (``{'name': 'grep', 'arguments': {...}}``) and with a
+  missing closing tag at the very end of the text (generation stopped right after the call);
+- a fenced block: ```` ```json {"name": ..., "arguments": ...} ``` ```` (only when the object has a name
+  and arguments: any other fenced block is just text);
+- Qwen3-Coder XML: ``<function=NAME><parameter=KEY>VALUE</parameter></function>``, optionally inside
+  ``<tool_call>`` tags; values are converted by the tool's JSON schema when it is known;
+- a bare JSON object ``{"name": <known tool>, "arguments": {...}}`` that is the whole reply.
+
+`parse_tool_calls` never raises: what it cannot read comes back in `ParseResult.errors` as sentences
+the model can act on (the agent sends them back as a retry prompt, see `retry_message`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+TOOL_CALL_OPEN = "<tool_call>"
+TOOL_CALL_CLOSE = "</tool_call>"
+
+# Text that, once seen in a streamed reply, may begin a tool call: streaming holds back from there.
+CALL_MARKERS: tuple[str, ...] = (TOOL_CALL_OPEN, "<function=", "```")
+
+_TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S)
+_FENCE_RE = re.compile(r"```[ \t]*([A-Za-z_]*)[ \t]*\n?(.*?)(?:```|\Z)", re.S)
+_FUNCTION_RE = re.compile(r"<function=([^>\s]+)\s*>(.*?)(?:</function>|\Z)", re.S)
+_PARAMETER_RE = re.compile(r"<parameter=([^>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S)
+
+FORMAT_HINT = ('<tool_call>\n{"name": <tool name>, "arguments": {<arguments as a JSON object>}}\n</tool_call>')
+
+
+@dataclass
+class ParsedCall:
+    name: str
+    arguments: dict[str, Any]
+    format: str  # "json" | "python" | "fenced" | "xml" | "bare"
+
+
+@dataclass
+class ParseResult:
+    """What a reply says: `content` (the text outside the calls, stripped), `calls`, and `errors`
+    (one sentence per malformed call; empty when everything was understood)."""
+
+    content: str
+    calls: list[ParsedCall] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    raw: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _schema_index(tools: Iterable[dict] | None) -> dict[str, dict]:
+    """name -> parameters schema, from OpenAI-style tool dicts (or bare function dicts)."""
+    out: dict[str, dict] = {}
+    for t in tools or ():
+        fn = t.get("function", t) if isinstance(t, dict) else {}
+        if isinstance(fn, dict) and fn.get("name"):
+            out[fn["name"]] = fn.get("parameters") or {}
+    return out
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _load_object(body: str) -> tuple[Any, str | None, str]:
+    """Parse a call body as JSON, else as a Python literal. Returns (value, error, format)."""
+    body = body.strip()
+    if body.startswith("```"):  # a fence inside the tags
+        body = re.sub(r"^```[A-Za-z_]*\s*|\s*```$", "", body)
+    try:
+        return json.loads(body), None, "json"
+    except json.JSONDecodeError as e:
+        json_error = f"{e.msg} at line {e.lineno} column {e.colno}"
+    try:
+        value = ast.literal_eval(body)
+        return value, None, "python"
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    # A common slip: one closing brace too many or too few at the very end.
+    for fixed in (body[:-1], body + "}"):
+        try:
+            return json.loads(fixed), None, "json"
+        except json.JSONDecodeError:
+            continue
+    return None, json_error, "json"
+
+
+def _call_from_object(obj: Any, where: str, fmt: str) -> tuple[ParsedCall | None, str | None]:
+    if not isinstance(obj, dict):
+        return None, f"{where}: expected a JSON object with \"name\" and \"arguments\", got {type(obj).__name__}"
+    if "function" in obj and isinstance(obj["function"], dict) and "name" not in obj:
+        obj = obj["function"]  # OpenAI shape {"type": "function", "function": {...}}
+    name = obj.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return None, f"{where}: the call has no \"name\" (a tool name string)"
+    args = obj.get("arguments", obj.get("parameters", obj.get("args", {})))
+    if isinstance(args, str):  # double-encoded arguments: decode once
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError as e:
+            return None, f"{where}: \"arguments\" of {name} is a string that is not valid JSON ({e.msg})"
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        return None, f"{where}: \"arguments\" of {name} must be a JSON object, got {type(args).__name__}"
+    return ParsedCall(name.strip(), args, fmt), None
+
+
+def _convert_value(raw: str, schema: dict | None) -> Any:
+    """A Qwen3-XML parameter value, typed by its JSON schema (strings stay verbatim)."""
+    value = raw[1:] if raw.startswith("\n") else raw
+    value = value[:-1] if value.endswith("\n") else value
+    types = (schema or {}).get("type")
+    types = types if isinstance(types, list) else [types] if types else []
+    if not types or "string" in types:
+        return value
+    text = value.strip()
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return value
+    if "integer" in types and isinstance(parsed, float) and parsed.is_integer():
+        parsed = int(parsed)
+    return parsed
+
+
+def _xml_calls(body: str, schemas: dict[str, dict], where: str) -> tuple[list[ParsedCall], list[str]]:
+    calls, errors = [], []
+    for m in _FUNCTION_RE.finditer(body):
+        name = m.group(1).strip()
+        props = (schemas.get(name) or {}).get("properties") or {}
+        args = {}
+        for p in _PARAMETER_RE.finditer(m.group(2)):
+            key = p.group(1).strip()
+            args[key] = _convert_value(p.group(2), props.get(key))
+        leftover = _PARAMETER_RE.sub("", m.group(2)).strip()
+        if leftover and not args:
+            errors.append(f"{where}: <function={name}> has text outside <parameter=...> tags: {_short(leftover)!r}")
+            continue
+        calls.append(ParsedCall(name, args, "xml"))
+    return calls, errors
+
+
+def parse_tool_calls(text: str, tools: Sequence[dict] | None = None) -> ParseResult:
+    """Find every tool call in `text` (see the module docstring for the formats)."""
+    schemas = _schema_index(tools)
+    calls: list[ParsedCall] = []
+    errors: list[str] = []
+    spans: list[tuple[int, int]] = []
+    n = 0
+
+    def add(call: ParsedCall | None, error: str | None) -> None:
+        if call is not None:
+            calls.append(call)
+        if error:
+            errors.append(error)
+
+    # 1. <tool_call> blocks (JSON, Python literal, or Qwen3 XML inside)
+    for m in _TOOL_CALL_RE.finditer(text):
+        n += 1
+        where = f"tool call {n}"
+        body = m.group(1)
+        spans.append(m.span())
+        if "<function=" in body:
+            found, errs = _xml_calls(body, schemas, where)
+            calls.extend(found)
+            errors.extend(errs)
+            if not found and not errs:
+                errors.append(f"{where}: <function=...> is not closed properly")
+            continue
+        if not body.strip():
+            errors.append(f"{where}: <tool_call> is empty; put {{\"name\": ..., \"arguments\": {{...}}}} inside it")
+            continue
+        obj, err, fmt = _load_object(body)
+        if err:
+            errors.append(f"{where}: the body of <tool_call> is not valid JSON ({err}): {_short(body)!r}")
+            continue
+        add(*_call_from_object(obj, where, fmt))
+    stray_close = text.count(TOOL_CALL_CLOSE) - len(re.findall(r"<tool_call>.*?</tool_call>", text, re.S))
+    if stray_close > 0 and not spans:
+        errors.append(f"found {TOOL_CALL_CLOSE} without a matching {TOOL_CALL_OPEN}")
+
+    def outside(start: int) -> bool:
+        return not any(a <= start < b for a, b in spans)
+
+    # 2. bare Qwen3 XML calls outside <tool_call>
+    for m in _FUNCTION_RE.finditer(text):
+        if not outside(m.start()):
+            continue
+        n += 1
+        found, errs = _xml_calls(m.group(0), schemas, f"tool call {n}")
+        calls.extend(found)
+        errors.extend(errs)
+        spans.append(m.span())
+
+    # 3. fenced JSON blocks that are calls
+    for m in _FENCE_RE.finditer(text):
+        if not outside(m.start()):
+            continue
+        lang, body = m.group(1).lower(), m.group(2).strip()
+        if lang not in ("", "json", "tool_call", "tool", "python") or not body.startswith("{"):
+            continue
+        obj, err, fmt = _load_object(body)
+        looks_like_call = bool(re.search(r"[\"']name[\"']\s*:", body)) and bool(
+            re.search(r"[\"'](arguments|parameters)[\"']\s*:", body))
+        if err:
+            if looks_like_call:
+                n += 1
+                errors.append(f"tool call {n}: the fenced block is not valid JSON ({err}): {_short(body)!r}")
+                spans.append(m.span())
+            continue
+        if isinstance(obj, dict) and "name" in obj and ("arguments" in obj or "parameters" in obj):
+            n += 1
+            add(*_call_from_object(obj, f"tool call {n}", "fenced"))
+            spans.append(m.span())
+
+    # 4. the whole reply is one bare JSON call naming a known tool
+    if not spans:
+        stripped = text.strip()
+        if stripped.startswith("{") and stripped.endswith("}"):
+            obj, err, fmt = _load_object(stripped)
+            if isinstance(obj, dict) and obj.get("name") in schemas and ("arguments" in obj or "parameters" in obj):
+                call, error = _call_from_object(obj, "tool call 1", "bare")
+                add(call, error)
+                spans.append((0, len(text)))
+
+    content = text
+    for a, b in sorted(spans, reverse=True):
+        content = content[:a] + content[b:]
+    content = re.sub(r"\n{3,}", "\n\n", content).strip()
+    return ParseResult(content=content, calls=calls, errors=errors, raw=text)
+
+
+def retry_message(errors: Sequence[str], tool_names: Iterable[str] | None = None) -> str:
+    """What the model is told when its tool calls could not be read."""
+    names = ", ".join(sorted(tool_names or ()))
+    lines = ["Your reply contained a tool call that could not be read:"]
+    lines += [f"- {e}" for e in errors]
+    lines.append(f"Write each call exactly as\n{FORMAT_HINT}")
+    if names:
+        lines.append(f"Available tools: {names}.")
+    lines.append("Or, if no tool is needed, answer in plain text.")
+    return "\n".join(lines)
+
+
+def holdback(text: str, markers: Sequence[str] = CALL_MARKERS) -> int:
+    """Index in `text` from which streaming must wait: the first marker, or a trailing partial marker."""
+    first = min((i for i in (text.find(m) for m in markers) if i >= 0), default=-1)
+    if first >= 0:
+        return first
+    longest = max((len(m) for m in markers), default=1)
+    for k in range(min(len(text), longest - 1), 0, -1):
+        tail = text[-k:]
+        if any(m.startswith(tail) for m in markers):
+            return len(text) - k
+    return len(text)
