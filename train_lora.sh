@@ -7,14 +7,16 @@
 #
 # Environment:
 #   DATA_CONFIG=configs/data.yaml   the data recipe
-#   BENCH_LIMIT=24                  held-out cases per model (balanced across categories); "all" for every case
+#   BENCH_LIMIT=12                  held-out cases per model (balanced across categories); "all" for every case
+#   BENCH_MAX_TOKENS=128            generation cap per agent turn in the benchmark
 #   BENCH=0                         skip the benchmark
 set -euo pipefail
 cd "$(dirname "$0")"
 
 CONFIG=${1:-configs/default.yaml}
 DATA_CONFIG=${DATA_CONFIG:-configs/data.yaml}
-BENCH_LIMIT=${BENCH_LIMIT:-24}
+BENCH_LIMIT=${BENCH_LIMIT:-12}
+BENCH_MAX_TOKENS=${BENCH_MAX_TOKENS:-128}
 if [ ! -f "$CONFIG" ]; then
   echo "error: no config file $CONFIG; recipes: $(ls configs/*.yaml | tr '\n' ' ')" >&2
   exit 2
@@ -43,11 +45,11 @@ $MD train -c "$CONFIG" --adapter-path "$ADAPTER"
 if [ "${BENCH:-1}" != "0" ]; then
   stage "5/5 benchmark: base vs adapter on the held-out suite"
   limit=()
-  [ "$BENCH_LIMIT" != "all" ] && limit=(--limit "$BENCH_LIMIT")
-  $MD bench -m "$MODEL" --adapter-path "$ADAPTER" --include-base "${limit[@]}" --out "runs/bench/$RUN"
+  if [ "$BENCH_LIMIT" != "all" ]; then limit=(--limit "$BENCH_LIMIT"); fi
+  $MD bench -m "$MODEL" --adapter-path "$ADAPTER" --include-base "${limit[@]}" --max-tokens "$BENCH_MAX_TOKENS" --out "runs/bench/$RUN"
 fi
 
 stage "done"
 echo "adapter:   $ADAPTER  (metrics.jsonl, loss.png, adapter_config.json)"
-[ "${BENCH:-1}" != "0" ] && echo "benchmark: runs/bench/$RUN  (report.md, report.json, chart.png)"
+if [ "${BENCH:-1}" != "0" ]; then echo "benchmark: runs/bench/$RUN  (report.md, report.json, chart.png)"; fi
 echo "try it:    $MD chat --model $MODEL --adapter-path $ADAPTER --workspace ."
