@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from typing import Any, Optional
 
 import click
 
-from ..io import InputError
-
-
-def _one_line_errors(fn):
-    """Bad input -> `error: ...` on one line and exit status 2 (also when run outside the root CLI)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except InputError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
-
-    return wrapper
+from ..cli_errors import one_line_errors
 
 
 # explicit flags -> config keys (None = not given, the config file or default wins)
@@ -63,7 +47,7 @@ FLAGS = ("model", "data", "iters", "batch_size", "learning_rate", "num_layers", 
 @click.option("--print-config", is_flag=True, help="Print the resolved configuration and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (reports are still printed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-@_one_line_errors
+@one_line_errors
 def train(config_path: Optional[str], sets: tuple[str, ...], resume: bool, overwrite: bool, print_config: bool,
           no_progress: bool, as_json: bool, **flags: Any) -> None:
     """Train a LoRA adapter (mlx-lm's LoRA, faster on shared prompts, every assistant turn supervised)."""
@@ -95,7 +79,7 @@ def train(config_path: Optional[str], sets: tuple[str, ...], resume: bool, overw
 @click.option("--group-size", type=int, default=64, show_default=True)
 @click.option("--force", is_flag=True, help="Allow re-quantizing below 5 bits (erases most LoRA changes).")
 @click.option("--no-verify", is_flag=True, help="Skip the probe comparing the fused model with base + adapter.")
-@_one_line_errors
+@one_line_errors
 def fuse(adapter_path: str, model: Optional[str], save_path: Optional[str], bits: Optional[int], group_size: int,
          force: bool, no_verify: bool) -> None:
     """Fuse a trained adapter into its base model (a quantized base is dequantized first)."""
