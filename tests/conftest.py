@@ -30,3 +30,18 @@ def embedded_model_dir():
     from mlx_distill.models import prepare
 
     return prepare("embedded:smollm2-135m")
+
+
+@pytest.fixture
+def scripted(tiny_model_dir):
+    """make(replies) -> an MLXModel over the tiny model whose generations are forced to `replies`, in turn
+    (real generation: a logits processor picks the tokens)."""
+    from mlx_distill.agent import MLXModel
+    from mlx_distill.agent.generation import scripted_replies
+
+    def make(replies):
+        model = MLXModel(str(tiny_model_dir))
+        model.logits_processors = scripted_replies(model.tokenizer, replies)
+        return model
+
+    return make

@@ -8,23 +8,12 @@ import pytest
 from pydantic_ai.messages import ModelResponse, TextPart
 from pydantic_ai.models.function import FunctionModel
 
-from mlx_distill.agent import MLXModel, create_agent, run_question
-from mlx_distill.agent.generation import scripted_replies
+from mlx_distill.agent import create_agent, run_question
 from mlx_distill.tools import Workspace
 
 
 def call(name, **arguments):
     return f'<tool_call>\n{json.dumps({"name": name, "arguments": arguments})}\n</tool_call>'
-
-
-@pytest.fixture
-def scripted(tiny_model_dir):
-    def make(replies):
-        model = MLXModel(str(tiny_model_dir))
-        model.logits_processors = scripted_replies(model.tokenizer, replies)
-        return model
-
-    return make
 
 
 @pytest.fixture

@@ -12,22 +12,11 @@ from pydantic_ai.messages import FunctionToolCallEvent, ModelResponse, PartDelta
 
 from mlx_distill import prompting
 from mlx_distill.agent import MLXModel, create_agent, run_question
-from mlx_distill.agent.generation import scripted_replies
 from mlx_distill.schema import parse_record
 from mlx_distill.tools import Workspace, tool_schemas
 
 NAMES = ["read_file"]
 GREP_CALL = '<tool_call>\n{"name": "grep", "arguments": {"pattern": "import svcs", "path": "."}}\n</tool_call>'
-
-
-@pytest.fixture
-def scripted(tiny_model_dir):
-    def make(replies):
-        model = MLXModel(str(tiny_model_dir))
-        model.logits_processors = scripted_replies(model.tokenizer, replies)
-        return model
-
-    return make
 
 
 @pytest.fixture

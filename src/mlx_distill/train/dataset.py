@@ -9,7 +9,6 @@ may be short. Batch order is a pure function of (seed, step), so a resumed run s
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..io import InputError, read_jsonl
+from ..io import InputError, read_jsonl, sha256_file
 from .forward import Example
 
 SPLITS = ("train", "valid", "test")
@@ -122,25 +121,17 @@ def tokenize_split(split: Split, tokenizer: Any, *, mask: str, max_seq_length: i
     return split
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def data_fingerprint(data_dir: str | os.PathLike) -> dict[str, Any]:
     """The data manifest's sha256 (manifest.json, written by the data pipeline) and each split file's."""
     d = Path(data_dir)
     out: dict[str, Any] = {"dir": str(d.resolve()) if d.exists() else str(d), "manifest_sha256": None, "files": {}}
     manifest = d / "manifest.json"
     if manifest.exists():
-        out["manifest_sha256"] = file_sha256(manifest)
+        out["manifest_sha256"] = sha256_file(manifest)
     for name in SPLITS:
         p = split_path(d, name)
         if p.exists():
-            out["files"][p.name] = file_sha256(p)
+            out["files"][p.name] = sha256_file(p)
     return out
 
 
