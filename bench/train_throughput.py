@@ -9,9 +9,10 @@ Three trainings of the same examples for the same number of steps:
 It prints seconds per step, tokens/s and the ratio to mlx-lm, and the loss curves side by side; the
 result JSON and a loss plot go to --out.
 
-Caveats printed with the result: mlx-lm's --mask-prompt also supervises the "\\n" after the last <|im_end|>
-and one padding token (its mask runs to `length` inclusive), so its per-step loss averages over two more
-(easy) targets per example than ours; the curves agree closely but not to the last digit.
+mlx-lm's --mask-prompt also supervises the newline after the last <|im_end|> and one padding token (its
+mask runs to `length` inclusive). By default the mlx-lm run gets a loss function with the mask aligned to
+our targets (passed through mlx-lm's own `train(loss=...)` parameter; nothing else changes), so the two
+curves can be compared step by step; --mlx-lm-native-mask keeps mlx-lm's targets.
 
 Usage: python bench/train_throughput.py [--data DIR] [--n-train 16] [--iters 8] [--num-layers 8] ...
 """
@@ -40,6 +41,7 @@ from mlx_lm.tuner.datasets import load_dataset
 from mlx_lm.utils import load
 
 cfg, out = json.load(open(sys.argv[1])), sys.argv[2]
+aligned = cfg.pop("aligned_mask", False)
 args = dict(lora.CONFIG_DEFAULTS)
 args.update(cfg)
 args = types.SimpleNamespace(**args)
@@ -48,6 +50,25 @@ class Record(TrainingCallback):
     def on_train_loss_report(self, info):
         with open(out, "a") as f:
             f.write(json.dumps(info) + "\n")
+
+if aligned:
+    # Same targets as ours: mlx-lm's mask runs to `length` inclusive, which also supervises the newline after
+    # the last <|im_end|> and one padding token. Only the loss's mask changes; the training loop is mlx-lm's.
+    import functools
+    import mlx.core as mx
+    import mlx.nn as nn
+    from mlx_lm.tuner import trainer
+
+    def aligned_loss(model, batch, lengths):
+        inputs, targets = batch[:, :-1], batch[:, 1:]
+        logits = model(inputs)
+        steps = mx.arange(1, targets.shape[1] + 1)
+        mask = mx.logical_and(steps >= lengths[:, 0:1], steps < lengths[:, 1:] - 1)
+        ce = nn.losses.cross_entropy(logits, targets) * mask
+        ntoks = mask.sum()
+        return ce.astype(mx.float32).sum() / ntoks, ntoks
+
+    lora.train = functools.partial(trainer.train, loss=aligned_loss)  # train_model calls lora.train
 
 t0 = time.perf_counter()
 np.random.seed(args.seed)
@@ -71,7 +92,8 @@ def run_mlx_lm(model_path: str, data_dir: Path, work: Path, a) -> dict:
            "num_layers": a.num_layers, "batch_size": a.batch_size, "iters": a.iters, "learning_rate": a.learning_rate,
            "lora_parameters": {"rank": a.rank, "scale": 20.0, "dropout": 0.0}, "mask_prompt": True,
            "max_seq_length": a.max_seq_length, "steps_per_report": 1, "steps_per_eval": a.iters + 1,
-           "save_every": 10 ** 9, "adapter_path": str(work / "mlx-lm-adapter"), "seed": a.seed, "val_batches": 0}
+           "save_every": 10 ** 9, "adapter_path": str(work / "mlx-lm-adapter"), "seed": a.seed, "val_batches": 0,
+           "aligned_mask": not a.mlx_lm_native_mask}
     (work / "mlx_lm.json").write_text(json.dumps(cfg))
     out = work / "mlx_lm_metrics.jsonl"
     out.unlink(missing_ok=True)
@@ -140,6 +162,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/train_throughput")
     p.add_argument("--skip-mlx-lm", action="store_true", help="only our two runs (no ratio)")
+    p.add_argument("--mlx-lm-native-mask", action="store_true",
+                   help="keep mlx-lm's own --mask-prompt targets (two more per example) instead of ours")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args()
     if a.n_train % a.batch_size:
@@ -194,7 +218,8 @@ def main() -> None:
         print(f"\nspeed-up (training time, same examples): {res['speedup']:.2f}x with bucketing, "
               f"{res['speedup_exact_order']:.2f}x in mlx-lm's batch order; CPU time {res['speedup_cpu']:.2f}x. "
               f"Max |loss difference| mlx-lm vs ours in the same order: {res['max_abs_loss_diff_exact_order']:.4f} "
-              "(mlx-lm's mask also counts the newline after the last <|im_end|> and one padding token)")
+              + ("(mlx-lm's own mask: it also counts the newline after the last <|im_end|> and one padding token)"
+                 if a.mlx_lm_native_mask else "(mlx-lm with the same targets as ours)"))
     print(f"load average: {res['loadavg_start'][0]:.1f} at start, {res['loadavg_end'][0]:.1f} at end "
           "(other processes on the machine slow every run)")
     (out / "result.json").write_text(json.dumps(res, indent=2) + "\n")

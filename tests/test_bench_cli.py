@@ -25,6 +25,17 @@ def suite_file(tmp_path_factory):
     return p
 
 
+def test_bench_progress_is_one_line_per_case_when_stderr_is_not_a_terminal(tiny_model_dir, suite_file, tmp_path):
+    # a log file gets no rich bar, so each finished case is a line with its outcome and the ETA
+    res = CliRunner().invoke(main, ["bench", "--model", str(tiny_model_dir), "--suite", str(suite_file),
+                                    "--max-tokens", "4", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    lines = [x for x in res.stderr.splitlines() if x.startswith("bench ")]
+    assert [x.split()[1] for x in lines] == ["1/2", "2/2"], res.stderr
+    assert "t1: tool -> " in lines[0] and "d1: direct -> " in lines[1]
+    assert all("elapsed, ETA" in x and (" correct," in x or " wrong," in x) for x in lines)
+
+
 def test_bench_sweep_writes_run_directory_and_json(tiny_model_dir, suite_file, tmp_path):
     out = tmp_path / "run"
     res = CliRunner().invoke(main, ["bench", "--model", str(tiny_model_dir), "--suite", str(suite_file),

@@ -11,7 +11,7 @@ import pytest
 from mlx_distill import prompting
 from mlx_distill.io import InputError
 from mlx_distill.models import load_model, resolve_model
-from mlx_distill.models.embedded import MARKER, gguf_path, is_intact, prepare
+from mlx_distill.models.embedded import MARKER, gguf_path, is_intact
 
 
 def test_embedded_student_answers_paris(embedded_model_dir):

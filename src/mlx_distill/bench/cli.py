@@ -74,11 +74,13 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
 
 
 class _Bar:
-    """A rich progress bar with ETA on stderr (or nothing)."""
+    """A rich progress bar with ETA on stderr; one plain line per step when stderr is a log file, not a
+    terminal (rich draws nothing there, and a long run would look stuck); or nothing."""
 
     def __init__(self, enabled: bool, what: str):
         self.enabled, self.what = enabled, what
-        self.progress = self.task = None
+        self.progress = self.task = self.console = None
+        self.t0, self.printed = time.monotonic(), 0
 
     def __enter__(self) -> "_Bar":
         if self.enabled:
@@ -86,14 +88,24 @@ class _Bar:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                        TimeRemainingColumn)
 
+            console = Console(stderr=True, highlight=False)
+            if not console.is_terminal:
+                self.console = console
+                return self
             self.progress = Progress(TextColumn("[bold]{task.fields[what]}"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                     TextColumn("{task.description}"), console=Console(stderr=True), transient=False)
+                                     TextColumn("{task.description}"), console=console, transient=False)
             self.progress.__enter__()
             self.task = self.progress.add_task("", total=None, what=self.what)
         return self
 
     def __call__(self, done: int, total: int, desc: str) -> None:
+        if self.console is not None and done > self.printed:  # a step finished (not one starting)
+            self.printed = done
+            el = time.monotonic() - self.t0
+            eta = el / done * (total - done)
+            self.console.print(f"{self.what} {done}/{total}  {int(el // 60)}m{int(el % 60):02d}s elapsed, "
+                               f"ETA {int(eta // 60)}m{int(eta % 60):02d}s  {desc}", markup=False, soft_wrap=True)
         if self.progress is not None:
             self.progress.update(self.task, completed=done, total=total, description=desc[:60])
 

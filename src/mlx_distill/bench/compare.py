@@ -110,6 +110,9 @@ def run_compare(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], *, worksp
                 shutil.rmtree(tmp, ignore_errors=True)
             row["cells"][spec.label] = cell.__dict__
             done += 1
+            if progress:
+                progress(done, total, f"{spec.label} {p.id}: {cell.outcome}, {len(cell.calls)} tool calls, "
+                                      f"{cell.latency_s:.0f}s")
     if progress:
         progress(done, total, "done")
     return {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "models": [s.label for s in specs],

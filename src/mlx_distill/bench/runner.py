@@ -303,8 +303,13 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
                 for case in cases:
                     if progress:
                         progress(done, total, f"{spec.label} T={_tkey(temperature)} s={seed} {case.id}")
-                    run.scores.append(run_case(model, spec, case, temperature=temperature, seed=seed, config=config))
+                    sc = run_case(model, spec, case, temperature=temperature, seed=seed, config=config)
+                    run.scores.append(sc)
                     done += 1
+                    if progress:
+                        progress(done, total, f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
+                                              f"{'correct' if sc.correct else 'wrong'}, {sc.outcome}, "
+                                              f"{sc.latency_s:.0f}s")
         run.wall_s = time.perf_counter() - t1
         run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
     if progress:

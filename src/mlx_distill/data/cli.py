@@ -14,7 +14,7 @@ from ..cli_errors import OneLineErrorsGroup
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr)
+    return Console(stderr=stderr, soft_wrap=True)  # whole lines in log files (rich wraps at 80 columns there)
 
 
 @click.group(cls=OneLineErrorsGroup, context_settings={"help_option_names": ["-h", "--help"]})

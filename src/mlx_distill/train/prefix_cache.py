@@ -89,7 +89,7 @@ class FrozenBottom:
     # -- the batch --
     def __call__(self, plan: BatchPlan) -> tuple[Optional[mx.array], mx.array]:
         """(hp (1, P, D) or None, hs (B, Ls, D)): the states entering layer `boundary`."""
-        P, B, Ls = plan.prefix, *plan.suffix_ids.shape
+        P = plan.prefix
         s = self.split
         if self.boundary == 0:
             hp = s.embed(mx.array(plan.examples[0].ids[:P])[None]) if P else None
@@ -122,7 +122,7 @@ class FrozenBottom:
         return hp, hs
 
     def _assemble(self, plan: BatchPlan) -> mx.array:
-        P, (B, Ls) = plan.prefix, plan.suffix_ids.shape
+        P, Ls = plan.prefix, plan.suffix_ids.shape[1]
         rows = []
         for b, key in enumerate(plan.keys):
             e = self.entries[key]

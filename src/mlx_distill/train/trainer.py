@@ -47,7 +47,7 @@ SHAPE_KEYS = ("fine_tune_type", "num_layers", "lora_parameters")
 class TrainResult:
     run_dir: Path
     adapter_path: Path  # the directory mlx_lm.load(..., adapter_path=...) takes (= run_dir)
-    first_loss: Optional[float]  # train loss of step 1
+    first_loss: Optional[float]  # mean train loss over the first steps_per_report steps
     last_loss: Optional[float]  # mean train loss over the last steps_per_report steps
     val_loss: Optional[float]  # the last validation loss
     steps: int
@@ -57,6 +57,7 @@ class TrainResult:
     target_tokens_per_s: float = 0.0
     resumed_from: int = 0
     stats: dict = field(default_factory=dict)
+    first_val_loss: Optional[float] = None  # validation loss before training (step 0)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -75,7 +76,7 @@ class Log:
 
     def __call__(self, msg: str) -> None:
         if not self.quiet:
-            self.console.print(msg)
+            self.console.print(msg, soft_wrap=True)  # whole lines in log files (rich wraps at 80 columns there)
 
 
 def tune_malloc() -> None:
@@ -312,12 +313,15 @@ def _read_metrics(path: Path) -> list[dict]:
     return [row for _, row in read_jsonl(path)]
 
 
-def _summarize(rows: list[dict], window: int) -> tuple[Optional[float], Optional[float], Optional[float]]:
+def _summarize(rows: list[dict], window: int) -> tuple[Optional[float], ...]:
+    """(first, last train loss, first, last validation loss). Train losses are window means: one batch's
+    loss depends on what it holds (bucketing groups short direct answers apart from long tool
+    conversations), so a single step says little; validation runs the same examples every time."""
     steps = [r for r in rows if r.get("kind") == "train"]
     vals = [r for r in rows if r.get("kind") == "val"]
-    first = steps[0]["loss"] if steps else None
+    first = float(np.mean([r["loss"] for r in steps[:window]])) if steps else None
     last = float(np.mean([r["loss"] for r in steps[-window:]])) if steps else None
-    return first, last, (vals[-1]["val_loss"] if vals else None)
+    return first, last, (vals[0]["val_loss"] if vals else None), (vals[-1]["val_loss"] if vals else None)
 
 
 def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = False, overwrite: bool = False,
@@ -488,16 +492,18 @@ def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = Fa
         log(f"test loss {test_loss:.4f} (ppl {math.exp(test_loss):.3f})")
     _plot(run_dir)
     rows = _read_metrics(metrics_path)
-    first, last, vloss = _summarize(rows, cfg.steps_per_report)
+    first, last, vfirst, vloss = _summarize(rows, cfg.steps_per_report)
     stats = {"frozen_prefix_cache": trainer.bottom.stats() if trainer.bottom else None, "fast_forward": trainer.fast}
     result = TrainResult(run_dir=run_dir, adapter_path=run_dir, first_loss=first, last_loss=last, val_loss=vloss,
                          steps=last_step, seconds=seconds, tokens_per_s=run_tokens / seconds if seconds else 0.0,
                          test_loss=test_loss, target_tokens_per_s=run_targets / seconds if seconds else 0.0,
-                         resumed_from=start_step, stats=stats)
+                         resumed_from=start_step, stats=stats, first_val_loss=vfirst)
     write_json(run_dir / "result.json", result.to_json())
     if last_step > start_step:
-        log(f"done: {last_step - start_step} steps in {seconds:.1f}s ({result.tokens_per_s:.0f} tok/s); loss "
-            f"{first:.4f} -> {last:.4f}" + (f", val {vloss:.4f}" if vloss is not None else "") + f"; adapter: {run_dir}")
+        n = min(cfg.steps_per_report, last_step)
+        log(f"done: {last_step - start_step} steps in {seconds:.1f}s ({result.tokens_per_s:.0f} tok/s); train loss "
+            f"{first:.4f} (first {n} steps) -> {last:.4f} (last {n})"
+            + (f"; val loss {vfirst:.4f} -> {vloss:.4f}" if vloss is not None else "") + f"; adapter: {run_dir}")
     return result
 
 
@@ -578,6 +584,6 @@ class _Progress:
 
     def print(self, msg: str) -> None:
         if self.enabled:
-            self.progress.console.print(msg)
+            self.progress.console.print(msg, soft_wrap=True)
         else:
             self.log(msg)
