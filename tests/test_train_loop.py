@@ -49,6 +49,9 @@ def test_loss_falls_and_the_run_directory_is_complete(tmp_path, tiny_model_dir, 
     rows = [json.loads(line) for line in open(r.run_dir / "metrics.jsonl")]
     vals = [x["val_loss"] for x in rows if x["kind"] == "val"]
     assert [x["step"] for x in rows if x["kind"] == "val"] == [0, 3, 6, 9, 12] and vals[-1] < vals[0]
+    assert (r.first_val_loss, r.val_loss) == (vals[0], vals[-1])
+    train_losses = [x["loss"] for x in rows if x["kind"] == "train"]
+    assert r.first_loss == pytest.approx(sum(train_losses[:3]) / 3)  # window means, not single noisy steps
     reports = [x for x in rows if x["kind"] == "report"]
     assert reports and all(k in reports[0] for k in ("train_loss", "learning_rate", "tokens_per_s", "peak_memory_gb"))
     assert r.test_loss is not None
