@@ -1,0 +1,144 @@
+"""The task plug-in interface of reflective distillation (LRL), its registry, and class-balanced problem sets.
+
+A task is anything with the attributes of `Task`: it generates problems (JSON-serialisable dicts), renders
+one as the question a model sees, parses a model's answer, and knows the truth from its own solver, never
+from a model. Tasks register by name (`register`); `get_task` also takes `package.module:attribute` or
+`path/to/file.py:attribute`, so users add their own without touching this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Protocol, runtime_checkable
+
+from ..io import InputError
+
+Problem = dict[str, Any]
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What a task plug-in provides. `classes` are the answers `solve` can return (used to balance sets
+    and to score recall per class); `explain` is optional: a worked solution ending in the answer."""
+
+    name: str
+    classes: tuple[str, ...]
+
+    def generate(self, rng: random.Random, difficulty: int) -> Problem: ...
+
+    def render(self, problem: Problem) -> str: ...
+
+    def parse(self, answer_text: str) -> str | None: ...
+
+    def solve(self, problem: Problem) -> str: ...
+
+    def verify(self, problem: Problem, answer: str | None) -> bool: ...
+
+
+_REGISTRY: dict[str, Callable[[], Task]] = {}
+
+
+def register(name: str, factory: Callable[[], Task]) -> None:
+    """Make a task available by name (`factory()` builds it)."""
+    _REGISTRY[name] = factory
+
+
+def task_names() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def _load_builtins() -> None:
+    importlib.import_module("mlx_distill.lrl.tasks")
+
+
+def get_task(spec: "str | Task") -> Task:
+    """A registered name (`meeting-rooms`), `package.module:attribute` or `file.py:attribute`; the attribute
+    is a task object, or a class/function that returns one."""
+    if not isinstance(spec, str):
+        return _checked(spec, repr(spec))
+    _load_builtins()
+    if spec in _REGISTRY:
+        return _checked(_REGISTRY[spec](), spec)
+    if ":" not in spec:
+        raise InputError(f"unknown task {spec!r} (built in: {', '.join(sorted(_REGISTRY))}; or give "
+                         "package.module:attribute or path/to/file.py:attribute)", rule="task")
+    where, attr = spec.rsplit(":", 1)
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise InputError("task module not found", path=path, rule="task")
+        mod_name = f"_mlx_distill_task_{path.stem}"
+        s = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(s)  # type: ignore[arg-type]
+        sys.modules[mod_name] = module
+        s.loader.exec_module(module)  # type: ignore[union-attr]
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ModuleNotFoundError as e:
+            raise InputError(f"cannot import task module {where!r}: {e}", rule="task") from None
+    if not hasattr(module, attr):
+        raise InputError(f"module {where!r} has no attribute {attr!r}", rule="task")
+    obj = getattr(module, attr)
+    if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "generate")):
+        obj = obj()
+    return _checked(obj, spec)
+
+
+def _checked(obj: Any, spec: str) -> Task:
+    missing = [a for a in ("name", "classes", "generate", "render", "parse", "solve", "verify") if not hasattr(obj, a)]
+    if missing:
+        raise InputError(f"task {spec!r} lacks {', '.join(missing)} (see docs/lrl.md)", rule="task")
+    return obj
+
+
+def explain(task: Task, problem: Problem) -> str:
+    """The task's worked solution, or just the solver's answer for tasks without `explain`."""
+    fn = getattr(task, "explain", None)
+    return fn(problem) if fn is not None else f"Answer: {task.solve(problem)}"
+
+
+def problem_set(task: Task, n: int, *, seed: int, difficulty: int, exclude: set[str] | frozenset[str] = frozenset(),
+                max_tries: int | None = None) -> list[Problem]:
+    """`n` distinct problems, exactly n / len(classes) of each solver answer (n must divide evenly), none
+    whose rendered question is in `exclude` (a held-out set stays held out). Deterministic in `seed`."""
+    k = len(task.classes)
+    if n % k:
+        raise InputError(f"a balanced set of {task.name} needs a multiple of {k} problems, got {n}", rule="balance")
+    quota = {c: n // k for c in task.classes}
+    rng = random.Random(f"{task.name}:{seed}:{difficulty}")
+    seen = set(exclude)
+    out: list[Problem] = []
+    tries = 0
+    limit = max_tries or 200 * n + 1000
+    while len(out) < n:
+        tries += 1
+        if tries > limit:
+            raise InputError(f"{task.name}: could not generate {n} distinct balanced problems at difficulty "
+                             f"{difficulty} (have {dict(Counter(task.solve(p) for p in out))})", rule="balance")
+        p = task.generate(rng, difficulty)
+        truth = task.solve(p)
+        q = task.render(p)
+        if quota.get(truth, 0) <= 0 or q in seen:
+            continue
+        quota[truth] -= 1
+        seen.add(q)
+        out.append(p)
+    return out
+
+
+def class_balance(task: Task, problems: list[Problem]) -> dict[str, int]:
+    """Problems per solver answer, in the task's class order."""
+    counts = Counter(task.solve(p) for p in problems)
+    return {c: counts.get(c, 0) for c in task.classes}
+
+
+def describe_balance(counts: dict[str, int]) -> str:
+    total = sum(counts.values()) or 1
+    return ", ".join(f"{c} {v} ({100 * v / total:.0f}%)" for c, v in counts.items())

@@ -1,0 +1,3 @@
+"""Built-in LRL tasks; importing this package registers them."""
+
+from . import meeting_rooms  # noqa: F401
