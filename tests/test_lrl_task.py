@@ -94,8 +94,9 @@ def test_worked_solution_is_the_sweep_and_ends_in_the_solvers_answer():
     task = MeetingRooms()
     p = {"meetings": [[540, 630], [570, 660], [630, 720]], "rooms": 1, "difficulty": 1}
     text = task.explain(p)
-    assert "10:30 A ends: 1 in use\n10:30 C starts: 2 in use" in text
-    assert text.endswith("Answer: NO") and task.parse(text) == "NO"
+    assert text == ("09:00 A start 1\n09:30 B start 2\n10:30 A end 1\n10:30 C start 2\n"
+                    "Peak 2, rooms 1: too many.\nAnswer: NO")
+    assert task.parse(text) == "NO"
     assert task.render(p).startswith("Meetings:\nA 09:00-10:30\nB 09:30-11:00\nC 10:30-12:00\nRooms: 1\n")
 
 

@@ -46,7 +46,7 @@ def clock(minutes: int) -> str:
 
 
 def sweep(meetings: list[list[int]]) -> list[tuple[int, str, int, int]]:
-    """(time, "starts"|"ends", meeting index, rooms in use after it) in sweep order, ends before starts at
+    """(time, "start"|"end", meeting index, rooms in use after it) in sweep order, ends before starts at
     equal times, up to and including the last start (after it the count only falls)."""
     events = sorted([(s, 1, i) for i, (s, _e) in enumerate(meetings)] + [(e, 0, i) for i, (_s, e) in enumerate(meetings)])
     out, used = [], 0
@@ -55,7 +55,7 @@ def sweep(meetings: list[list[int]]) -> list[tuple[int, str, int, int]]:
         if t > last_start:
             break
         used += 1 if kind else -1
-        out.append((t, "starts" if kind else "ends", i, used))
+        out.append((t, "start" if kind else "end", i, used))
     return out
 
 
@@ -116,12 +116,13 @@ class MeetingRooms:
         return answer is not None and answer.strip().upper() == self.solve(problem)
 
     def explain(self, problem: Problem) -> str:
+        """The sweep, one event a line (time, meeting, start/end, rooms in use after it), then the peak
+        against the rooms and the answer. Terse on purpose: a small student has to write all of it."""
         meetings, rooms = problem["meetings"], problem["rooms"]
-        steps = [f"{clock(t)} {name(i)} {kind}: {used} in use" for t, kind, i, used in sweep(meetings)]
+        steps = [f"{clock(t)} {name(i)} {kind} {used}" for t, kind, i, used in sweep(meetings)]
         peak = peak_rooms(meetings)
-        verdict = f"{peak} <= {rooms}, so they fit" if peak <= rooms else f"{peak} > {rooms}, so they do not fit"
-        return ("Events in time order, ends before starts:\n" + "\n".join(steps) +
-                f"\nMost in use at once: {peak}. Rooms: {rooms}. {verdict}.\nAnswer: {self.solve(problem)}")
+        verdict = "fits" if peak <= rooms else "too many"
+        return "\n".join(steps) + f"\nPeak {peak}, rooms {rooms}: {verdict}.\nAnswer: {self.solve(problem)}"
 
 
 register(MeetingRooms.name, MeetingRooms)

@@ -1,0 +1,224 @@
+"""Honest evaluation: several models answer the same held-out, class-balanced problems through the same
+prompt, and each is scored with accuracy, balanced accuracy, per-class recall, the majority-class baseline
+and its answer distribution. A model that does not beat the majority baseline is labelled so: answering
+YES to everything must never look like learning.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..io import atomic_write_text, write_json, write_jsonl
+from .prompt import messages, student_prompt
+from .task import Problem, Task, class_balance, describe_balance, problem_set
+
+UNPARSED = "(none)"
+
+Answerer = Callable[[Sequence[Problem]], list[str]]
+
+
+@dataclass
+class Subject:
+    """One column of the report: a model (with or without the strategy) and how to get its answers."""
+    name: str
+    answer: Answerer
+    strategy_used: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def held_out_set(task: Task, n: int, *, seed: int, difficulties: Sequence[int]) -> list[Problem]:
+    """The held-out set: n problems, balanced per difficulty and so overall."""
+    k = len(task.classes)
+    per = [n // len(difficulties) // k * k] * len(difficulties)
+    per[-1] += n - sum(per)
+    out: list[Problem] = []
+    for d, count in zip(difficulties, per):
+        out.extend(problem_set(task, count, seed=seed, difficulty=d, exclude={task.render(p) for p in out}))
+    return out
+
+
+def score(task: Task, problems: Sequence[Problem], texts: Sequence[str]) -> dict[str, Any]:
+    """The metrics of one model's answers (texts) to `problems`: the bench's baseline verdict (accuracy,
+    balanced accuracy, majority baseline, at-or-below-baseline flag), recall per class, answers given."""
+    from ..bench.scoring import baseline_verdict, classification
+
+    gold = [task.solve(p) for p in problems]
+    pred = []
+    for t in texts:
+        a = task.parse(t)
+        pred.append(a if a in task.classes else UNPARSED)
+    verdict = baseline_verdict(gold, pred)
+    per_class = classification(gold, pred)
+    return {
+        "problems": len(gold),
+        "accuracy": verdict["decision_accuracy"],
+        "balanced_accuracy": verdict["balanced_accuracy"],
+        "recall": {c: per_class.get(c, {}).get("recall") for c in task.classes},
+        "majority_baseline": verdict["majority_baseline"],
+        "majority_class": verdict["majority_class"],
+        "at_or_below_baseline": verdict["at_or_below_baseline"],
+        "answers": {c: pred.count(c) for c in (*task.classes, UNPARSED)},
+        "gold": {c: gold.count(c) for c in task.classes},
+    }
+
+
+def evaluate(task: Task, problems: Sequence[Problem], subjects: Sequence[Subject], *,
+             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Every subject answers every problem; returns the report data (scores, answers, timings)."""
+    say = log or (lambda _m: None)
+    balance = class_balance(task, list(problems))
+    say(f"test set: {len(problems)} problems, {describe_balance(balance)}")
+    columns, rows = [], []
+    for s in subjects:
+        tic = time.perf_counter()
+        texts = s.answer(problems)
+        seconds = time.perf_counter() - tic
+        m = score(task, problems, texts)
+        m.update(name=s.name, strategy=s.strategy_used, seconds=round(seconds, 1), **s.info)
+        columns.append(m)
+        say(f"{s.name}: accuracy {m['accuracy']:.1%}, balanced {m['balanced_accuracy']:.1%}"
+            f"{' (NOT above the majority baseline)' if m['at_or_below_baseline'] else ''} [{seconds:.0f} s]")
+        for i, (p, t) in enumerate(zip(problems, texts)):
+            a = task.parse(t)
+            rows.append({"subject": s.name, "problem": i, "gold": task.solve(p), "parsed": a,
+                         "correct": task.verify(p, a), "text": t})
+    return {"task": task.name, "test_balance": balance, "columns": columns, "answers": rows}
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Metric rows × model columns (what the markdown table and the CLI print)."""
+    cols = data["columns"]
+    classes = list(data["test_balance"])
+    header = ["metric"] + [c["name"] for c in cols]
+    rows = [["accuracy"] + [_pct(c["accuracy"]) for c in cols],
+            ["balanced accuracy"] + [_pct(c["balanced_accuracy"]) for c in cols]]
+    rows += [[f"recall {k}"] + [_pct(c["recall"].get(k)) for c in cols] for k in classes]
+    rows.append(["majority baseline"] + [_pct(c["majority_baseline"]) for c in cols])
+    rows.append(["answers " + " / ".join([*classes, UNPARSED])] +
+                [" / ".join(str(c["answers"].get(k, 0)) for k in [*classes, UNPARSED]) for c in cols])
+    rows.append(["above majority baseline"] + ["**NO**" if c["at_or_below_baseline"] else "yes" for c in cols])
+    return header, rows
+
+
+def markdown(data: dict[str, Any]) -> str:
+    header, rows = table_rows(data)
+    bal = ", ".join(f"{k} {v}" for k, v in data["test_balance"].items())
+    out = [f"# LRL evaluation: {data['task']}", "",
+           f"Held-out test set: {sum(data['test_balance'].values())} problems ({bal}); "
+           "the same prompt for every model, the strategy in it where the column says so.", "",
+           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    flagged = [c["name"] for c in data["columns"] if c["at_or_below_baseline"]]
+    if flagged:
+        out += ["", "Not above the majority baseline (a constant answer scores as well): " + ", ".join(flagged) + "."]
+    return "\n".join(out)
+
+
+def chart(data: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Grouped bars (accuracy, balanced accuracy, recall per class) per model, the majority baseline as a
+    dashed line, and each model's answer distribution beside them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = data["columns"]
+    classes = list(data["test_balance"])
+    metrics = [("accuracy", "accuracy"), ("balanced_accuracy", "balanced acc.")] + [(k, f"recall {k}") for k in classes]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    width = 0.8 / max(1, len(cols))
+    for i, c in enumerate(cols):
+        vals = [100 * (c[k] if k in c else (c["recall"].get(k) or 0.0)) for k, _ in metrics]
+        ax.bar([x + (i - (len(cols) - 1) / 2) * width for x in range(len(metrics))], vals, width, label=c["name"])
+    if cols:
+        ax.axhline(100 * cols[0]["majority_baseline"], color="black", linestyle="--", linewidth=1,
+                   label="majority baseline")
+    ax.set_xticks(range(len(metrics)))
+    ax.set_xticklabels([label for _, label in metrics])
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("%")
+    ax.set_title(f"{data['task']}: held-out, class-balanced")
+    ax.legend(fontsize=8, loc="lower right")
+    answers = [*classes, UNPARSED]
+    bottom = [0.0] * len(cols)
+    for k in answers:
+        vals = [c["answers"].get(k, 0) for c in cols]
+        ax2.bar(range(len(cols)), vals, 0.6, bottom=bottom, label=k)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax2.set_xticks(range(len(cols)))
+    ax2.set_xticklabels([c["name"] for c in cols], rotation=20, ha="right", fontsize=8)
+    ax2.set_title("answers given")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def write_report(data: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
+    """report.json, report.md, answers.jsonl and chart.png in `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return {"json": write_json(out / "report.json", data),
+            "markdown": atomic_write_text(out / "report.md", markdown(data) + "\n"),
+            "answers": write_jsonl(out / "answers.jsonl", data["answers"]),
+            "chart": chart(data, out / "chart.png")}
+
+
+# -- answerers ---------------------------------------------------------------------------------------------
+
+def student(task: Task, model_name: str, *, adapter_path: str | None = None, strategy: str | None = None,
+            max_tokens: int = 256, batch_size: int = 16) -> Answerer:
+    """A local MLX model answering greedily through `prompting.render` (the training rendering), in
+    batches (mlx-lm's batch_generate: many prompts per forward pass, far faster on a CPU than one by one)."""
+
+    def answer(problems: Sequence[Problem]) -> list[str]:
+        from mlx_lm.generate import batch_generate
+
+        from ..models import load_model
+
+        model, tokenizer = load_model(model_name, adapter_path)
+        out: list[str] = []
+        for i in range(0, len(problems), batch_size):
+            chunk = problems[i:i + batch_size]
+            prompts = [tokenizer.encode(student_prompt(task, p, strategy, tokenizer), add_special_tokens=False)
+                       for p in chunk]
+            out.extend(batch_generate(model, tokenizer, prompts, max_tokens=max_tokens,
+                                      completion_batch_size=batch_size).texts)
+        return out
+
+    return answer
+
+
+def model_answerer(task: Task, model: Any, *, strategy: str | None = None, max_tokens: int = 1024) -> Answerer:
+    """Any pydantic-ai Model (a teacher: Claude, a local MLX model, the loopback fake) answering the same
+    messages, one request per problem."""
+
+    def answer(problems: Sequence[Problem]) -> list[str]:
+        return [ask(model, messages(task, p, strategy), max_tokens=max_tokens) for p in problems]
+
+    return answer
+
+
+def ask(model: Any, msgs: list[dict[str, str]], *, max_tokens: int = 1024) -> str:
+    """One request to a pydantic-ai Model with our system + user messages; the text of its reply."""
+    from pydantic_ai.direct import model_request_sync
+    from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
+
+    parts: list[Any] = []
+    for m in msgs:
+        parts.append(SystemPromptPart(m["content"]) if m["role"] == "system" else UserPromptPart(m["content"]))
+    reply = model_request_sync(model, [ModelRequest(parts=parts)], model_settings={"max_tokens": max_tokens})
+    return "".join(p.content for p in reply.parts if isinstance(p, TextPart))
