@@ -206,13 +206,13 @@ def test_store_keeps_each_key_once_and_survives_a_torn_line(tmp_path):
     store = TeacherStore(tmp_path)
     assert store.add(_record("k1")) and not store.add(_record("k1"))
     store.add(_record("k2", accepted=False, qid="q2"))
-    store.add_turn("k3", 0, {"response": {"x": 1}})
+    store.add_turn("k3", "fp0", {"response": {"x": 1}})
     with open(store.records_path, "a") as f:
         f.write('{"messages": [{"role": "sys')
     again = TeacherStore(tmp_path)
     assert again.repaired == {"records.jsonl": len('{"messages": [{"role": "sys')}
     assert "k1" in again and "k2" in again and len(again) == 2
-    assert again.turn("k3", 0)["response"] == {"x": 1}
+    assert again.turn("k3", "fp0")["response"] == {"x": 1}
     assert [r.meta.key for r in again.records(accepted=True)] == ["k1"]
     rejected = again.records(accepted=False)[0]
     assert rejected.meta.verdict == {"accepted": False, "reason": "tool-error", "detail": "grep failed"}

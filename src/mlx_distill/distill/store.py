@@ -5,8 +5,9 @@ without losing a record or paying for a call twice.
                           (`mlx_distill.schema.Record`) with meta.source = "teacher", the record key,
                           the verdict (accepted, or rejected with a reason) and the run's teacher,
                           usage, cost, latency, stop reason and settings
-    STORE/turns.jsonl     every paid teacher response, keyed by (record key, turn): a re-run replays
-                          them instead of asking (and paying) again
+    STORE/turns.jsonl     every paid teacher response (or batch result), keyed by (record key,
+                          fingerprint of the conversation it answers): a re-run replays them
+                          instead of asking (and paying) again
     STORE/batches.jsonl   Message Batches submitted and collected: a re-run polls, never resubmits
     STORE/ledger.jsonl    one row per call with its cost (`ledger.Ledger`)
 
@@ -94,9 +95,9 @@ class TeacherStore:
         for lineno, row in enumerate(read_rows(self.records_path), start=1):
             rec = parse_record(row, path=self.records_path, line=lineno)
             self._records.setdefault(rec.meta.key, rec)
-        self._turns: dict[tuple[str, int], dict[str, Any]] = {}
+        self._turns: dict[tuple[str, str], dict[str, Any]] = {}
         for row in read_rows(self.turns_path):
-            self._turns.setdefault((row["key"], row["turn"]), row)
+            self._turns.setdefault((row["key"], row["fingerprint"]), row)
         self._batch_rows: list[dict[str, Any]] = list(read_rows(self.batches_path))
 
     # -- records ------------------------------------------------------------------------------------
@@ -131,20 +132,19 @@ class TeacherStore:
 
     # -- turns (paid responses, replayed on resume) ---------------------------------------------------
 
-    def turn(self, key: str, turn: int) -> dict[str, Any] | None:
-        return self._turns.get((key, turn))
+    def turn(self, key: str, fingerprint: str) -> dict[str, Any] | None:
+        return self._turns.get((key, fingerprint))
 
-    def add_turn(self, key: str, turn: int, row: dict[str, Any]) -> None:
-        """Journal one paid response (`row` holds the response and what the ledger needs) before it is used."""
-        row = {"key": key, "turn": turn, **row}
+    def add_turn(self, key: str, fingerprint: str, row: dict[str, Any]) -> bool:
+        """Journal one paid response (`row` holds it and what the ledger needs) before it is used; False
+        when that conversation state was journaled already."""
+        row = {"key": key, "fingerprint": fingerprint, **row}
         with self._lock:
-            if (key, turn) in self._turns:
-                return
+            if (key, fingerprint) in self._turns:
+                return False
             append_row(self.turns_path, row)
-            self._turns[(key, turn)] = row
-
-    def turns(self, key: str) -> list[dict[str, Any]]:
-        return [row for (k, _t), row in sorted(self._turns.items(), key=lambda kv: kv[0][1]) if k == key]
+            self._turns[(key, fingerprint)] = row
+        return True
 
     # -- batches ------------------------------------------------------------------------------------
 
