@@ -58,6 +58,14 @@ def run_cmd(config_path: str | None, **overrides: Any) -> None:
     click.echo(f"\nwall time: {time.perf_counter() - tic:.0f} s", err=True)
 
 
+@lrl.command("loop")
+@_recipe_options
+@one_line_errors
+def loop_cmd(config_path: str | None, **overrides: Any) -> None:
+    """Only the teacher loop (solve, journal, rewrite the strategy); prints the final strategy."""
+    click.echo(_pipeline(config_path, **overrides).strategy())
+
+
 @lrl.command("synth")
 @_recipe_options
 @one_line_errors
