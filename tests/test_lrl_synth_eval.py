@@ -7,10 +7,11 @@ import sys
 
 import pytest
 
-from mlx_distill.lrl.evaluate import Subject, evaluate, held_out_set, markdown, model_answerer, student, write_report
+from mlx_distill.lrl.evaluate import Subject, evaluate, markdown, model_answerer, student, write_report
 from mlx_distill.lrl.prompt import student_prompt
 from mlx_distill.lrl.synth import build_data, record_for, synthesize
-from mlx_distill.lrl.task import get_task
+from mlx_distill.lrl.task import get_task, mixed_set
+from mlx_distill.lrl.teacher import JournaledTeacher
 from mlx_distill.prompting import render, tokenize_for_training
 from mlx_distill.schema import load_records, save_records
 
@@ -36,7 +37,7 @@ def test_synthetic_records_are_balanced_verified_worked_solutions(task):
 
 
 def test_synthesis_leaves_out_the_held_out_questions(task):
-    test = held_out_set(task, 20, seed=0, difficulties=[1])
+    test = mixed_set(task, 20, seed=0, difficulties=[1])
     held = {task.render(p) for p in test}
     records = synthesize(task, 100, strategy=None, seed=0, difficulties=[1], exclude=held)
     assert not held & {r.user_text() for r in records}
@@ -54,7 +55,7 @@ def test_a_task_whose_worked_solution_contradicts_its_solver_is_refused(task):
 
 
 def test_train_and_eval_prompts_are_byte_identical(task, tiny_tokenizer):
-    p = held_out_set(task, 2, seed=4, difficulties=[1])[0]
+    p = mixed_set(task, 2, seed=4, difficulties=[1])[0]
     rec = record_for(task, p, STRATEGY)
     eval_prompt = student_prompt(task, p, STRATEGY, tiny_tokenizer)
     train_prefix = render(rec.template_messages()[:-1], None, tiny_tokenizer, add_generation_prompt=True)
@@ -80,9 +81,10 @@ def test_synthetic_records_pass_data_validate_and_data_build(task, tiny_model_di
 
 
 def test_eval_flags_an_always_yes_model_and_not_a_perfect_one(task, scripted, tmp_path):
-    problems = held_out_set(task, 6, seed=2, difficulties=[1])
+    problems = mixed_set(task, 6, seed=2, difficulties=[1])
     perfect = Subject("solver", lambda ps: [task.explain(p) for p in ps])
-    always_yes = Subject("always YES", model_answerer(task, scripted(["They fit.\nAnswer: YES"])))
+    teacher = JournaledTeacher(scripted(["They fit.\nAnswer: YES"]), tmp_path / "teacher", max_tokens=16)
+    always_yes = Subject("always YES", model_answerer(task, teacher))
     data = evaluate(task, problems, [perfect, always_yes])
     by = {c["name"]: c for c in data["columns"]}
     assert by["always YES"]["answers"] == {"YES": 6, "NO": 0, "(none)": 0}
@@ -98,6 +100,6 @@ def test_eval_flags_an_always_yes_model_and_not_a_perfect_one(task, scripted, tm
 
 
 def test_student_answers_through_the_training_rendering(task, tiny_model_dir):
-    problems = held_out_set(task, 4, seed=3, difficulties=[1])
+    problems = mixed_set(task, 4, seed=3, difficulties=[1])
     texts = student(task, str(tiny_model_dir), strategy=STRATEGY, max_tokens=6, batch_size=3)(problems)
     assert len(texts) == 4 and all(isinstance(t, str) for t in texts)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..io import atomic_write_text, write_json, write_jsonl
+from ..io import atomic_write_text, save_figure, write_json, write_jsonl
 from .scoring import HEADLINE
 
 COUNT_METRICS = {"loops", "limit_hits", "errors"}
@@ -237,13 +237,7 @@ def chart(data: dict[str, Any], path: str | os.PathLike) -> Path:
     if cols:
         ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def write_run_dir(data: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..io import atomic_write_text, write_json, write_jsonl
+from ..io import atomic_write_text, save_figure, write_json, write_jsonl
 from .prompt import messages, student_prompt
-from .task import Problem, Task, class_balance, describe_balance, problem_set
+from .task import Problem, Task, class_balance, describe_balance
 
 UNPARSED = "(none)"
 
@@ -28,17 +28,6 @@ class Subject:
     answer: Answerer
     strategy_used: bool = False
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def held_out_set(task: Task, n: int, *, seed: int, difficulties: Sequence[int]) -> list[Problem]:
-    """The held-out set: n problems, balanced per difficulty and so overall."""
-    k = len(task.classes)
-    per = [n // len(difficulties) // k * k] * len(difficulties)
-    per[-1] += n - sum(per)
-    out: list[Problem] = []
-    for d, count in zip(difficulties, per):
-        out.extend(problem_set(task, count, seed=seed, difficulty=d, exclude={task.render(p) for p in out}))
-    return out
 
 
 def score(task: Task, problems: Sequence[Problem], texts: Sequence[str]) -> dict[str, Any]:
@@ -158,13 +147,7 @@ def chart(data: dict[str, Any], path: str | os.PathLike) -> Path:
     ax2.set_title("answers given")
     ax2.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def write_report(data: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
@@ -202,23 +185,11 @@ def student(task: Task, model_name: str, *, adapter_path: str | None = None, str
     return answer
 
 
-def model_answerer(task: Task, model: Any, *, strategy: str | None = None, max_tokens: int = 1024) -> Answerer:
-    """Any pydantic-ai Model (a teacher: Claude, a local MLX model, the loopback fake) answering the same
-    messages, one request per problem."""
+def model_answerer(task: Task, teacher: Any, *, strategy: str | None = None) -> Answerer:
+    """A teacher (`teacher.JournaledTeacher`: Claude, a local MLX model, the loopback fake) answering the
+    same messages, one journaled request per problem (a re-run pays nothing again)."""
 
     def answer(problems: Sequence[Problem]) -> list[str]:
-        return [ask(model, messages(task, p, strategy), max_tokens=max_tokens) for p in problems]
+        return [teacher.ask(messages(task, p, strategy), purpose="eval") for p in problems]
 
     return answer
-
-
-def ask(model: Any, msgs: list[dict[str, str]], *, max_tokens: int = 1024) -> str:
-    """One request to a pydantic-ai Model with our system + user messages; the text of its reply."""
-    from pydantic_ai.direct import model_request_sync
-    from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
-
-    parts: list[Any] = []
-    for m in msgs:
-        parts.append(SystemPromptPart(m["content"]) if m["role"] == "system" else UserPromptPart(m["content"]))
-    reply = model_request_sync(model, [ModelRequest(parts=parts)], model_settings={"max_tokens": max_tokens})
-    return "".join(p.content for p in reply.parts if isinstance(p, TextPart))

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..io import InputError, atomic_write_text, read_jsonl, write_jsonl
-from .task import Task, describe_balance, class_balance, get_task
+from .task import Task, class_balance, describe_balance, get_task, mixed_set
 
 
 class _Strict(BaseModel):
@@ -119,10 +119,8 @@ class Pipeline:
         path = self.dir / "test.jsonl"
         if path.exists():
             return [row for _line, row in read_jsonl(path)]
-        from .evaluate import held_out_set
-
         e = self.cfg.eval
-        problems = held_out_set(self.task, e.n, seed=e.seed, difficulties=e.difficulties)
+        problems = mixed_set(self.task, e.n, seed=e.seed, difficulties=e.difficulties)
         write_jsonl(path, problems)
         self.say(f"held-out test set: {len(problems)} problems, {describe_balance(class_balance(self.task, problems))}")
         return problems
@@ -222,8 +220,9 @@ class Pipeline:
                                                                batch_size=e.batch_size), strategy_used=True))
         if e.teacher and self.cfg.teacher:
             t = self.teacher()
-            subjects.append(Subject("teacher", _journaled(self.task, t, None)))
-            subjects.append(Subject("teacher + strategy", _journaled(self.task, t, strategy), strategy_used=True))
+            subjects.append(Subject("teacher", model_answerer(self.task, t)))
+            subjects.append(Subject("teacher + strategy", model_answerer(self.task, t, strategy=strategy),
+                                    strategy_used=True))
         out = self.dir / "eval"
         cached = [Subject(s.name, _cached(out / f"answers-{_slug(s.name)}.jsonl", s.answer), s.strategy_used, s.info)
                   for s in subjects]
@@ -242,12 +241,6 @@ class Pipeline:
         data = self.evaluate(self.train())
         self.say(f"done in {time.perf_counter() - tic:.0f} s")
         return data
-
-
-def _journaled(task: Task, teacher: Any, strategy: str | None) -> Callable[[list], list[str]]:
-    from .prompt import messages
-
-    return lambda problems: [teacher.ask(messages(task, p, strategy), purpose="eval") for p in problems]
 
 
 def _cached(path: Path, answer: Callable[[list], list[str]]) -> Callable[[list], list[str]]:

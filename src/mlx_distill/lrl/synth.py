@@ -16,7 +16,7 @@ from ..data.common import build_record, stable_id
 from ..io import InputError
 from ..schema import Record
 from .prompt import messages, strategy_hash
-from .task import Problem, Task, describe_balance, explain, problem_set
+from .task import Problem, Task, describe_balance, explain, mixed_set
 
 SOURCE = "lrl"
 
@@ -39,15 +39,7 @@ def synthesize(task: Task, n: int, *, strategy: str | None, seed: int, difficult
                exclude: set[str] | frozenset[str] = frozenset()) -> list[Record]:
     """`n` verified records, class-balanced at each difficulty (n is spread over the difficulties), none
     with a question in `exclude` (the held-out test set)."""
-    k = len(task.classes)
-    per = [n // len(difficulties) // k * k] * len(difficulties)
-    per[-1] += n - sum(per)
-    seen = set(exclude)
-    problems: list[Problem] = []
-    for d, count in zip(difficulties, per):
-        got = problem_set(task, count, seed=seed, difficulty=d, exclude=seen)
-        seen.update(task.render(p) for p in got)
-        problems.extend(got)
+    problems = mixed_set(task, n, seed=seed, difficulties=difficulties, exclude=exclude)
     return [record_for(task, p, strategy) for p in problems]
 
 

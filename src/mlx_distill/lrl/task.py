@@ -133,6 +133,21 @@ def problem_set(task: Task, n: int, *, seed: int, difficulty: int, exclude: set[
     return out
 
 
+def mixed_set(task: Task, n: int, *, seed: int, difficulties: list[int] | tuple[int, ...],
+              exclude: set[str] | frozenset[str] = frozenset()) -> list[Problem]:
+    """`n` problems spread evenly over `difficulties`, each part class-balanced, all distinct."""
+    k = len(task.classes)
+    per = [n // len(difficulties) // k * k] * len(difficulties)
+    per[-1] += n - sum(per)
+    seen = set(exclude)
+    out: list[Problem] = []
+    for d, count in zip(difficulties, per):
+        got = problem_set(task, count, seed=seed, difficulty=d, exclude=seen)
+        seen.update(task.render(p) for p in got)
+        out.extend(got)
+    return out
+
+
 def class_balance(task: Task, problems: list[Problem]) -> dict[str, int]:
     """Problems per solver answer, in the task's class order."""
     counts = Counter(task.solve(p) for p in problems)

@@ -21,16 +21,14 @@ class JournaledTeacher:
         from ..distill.teacher import resolve_teacher, teacher_id
 
         self.model = resolve_teacher(teacher)
-        self.id = teacher_id(teacher) if isinstance(teacher, str) else f"model:{self.model.model_name}"
+        # the id prices calls: "mlx:..." and pydantic-ai's "test" are free, "anthropic:..." is priced
+        self.id = teacher_id(teacher) if isinstance(teacher, str) else f"{self.model.system}:{self.model.model_name}"
         self.store = TeacherStore(store_dir)
         self.max_tokens = max_tokens
         self.asked = 0  # calls this process paid for (replays excluded)
 
     def ask(self, msgs: list[dict[str, str]], *, purpose: str) -> str:
         """The reply's text. `purpose` (answer, journal, strategy) goes into the ledger row."""
-        from pydantic_ai.direct import model_request_sync
-        from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
-
         key = content_hash({"teacher": self.id, "messages": msgs, "max_tokens": self.max_tokens})
         done = self.store.turn(key, "lrl")
         if done is not None:
@@ -38,19 +36,26 @@ class JournaledTeacher:
                 self.store.ledger.append(kind="lrl", model=self.id, usage=done["usage"], latency_s=done["latency_s"],
                                          key=key, call_id=key, purpose=purpose)
             return done["text"]
-        parts: list[Any] = [SystemPromptPart(m["content"]) if m["role"] == "system" else UserPromptPart(m["content"])
-                            for m in msgs]
         tic = time.perf_counter()
-        reply = model_request_sync(self.model, [ModelRequest(parts=parts)],
-                                   model_settings={"max_tokens": self.max_tokens})
+        text, reply = request_text(self.model, msgs, max_tokens=self.max_tokens)
         latency = time.perf_counter() - tic
-        text = "".join(p.content for p in reply.parts if isinstance(p, TextPart))
         row = {"text": text, "purpose": purpose, "usage": _usage(reply), "latency_s": round(latency, 4)}
         self.store.add_turn(key, "lrl", row)
         self.store.ledger.append(kind="lrl", model=self.id, usage=reply.usage, latency_s=latency, key=key,
                                  call_id=key, purpose=purpose)
         self.asked += 1
         return text
+
+
+def request_text(model: Any, msgs: list[dict[str, str]], *, max_tokens: int) -> tuple[str, Any]:
+    """One request to a pydantic-ai Model with our system + user messages: (the reply's text, the response)."""
+    from pydantic_ai.direct import model_request_sync
+    from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
+
+    parts: list[Any] = [SystemPromptPart(m["content"]) if m["role"] == "system" else UserPromptPart(m["content"])
+                        for m in msgs]
+    reply = model_request_sync(model, [ModelRequest(parts=parts)], model_settings={"max_tokens": max_tokens})
+    return "".join(p.content for p in reply.parts if isinstance(p, TextPart)), reply
 
 
 def _usage(reply: Any) -> dict[str, int]:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..io import read_jsonl
+from ..io import read_jsonl, save_figure
 
 
 def plot_losses(metrics: str | os.PathLike, out: str | os.PathLike, *, title: Optional[str] = None,
@@ -42,9 +42,4 @@ def plot_losses(metrics: str | os.PathLike, out: str | os.PathLike, *, title: Op
     if train or val:
         ax.legend()
     fig.tight_layout()
-    out = Path(out)
-    tmp = out.with_name(f".tmp-{out.name}")
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out)
