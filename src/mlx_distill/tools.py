@@ -18,13 +18,12 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from jsonschema import Draft202012Validator
 
+from . import sandbox
 from .io import atomic_write_text
 
 TOOL_NAMES: tuple[str, ...] = ("read_file", "write_file", "grep", "list_files", "run_command")
@@ -37,6 +36,7 @@ DEFAULT_ALLOWED_COMMANDS: tuple[str, ...] = (
 # Directories never walked by grep/list_files (besides every hidden entry, which is skipped too).
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 
+MAX_COMMAND_CHARS = 10_000
 _MAX_FILE_BYTES = 20_000_000  # read_file/grep refuse or skip larger files: workspaces hold code
 _BINARY_SNIFF_BYTES = 8192
 
@@ -218,13 +218,15 @@ class Workspace:
     """A directory the agent may read, search, write and run allow-listed commands in.
 
     Every path is resolved (symlinks included) and must stay under the resolved root.
-    Commands are split with shlex and never run through a shell; note that allow-listed
-    programs such as python, find or git can still reach outside the root by themselves:
-    the allow-list limits what the model is offered, it is not an OS-level sandbox.
+    Commands are split with shlex, never run through a shell, and must be allow-listed; since
+    allow-listed programs (python, find, git) can reach outside the root by themselves, they run
+    in an OS sandbox (sandbox.py) that only lets them write in the root, with no network and no
+    secrets. Without a sandbox run_command refuses, unless `dangerously_unsandboxed` is set.
     """
 
     def __init__(self, root: str | os.PathLike, *, allowed_commands: Iterable[str] = DEFAULT_ALLOWED_COMMANDS,
-                 timeout_s: float = 10.0, max_output_chars: int = 8000, writable: bool = True):
+                 timeout_s: float = 10.0, max_output_chars: int = 8000, writable: bool = True,
+                 limits: sandbox.Limits | None = None, dangerously_unsandboxed: bool = False):
         self._root = Path(os.path.realpath(root))
         if not self._root.is_dir():
             raise NotADirectoryError(f"workspace root {str(root)!r} is not a directory")
@@ -234,6 +236,8 @@ class Workspace:
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
         self.writable = writable
+        self.limits = limits or sandbox.Limits(max_output_bytes=max(1 << 16, 4 * max_output_chars))
+        self.dangerously_unsandboxed = dangerously_unsandboxed
 
     @property
     def root(self) -> Path:
@@ -388,6 +392,8 @@ class Workspace:
 
     @_tool
     def run_command(self, command: str) -> str:
+        if len(command) > MAX_COMMAND_CHARS:
+            raise ToolError(f"command is too long ({len(command)} characters; at most {MAX_COMMAND_CHARS})")
         try:
             argv = shlex.split(command)
         except ValueError as e:
@@ -395,32 +401,22 @@ class Workspace:
         if not argv:
             raise ToolError("empty command")
         program = os.path.basename(argv[0])
-        if program not in self.allowed_commands:
+        if program not in self.allowed_commands:  # first layer: what the model is offered
             raise ToolError(f"command '{argv[0]}' is not allowed (allowed: {', '.join(self.allowed_commands)})")
         executable = shutil.which(program)  # the PATH's program of that name, never a path the model gave
         if executable is None:
             raise ToolError(f"command '{program}' is not installed")
-        try:
-            proc = subprocess.Popen([executable, *argv[1:]], cwd=self._root, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        try:  # second layer: the OS sandbox (sandbox.py)
+            done = sandbox.run([executable, *argv[1:]], self._root, timeout_s=self.timeout_s,
+                               writable=self.writable, limits=self.limits,
+                               unsandboxed=self.dangerously_unsandboxed)
+        except sandbox.SandboxUnavailable as e:
+            raise ToolError(str(e)) from None
         except OSError as e:
             raise ToolError(f"cannot run '{program}': {e.strerror or e}") from None
-        try:
-            output, _ = proc.communicate(timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise ToolError(f"command timed out after {self.timeout_s:g}s") from None
-        return f"exit code {proc.returncode}\n{output.decode('utf-8', errors='replace')}"
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the command and everything it started (they share its new session), then reap it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    try:
-        proc.communicate(timeout=5)
-    except subprocess.TimeoutExpired:  # a descendant left the group and holds the pipe open
-        proc.stdout.close()
-        proc.wait()
+        if done.timed_out:
+            raise ToolError(f"command timed out after {self.timeout_s:g}s")
+        text = done.output.decode("utf-8", errors="replace")
+        if done.dropped_bytes:
+            text += f"\n... [{done.dropped_bytes} more bytes of output dropped]"
+        return f"exit code {done.returncode}\n{text}"

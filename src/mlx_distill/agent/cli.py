@@ -47,9 +47,19 @@ def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: f
 @click.option("--system-prompt", default=None, help="Replace the default system prompt.")
 @click.option("-q", "--question", "questions", multiple=True,
               help="Ask these questions in turn and exit (non-interactive).")
+@click.option("--dangerously-unsandboxed", is_flag=True,
+              help="Let run_command run without an OS sandbox when none works here (the model's commands "
+                   "can then write anywhere you can). Same as MLX_DISTILL_DANGEROUSLY_RUN_UNSANDBOXED=1.")
 def chat(model: str, adapter_path: str | None, workspace: str, max_tokens: int, temperature: float,
-         max_requests: int, max_tool_calls: int, system_prompt: str | None, questions: tuple[str, ...]) -> None:
+         max_requests: int, max_tool_calls: int, system_prompt: str | None, questions: tuple[str, ...],
+         dangerously_unsandboxed: bool) -> None:
     """Talk to an agent in the terminal; tool calls and their results are shown as they happen."""
+    if dangerously_unsandboxed:
+        import os
+
+        from ..sandbox import OPT_OUT_ENV
+
+        os.environ[OPT_OUT_ENV] = "1"
     from rich.console import Console
 
     from .chat import HELP, chat_session
