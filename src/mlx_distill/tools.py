@@ -18,9 +18,12 @@ import os
 import re
 import shlex
 import shutil
+import stat
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import regex
 from jsonschema import Draft202012Validator
 
 from . import sandbox
@@ -36,7 +39,11 @@ DEFAULT_ALLOWED_COMMANDS: tuple[str, ...] = (
 # Directories never walked by grep/list_files (besides every hidden entry, which is skipped too).
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 
-MAX_COMMAND_CHARS = 10_000
+# Caps on what a model may send (a tool call is never the place for megabytes of path or pattern).
+MAX_ARGUMENTS_CHARS = 20_000_000  # a JSON-string `arguments`, before decoding
+MAX_ARGUMENT_CHARS = {"path": 4096, "pattern": 2000, "glob": 1000, "command": 10_000, "content": 10_000_000}
+MAX_COMMAND_CHARS = MAX_ARGUMENT_CHARS["command"]
+GREP_BUDGET_S = 5.0  # a pattern that needs longer (catastrophic backtracking) is reported as too slow
 _MAX_FILE_BYTES = 20_000_000  # read_file/grep refuse or skip larger files: workspaces hold code
 _BINARY_SNIFF_BYTES = 8192
 
@@ -210,6 +217,10 @@ def _tool(method: Callable[..., str]) -> Callable[..., str]:
     return wrapper
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _is_binary(data: bytes) -> bool:
     return b"\0" in data[:_BINARY_SNIFF_BYTES]
 
@@ -254,15 +265,21 @@ class Workspace:
         `arguments` is a dict; a JSON string holding an object is accepted too (OpenAI style).
         """
         if isinstance(arguments, (str, bytes)) and isinstance(name, str) and name in TOOL_NAMES:
+            if len(arguments) > MAX_ARGUMENTS_CHARS:
+                return f"Error: arguments for {name} are too long ({len(arguments)} characters)"
             try:
                 arguments = json.loads(arguments) if arguments.strip() else {}
-            except ValueError as e:
-                return f"Error: arguments for {name} are not valid JSON: {e}"
+            except (ValueError, RecursionError) as e:
+                return f"Error: arguments for {name} are not valid JSON: {_one_line(e)}"
         problems = validate_arguments(name, arguments)
         if problems:
             if problems[0].startswith("unknown tool"):
                 return f"Error: {problems[0]}"
             return f"Error: invalid arguments for {name}: {'; '.join(problems)}"
+        too_long = [f"{k!r} is too long ({len(v)} characters; at most {MAX_ARGUMENT_CHARS[k]})"
+                    for k, v in arguments.items() if len(v if isinstance(v, str) else "") > MAX_ARGUMENT_CHARS.get(k, 1e18)]
+        if too_long:
+            return f"Error: invalid arguments for {name}: {'; '.join(too_long)}"
         try:
             return getattr(self, name)(**arguments)
         except Exception as e:  # a bug of ours must not end the agent's conversation either
@@ -318,9 +335,7 @@ class Workspace:
             raise ToolError(f"file '{path}' does not exist")
         if real.is_dir():
             raise ToolError(f"'{path}' is a directory, not a file (use list_files)")
-        if real.stat().st_size > _MAX_FILE_BYTES:
-            raise ToolError(f"'{path}' is too large to read ({real.stat().st_size} bytes); use grep")
-        data = real.read_bytes()
+        data = _read_regular(real, path)
         if _is_binary(data):
             raise ToolError(f"'{path}' is a binary file")
         text = data.decode("utf-8", errors="replace")
@@ -345,19 +360,28 @@ class Workspace:
         if real == self._root or real.is_dir():
             raise ToolError(f"'{path}' is a directory")
         existed = real.exists()
-        atomic_write_text(real, content)  # to the resolved path: never replaces a symlink by a file
+        if existed:
+            st = real.stat()
+            if not stat.S_ISREG(st.st_mode):
+                raise ToolError(f"'{path}' is not a regular file (a FIFO, socket or device)")
+            if st.st_nlink > 1:  # a rename would split the links; writing through one could reach outside
+                raise ToolError(f"'{path}' has {st.st_nlink} hard links; write_file leaves such files alone")
+        atomic_write_text(real, content)  # to the resolved path: never replaces a symlink; keeps the mode
         verb = "Overwrote" if existed else "Created"
         return f"{verb} {self._rel(real)} ({len(content)} characters)"
 
     @_tool
     def grep(self, pattern: str, path: str = ".", glob: str | None = None, ignore_case: bool = False) -> str:
-        try:
-            regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-        except (re.error, RecursionError, OverflowError) as e:
-            raise ToolError(f"invalid regular expression {pattern!r}: {e}") from None
+        if len(pattern) > MAX_ARGUMENT_CHARS["pattern"]:
+            raise ToolError(f"pattern is too long ({len(pattern)} characters)")
+        try:  # the `regex` engine: Python's syntax, plus a timeout that `re` lacks
+            compiled = regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
+        except (regex.error, re.error, RecursionError, OverflowError, ValueError) as e:
+            raise ToolError(f"invalid regular expression {pattern!r}: {_one_line(e)}") from None
         top = self._resolve(path)
         if not top.exists():
             raise ToolError(f"path '{path}' does not exist")
+        deadline = time.monotonic() + GREP_BUDGET_S
         out: list[str] = []
         size = 0
         for file in self._walk_files(top):
@@ -365,15 +389,19 @@ class Workspace:
             if glob and not (fnmatch.fnmatch(file.name, glob) or fnmatch.fnmatch(rel, glob)):
                 continue
             try:
-                if file.stat().st_size > _MAX_FILE_BYTES:
-                    continue
-                data = file.read_bytes()
-            except OSError:
+                data = _read_regular(file, rel)
+            except (OSError, ToolError):
                 continue
             if _is_binary(data):
                 continue
             for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-                if regex.search(line):
+                try:
+                    found = compiled.search(line, timeout=max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    raise ToolError(f"pattern too slow: {pattern!r} ran past the {GREP_BUDGET_S:g} s budget "
+                                    f"(at {rel}:{lineno}); use a simpler pattern, e.g. without nested "
+                                    f"repetition like (a+)+") from None
+                if found:
                     out.append(f"{rel}:{lineno}:{line}")
                     size += len(out[-1]) + 1
             if size > self.max_output_chars:  # the rest would be truncated anyway
@@ -420,3 +448,15 @@ class Workspace:
         if done.dropped_bytes:
             text += f"\n... [{done.dropped_bytes} more bytes of output dropped]"
         return f"exit code {done.returncode}\n{text}"
+
+
+def _read_regular(real: Path, shown: str) -> bytes:
+    """A regular file's bytes; FIFOs, sockets and devices are refused without blocking on them."""
+    fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ToolError(f"'{shown}' is not a regular file (a FIFO, socket or device)")
+        if st.st_size > _MAX_FILE_BYTES:
+            raise ToolError(f"'{shown}' is too large to read ({st.st_size} bytes); use grep")
+        return f.read(_MAX_FILE_BYTES + 1)
