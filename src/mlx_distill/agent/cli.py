@@ -19,18 +19,19 @@ def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: f
 
     Agents use it with create_agent(model="http://127.0.0.1:PORT/v1"); requests must name the model
     `default_model`, the only name mlx_lm.server applies the adapter to (create_agent does this)."""
-    from .server import start_server
+    from .server import start_server, stop_on_signals
 
-    handle = start_server(model, adapter_path, port=port or None, host=host, timeout=timeout)
-    click.echo(f"serving {model}" + (f" + {handle.adapter_path}" if handle.adapter_path else "")
-               + f" at {handle.url} (pid {handle.pid}, model name 'default_model', log {handle.log_path})")
-    click.echo("Ctrl-C to stop.", err=True)
-    try:
-        status = handle._proc.wait() if handle._proc else None
-        raise SystemExit(f"mlx_lm.server exited with status {status}")
-    except KeyboardInterrupt:
-        handle.stop()
-        click.echo("stopped", err=True)
+    with stop_on_signals():  # SIGTERM/SIGHUP/Ctrl-C, while starting or serving: the server stops too
+        handle = start_server(model, adapter_path, port=port or None, host=host, timeout=timeout)
+        click.echo(f"serving {model}" + (f" + {handle.adapter_path}" if handle.adapter_path else "")
+                   + f" at {handle.url} (pid {handle.pid}, model name 'default_model', log {handle.log_path})")
+        click.echo("Ctrl-C to stop.", err=True)
+        try:
+            status = handle._proc.wait() if handle._proc else None
+            raise SystemExit(f"mlx_lm.server exited with status {status}")
+        except KeyboardInterrupt:
+            handle.stop()
+            click.echo("stopped", err=True)
 
 
 @click.command("chat")
