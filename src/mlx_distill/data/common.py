@@ -102,7 +102,14 @@ def iter_json_items(path: str | os.PathLike, *, lenient: bool = False) -> Iterat
         while not first.strip() and (line := f.readline(MAX_LINE_BYTES)):
             first = line
     if head.startswith(b"["):
-        yield from _iter_array(_read_text(path), path)
+        n = 0
+        for n, item in enumerate(_iter_array(_read_text(path), path), 1):
+            yield item
+        if not n:
+            err = InputError("the file is an empty JSON array (no items)", path=path, rule="empty")
+            if not lenient:
+                raise err
+            yield 0, err
         return
     if head.startswith(b"{"):
         try:
@@ -140,6 +147,9 @@ def _iter_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
         if i >= n:
             raise InputError("unterminated JSON array", path=path, line=line)
         if text[i] == "]":
+            if text[i + 1:].strip():
+                raise InputError("text after the closing ] of the JSON array (JSON Lines must not start with an "
+                                 "array line)", path=path, line=1 + text.count("\n", 0, i), rule="json")
             return
         line += text.count("\n", pos_line, i)
         pos_line = i
