@@ -201,3 +201,14 @@ def test_build_refuses_bad_paths_in_one_line_before_anything_loads(tmp_path):
         cfg = _config(tmp_path, sources, validation=validation)
         result = CliRunner().invoke(main, ["data", "build", "-c", cfg])
         assert result.exit_code == 2 and phrase in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_thousands_of_broken_calls_give_a_short_retry_prompt():
+    result = parse_tool_calls("<tool_call>{}</tool_call>" * 5000, tool_schemas())
+    assert len(result.errors) == 11 and result.errors[-1] == "... and 4990 more calls that could not be read"
+
+
+def test_an_explicit_benchmark_path_that_does_not_exist_is_an_error(tmp_path):
+    (tmp_path / "in.jsonl").write_text(json.dumps(record("a")) + "\n")
+    result = CliRunner().invoke(main, ["data", "validate", "--bench", str(tmp_path / "nope"), str(tmp_path / "in.jsonl")])
+    assert result.exit_code == 2 and "nope [bench-file]: benchmark path does not exist" in result.output

@@ -36,6 +36,8 @@ _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z_]*)[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 _FUNCTION_RE = re.compile(r"<function=([^<>\s]+)\s*>(.*?)(?:</function>|\Z)", re.S)
 _PARAMETER_RE = re.compile(r"<parameter=([^<>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S)
 
+MAX_ERRORS = 10  # sentences kept in ParseResult.errors
+
 FORMAT_HINT = ('<tool_call>\n{"name": <tool name>, "arguments": {<arguments as a JSON object>}}\n</tool_call>')
 
 
@@ -279,6 +281,8 @@ def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
         pos = max(pos, b)
     content = "".join(kept) + text[pos:]
     content = re.sub(r"\n{3,}", "\n\n", content).strip()
+    if len(errors) > MAX_ERRORS:  # the retry prompt goes back to the model: a few sentences, not thousands
+        errors = errors[:MAX_ERRORS] + [f"... and {len(errors) - MAX_ERRORS} more calls that could not be read"]
     return ParseResult(content=content, calls=calls, errors=errors, raw=text)
 
 

@@ -608,6 +608,8 @@ def load_bench(paths: Iterable[str | os.PathLike], findings: list[Finding] | Non
             files.extend(sorted(f for f in p.glob("*.jsonl") if f.is_file()))
         elif p.exists():
             files.append(p)
+        else:  # a silently skipped suite would silently switch the overlap check off
+            raise InputError("benchmark path does not exist", path=p, rule="bench-file")
     for f in files:
         errors: list[InputError] = []
         for lineno, obj in read_jsonl(f, errors=errors):
