@@ -70,3 +70,35 @@ def test_stopping_serve_by_any_signal_stops_the_server_child(tiny_model_dir, sig
     finally:
         if _alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(stat))
+    return out
+
+
+def test_ctrl_c_while_the_server_is_still_starting_stops_it_too(tiny_model_dir):
+    """Before this, an interrupt during the health wait left mlx_lm.server running under PID 1."""
+    cmd = [sys.executable, "-c", "from mlx_distill.cli import main; main()", "serve", "--model", str(tiny_model_dir),
+           "--port", "0", "--timeout", "120"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _children(proc.pid):
+        time.sleep(0.02)
+    (child,) = _children(proc.pid)
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        assert _wait_gone(child) and "serving" not in proc.stdout.read()
+    finally:
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
