@@ -4,7 +4,6 @@ must fail, plus the environment, limits and timeouts around every command (sandb
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
