@@ -381,7 +381,7 @@ class Workspace:
         top = self._resolve(path)
         if not top.exists():
             raise ToolError(f"path '{path}' does not exist")
-        deadline = time.monotonic() + GREP_BUDGET_S
+        left = GREP_BUDGET_S  # of matching time: reading files does not count against the pattern
         out: list[str] = []
         size = 0
         for file in self._walk_files(top):
@@ -394,7 +394,9 @@ class Workspace:
                 continue
             if _is_binary(data):
                 continue
-            for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            lines = data.decode("utf-8", errors="replace").splitlines()
+            deadline = time.monotonic() + left
+            for lineno, line in enumerate(lines, 1):
                 try:
                     found = compiled.search(line, timeout=max(0.0, deadline - time.monotonic()))
                 except TimeoutError:
@@ -404,6 +406,7 @@ class Workspace:
                 if found:
                     out.append(f"{rel}:{lineno}:{line}")
                     size += len(out[-1]) + 1
+            left = deadline - time.monotonic()
             if size > self.max_output_chars:  # the rest would be truncated anyway
                 out.append(f"... [search stopped after {rel}]")
                 break
