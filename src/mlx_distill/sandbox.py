@@ -178,7 +178,7 @@ def run(argv: Sequence[str], workspace: str | os.PathLike, *, timeout_s: float, 
     try:
         return _collect(proc, timeout_s, limits.max_output_bytes)
     finally:
-        _kill_group(proc)  # daemons left behind by an unsandboxed command (bwrap's died with it)
+        _kill_group(proc)  # what is left in its process group (under bwrap the PID namespace is gone already)
 
 
 def _collect(proc: subprocess.Popen, timeout_s: float, max_bytes: int) -> Completed:
