@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import gc
 import json
 import math
@@ -210,6 +211,8 @@ class _SchemaCache:
         from jsonschema import Draft202012Validator
         from jsonschema.exceptions import SchemaError
 
+        Validator = _bounded_validator()
+
         by_name: dict[str, Any] = {}
         problems = []
         for i, t in enumerate(tools):
@@ -228,11 +231,17 @@ class _SchemaCache:
                 try:
                     if not isinstance(params, dict):
                         raise SchemaError("parameters must be an object")
+                    remote = _remote_ref(params)
+                    if remote:
+                        raise SchemaError(f"$ref {remote!r} is not a local '#...' reference (remote refs are refused)")
                     Draft202012Validator.check_schema(params)
-                    self._compiled[key] = Draft202012Validator(params)
+                    self._compiled[key] = Validator(params)
                 except SchemaError as e:
                     self._compiled[key] = None
                     problems.append(f"tool {name!r}: invalid parameters schema: {e.message}")
+                except (RecursionError, ValueError, TypeError) as e:  # a pattern that cannot compile, deep nesting
+                    self._compiled[key] = None
+                    problems.append(f"tool {name!r}: invalid parameters schema: {type(e).__name__}: {e}")
             by_name[name] = self._compiled[key]
         return by_name, problems
 
@@ -246,10 +255,67 @@ class _SchemaCache:
         if how is None:
             return []
         msgs = []
-        for err in sorted(how.iter_errors(arguments), key=lambda e: list(e.path)):
+        try:
+            errors = sorted(how.iter_errors(arguments), key=lambda e: [str(p) for p in e.path])
+        except Exception as e:  # noqa: BLE001 - an unresolvable local $ref, a recursive schema: the record's fault
+            return [f"the tool's schema cannot be applied: {type(e).__name__}: {' '.join(str(e).split())[:200]}"]
+        for err in errors:
             where = ".".join(str(p) for p in err.path)
             msgs.append(f"{where}: {err.message}" if where else err.message)
         return msgs
+
+
+PATTERN_BUDGET_S = 0.1  # per `pattern` check of a record's tool schema: catastrophic patterns are reported
+
+
+def _remote_ref(schema: Any) -> str | None:
+    """The first $ref/$dynamicRef that does not point inside the schema itself."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("$ref", "$dynamicRef") and not (isinstance(v, str) and v.startswith("#")):
+                    return str(v)
+                stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _bounded_validator() -> Any:
+    """Draft 2020-12 with `pattern` and `patternProperties` run by the `regex` engine under a time budget
+    (jsonschema's own use `re`, which can backtrack for ages on a hostile pattern)."""
+    import regex
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    def search(pattern: str, text: str) -> bool | None:
+        try:
+            return regex.search(pattern, text, timeout=PATTERN_BUDGET_S) is not None
+        except TimeoutError:
+            return None
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string"):
+            found = search(patrn, instance)
+            if found is None:
+                yield ValidationError(f"pattern {patrn!r} is too slow to check (over {PATTERN_BUDGET_S:g} s)")
+            elif not found:
+                yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    def pattern_properties(validator: Any, patterns: dict, instance: Any, schema: Any) -> Any:
+        if not validator.is_type(instance, "object"):
+            return
+        for patrn, subschema in patterns.items():
+            for k, v in instance.items():
+                found = search(patrn, k)
+                if found is None:
+                    yield ValidationError(f"pattern {patrn!r} is too slow to check (over {PATTERN_BUDGET_S:g} s)")
+                elif found:
+                    yield from validator.descend(v, subschema, path=k, schema_path=patrn)
+
+    return validators.extend(Draft202012Validator, {"pattern": pattern, "patternProperties": pattern_properties})
 
 
 def _canon(obj: Any) -> str:
@@ -542,6 +608,8 @@ def load_bench(paths: Iterable[str | os.PathLike], findings: list[Finding] | Non
             files.extend(sorted(f for f in p.glob("*.jsonl") if f.is_file()))
         elif p.exists():
             files.append(p)
+        else:  # a silently skipped suite would silently switch the overlap check off
+            raise InputError("benchmark path does not exist", path=p, rule="bench-file")
     for f in files:
         errors: list[InputError] = []
         for lineno, obj in read_jsonl(f, errors=errors):
@@ -860,7 +928,7 @@ def _load_located(paths: Iterable[str | os.PathLike]) -> tuple[list[Located], li
     for f in files:
         errors: list[InputError] = []
         split = _split_of(str(f))
-        for lineno, obj in read_jsonl(f, errors=errors):
+        for lineno, obj in read_jsonl(f, errors=errors, allow_empty=False):
             try:
                 rec = parse_record(obj, path=f, line=lineno)
             except InputError as e:
