@@ -145,8 +145,9 @@ class PromptRun:
             row = await self._ask(wrapped, messages, settings, params, fp)
         response = c.decode(wrapped, row, messages, settings, params)
         if row["call_id"] not in c.store.ledger:  # journaled by a run killed before it logged the call
-            c.store.ledger.append(kind="collect", model=c.teacher_id, usage=row["usage"], latency_s=row["latency_s"],
-                                  key=self.key, batch=row["batch"], call_id=row["call_id"])
+            await asyncio.to_thread(c.store.ledger.append, kind="collect", model=c.teacher_id, usage=row["usage"],
+                                    latency_s=row["latency_s"], key=self.key, batch=row["batch"],
+                                    call_id=row["call_id"])
         self.calls.append(row)
         return response
 
@@ -163,15 +164,16 @@ class PromptRun:
                 return await c.batcher.request(self, wrapped, messages, settings, params, fp)
             estimate = c.budget.estimate(messages, params, c.settings.max_tokens, batch=False)
             c.budget.reserve(estimate)
-            tic = time.perf_counter()
-            try:
+            actual = 0.0
+            try:  # the reservation holds until the real cost replaces it
+                tic = time.perf_counter()
                 response = await wrapped.request(messages, settings, params)
+                row = await asyncio.to_thread(c.journal, self.key, fp, response, time.perf_counter() - tic,
+                                              batch=False)
+                actual = row["cost_usd"]
+                return row
             finally:
-                latency = time.perf_counter() - tic
-                c.budget.settle(estimate, 0.0)
-            row = c.journal(self.key, fp, response, latency, batch=False)
-            c.budget.spent += row["cost_usd"]
-            return row
+                c.budget.settle(estimate, actual)
         except BudgetExhausted as e:
             self.failed = f"budget: {e}"
             c.stopping = True
@@ -328,10 +330,11 @@ class Collector:
             outcome = await arun_question(agent, question)
             if run.fatal or run.failed:
                 return run
-            self.store.add(self._record(run, question, outcome, facts, tmp))
+            record = self._record(run, question, outcome, facts, tmp)
+            await asyncio.to_thread(self.store.add, record)  # an fsync: off the event loop
             return run
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
 
     def _record(self, run: PromptRun, question: str, outcome: Any, facts: dict[str, Any], root: str) -> Record:
         p = run.prompt
@@ -431,8 +434,12 @@ async def acollect(teacher: str | Model, prompts: Sequence[Prompt], store: str |
                    progress: Progress | None = None, **options: Any) -> CollectSummary:
     """`collect` for async callers."""
     collector = Collector(teacher, store, **options)
-    async with collector.model:  # closes the teacher's HTTP client inside this event loop
+    try:
         return await collector.run(prompts, progress)
+    finally:
+        client = getattr(collector.model, "client", None) if isinstance(teacher, str) else None
+        if client is not None and hasattr(client, "close"):  # the SDK client we made: closed in its own loop
+            await client.close()
 
 
 def collect(teacher: str | Model, prompts: Sequence[Prompt], store: str | Path | TeacherStore,
