@@ -52,6 +52,13 @@ def test_collected_store_builds_trains_and_benchmarks_beside_the_teacher(fake, t
     result = build(tmp_path / "data.yaml")
     counts = result.manifest["counts"]
     assert counts["by_source"] == {"teacher": counts["total"]} and counts["by_label"]["direct"] >= 1
+    # the same through the CLI, the store given on the command line (what train_lora.sh does)
+    config["sources"][0]["enabled"] = False
+    (tmp_path / "cli.yaml").write_text(yaml.safe_dump(config))
+    res = CliRunner().invoke(main, ["data", "build", "-c", str(tmp_path / "cli.yaml"), "--teacher-store",
+                                    str(tmp_path / "store"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["counts"] == counts
     row = json.loads(open(result.files["train"]).readline())
     assert row["meta"]["source"] == "teacher" and row["meta"]["verdict"]["accepted"]
 
