@@ -15,7 +15,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -25,18 +24,9 @@ import mlx_distill  # noqa: F401
 from mlx_distill.distill.collect import collect
 from mlx_distill.distill.ledger import read_ledger, totals
 from mlx_distill.distill.prompts import Prompt
-from mlx_distill.testing.fake_anthropic import FakeAnthropic, tool_results
+from mlx_distill.testing.fake_anthropic import FakeAnthropic, line_count_teacher
 
 TEACHER = "anthropic:claude-sonnet-4-5"
-
-
-def teacher(question, turn, body):
-    m = re.search(r"lines of (\S+)", question)
-    if not m:
-        return "A concise explanation of the concept."
-    if turn == 0:
-        return {"tool": "read_file", "input": {"path": m.group(1)}}
-    return f"{m.group(1)} has {len(tool_results(body)[-1].splitlines())} lines."
 
 
 def prompts(n: int) -> list[Prompt]:
@@ -52,7 +42,7 @@ def prompts(n: int) -> list[Prompt]:
 
 
 def _serve(latency_s: float, conn) -> None:
-    with FakeAnthropic(teacher, latency_s=latency_s) as fake:
+    with FakeAnthropic(line_count_teacher, latency_s=latency_s) as fake:
         conn.send(fake.env())
         conn.recv()  # until told to stop
 

@@ -3,7 +3,6 @@ build the data (teacher source), train a few steps, then benchmark and compare t
 distilled student side by side."""
 
 import json
-import re
 
 import pytest
 import yaml
@@ -13,26 +12,16 @@ from mlx_distill.cli import main
 from mlx_distill.data.build import build
 from mlx_distill.distill.collect import collect
 from mlx_distill.distill.prompts import Prompt
-from mlx_distill.testing.fake_anthropic import FakeAnthropic, tool_results
+from mlx_distill.testing.fake_anthropic import FakeAnthropic, line_count_teacher
 from mlx_distill.train.trainer import train
 
 TEACHER = "anthropic:claude-sonnet-4-5"
 DIRECT = ["What is a mutex?", "What is a closure?", "Explain what a hash table is.", "What is a coroutine?"]
 
 
-def teacher(question, turn, body):
-    """Reads the file a line-count question names, then counts its lines; answers concepts directly."""
-    m = re.search(r"lines (?:of|does) (\S+)", question)
-    if not m:
-        return "A short, correct explanation of the concept, with the key idea and an example."
-    if turn == 0:
-        return {"tool": "read_file", "input": {"path": m.group(1)}}
-    return f"{m.group(1)} has {len(tool_results(body)[-1].splitlines())} lines."
-
-
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeAnthropic(teacher) as f:
+    with FakeAnthropic(line_count_teacher) as f:
         for k, v in f.env().items():
             monkeypatch.setenv(k, v)
         yield f

@@ -268,7 +268,9 @@ class Collector:
         self.teacher_id = teacher_id(teacher, adapter_path) if isinstance(teacher, str) else teacher.model_name
         self.model = resolve_teacher(teacher, adapter_path, max_retries=DEFAULT_MAX_RETRIES if max_retries is None
                                      else max_retries, timeout_s=timeout_s or DEFAULT_TIMEOUT_S)
-        self.prices = prices or self.store.ledger.prices
+        if prices is not None:
+            self.store.ledger.prices = prices
+        self.prices = self.store.ledger.prices
         self.prices.cost(self.teacher_id, Usage())  # an unpriced teacher fails here, before any call
         self.budget = Budget(budget_usd, self.prices, self.teacher_id)
         self.concurrency = max(1, concurrency)
