@@ -253,9 +253,8 @@ def test_sigkill_at_several_points_then_resume_records_every_prompt_exactly_once
     with FakeAnthropic(oracle, latency_s=0.15) as fake:
         env = {**os.environ, **fake.env()}
         cmd = _collect_cmd(prompts_file, store, "--concurrency", "2")
-        _kill_when(cmd, lambda: _lines(store / "ledger.jsonl") >= 1, env)
-        _kill_when(cmd, lambda: _lines(store / "records.jsonl") >= 3, env)
-        _kill_when(cmd, lambda: _lines(store / "turns.jsonl") >= 9, env)
+        _kill_when(cmd, lambda: _lines(store / "ledger.jsonl") >= 1, env)  # mid-trajectory, nothing recorded
+        _kill_when(cmd, lambda: _lines(store / "turns.jsonl") >= 9, env)  # some recorded, some half-way
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert "accepted 8" in done.stdout or "already in" in done.stdout
@@ -265,7 +264,7 @@ def test_sigkill_at_several_points_then_resume_records_every_prompt_exactly_once
     rows = read_ledger(store)
     turns = [json.loads(line) for line in open(store / "turns.jsonl")]
     assert len({(t["key"], t["fingerprint"]) for t in turns}) == len(turns) == len(rows) == 12
-    assert len(bodies) - len(set(bodies)) <= 3 * 2  # re-asked: at most what was in flight at each kill
+    assert len(bodies) - len(set(bodies)) <= 2 * 2  # re-asked: at most what was in flight at each kill
     assert all(json.loads(line)["meta"]["verdict"]["accepted"] for line in open(store / "records.jsonl"))
 
 
@@ -331,3 +330,15 @@ def test_builtin_prompts_are_many_labelled_and_leak_nothing_from_the_benchmark()
     assert leakage_findings(prompts, [ROOT / "data" / "bench"]) == []
     assert TRAINING_STREAM not in {c.id for c in load_suite("discrimination").cases}
     assert all(p.workspace.seed >= 1000 for p in prompts if type(p.workspace).__name__ == "GeneratorWorkspace")
+
+
+def test_a_local_mlx_teacher_is_collected_through_the_same_path_for_free(tmp_path, scripted, notes_dir):
+    call = '<tool_call>\n{"name": "read_file", "arguments": {"path": "notes.txt"}}\n</tool_call>'
+    teacher = scripted([call, "It says ship on friday."])
+    prompt = Prompt(id="local", question="What does notes.txt say?", label="tool", category="read",
+                    workspace={"path": str(notes_dir)})
+    summary = collect(teacher, [prompt], tmp_path / "s", settings=CollectSettings(max_tokens=48))
+    rec = _records(tmp_path / "s")["local"]
+    assert summary.accepted == 1 and rec["meta"]["teacher"].startswith("mlx:") and rec["meta"]["cost_usd"] == 0
+    assert [m["role"] for m in rec["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
+    assert rec["messages"][3]["content"] == "ship on friday\n" and summary.run["calls"] == 2

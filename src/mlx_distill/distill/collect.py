@@ -265,7 +265,8 @@ class Collector:
 
         self.settings = settings or CollectSettings()
         self.store = store if isinstance(store, TeacherStore) else TeacherStore(store)
-        self.teacher_id = teacher_id(teacher, adapter_path) if isinstance(teacher, str) else teacher.model_name
+        self.teacher_id = (teacher_id(teacher, adapter_path) if isinstance(teacher, str)
+                           else f"{teacher.system}:{teacher.model_name}")  # a Model: "mlx:...", "anthropic:..."
         self.model = resolve_teacher(teacher, adapter_path, max_retries=DEFAULT_MAX_RETRIES if max_retries is None
                                      else max_retries, timeout_s=timeout_s or DEFAULT_TIMEOUT_S)
         if prices is not None:
