@@ -2,7 +2,6 @@
 the ledger, the store and teacher resolution."""
 
 import json
-import os
 
 import anthropic
 import pytest

@@ -32,7 +32,7 @@ from pydantic_ai.settings import ModelSettings
 from ..prompting import DEFAULT_SYSTEM_PROMPT
 from ..schema import Record
 from ..tools import TOOL_NAMES, tool_schemas
-from .prices import PriceTable, Usage, load_prices
+from .prices import PriceTable, Usage
 from .prompts import Prompt, prepare_workspace, question_text
 from .store import SOURCE, TeacherStore, Verdict, record_key
 from .teacher import resolve_teacher, teacher_id
