@@ -342,3 +342,23 @@ def test_a_local_mlx_teacher_is_collected_through_the_same_path_for_free(tmp_pat
     assert summary.accepted == 1 and rec["meta"]["teacher"].startswith("mlx:") and rec["meta"]["cost_usd"] == 0
     assert [m["role"] for m in rec["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
     assert rec["messages"][3]["content"] == "ship on friday\n" and summary.run["calls"] == 2
+
+
+def test_a_path_workspace_in_a_git_checkout_is_copied_without_ignored_outputs(tmp_path):
+    from mlx_distill.distill.prompts import prepare_workspace
+
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "out").mkdir()
+    (repo / ".gitignore").write_text("out/\n")
+    (repo / "src" / "app.py").write_text("def main(): pass\n")
+    (repo / "out" / "big.bin").write_text("ignored build output\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "src/app.py", ".gitignore"], check=True)
+    (repo / "notes.md").write_text("untracked, not ignored\n")
+    ws = tmp_path / "ws"
+    prepare_workspace(Prompt(question="q", workspace={"path": str(repo)}), ws)
+    assert (ws / "src" / "app.py").read_text() == "def main(): pass\n" and (ws / "notes.md").exists()
+    assert not (ws / "out").exists() and not (ws / ".git").exists()
+    (ws / "src" / "app.py").write_text("changed")
+    assert (repo / "src" / "app.py").read_text() == "def main(): pass\n"
