@@ -362,3 +362,20 @@ def test_a_path_workspace_in_a_git_checkout_is_copied_without_ignored_outputs(tm
     assert not (ws / "out").exists() and not (ws / ".git").exists()
     (ws / "src" / "app.py").write_text("changed")
     assert (repo / "src" / "app.py").read_text() == "def main(): pass\n"
+
+
+def test_the_budget_caps_a_batch_run_too_and_the_next_run_replays_what_was_paid(tmp_path, env):
+    prompts = [Prompt(id=f"d{i}", question=f"What is thing number {i}?") for i in range(6)]
+    with env(FakeAnthropic(oracle, batch_polls=0)) as fake:
+        probe = collect(TEACHER, prompts[:1], tmp_path / "probe", batch=True, poll_interval_s=0.01,
+                        settings=CollectSettings(max_tokens=64))
+        budget = 3.5 * probe.run["cost_usd"]
+        capped = collect(TEACHER, prompts, tmp_path / "s", batch=True, poll_interval_s=0.01, budget_usd=budget,
+                         settings=CollectSettings(max_tokens=64))
+        assert sum(r["cost_usd"] for r in read_ledger(tmp_path / "s")) <= budget
+        assert 1 <= capped.accepted < 6 and capped.budget_stopped == 6 - capped.accepted
+        sent = sum(len(b["_results"]) for b in fake.batches.values())
+        rest = collect(TEACHER, prompts, tmp_path / "s", batch=True, poll_interval_s=0.01,
+                       settings=CollectSettings(max_tokens=64))
+        assert sum(len(b["_results"]) for b in fake.batches.values()) - sent == 6 - capped.accepted
+    assert rest.skipped == capped.accepted and rest.accepted == 6 - capped.accepted
