@@ -90,6 +90,8 @@ class Budget:
 
     def estimate(self, messages: Sequence[ModelMessage], params: ModelRequestParameters, max_tokens: int,
                  batch: bool) -> float:
+        if self.limit is None:  # no cap: nothing to estimate
+            return 0.0
         chars = len(ModelMessagesTypeAdapter.dump_json(list(messages))) + sum(
             len(json.dumps(t.parameters_json_schema)) + len(t.description or "") for t in params.function_tools)
         return self.prices.cost(self.model_id, Usage(int(chars / self.CHARS_PER_TOKEN) + 1, max_tokens), batch)
