@@ -8,7 +8,8 @@ from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolRetu
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from rich.console import Console
 
-from mlx_distill.bench.report import load_report, markdown, rich_table, table_rows, write_run_dir
+from mlx_distill.bench.report import (load_report, markdown, rich_suite_table, rich_table, suite_rows, table_rows,
+                                     write_run_dir)
 from mlx_distill.bench.runner import ModelSpec, RunConfig, run_benchmark
 from mlx_distill.bench.suites import Suite, load_suite
 
@@ -57,3 +58,19 @@ def test_run_directory_files(data, tmp_path):
     assert "## Models that failed to load" in md and "/nonexistent/model: failed to load" in md
     assert "## Cases that went wrong" in md and "count-03" in md
     assert markdown(data) + "\n" == md
+
+
+def test_reports_put_balanced_accuracy_and_the_baseline_first_and_flag_constant_models(data):
+    header, rows = table_rows(data)
+    assert [r[0] for r in rows[:4]] == ["balanced accuracy", "  majority baseline", "decision accuracy",
+                                        "  no better than baseline"]
+    cells = dict(rows)
+    # lister always calls a tool: 1 tool + 2 direct cases -> baseline 66.7%, balanced 50%, flagged
+    assert cells["balanced accuracy"][0].startswith("50.0%") and cells["  majority baseline"][0].startswith("66.7%")
+    assert cells["  no better than baseline"][:4] == ["YES", "YES", "YES", "YES"]
+    by_model = {r[1]: r for r in suite_rows(data)}
+    assert by_model["lister"][-1] == "NO BETTER THAN BASELINE" and by_model["lister"][4] == "66.7% (direct)"
+    console = Console(record=True, width=220)
+    console.print(rich_suite_table(data))
+    assert "NO BETTER THAN BASELINE" in console.export_text()
+    assert "## Judgement by suite" in markdown(data)

@@ -328,7 +328,9 @@ def test_builtin_prompts_are_many_labelled_and_leak_nothing_from_the_benchmark()
     kinds = Counter(type(p.workspace).__name__ for p in prompts)
     assert kinds["GeneratorWorkspace"] >= 100 and kinds["PathWorkspace"] >= 20
     assert leakage_findings(prompts, [ROOT / "data" / "bench"]) == []
-    assert TRAINING_STREAM not in {c.id for c in load_suite("discrimination").cases}
+    from mlx_distill.bench.suites import builtin_suites
+
+    assert all(TRAINING_STREAM not in {c.id for c in load_suite(s).cases} for s in builtin_suites())
     assert all(p.workspace.seed >= 1000 for p in prompts if type(p.workspace).__name__ == "GeneratorWorkspace")
 
 

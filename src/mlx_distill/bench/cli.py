@@ -149,7 +149,7 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
           seeds: int, max_requests: int, max_tool_calls: int, max_tokens: int, no_prefix_cache: bool,
           out_dir: str | None, keep_workspaces: bool, as_json: bool, no_progress: bool) -> None:
     """Benchmark models on tool-vs-direct discrimination through the real agent, side by side."""
-    from .report import load_errors, rich_table, write_run_dir
+    from .report import load_errors, rich_suite_table, rich_table, write_run_dir
     from .runner import RunConfig, run_benchmark
     from .suites import Suite, load_suite, select
 
@@ -184,7 +184,10 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
     else:
         from rich.console import Console
 
-        Console().print(rich_table(data))
+        console = Console()
+        console.print(rich_table(data))
+        if any(m.get("pooled") for m in data["models"]):
+            console.print(rich_suite_table(data))
         click.echo(f"report: {paths['markdown']}  json: {paths['json']}  chart: {paths['chart']}")
     if len(load_errors(data)) == len(data["models"]):
         sys.exit(1)

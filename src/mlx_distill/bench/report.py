@@ -27,10 +27,15 @@ def columns(data: dict[str, Any]) -> list[tuple[str, dict | None, dict]]:
     return out
 
 
+FLAG_METRICS = {"at_or_below_baseline"}
+
+
 def fmt(metric: str, cell: dict | None, *, spread: bool = True) -> str:
     if not cell or cell.get("mean") is None:
         return "–"
     mean, std = cell["mean"], cell.get("std") or 0.0
+    if metric in FLAG_METRICS:  # the share of runs flagged
+        return "no" if mean == 0 else ("YES" if mean == 1 else f"YES in {100 * mean:.0f}% of seeds")
     many = (cell.get("n") or 1) > 1 and spread
     if metric in COUNT_METRICS:
         text = f"{mean:g}" if not many else f"{mean:.1f}"
@@ -59,6 +64,46 @@ def table_rows(data: dict[str, Any]) -> tuple[list[str], list[tuple[str, list[st
     for key, title, _ in HEADLINE:
         rows.append((title, [fmt(key, (summary or {}).get(key)) for _, summary, _ in cols]))
     return header, rows + _extra_rows(data)
+
+
+SUITE_HEADER = ["suite", "model", "cases", "balanced acc.", "majority baseline", "decision acc.",
+                "tool recall", "no call when none wanted", "valid args", "verdict"]
+
+
+def suite_rows(data: dict[str, Any]) -> list[list[str]]:
+    """One row per suite and model, pooled over temperatures and seeds: balanced accuracy first, the
+    majority baseline beside it, and a verdict that names a model no better than a constant one."""
+    rows = []
+    models = [m for m in data["models"] if m.get("pooled")]
+    suites = list(dict.fromkeys(k for m in models for k in m["pooled"].get("by_suite", {})))
+    if len(suites) > 1:
+        suites.append("(pooled)")
+    for suite in suites:
+        for m in models:
+            v = m["pooled"] if suite == "(pooled)" else m["pooled"]["by_suite"].get(suite)
+            if not v:
+                continue
+            base = f"{_pct(v['majority_baseline'])} ({v['majority_class']})"
+            no_call = v.get("no_call_rate")
+            if no_call is None and suite == "(pooled)" and v.get("tool_hallucination_rate") is not None:
+                no_call = 1 - v["tool_hallucination_rate"]
+            verdict = "NO BETTER THAN BASELINE" if v["at_or_below_baseline"] else "above baseline"
+            rows.append([suite, m["label"], str(v["cases"]), _pct(v["balanced_accuracy"]), base,
+                         _pct(v["decision_accuracy"]), _pct(v.get("tool_recall")), _pct(no_call),
+                         _pct(v.get("argument_validity")), verdict])
+    return rows
+
+
+def rich_suite_table(data: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="judgement by suite (balanced accuracy = mean per-class recall)")
+    for i, h in enumerate(SUITE_HEADER):
+        table.add_column(h, justify="left" if i < 2 or i == len(SUITE_HEADER) - 1 else "right")
+    for row in suite_rows(data):
+        style = "bold red" if row[-1].startswith("NO") else None
+        table.add_row(*row, style=style)
+    return table
 
 
 def rich_table(data: dict[str, Any]) -> Any:
@@ -111,6 +156,11 @@ def markdown(data: dict[str, Any], *, max_failures: int = 40) -> str:
     errors = load_errors(data)
     if errors:
         out += ["## Models that failed to load", ""] + [f"- {e}" for e in errors] + [""]
+    out += ["## Judgement by suite (pooled over temperatures and seeds)", "",
+            "Balanced accuracy is the mean of the per-class recalls: a model that always calls a tool, or "
+            "never does, scores 1/k on k classes. The majority baseline is the decision accuracy of always "
+            "giving the most frequent answer.", "",
+            _md_table(SUITE_HEADER, suite_rows(data)), ""]
     # per class and per category, pooled over temperatures and seeds
     out += ["## Per class (pooled)", ""]
     ok_models = [m for m in data["models"] if m.get("pooled")]

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 from jsonschema import Draft202012Validator
 
-from .suites import Case, fill
+from .suites import FOUR_CLASS_SCORING, Case, fill
 
 # -- trajectories -------------------------------------------------------------------------------
 
@@ -67,7 +67,7 @@ def decide(case: Case, traj: Any) -> str:
         return "tool"
     if getattr(traj, "outcome", "answered") == "error":
         return "error"
-    if case.scoring == "when2call":
+    if case.scoring in FOUR_CLASS_SCORING:
         return classify_reply(getattr(traj, "final_text", "") or "")
     return "direct"
 
@@ -388,7 +388,33 @@ def _correctness(case: Case, traj: Any, predicted: str, calls: list, text: str, 
         return bfcl_ast_match(case.source_functions or [], model_calls, case.ground_truth or [], category)
     if case.scoring == "when2call":
         return predicted == case.label, f"predicted {predicted}"
+    if case.scoring == "catalogue":
+        return catalogue_call_check(case.answer or {}, calls) if case.label == "tool" else \
+            (predicted == case.label, f"predicted {predicted}")
     return check_answer(case.answer, text, facts, workspace_root)
+
+
+def _same_value(got: Any, want: Any) -> bool:
+    if isinstance(want, (int, float)) and not isinstance(want, bool):
+        try:
+            return float(got) == float(want)
+        except (TypeError, ValueError):
+            return False
+    return " ".join(str(got).split()).lower() == " ".join(str(want).split()).lower()
+
+
+def catalogue_call_check(answer: dict, calls: list[tuple[str, Any]]) -> tuple[bool, str]:
+    """A catalogue tool case is answered right when the first call names the fitting tool with
+    every expected argument (case- and space-insensitive; numbers by value)."""
+    if not calls:
+        return False, "no call"
+    name, args = calls[0]
+    if name != answer.get("target_tool"):
+        return False, f"called {name}, not {answer.get('target_tool')}"
+    if not isinstance(args, dict):
+        return False, "arguments are not an object"
+    wrong = [k for k, v in (answer.get("arguments") or {}).items() if k not in args or not _same_value(args[k], v)]
+    return (not wrong), ("ok" if not wrong else f"argument(s) {wrong} differ from {answer.get('arguments')}")
 
 
 # -- aggregation ------------------------------------------------------------------------------------
@@ -425,6 +451,39 @@ def classification(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict[s
     return out
 
 
+def balanced_accuracy(gold: Sequence[str], pred: Sequence[str]) -> float | None:
+    """The mean of the per-class recalls over the gold classes present. A model that always gives
+    one answer scores 1/k on k classes, however skewed the suite is; None for no cases."""
+    recalls = [v["recall"] for v in classification(gold, pred).values() if v["recall"] is not None]
+    return sum(recalls) / len(recalls) if recalls else None
+
+
+def majority_baseline(gold: Sequence[str]) -> tuple[str | None, float | None]:
+    """(the most frequent gold class, the decision accuracy of always predicting it)."""
+    if not gold:
+        return None, None
+    counts: dict[str, int] = {}
+    for g in gold:
+        counts[g] = counts.get(g, 0) + 1
+    cls = max(sorted(counts), key=counts.__getitem__)
+    return cls, counts[cls] / len(gold)
+
+
+def baseline_verdict(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:
+    """What a constant model would score beside what this one scored, and whether this one is
+    no better: decision accuracy at or below the majority baseline, or balanced accuracy at or
+    below 1/k (what always calling a tool, or never calling one, scores)."""
+    n = len(gold)
+    cls, base = majority_baseline(gold)
+    acc = _ratio(sum(g == p for g, p in zip(gold, pred)), n)
+    bal = balanced_accuracy(gold, pred)
+    k = len(set(gold))
+    chance = 1.0 / k if k else None
+    flagged = bool(n) and k > 1 and (acc <= base + 1e-9 or bal <= chance + 1e-9)  # type: ignore[operator]
+    return {"decision_accuracy": acc, "balanced_accuracy": bal, "majority_class": cls,
+            "majority_baseline": base, "constant_balanced_accuracy": chance, "at_or_below_baseline": flagged}
+
+
 def aggregate(scores: Iterable[CaseScore]) -> dict[str, Any]:
     """The metrics of one model over its case scores (one temperature, one seed, or pooled)."""
     scores = list(scores)
@@ -443,8 +502,9 @@ def aggregate(scores: Iterable[CaseScore]) -> dict[str, Any]:
         "cases": n,
         "tool_cases": len(tool),
         "direct_cases": len(direct),
-        "decision_accuracy": _ratio(sum(g == p for g, p in zip(gold, pred)), n),
+        **baseline_verdict(gold, pred),
         "per_class": per_class,
+        "recall_by_class": {c: v["recall"] for c, v in per_class.items()},
         "macro_f1": (sum(f1s) / len(f1s)) if f1s else None,
         "tool_recall": per_class.get("tool", {}).get("recall"),
         "direct_recall": per_class.get("direct", {}).get("recall"),
@@ -466,12 +526,26 @@ def aggregate(scores: Iterable[CaseScore]) -> dict[str, Any]:
         "tokens_per_s": _ratio(sum(s.output_tokens for s in scores), total_latency),
         "output_tokens": sum(s.output_tokens for s in scores),
         "input_tokens": sum(s.input_tokens for s in scores),
+        "by_suite": {suite: suite_metrics(group) for suite, group in _group(scores, lambda s: s.suite).items()},
         "by_category": {cat: {"cases": len(group),
                               "decision_accuracy": _ratio(sum(s.label == s.predicted for s in group), len(group)),
                               "answer_correctness": _ratio(sum(bool(s.correct) for s in group if s.correct is not None),
                                                            sum(1 for s in group if s.correct is not None))}
                         for cat, group in _group(scores, lambda s: s.category).items()},
     }
+
+
+def suite_metrics(scores: Sequence[CaseScore]) -> dict[str, Any]:
+    """The judgement figures of one suite: balanced accuracy beside the majority baseline, tool
+    recall, how often the model kept from calling when no call was wanted, argument validity."""
+    gold = [s.label for s in scores]
+    no_call = [s for s in scores if s.label != "tool"]
+    tool = [s for s in scores if s.label == "tool"]
+    return {"cases": len(scores), "labels": {c: gold.count(c) for c in sorted(set(gold))},
+            **baseline_verdict(gold, [s.predicted for s in scores]),
+            "tool_recall": _ratio(sum(s.predicted == "tool" for s in tool), len(tool)),
+            "no_call_rate": _ratio(sum(not s.args_total for s in no_call), len(no_call)),
+            "argument_validity": _ratio(sum(s.args_valid for s in scores), sum(s.args_total for s in scores))}
 
 
 def _group(items: Iterable[Any], key: Any) -> dict[Any, list]:
@@ -483,7 +557,10 @@ def _group(items: Iterable[Any], key: Any) -> dict[Any, list]:
 
 # Scalar metrics in the order reports show them; True = higher is better.
 HEADLINE: list[tuple[str, str, bool]] = [
+    ("balanced_accuracy", "balanced accuracy", True),
+    ("majority_baseline", "  majority baseline", True),
     ("decision_accuracy", "decision accuracy", True),
+    ("at_or_below_baseline", "  no better than baseline", False),
     ("macro_f1", "macro-F1", True),
     ("tool_recall", "tool recall", True),
     ("direct_recall", "direct recall", True),
