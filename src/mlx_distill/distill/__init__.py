@@ -1,0 +1,11 @@
+"""The teacher side: collect a teacher's judgement through the real agent, verify it, store it once,
+and account for every call.
+
+- `teacher`: `resolve_teacher(name)` -> a PydanticAI model (Anthropic, any PydanticAI name, local MLX)
+- `prices`: the dated price table and `cost(model_id, usage, batch=False)`
+- `ledger`: `ledger.jsonl`, one row per teacher call, and its totals
+- `store`: the append-only, content-hash keyed record store that resumes after a kill
+
+The loopback fake of the Messages API that tests and benchmarks use is
+`mlx_distill.testing.fake_anthropic`.
+"""
