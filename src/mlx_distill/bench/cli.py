@@ -114,6 +114,9 @@ class _Bar:
             self.progress.__exit__(*exc)
 
 
+ProgressBar = _Bar  # the same bar for other areas' long commands (gate)
+
+
 def _default_out(kind: str) -> Path:
     return Path("runs") / kind / time.strftime("%Y%m%d-%H%M%S")
 

@@ -1,0 +1,53 @@
+"""`mlx-distill gate`: a thin click command over `distill.gate`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ..cli_errors import one_line_errors
+
+
+@click.command("gate")
+@click.option("--student", "-m", required=True,
+              help="The student: embedded:smollm2-135m, a model directory, a server URL or a pydantic-ai name.")
+@click.option("--adapter-path", default=None, type=click.Path(exists=True, file_okay=False),
+              help="The student's LoRA adapter.")
+@click.option("--against", required=True,
+              help="Held-out teacher records (a JSONL file or a store directory) or a benchmark suite "
+                   "(built-in name or suite file).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True,
+              help="Balanced agreement needed to pass.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases (both classes kept).")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Report directory (default: runs/gate/<timestamp>).")
+@click.option("--json", "as_json", is_flag=True, help="Print gate.json to stdout.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@one_line_errors
+def gate(student: str, adapter_path: str | None, against: str, threshold: float, limit: int | None,
+         max_tokens: int, out_dir: str | None, as_json: bool, no_progress: bool) -> None:
+    """Pass or fail a student: its agreement with the teacher per decision class. Exit 0 on pass, 1 on fail."""
+    from ..bench.cli import ProgressBar
+    from ..bench.runner import ModelSpec, RunConfig
+    from .gate import load_against, run_gate, verdict_line, write_gate_report
+
+    target = load_against(against, limit=limit)
+    with ProgressBar(not no_progress, "gate") as bar:
+        result = run_gate(ModelSpec(student, adapter_path), target, threshold=threshold,
+                          config=RunConfig(max_tokens=max_tokens), progress=bar)
+    paths = write_gate_report(result, Path(out_dir) if out_dir else Path("runs") / "gate" / time.strftime("%Y%m%d-%H%M%S"))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        from .gate import summary_rows
+
+        for k, v in summary_rows(result):
+            click.echo(f"  {k:38} {v}")
+        click.echo(verdict_line(result))
+        click.echo(f"report: {paths['markdown']}  json: {paths['json']}")
+    sys.exit(0 if result.passed else 1)
