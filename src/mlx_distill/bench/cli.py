@@ -191,6 +191,12 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
         console.print(rich_table(data))
         if any(m.get("pooled") for m in data["models"]):
             console.print(rich_suite_table(data))
+        for m in data["models"]:
+            if m.get("routing"):  # a router: how much the student answered on its own
+                r = m["routing"]
+                click.echo(f"{m['label']}: {r['answered_by_student']}/{r['calls']} model calls answered by the student "
+                           f"({100 * (r['local_fraction'] or 0):.1f}% local, teacher calls saved), fallbacks "
+                           f"{r['fallback_reasons'] or 'none'}")
         click.echo(f"report: {paths['markdown']}  json: {paths['json']}  chart: {paths['chart']}")
     if len(load_errors(data)) == len(data["models"]):
         sys.exit(1)

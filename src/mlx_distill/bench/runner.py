@@ -68,6 +68,7 @@ class ModelRun:
     load_s: float = 0.0
     wall_s: float = 0.0
     peak_memory_mb: float | None = None
+    routing: dict[str, Any] | None = None  # a router's counts: who answered, fallback reasons
 
     def to_json(self, temperatures: Sequence[float], seeds: Sequence[int]) -> dict[str, Any]:
         runs = []
@@ -93,6 +94,7 @@ class ModelRun:
             "peak_memory_mb": self.peak_memory_mb,
             "runs": runs, "by_temperature": by_t,
             "pooled": aggregate(self.scores) if self.scores else None,
+            "routing": self.routing,
         }
 
 
@@ -134,6 +136,10 @@ def load_agent_model(spec: ModelSpec) -> Any:
     from ..agent.factory import is_pydantic_ai_name, is_url, resolve_agent_model
 
     name = spec.model if isinstance(spec.model, str) else None
+    if name and name.startswith("router:"):  # student first, teacher on unusable turns (distill.router)
+        from ..distill.router import router_from_name
+
+        return router_from_name(name, spec.adapter_path)
     if name and not is_url(name) and is_pydantic_ai_name(name) and name != "test":
         if spec.adapter_path:
             raise ValueError(f"--adapter-path applies to local MLX models, not to {spec.model!r}")
@@ -312,6 +318,8 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
                                               f"{sc.latency_s:.0f}s")
         run.wall_s = time.perf_counter() - t1
         run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
+        stats = getattr(model, "stats", None)
+        run.routing = stats.to_json() if hasattr(stats, "to_json") else None
     if progress:
         progress(done, total, "done")
     return BenchResult(suites=list(suites), config=config, models=runs, started=started,
