@@ -1,0 +1,442 @@
+"""Teacher collection: every prompt runs through `create_agent` with the real tools in its own
+workspace, to the end, and the whole trajectory becomes one verified record in the store.
+
+The teacher is wrapped in `JournalModel` (a PydanticAI `WrapperModel`): each request is first looked
+up in the store's journal by (record key, fingerprint of the conversation so far), so a resumed run
+replays what was paid for instead of asking again; a new request is checked against the budget,
+sent (or queued for a Message Batch, `batch.py`), journaled, then logged in the ledger. Prompts run
+concurrently (asyncio, at most `concurrency` at once); the SDK retries 408/409/429/5xx and dropped
+connections. A rejected request (400/401/403) stops the run with one line naming the prompt and
+writes nothing for it; a request that still fails after the retries leaves its prompt unrecorded
+for the next run; a request the budget cannot cover is never sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelResponse
+from pydantic_ai.models import Model, ModelRequestParameters
+from pydantic_ai.models.wrapper import WrapperModel
+from pydantic_ai.settings import ModelSettings
+
+from ..prompting import DEFAULT_SYSTEM_PROMPT
+from ..schema import Record
+from ..tools import TOOL_NAMES, tool_schemas
+from .prices import PriceTable, Usage, load_prices
+from .prompts import Prompt, prepare_workspace, question_text
+from .store import SOURCE, TeacherStore, Verdict, record_key
+from .teacher import resolve_teacher, teacher_id
+from .verify import verify
+
+Progress = Callable[[int, int, str], None]
+FATAL_STATUS = (400, 401, 403)
+
+
+class CollectError(RuntimeError):
+    """The run cannot go on (a rejected request, a bad key): one line naming the prompt."""
+
+
+class BudgetExhausted(RuntimeError):
+    """The next call could cost more than what is left of --budget-usd."""
+
+
+class RequestFailed(RuntimeError):
+    """A request failed for good (a batch request expired or errored twice): the prompt is rejected."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass
+class CollectSettings:
+    """What decides the teacher's answer besides the prompt (part of every record key)."""
+
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    max_requests: int = 8
+    max_tool_calls: int = 6
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    tools: tuple[str, ...] = TOOL_NAMES
+
+    def key_settings(self) -> dict[str, Any]:
+        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "max_requests": self.max_requests,
+                "max_tool_calls": self.max_tool_calls}
+
+
+# -- the budget ----------------------------------------------------------------------------------
+
+
+class Budget:
+    """Dollars this run may spend. A call reserves a pessimistic estimate of its cost (every input token
+    at the uncached price, `max_tokens` of output) and is refused when spent + reserved + estimate
+    would pass the cap; after the call the reservation is replaced by the real cost."""
+
+    CHARS_PER_TOKEN = 3.0  # fewer characters per token than real text: overestimates, never under
+
+    def __init__(self, limit_usd: float | None, prices: PriceTable, model_id: str):
+        self.limit, self.prices, self.model_id = limit_usd, prices, model_id
+        self.spent = self.reserved = 0.0
+
+    def estimate(self, messages: Sequence[ModelMessage], params: ModelRequestParameters, max_tokens: int,
+                 batch: bool) -> float:
+        chars = len(ModelMessagesTypeAdapter.dump_json(list(messages))) + sum(
+            len(json.dumps(t.parameters_json_schema)) + len(t.description or "") for t in params.function_tools)
+        return self.prices.cost(self.model_id, Usage(int(chars / self.CHARS_PER_TOKEN) + 1, max_tokens), batch)
+
+    def reserve(self, amount: float) -> None:
+        if self.limit is not None and self.spent + self.reserved + amount > self.limit:
+            raise BudgetExhausted(f"budget ${self.limit:.2f}: ${self.spent:.4f} spent, the next call could cost "
+                                  f"${amount:.4f}")
+        self.reserved += amount
+
+    def settle(self, reserved: float, actual: float) -> None:
+        self.reserved -= reserved
+        self.spent += actual
+
+
+# -- one prompt's requests --------------------------------------------------------------------------
+
+
+def fingerprint(messages: Sequence[ModelMessage]) -> str:
+    """A hash of the conversation a request sends (timestamps and run ids left out)."""
+    from ..agent.model import to_record_messages
+
+    body = json.dumps(to_record_messages(list(messages)), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def dump_response(response: ModelResponse) -> dict[str, Any]:
+    return ModelMessagesTypeAdapter.dump_python([response], mode="json")[0]
+
+
+def load_response(data: dict[str, Any]) -> ModelResponse:
+    return ModelMessagesTypeAdapter.validate_python([data])[0]  # type: ignore[return-value]
+
+
+@dataclass
+class PromptRun:
+    """The state of one prompt's collection: its key, the calls it used, and why it stopped early."""
+
+    prompt: Prompt
+    key: str
+    collector: "Collector"
+    calls: list[dict[str, Any]] = field(default_factory=list)  # journal rows this trajectory used
+    fatal: str | None = None  # a rejected request: the whole run stops
+    failed: str | None = None  # transient failure or budget: not recorded, retried by the next run
+    rejected: tuple[str, str] | None = None  # a request that failed for good: recorded as rejected
+
+    async def request(self, wrapped: Model, messages: list[ModelMessage], settings: ModelSettings | None,
+                      params: ModelRequestParameters) -> ModelResponse:
+        c = self.collector
+        fp = fingerprint(messages)
+        row = c.store.turn(self.key, fp)
+        if row is None:
+            row = await self._ask(wrapped, messages, settings, params, fp)
+        response = c.decode(wrapped, row, messages, settings, params)
+        if row["call_id"] not in c.store.ledger:  # journaled by a run killed before it logged the call
+            c.store.ledger.append(kind="collect", model=c.teacher_id, usage=row["usage"], latency_s=row["latency_s"],
+                                  key=self.key, batch=row["batch"], call_id=row["call_id"])
+        self.calls.append(row)
+        return response
+
+    async def _ask(self, wrapped: Model, messages: list[ModelMessage], settings: ModelSettings | None,
+                   params: ModelRequestParameters, fp: str) -> dict[str, Any]:
+        from pydantic_ai.exceptions import ModelAPIError, ModelRequestRejectedError
+
+        c = self.collector
+        if c.stopping:
+            self.failed = self.failed or "stopped"
+            raise BudgetExhausted("the run is stopping")
+        try:
+            if c.batcher is not None:
+                return await c.batcher.request(self, wrapped, messages, settings, params, fp)
+            estimate = c.budget.estimate(messages, params, c.settings.max_tokens, batch=False)
+            c.budget.reserve(estimate)
+            tic = time.perf_counter()
+            try:
+                response = await wrapped.request(messages, settings, params)
+            finally:
+                latency = time.perf_counter() - tic
+                c.budget.settle(estimate, 0.0)
+            row = c.journal(self.key, fp, response, latency, batch=False)
+            c.budget.spent += row["cost_usd"]
+            return row
+        except BudgetExhausted as e:
+            self.failed = f"budget: {e}"
+            c.stopping = True
+            raise
+        except RequestFailed as e:
+            self.rejected = (e.reason, e.detail)
+            raise
+        except ModelAPIError as e:
+            status = getattr(e, "status_code", None)
+            line = f"{type(e).__name__}{f' {status}' if status else ''}: {' '.join(str(e).split())[:300]}"
+            if status in FATAL_STATUS or isinstance(e, ModelRequestRejectedError):
+                self.fatal = line
+                c.stopping = True
+            else:
+                self.failed = line
+            raise
+
+
+class JournalModel(WrapperModel):
+    """The teacher, with every request journaled in the store (and replayed from it on resume)."""
+
+    def __init__(self, wrapped: Model, run: PromptRun):
+        super().__init__(wrapped)
+        self.run = run
+
+    async def request(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
+                      model_request_parameters: ModelRequestParameters) -> ModelResponse:
+        return await self.run.request(self.wrapped, messages, model_settings, model_request_parameters)
+
+
+# -- the whole run -------------------------------------------------------------------------------
+
+
+@dataclass
+class CollectSummary:
+    teacher: str
+    store: str
+    prompts: int
+    skipped: int = 0  # already in the store
+    accepted: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)  # "id: why" of prompts left for the next run
+    budget_stopped: int = 0
+    run: dict[str, Any] = field(default_factory=dict)  # ledger totals of this run's calls
+    store_totals: dict[str, Any] = field(default_factory=dict)  # ledger totals of every collect call in the store
+    store_accepted: int = 0
+    wall_s: float = 0.0
+    batches: int = 0
+
+    @property
+    def cost_per_accepted(self) -> float | None:
+        return self.store_totals.get("cost_usd", 0.0) / self.store_accepted if self.store_accepted else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "cost_per_accepted_usd": self.cost_per_accepted}
+
+    def lines(self) -> list[str]:
+        """The summary as printed by `mlx-distill collect`."""
+        r, t = self.run, self.store_totals
+        done = self.accepted + sum(self.rejected.values())
+        out = [f"collected {done} of {self.prompts} prompts from {self.teacher} in {self.wall_s:.1f}s "
+               f"({self.skipped} already in {self.store})",
+               f"accepted {self.accepted}, rejected {sum(self.rejected.values())}"
+               + (": " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) if self.rejected else "")]
+        if self.failed:
+            out.append(f"not recorded {len(self.failed)} (re-run to retry): " + "; ".join(self.failed[:5])
+                       + (" ..." if len(self.failed) > 5 else ""))
+        if self.budget_stopped:
+            out.append(f"budget reached: {self.budget_stopped} prompts not started or stopped before a call")
+        u = r.get("usage", {})
+        out.append(f"this run: {r.get('calls', 0)} calls{f' in {self.batches} batches' if self.batches else ''}, "
+                   f"${r.get('cost_usd', 0.0):.4f}; tokens in {u.get('input_tokens', 0)}, out {u.get('output_tokens', 0)}, "
+                   f"cache write {u.get('cache_write_tokens', 0)}, cache read {u.get('cache_read_tokens', 0)}; "
+                   f"cache hit rate {100 * r.get('cache_hit_rate', 0.0):.1f}%, saved ${r.get('saved_usd', 0.0):.4f}")
+        per = self.cost_per_accepted
+        out.append(f"store: {self.store_accepted} accepted records, ${t.get('cost_usd', 0.0):.4f} over "
+                   f"{t.get('calls', 0)} calls" + (f", ${per:.4f} per accepted record" if per is not None else ""))
+        return out
+
+
+class Collector:
+    """One collection run over a store (see `collect`)."""
+
+    def __init__(self, teacher: str | Model, store: TeacherStore | str | Path, *, settings: CollectSettings | None = None,
+                 concurrency: int = 4, budget_usd: float | None = None, batch: bool = False,
+                 adapter_path: str | None = None, prices: PriceTable | None = None, poll_interval_s: float = 10.0,
+                 max_poll_interval_s: float = 120.0, max_retries: int | None = None, timeout_s: float | None = None):
+        from .teacher import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
+
+        self.settings = settings or CollectSettings()
+        self.store = store if isinstance(store, TeacherStore) else TeacherStore(store)
+        self.teacher_id = teacher_id(teacher, adapter_path) if isinstance(teacher, str) else teacher.model_name
+        self.model = resolve_teacher(teacher, adapter_path, max_retries=DEFAULT_MAX_RETRIES if max_retries is None
+                                     else max_retries, timeout_s=timeout_s or DEFAULT_TIMEOUT_S)
+        self.prices = prices or self.store.ledger.prices
+        self.prices.cost(self.teacher_id, Usage())  # an unpriced teacher fails here, before any call
+        self.budget = Budget(budget_usd, self.prices, self.teacher_id)
+        self.concurrency = max(1, concurrency)
+        self.stopping = False
+        self.batcher = None
+        if batch:
+            from .batch import Batcher
+
+            self.batcher = Batcher(self, poll_interval_s=poll_interval_s, max_poll_interval_s=max_poll_interval_s)
+        self.tool_schemas = tool_schemas(self.settings.tools)
+
+    # -- journal --------------------------------------------------------------------------------
+
+    def journal(self, key: str, fp: str, response: ModelResponse, latency_s: float, *, batch: bool,
+                call_id: str | None = None) -> dict[str, Any]:
+        """Journal a paid response, then log it in the ledger; returns the journal row."""
+        usage = Usage.of(response.usage)
+        row = {"call_id": call_id or uuid.uuid4().hex, "response": dump_response(response), "usage": usage.to_json(),
+               "cost_usd": self.prices.cost(self.teacher_id, usage, batch), "latency_s": round(latency_s, 4),
+               "batch": batch, "model": self.teacher_id}
+        self.store.add_turn(key, fp, row)
+        row = self.store.turn(key, fp) or row
+        self.store.ledger.append(kind="collect", model=self.teacher_id, usage=usage, latency_s=latency_s, key=key,
+                                 batch=batch, call_id=row["call_id"])
+        return row
+
+    def decode(self, wrapped: Model, row: dict[str, Any], messages: list[ModelMessage],
+               settings: ModelSettings | None, params: ModelRequestParameters) -> ModelResponse:
+        """The response a journal row holds (a batch result is read with the live request's settings)."""
+        if "response" in row:
+            return load_response(row["response"])
+        from .batch import decode
+
+        return decode(wrapped, row, messages, settings, params)
+
+    # -- prompts --------------------------------------------------------------------------------
+
+    def key_of(self, prompt: Prompt) -> str:
+        return record_key(prompt.key_fields(), teacher=self.teacher_id, settings=self.settings.key_settings(),
+                          system_prompt=self.settings.system_prompt, tools=self.tool_schemas)
+
+    async def run_prompt(self, prompt: Prompt) -> PromptRun:
+        from ..agent import create_agent
+        from ..agent.outcome import arun_question
+
+        run = PromptRun(prompt, self.key_of(prompt), self)
+        tmp = tempfile.mkdtemp(prefix="mlx-distill-collect-")
+        try:
+            facts = await asyncio.to_thread(prepare_workspace, prompt, tmp)
+            question = question_text(prompt, facts)
+            stops = getattr(self.model, "stop_strings", None)
+            model_settings: dict[str, Any] = {"temperature": self.settings.temperature,
+                                              "max_tokens": self.settings.max_tokens}
+            if stops is not None:  # a local MLX teacher: the template's end-of-turn strings
+                model_settings["stop_sequences"] = list(stops())
+            agent = create_agent(JournalModel(self.model, run), workspace=tmp, tools=self.settings.tools,
+                                 system_prompt=self.settings.system_prompt, model_settings=model_settings,
+                                 max_requests=self.settings.max_requests, max_tool_calls=self.settings.max_tool_calls)
+            outcome = await arun_question(agent, question)
+            if run.fatal or run.failed:
+                return run
+            self.store.add(self._record(run, question, outcome, facts, tmp))
+            return run
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _record(self, run: PromptRun, question: str, outcome: Any, facts: dict[str, Any], root: str) -> Record:
+        p = run.prompt
+        messages = outcome.record_messages()
+        if not messages or messages[0].get("role") != "system":
+            messages.insert(0, {"role": "system", "content": self.settings.system_prompt})
+        if not any(m.get("role") == "user" for m in messages):
+            messages.append({"role": "user", "content": question})
+        last = next((m for m in reversed(outcome.messages) if isinstance(m, ModelResponse)), None)
+        stop = ((last.provider_details or {}).get("finish_reason") or last.finish_reason) if last else None
+        if run.rejected:
+            verdict = Verdict.reject(*run.rejected)
+        else:
+            verdict = verify(messages, offered=list(self.settings.tools), outcome=outcome.outcome, stop_reason=stop,
+                             final_text=outcome.final_text, label=p.label, answer=p.answer,
+                             facts=facts if p.answer else None, workspace_root=root)
+            if outcome.error and verdict.accepted:
+                verdict = Verdict.reject("unclean-end", outcome.error)
+        usage = sum((Usage.of(c["usage"]) for c in run.calls), Usage())
+        decided = "tool" if outcome.tool_calls else "direct"
+        meta = {"id": p.id, "source": SOURCE, "category": p.category or decided, "label": p.label or decided,
+                "key": run.key, "verdict": verdict.to_json(), "teacher": self.teacher_id, "question": question,
+                "workspace": p.workspace.model_dump(mode="json") if p.workspace else None,
+                "usage": usage.to_json(), "cost_usd": round(sum(c["cost_usd"] for c in run.calls), 8),
+                "latency_s": round(sum(c["latency_s"] for c in run.calls), 4), "requests": len(run.calls),
+                "stop_reason": stop, "outcome": outcome.outcome, "batch": any(c["batch"] for c in run.calls),
+                "settings": self.settings.key_settings()}
+        return Record.model_validate({"messages": messages, "tools": self.tool_schemas, "meta": meta})
+
+    async def run(self, prompts: Sequence[Prompt], progress: Progress | None = None) -> CollectSummary:
+        tic = time.perf_counter()
+        first_row = len(self.store.ledger.rows())
+        summary = CollectSummary(teacher=self.teacher_id, store=str(self.store.root), prompts=len(prompts))
+        todo = []
+        seen: set[str] = set()
+        for p in prompts:
+            k = self.key_of(p)
+            if k in self.store or k in seen:
+                summary.skipped += 1
+            else:
+                seen.add(k)
+                todo.append(p)
+        runs: list[PromptRun] = []
+        done = 0
+        gate = asyncio.Semaphore(len(todo) if self.batcher is not None else self.concurrency)
+
+        async def one(p: Prompt) -> None:
+            nonlocal done
+            async with gate:
+                if self.stopping:
+                    summary.budget_stopped += 1
+                    return
+                if self.batcher is not None:
+                    async with self.batcher.task():
+                        runs.append(await self.run_prompt(p))
+                else:
+                    runs.append(await self.run_prompt(p))
+            done += 1
+            if progress:
+                progress(done, len(todo), p.id or "")
+
+        if self.batcher is not None:
+            await self.batcher.resume()
+        await asyncio.gather(*(one(p) for p in todo))
+        if self.batcher is not None:
+            summary.batches = self.batcher.submitted
+        fatal = next((r for r in runs if r.fatal), None)
+        for r in runs:
+            rec = self.store.get(r.key)
+            if r.fatal:
+                continue
+            if r.failed:
+                if r.failed.startswith(("budget", "stopped")):
+                    summary.budget_stopped += 1
+                else:
+                    summary.failed.append(f"{r.prompt.id}: {r.failed}")
+            elif rec is not None:
+                v = rec.meta.verdict
+                if v["accepted"]:
+                    summary.accepted += 1
+                else:
+                    summary.rejected[v["reason"]] = summary.rejected.get(v["reason"], 0) + 1
+        rows = self.store.ledger.rows()
+        from .ledger import totals
+
+        summary.run = totals(rows[first_row:], kind="collect")
+        summary.store_totals = totals(rows, kind="collect")
+        summary.store_accepted = len(self.store.records(accepted=True))
+        summary.wall_s = time.perf_counter() - tic
+        if fatal is not None:
+            raise CollectError(f"prompt {fatal.prompt.id}: the teacher refused the request ({fatal.fatal}); "
+                               f"nothing was recorded for it")
+        return summary
+
+
+async def acollect(teacher: str | Model, prompts: Sequence[Prompt], store: str | Path | TeacherStore,
+                   progress: Progress | None = None, **options: Any) -> CollectSummary:
+    """`collect` for async callers."""
+    return await Collector(teacher, store, **options).run(prompts, progress)
+
+
+def collect(teacher: str | Model, prompts: Sequence[Prompt], store: str | Path | TeacherStore,
+            progress: Progress | None = None, **options: Any) -> CollectSummary:
+    """Collect every prompt not yet in `store` from `teacher`; returns the summary. Options: settings
+    (CollectSettings), concurrency, budget_usd, batch, adapter_path, prices, poll_interval_s, max_retries,
+    timeout_s. Raises CollectError when the teacher rejects a request (bad key, bad request)."""
+    return asyncio.run(acollect(teacher, prompts, store, progress, **options))
+

@@ -1,0 +1,139 @@
+"""Collection prompts: one JSON object per line, and the workspace each one runs in.
+
+    {"id": "q1", "question": "...", "label": "tool"|"direct", "category": "read",
+     "workspace": {"path": "DIR"} | {"generator": "NAME", "seed": 1007, ...params},
+     "answer": {"type": "contains", "value": "{file_name}"}}
+
+Only `question` is required. Without `workspace` a prompt runs in an empty scratch directory; a `path`
+workspace (relative to the current directory) is copied, hidden entries left out, and the original is
+never touched; a `generator` workspace is built by the benchmark's seeded generators
+(`mlx_distill.bench.workspaces`), and `{placeholders}` in the question and `answer` (the benchmark's
+answer spec) are filled from the facts it returns, which is what lets verification check the answer.
+
+Generator workspaces never reproduce a held-out benchmark workspace: the benchmark draws a case's
+files from the stream (seed, case id) with seeds 0..N-1, and a prompt draws them from (seed,
+`TRAINING_STREAM`) with seed >= `MIN_TRAINING_SEED`: `load_prompts` refuses a lower seed, and a test
+proves no benchmark case is called `TRAINING_STREAM`, so the two never draw from the same stream.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..io import InputError, read_jsonl
+from ..schema import Label
+
+MIN_TRAINING_SEED = 1000
+TRAINING_STREAM = "teacher-prompt"
+
+
+class PathWorkspace(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1)
+
+
+class GeneratorWorkspace(BaseModel):
+    model_config = ConfigDict(extra="allow")  # generator parameters
+    generator: str = Field(min_length=1)
+    seed: int = Field(ge=MIN_TRAINING_SEED)
+
+    @model_validator(mode="after")
+    def _known(self) -> "GeneratorWorkspace":
+        from ..bench.workspaces import GENERATORS
+
+        if self.generator not in GENERATORS:
+            raise ValueError(f"unknown generator {self.generator!r} (known: {', '.join(sorted(GENERATORS))})")
+        return self
+
+    def spec(self) -> dict[str, Any]:
+        """The benchmark's workspace spec: {"kind": generator, **params}."""
+        params = {k: v for k, v in (self.model_extra or {}).items()}
+        return {"kind": self.generator, **params}
+
+
+class Prompt(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Optional[str] = None
+    question: str = Field(min_length=1)
+    label: Optional[Label] = None
+    category: Optional[str] = None
+    workspace: Optional[Union[PathWorkspace, GeneratorWorkspace]] = None
+    answer: Optional[dict[str, Any]] = None
+
+    def key_fields(self) -> dict[str, Any]:
+        """What the record key hashes (everything but the id)."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"id"})
+
+
+def load_prompts(path: str | os.PathLike) -> list[Prompt]:
+    """Every prompt of a JSONL file; the first bad line raises InputError naming file:line and the field.
+    Prompts without an id get `<file stem>-<line>`."""
+    prompts: list[Prompt] = []
+    ids: dict[str, int] = {}
+    stem = Path(path).stem
+    for lineno, obj in read_jsonl(path):
+        if not isinstance(obj, dict):
+            raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=lineno,
+                             rule="prompt")
+        try:
+            prompt = Prompt.model_validate(obj)
+        except ValidationError as e:
+            err = e.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("PathWorkspace", "Generator")))
+            raise InputError(f"{loc or '<prompt>'}: {err['msg']}", path=path, line=lineno,
+                             record_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
+                             rule="prompt") from None
+        prompt.id = prompt.id or f"{stem}-{lineno}"
+        if prompt.id in ids:
+            raise InputError(f"duplicate id (first on line {ids[prompt.id]})", path=path, line=lineno,
+                             record_id=prompt.id, rule="prompt")
+        ids[prompt.id] = lineno
+        prompts.append(prompt)
+    if not prompts:
+        raise InputError("no prompts in file", path=path, rule="prompt")
+    return prompts
+
+
+def _ignore_hidden(directory: str, names: list[str]) -> set[str]:
+    from ..tools import SKIPPED_DIRS
+
+    return {n for n in names if n.startswith(".") or n in SKIPPED_DIRS}
+
+
+def prepare_workspace(prompt: Prompt, root: str | os.PathLike) -> dict[str, Any]:
+    """Fill the empty directory `root` with the prompt's workspace; returns the generator's facts ({} otherwise)."""
+    root = Path(root)
+    ws = prompt.workspace
+    if isinstance(ws, PathWorkspace):
+        src = Path(ws.path).expanduser()
+        if not src.is_dir():
+            raise InputError(f"workspace path {ws.path!r} is not a directory", record_id=prompt.id, rule="workspace")
+        shutil.copytree(src, root, ignore=_ignore_hidden, dirs_exist_ok=True, symlinks=True)
+        return {}
+    if isinstance(ws, GeneratorWorkspace):
+        from ..bench.workspaces import build_workspace
+
+        return build_workspace(ws.spec(), root, case_id=TRAINING_STREAM, seed=ws.seed)
+    root.mkdir(parents=True, exist_ok=True)
+    return {}
+
+
+def question_text(prompt: Prompt, facts: dict[str, Any]) -> str:
+    """The question as asked: {placeholders} filled from the workspace's facts."""
+    if not facts:
+        return prompt.question
+    from ..bench.suites import fill
+
+    try:
+        return fill(prompt.question, facts)
+    except (KeyError, IndexError, ValueError) as e:
+        raise InputError(f"question placeholder {e} is not a fact of generator "
+                         f"{getattr(prompt.workspace, 'generator', '?')} (facts: {', '.join(sorted(facts))})",
+                         record_id=prompt.id, rule="prompt") from None
+
+

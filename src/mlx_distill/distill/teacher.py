@@ -1,0 +1,93 @@
+"""`resolve_teacher`: the teacher as a PydanticAI `Model`, ready for `mlx_distill.agent.create_agent`.
+
+- `anthropic:<model id>`: PydanticAI's Anthropic model over the official `anthropic` SDK client, which
+  reads `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL` itself and retries 408/409/429/5xx and dropped
+  connections with backoff, honouring `retry-after` (`max_retries`, `timeout_s`).
+- any other PydanticAI model name (`openai:gpt-5`, `test`...): PydanticAI resolves it.
+- a local MLX model (any name `mlx-distill model` accepts, with an optional adapter): the agent
+  factory's resolution; a big local model is a free teacher.
+
+`teacher_id` is the stable name the store keys records and prices calls by: `anthropic:claude-...`
+as given, `mlx:<name>` (plus the adapter) for local models.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic_ai.models import Model
+
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_TIMEOUT_S = 120.0
+
+# The Anthropic teacher's own settings: the shared system prompt and tool schemas (~800 tokens, the
+# same in every call) are marked for prompt caching (`cache_control` on the last system block and
+# the last tool). Kept on the model, so every agent built over it caches.
+ANTHROPIC_CACHE_SETTINGS = {"anthropic_cache_instructions": True, "anthropic_cache_tool_definitions": True}
+
+
+class TeacherError(ValueError):
+    """A teacher name that cannot be used (unknown provider, missing key...): one line for the CLI."""
+
+
+def is_anthropic(name: Any) -> bool:
+    return isinstance(name, str) and name.startswith("anthropic:")
+
+
+def is_local(name: Any) -> bool:
+    from ..agent.factory import is_pydantic_ai_name, is_url
+
+    return isinstance(name, str) and not is_url(name) and not is_pydantic_ai_name(name)
+
+
+def teacher_id(name: str, adapter_path: str | os.PathLike | None = None) -> str:
+    """The id records are keyed and calls priced by."""
+    if is_local(name):
+        tid = f"mlx:{name}"
+        return f"{tid}+{Path(adapter_path).expanduser().resolve()}" if adapter_path else tid
+    return name
+
+
+def anthropic_model(model_id: str, *, max_retries: int = DEFAULT_MAX_RETRIES, timeout_s: float = DEFAULT_TIMEOUT_S,
+                    api_key: str | None = None, base_url: str | None = None) -> Model:
+    """PydanticAI's Anthropic model over an SDK client (key and base URL from the environment unless given)."""
+    from anthropic import AnthropicError, AsyncAnthropic
+    from pydantic_ai.models.anthropic import AnthropicModel
+    from pydantic_ai.providers.anthropic import AnthropicProvider
+
+    try:
+        client = AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s)
+    except AnthropicError as e:
+        raise TeacherError(f"anthropic:{model_id}: {' '.join(str(e).split())}") from None
+    if not (client.api_key or getattr(client, "auth_token", None)):
+        raise TeacherError(f"anthropic:{model_id}: no API key; set ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for "
+                           "another endpoint)")
+    return AnthropicModel(model_id, provider=AnthropicProvider(anthropic_client=client),
+                          settings=dict(ANTHROPIC_CACHE_SETTINGS))
+
+
+def resolve_teacher(name: str | Model, adapter_path: str | os.PathLike | None = None, *,
+                    max_retries: int = DEFAULT_MAX_RETRIES, timeout_s: float = DEFAULT_TIMEOUT_S) -> Model:
+    """The teacher model for `name` (see the module docstring). Raises TeacherError for what a user must fix."""
+    if isinstance(name, Model):
+        return name
+    if not isinstance(name, str) or not name:
+        raise TeacherError(f"teacher must be a model name, got {name!r}")
+    if adapter_path and not is_local(name):
+        raise TeacherError(f"--adapter-path applies to local MLX teachers, not to {name!r}")
+    if is_anthropic(name):
+        return anthropic_model(name.split(":", 1)[1], max_retries=max_retries, timeout_s=timeout_s)
+    if not is_local(name):
+        from pydantic_ai.models import infer_model
+
+        try:
+            return infer_model(name)
+        except Exception as e:  # noqa: BLE001 - unknown provider, missing key: the user's to fix
+            raise TeacherError(f"teacher {name!r}: {' '.join(str(e).split())}") from None
+    from ..agent.factory import resolve_agent_model
+
+    model, _stops = resolve_agent_model(name, adapter_path)
+    return model  # type: ignore[return-value]
+
