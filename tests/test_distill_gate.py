@@ -156,3 +156,17 @@ def test_cli_bad_against_is_a_one_line_error(tmp_path):
     res = CliRunner().invoke(main, ["gate", "--student", "test", "--against", str(bad), "--no-progress"])
     assert res.exit_code == 2
     assert "bad.jsonl" in res.stderr and ":1" in res.stderr and "meta" in res.stderr
+
+
+def test_gate_reads_a_teacher_store_accepted_records_only(tmp_path):
+    from mlx_distill.distill.store import Verdict, TeacherStore
+
+    store = TeacherStore(tmp_path / "store")
+    for i, rec in enumerate(teacher_records()):
+        verdict = Verdict.reject("tool-error", "scripted") if i == 0 else Verdict.accept()
+        rec.meta.key, rec.meta.verdict = f"k{i}", verdict.to_json()
+        store.add(rec)
+    against = load_against(tmp_path / "store")
+    assert against.kind == "records" and len(against.suite.cases) == 7 and "t0" not in against.references
+    result = run_gate(ModelSpec(FunctionModel(good), label="good"), against)
+    assert result.passed and result.agreement["cases"] == 7

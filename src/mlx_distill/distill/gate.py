@@ -30,6 +30,7 @@ from ..bench.scoring import CaseScore, aggregate
 from ..bench.suites import Case, Suite, load_suite
 from ..io import InputError, atomic_write_text, read_jsonl, write_json
 from ..schema import Record, parse_record
+from .store import RECORDS_FILE, read_store
 
 DEFAULT_THRESHOLD = 0.95
 MISMATCH = ":mismatch"  # suffix of a predicted class that made the right decision with the wrong call
@@ -90,20 +91,21 @@ def _looks_like_records(path: Path) -> bool:
 
 
 def record_files(path: Path) -> list[Path]:
-    """A JSONL file of records, or a directory: every `*.jsonl` of records in it (a record store)."""
+    """A JSONL file of records, or a directory: every `*.jsonl` of records in it."""
     if path.is_dir():
         return sorted(p for p in path.rglob("*.jsonl") if _looks_like_records(p))
     return [path]
 
 
 def load_against(spec: str | os.PathLike, *, limit: int | None = None) -> Against:
-    """Records (a JSONL file or a store directory of them) or a benchmark suite (built-in name or file)."""
+    """Records (a teacher store's accepted ones, a JSONL file, or a directory of them) or a benchmark suite
+    (built-in name or file)."""
     path = Path(spec).expanduser()
     if path.is_dir() or (path.is_file() and _looks_like_records(path)):
-        records = []
-        for f in record_files(path):
-            for line, obj in read_jsonl(f):
-                records.append(parse_record(obj, path=f, line=line))
+        if (path / RECORDS_FILE).is_file():  # a teacher store: its accepted records
+            records = [r for _line, r in read_store(path, accepted=True)]
+        else:
+            records = [parse_record(obj, path=f, line=line) for f in record_files(path) for line, obj in read_jsonl(f)]
         if not records:
             raise InputError("no teacher records found", path=path)
         records = records[:limit] if limit else records
