@@ -140,11 +140,20 @@ def test_gate_against_a_suite_uses_its_labels(tmp_path):
 
 
 def test_cli_writes_report_and_exits_1_when_the_student_fails(tiny_model_dir, records_file, tmp_path):
+    from mlx_distill.distill.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "router")
+    for i in range(12):  # a router's drift checks: 10 of the last 12 agreed
+        ledger.append(kind="drift", model="anthropic:claude-haiku-4-5", usage={"input_tokens": 10}, latency_s=0.1,
+                      agree=i >= 2)
     out = tmp_path / "gate"
     res = CliRunner().invoke(main, ["gate", "--student", str(tiny_model_dir), "--against", str(records_file),
-                                    "--max-tokens", "4", "--out", str(out), "--no-progress"])
+                                    "--max-tokens", "4", "--out", str(out), "--no-progress", "--ledger",
+                                    str(ledger.path)])
     assert res.exit_code == 1, res.output
     assert "FAIL" in res.stdout and "majority baseline" in res.stdout and "recall tool" in res.stdout
+    assert "drift agreement (rolling)" in res.stdout and "83.3%" in res.stdout
+    assert "warning: drift: the student agreed with the teacher on 83.3% of the last 12" in res.stderr
     data = json.loads((out / "gate.json").read_text())
     assert data["passed"] is False and len(data["cases"]) == 8
     assert "# Gate:" in (out / "gate.md").read_text()

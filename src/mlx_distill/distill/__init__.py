@@ -7,6 +7,7 @@ and account for every call.
 - `store`: the append-only, content-hash keyed record store that resumes after a kill
 - `gate`: is the student good enough? balanced agreement with the teacher per decision class
 - `router`: student first, teacher when the student's turn is unusable (a FallbackModel)
+- `drift`: a sample of the student's turns also asked of the teacher; rolling agreement, warnings
 
 The loopback fake of the Messages API that tests and benchmarks use is
 `mlx_distill.testing.fake_anthropic`.

@@ -24,13 +24,15 @@ from ..cli_errors import one_line_errors
               help="Balanced agreement needed to pass.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases (both classes kept).")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--ledger", "ledger_path", type=click.Path(exists=True), default=None,
+              help="A router's ledger: fail also when the rolling drift agreement there is below the threshold.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Report directory (default: runs/gate/<timestamp>).")
 @click.option("--json", "as_json", is_flag=True, help="Print gate.json to stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @one_line_errors
 def gate(student: str, adapter_path: str | None, against: str, threshold: float, limit: int | None,
-         max_tokens: int, out_dir: str | None, as_json: bool, no_progress: bool) -> None:
+         max_tokens: int, ledger_path: str | None, out_dir: str | None, as_json: bool, no_progress: bool) -> None:
     """Pass or fail a student: its agreement with the teacher per decision class. Exit 0 on pass, 1 on fail."""
     from ..bench.cli import ProgressBar
     from ..bench.runner import ModelSpec, RunConfig
@@ -40,6 +42,10 @@ def gate(student: str, adapter_path: str | None, against: str, threshold: float,
     with ProgressBar(not no_progress, "gate") as bar:
         result = run_gate(ModelSpec(student, adapter_path), target, threshold=threshold,
                           config=RunConfig(max_tokens=max_tokens), progress=bar)
+    if ledger_path:
+        from .drift import apply_drift
+
+        apply_drift(result, ledger_path)
     paths = write_gate_report(result, Path(out_dir) if out_dir else Path("runs") / "gate" / time.strftime("%Y%m%d-%H%M%S"))
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
@@ -49,5 +55,7 @@ def gate(student: str, adapter_path: str | None, against: str, threshold: float,
         for k, v in summary_rows(result):
             click.echo(f"  {k:38} {v}")
         click.echo(verdict_line(result))
+        for warning in (result.drift or {}).get("warnings", []):
+            click.echo(f"warning: {warning}", err=True)
         click.echo(f"report: {paths['markdown']}  json: {paths['json']}")
     sys.exit(0 if result.passed else 1)

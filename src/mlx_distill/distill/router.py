@@ -49,6 +49,7 @@ from ..agent.model import tool_dicts
 from ..agent.parsing import CALL_MARKERS, parse_tool_calls
 
 REASONS = ("error", "unparseable", "empty", "unknown_tool", "invalid_arguments", "loop", "low_confidence")
+LOCAL_PROVIDER = "local"  # a student runs on this machine: free in the price table
 RETRYABLE = frozenset({"unparseable", "unknown_tool", "invalid_arguments"})
 
 
@@ -248,13 +249,18 @@ class Router(FallbackModel):
             self.stats.student += 1
         if self.ledger is None:
             return
-        answerer = self.teacher if by_teacher else self.student
+        model = self.teacher.model_id if by_teacher else local_id(self.student)
         student_usage = (turn.student_response.usage if turn.student_response is not None else None)
         self.ledger.append(
-            kind="route", model=answerer.model_id, usage=response.usage, latency_s=latency_s,
+            kind="route", model=model, usage=response.usage, latency_s=latency_s,
             cost_usd=None if by_teacher else 0.0, answered_by="teacher" if by_teacher else "student",
             reason=turn.reason, error=turn.error, student=self.student.model_id, teacher=self.teacher.model_id,
             student_usage=_usage_json(student_usage) if by_teacher and student_usage is not None else None)
+
+
+def local_id(student: Model) -> str:
+    """The ledger's id of a student: `local:` (free in the price table) before its model id."""
+    return f"{LOCAL_PROVIDER}:{student.model_id}"
 
 
 def _usage_json(usage: Any) -> dict[str, int]:
