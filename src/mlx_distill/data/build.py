@@ -77,6 +77,13 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
                 if spec.limit is not None and len(items) >= spec.limit:
                     break
         info["rejected"] = dict(rejected)
+    elif spec.type == "teacher":
+        from ..distill.store import RECORDS_FILE, read_store
+
+        items = [Located(rec, str(p / RECORDS_FILE if p.is_dir() else p), line)
+                 for p in paths for line, rec in read_store(p, accepted=True)]
+        if spec.limit is not None:
+            items = items[:spec.limit]
     else:  # records
         items, findings, _files = load_located(paths)
         if findings:

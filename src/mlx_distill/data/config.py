@@ -18,8 +18,9 @@ class _Strict(BaseModel):
 
 class SourceSpec(_Strict):
     """One generator. `type`: hand_authored (paths of YAML/JSONL), domain (repositories to mine),
-    direct (Markdown/Python to mine), convert (a file in a public format), records (JSONL records as is)."""
-    type: Literal["hand_authored", "domain", "direct", "convert", "records"]
+    direct (Markdown/Python to mine), convert (a file in a public format), records (JSONL records as is),
+    teacher (the accepted records of `mlx-distill collect` stores)."""
+    type: Literal["hand_authored", "domain", "direct", "convert", "records", "teacher"]
     name: Optional[str] = None  # how the source is named in the manifest (default: type)
     paths: list[str] = Field(default_factory=list)
     include: Optional[list[str]] = None  # domain: subdirectories/files of each repository to mine

@@ -430,7 +430,9 @@ class Collector:
 async def acollect(teacher: str | Model, prompts: Sequence[Prompt], store: str | Path | TeacherStore,
                    progress: Progress | None = None, **options: Any) -> CollectSummary:
     """`collect` for async callers."""
-    return await Collector(teacher, store, **options).run(prompts, progress)
+    collector = Collector(teacher, store, **options)
+    async with collector.model:  # closes the teacher's HTTP client inside this event loop
+        return await collector.run(prompts, progress)
 
 
 def collect(teacher: str | Model, prompts: Sequence[Prompt], store: str | Path | TeacherStore,

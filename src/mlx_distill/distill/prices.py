@@ -80,7 +80,7 @@ class PriceTable:
     def price(self, model_id: str) -> Price | None:
         """The price of a model id (`anthropic:claude-sonnet-4-5`, a dated id...); None when it is free."""
         provider, name = model_id.split(":", 1) if ":" in model_id else ("", model_id)
-        if provider in self.free_providers:
+        if provider in self.free_providers or model_id in self.free_providers:  # mlx:..., PydanticAI's `test`
             return None
         if name in self.models:
             return self.models[name]

@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..io import InputError, read_jsonl
 from ..schema import Label
@@ -65,6 +65,18 @@ class Prompt(BaseModel):
     workspace: Optional[Union[PathWorkspace, GeneratorWorkspace]] = None
     answer: Optional[dict[str, Any]] = None
 
+    @field_validator("workspace", mode="before")
+    @classmethod
+    def _one_kind(cls, v: Any) -> Any:
+        """Pick the workspace kind by its key, so an error names the right fields."""
+        if isinstance(v, dict):
+            if "generator" in v:
+                return GeneratorWorkspace.model_validate(v)
+            if "path" in v:
+                return PathWorkspace.model_validate(v)
+            raise ValueError('workspace needs "path" (a directory to copy) or "generator" and "seed"')
+        return v
+
     def key_fields(self) -> dict[str, Any]:
         """What the record key hashes (everything but the id)."""
         return self.model_dump(mode="json", exclude_none=True, exclude={"id"})
@@ -84,8 +96,11 @@ def load_prompts(path: str | os.PathLike) -> list[Prompt]:
             prompt = Prompt.model_validate(obj)
         except ValidationError as e:
             err = e.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("PathWorkspace", "Generator")))
-            raise InputError(f"{loc or '<prompt>'}: {err['msg']}", path=path, line=lineno,
+            loc = ".".join(str(x) for x in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "greater_than_equal" and loc.endswith("seed"):
+                msg += " (training seeds start at 1000: lower ones are the held-out benchmark's)"
+            raise InputError(f"{loc or '<prompt>'}: {msg}", path=path, line=lineno,
                              record_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
                              rule="prompt") from None
         prompt.id = prompt.id or f"{stem}-{lineno}"
@@ -137,3 +152,30 @@ def question_text(prompt: Prompt, facts: dict[str, Any]) -> str:
                          record_id=prompt.id, rule="prompt") from None
 
 
+
+
+def asked_questions(prompts: list[Prompt]) -> list[str]:
+    """Each prompt's question as the teacher would see it (generator workspaces built in a scratch directory)."""
+    import tempfile
+
+    out = []
+    for p in prompts:
+        facts: dict[str, Any] = {}
+        if isinstance(p.workspace, GeneratorWorkspace):
+            with tempfile.TemporaryDirectory(prefix="mlx-distill-prompt-") as tmp:
+                facts = prepare_workspace(p, tmp)
+        out.append(question_text(p, facts))
+    return out
+
+
+def leakage_findings(prompts: list[Prompt], bench: list[str | os.PathLike], *, path: str | None = None) -> list[Any]:
+    """The validator's corpus rules (bench-overlap: a held-out benchmark question or an instance of one
+    of its templates; duplicates) over the prompts' questions as asked: leakage found before any call."""
+    from ..data.validate import Located, corpus_findings, load_bench
+    from ..schema import Record
+
+    items = [Located(Record.model_validate({"messages": [{"role": "user", "content": q}],
+                                            "meta": {"id": p.id, "source": "prompt", "category": p.category or "x",
+                                                     "label": p.label or "tool"}}), path, i + 1)
+             for i, (p, q) in enumerate(zip(prompts, asked_questions(prompts)))]
+    return corpus_findings(items, load_bench(bench))

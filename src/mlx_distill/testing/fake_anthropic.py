@@ -82,6 +82,18 @@ def question_of(body: dict) -> str:
     return ""
 
 
+def tool_results(body: dict) -> list[str]:
+    """The text of every tool result in the conversation, oldest first (for scripts that answer from them)."""
+    out = []
+    for m in body.get("messages", []):
+        content = m.get("content")
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                inner = block.get("content")
+                out.append(inner if isinstance(inner, str) else _user_text(inner or []))
+    return out
+
+
 def turn_of(body: dict) -> int:
     """How many assistant turns the conversation already holds (0 for the first request)."""
     return sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
@@ -122,6 +134,8 @@ class FakeAnthropic:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> "FakeAnthropic":
+        if self._server is not None:  # already serving
+            return self
         fake = self
 
         class Handler(_Handler):
