@@ -78,10 +78,12 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
                     break
         info["rejected"] = dict(rejected)
     elif spec.type == "teacher":
+        from ..distill.shadow import shadow_segments
         from ..distill.store import RECORDS_FILE, read_store
 
+        stores = [s for p in paths for s in (shadow_segments(p) or [p])]  # a shadow root: each of its segments
         items = [Located(rec, str(p / RECORDS_FILE if p.is_dir() else p), line)
-                 for p in paths for line, rec in read_store(p, accepted=True)]
+                 for p in stores for line, rec in read_store(p, accepted=True)]
         if spec.limit is not None:
             items = items[:spec.limit]
     else:  # records
