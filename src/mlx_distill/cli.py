@@ -99,7 +99,7 @@ def _register() -> None:
                           ("mlx_distill.agent.cli", ["serve", "chat"]),
                           ("mlx_distill.bench.cli", ["bench", "compare"]),
                           ("mlx_distill.distill.cli", ["collect"]),
-                          ("mlx_distill.distill.economics_cli", ["gate"])):
+                          ("mlx_distill.distill.economics_cli", ["gate", "economics"])):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:
