@@ -156,9 +156,13 @@ def test_mlx_responses_carry_the_first_token_margin(scripted, workspace):
 
 def test_router_names():
     assert split_router_name("router:embedded:smollm2-135m+anthropic:claude-haiku-4-5") == (
-        "embedded:smollm2-135m", "anthropic:claude-haiku-4-5")
+        "embedded:smollm2-135m", "anthropic:claude-haiku-4-5", {})
+    assert split_router_name("router:a/b+c:d?min_margin=0.3&student_retries=1")[2] == {"min_margin": 0.3,
+                                                                                       "student_retries": 1}
     with pytest.raises(ValueError, match="router:STUDENT\\+TEACHER"):
         split_router_name("router:only-one")
+    with pytest.raises(ValueError, match="unknown router option 'margin'"):
+        split_router_name("router:a+b?margin=1")
 
 
 def test_bench_runs_the_router_as_a_model(tiny_model_dir, fake, tmp_path, monkeypatch):
@@ -180,3 +184,7 @@ def test_bench_runs_the_router_as_a_model(tiny_model_dir, fake, tmp_path, monkey
     routing = data["models"][0]["routing"]
     assert routing["calls"] == routing["answered_by_student"] + routing["answered_by_teacher"] >= 1
     assert "model calls answered by the student" in res.stdout
+    rows = read_ledger(tmp_path / "run" / "router")  # the run's ledger, for `mlx-distill economics`
+    assert len(rows) == routing["calls"] and {r["kind"] for r in rows} == {"route"}
+    res = CliRunner().invoke(main, ["economics", str(tmp_path / "run")])
+    assert res.exit_code == 0 and "answered locally" in res.stdout

@@ -173,7 +173,8 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
     out = Path(out_dir) if out_dir else _default_out("bench")
     config = RunConfig(temperatures=temps, seeds=list(range(seeds)), max_requests=max_requests,
                        max_tool_calls=max_tool_calls, max_tokens=max_tokens,
-                       keep_workspaces=str(out / "workspaces") if keep_workspaces else None)
+                       keep_workspaces=str(out / "workspaces") if keep_workspaces else None,
+                       ledger_dir=str(out / "router") if any(str(m).startswith("router:") for m in models) else None)
 
     def model_error(spec: Any, message: str) -> None:
         click.echo(f"error: {message}", err=True)

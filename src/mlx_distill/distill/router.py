@@ -23,6 +23,7 @@ the router answers a streamed request with a non-streamed one (see `request_stre
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from contextlib import asynccontextmanager
@@ -273,15 +274,30 @@ def _usage_json(usage: Any) -> dict[str, int]:
 ROUTER_PREFIX = "router:"
 
 
-def split_router_name(name: str) -> tuple[str, str]:
-    """`router:STUDENT+TEACHER` -> (student, teacher); the teacher is after the last `+`."""
-    body = name[len(ROUTER_PREFIX):]
+NAME_OPTIONS = {"min_margin": float, "student_retries": int}
+
+
+def split_router_name(name: str) -> tuple[str, str, dict[str, Any]]:
+    """`router:STUDENT+TEACHER[?min_margin=0.3&student_retries=1]` -> (student, teacher, options); the
+    teacher is after the last `+`."""
+    from ..io import InputError
+
+    body, _, query = name[len(ROUTER_PREFIX):].partition("?")
     student, sep, teacher = body.rpartition("+")
     if not sep or not student or not teacher:
-        from ..io import InputError
-
         raise InputError(f"a router is named router:STUDENT+TEACHER, got {name!r}", rule="router")
-    return student, teacher
+    options: dict[str, Any] = {}
+    for item in filter(None, query.split("&")):
+        key, _, value = item.partition("=")
+        if key not in NAME_OPTIONS:
+            raise InputError(f"unknown router option {key!r} in {name!r} (known: {', '.join(NAME_OPTIONS)})",
+                             rule="router")
+        try:
+            options[key] = NAME_OPTIONS[key](value)
+        except ValueError:
+            raise InputError(f"router option {key}={value!r} is not a {NAME_OPTIONS[key].__name__}",
+                             rule="router") from None
+    return student, teacher, options
 
 
 def student_model(name: str, adapter_path: str | None = None) -> Model:
@@ -300,9 +316,15 @@ def student_model(name: str, adapter_path: str | None = None) -> Model:
     return model
 
 
-def router_from_name(name: str, adapter_path: str | None = None, **kwargs: Any) -> Router:
-    """`router:STUDENT+TEACHER` as a Router; `adapter_path` is the student's."""
+def router_from_name(name: str, adapter_path: str | None = None, *, ledger_dir: str | os.PathLike | None = None,
+                     **kwargs: Any) -> Router:
+    """`router:STUDENT+TEACHER[?options]` as a Router; `adapter_path` is the student's; its calls go to
+    `ledger_dir`/ledger.jsonl when given."""
     from .teacher import resolve_teacher
 
-    student, teacher = split_router_name(name)
-    return Router(student_model(student, adapter_path), resolve_teacher(teacher), **kwargs)
+    student, teacher, options = split_router_name(name)
+    if ledger_dir is not None:
+        from .ledger import Ledger
+
+        kwargs.setdefault("ledger", Ledger(ledger_dir))
+    return Router(student_model(student, adapter_path), resolve_teacher(teacher), **{**options, **kwargs})
