@@ -69,7 +69,7 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
         load_agent_model(ModelSpec(teacher))
     except Exception as e:  # noqa: BLE001
         return [f"teacher {teacher} skipped: {one_line(e)}"]
-    specs.append(ModelSpec(teacher))
+    specs.append(ModelSpec(teacher, label=f"teacher {teacher}"))
     return []
 
 

@@ -145,9 +145,9 @@ def load_agent_model(spec: ModelSpec, *, ledger_dir: str | None = None) -> Any:
     if name and not is_url(name) and is_pydantic_ai_name(name) and name != "test":
         if spec.adapter_path:
             raise ValueError(f"--adapter-path applies to local MLX models, not to {spec.model!r}")
-        from pydantic_ai.models import infer_model
+        from ..distill.teacher import resolve_teacher
 
-        return infer_model(spec.model)  # fails here, once, when the provider's key is missing
+        return resolve_teacher(spec.model)  # fails here, once, when the provider's key is missing
     if name and is_url(name):
         _check_server(name)
     model, _ = resolve_agent_model(spec.model, spec.adapter_path, prefix_cache=spec.prefix_cache)
