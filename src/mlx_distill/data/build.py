@@ -86,6 +86,13 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
                  for p in stores for line, rec in read_store(p, accepted=True)]
         if spec.limit is not None:
             items = items[:spec.limit]
+    elif spec.type == "catalogue":
+        from .catalogue import generate_catalogue
+
+        recs = generate_catalogue(spec.catalogue, seed=seed, counts=spec.counts, pairs=spec.pairs,
+                                  max_tools=spec.max_tools)
+        items = [Located(r, tag, i + 1) for i, r in enumerate(recs)]
+        info["catalogue"] = spec.catalogue
     else:  # records
         items, findings, _files = load_located(paths)
         if findings:
@@ -190,8 +197,10 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
 
     kept, breport = balance(valid_items, ratio=b.ratio, max_per_category=b.max_per_category,
                             category_caps=b.category_caps, total=b.total, keep_sources=b.keep_sources,
-                            other_labels=b.other_labels, seed=cfg.seed, hash_of=hash_of)
+                            other_labels=b.other_labels, toolsets=b.toolsets, seed=cfg.seed, hash_of=hash_of)
     say(f"balanced to {len(kept)} records: " + ", ".join(f"{k} {v}" for k, v in sorted(breport.after.items())))
+    say("  tool sets by label: " + "; ".join(f"{lab} " + ", ".join(f"{k} {v}" for k, v in kinds.items())
+                                             for lab, kinds in breport.toolsets_after.items()))
 
     # 4. split and write
     s = cfg.split

@@ -47,9 +47,10 @@ RULES: dict[str, tuple[str, str]] = {
     "render": (ERROR, "the record does not render prefix-consistently through the model's chat template"),
     "mask": (ERROR, "supervised tokens are not exactly the assistant turns"),
     "too-long": (ERROR, "the rendered record is longer than max_seq_length tokens"),
-    "duplicate": (ERROR, "same normalised user question as an earlier record"),
+    "duplicate": (ERROR, "same normalised user question, next to the same tools, as an earlier record"),
     "split-overlap": (ERROR, "the same (or a nearly identical) question is in two splits"),
     "bench-overlap": (ERROR, "the question is (nearly) a question of a held-out benchmark suite"),
+    "bench-tool": (ERROR, "the record offers a tool that only held-out benchmark suites may offer"),
     "near-duplicate": (WARNING, "token-set Jaccard similarity >= threshold with an earlier record's question"),
     "ungrounded": (WARNING, "the final answer shares no name, path or number with the tool results"),
     "empty-tool-result": (WARNING, "a tool result is empty"),
@@ -518,6 +519,16 @@ class BenchQuestion:
     question: str
     path: str
     line: int
+    tools: frozenset[str] = frozenset()  # names of the case's own tools (unseen-tool suites)
+
+
+def _case_tool_names(obj: dict) -> frozenset[str]:
+    names = set()
+    for f in obj.get("functions") or []:
+        fn = f.get("function", f) if isinstance(f, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            names.add(fn["name"])
+    return frozenset(names)
 
 
 def load_bench(paths: Iterable[str | os.PathLike], findings: list[Finding] | None = None) -> list[BenchQuestion]:
@@ -544,7 +555,7 @@ def load_bench(paths: Iterable[str | os.PathLike], findings: list[Finding] | Non
                 flat = [m for turn in q for m in (turn if isinstance(turn, list) else [turn])]
                 q = next((m.get("content") for m in flat if isinstance(m, dict) and m.get("role") == "user"), None)
             if isinstance(q, str) and q.strip():
-                out.append(BenchQuestion(q, str(f), lineno))
+                out.append(BenchQuestion(q, str(f), lineno, _case_tool_names(obj)))
             elif findings is not None:
                 findings.append(Finding("bench-file", "no question field; line ignored", str(f), lineno, None, WARNING))
         if findings is not None:
@@ -657,9 +668,18 @@ def _split_of(path: str | None) -> str | None:
     return stem if stem in SPLITS else None
 
 
+def _toolset_key(record: Record) -> str:
+    """'' for the agent's own tools (or none); else the sorted names of the tools offered."""
+    from ..tools import TOOL_NAMES
+
+    names = sorted({t.get("function", {}).get("name") or "" for t in record.tools if isinstance(t, dict)})
+    return "" if set(names) <= set(TOOL_NAMES) else "\x00tools:" + ",".join(names)
+
+
 def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (), *, near_threshold: float = 0.9,
                     bench_threshold: float = 0.8, progress: bool = False) -> list[Finding]:
-    """duplicate-id, duplicate, near-duplicate, split-overlap and bench-overlap (later records are flagged)."""
+    """duplicate-id, duplicate, near-duplicate, split-overlap, bench-overlap and bench-tool (later
+    records are flagged)."""
     out: list[Finding] = []
     ids: dict[str, Located] = {}
     for it in items:
@@ -670,16 +690,32 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
         else:
             ids[rid] = it
 
+    bench_tools: dict[str, BenchQuestion] = {}
+    for b in bench:
+        for name in b.tools:
+            bench_tools.setdefault(name, b)
+    if bench_tools:
+        for it in items:
+            offered = {t.get("function", {}).get("name") for t in it.record.tools if isinstance(t, dict)}
+            for name in sorted(n for n in offered if n in bench_tools):
+                b = bench_tools[name]
+                _add(out, "bench-tool", f"offers {name!r}, a tool of the held-out case at {b.path}:{b.line}", it)
+
     questions = [it.record.user_text() for it in items]
     norms = [normalize_question(q) for q in questions]
     toks = [question_tokens(q) for q in questions]
+    # The same question next to another tool set is another example (relevance pairs teach exactly
+    # that): duplicates and near-duplicates are counted within one tool set. The agent's own tools
+    # form one set, so records that offer them compare as before.
+    sets = [_toolset_key(it.record) for it in items]
+    near_toks = [t | {sig} if sig else t for t, sig in zip(toks, sets)]
     bench_norm = {}
     for b in bench:
         bench_norm.setdefault(normalize_question(b.question), b)
     bench_toks = [question_tokens(b.question) for b in bench]
 
     # exact
-    first_by_norm: dict[str, int] = {}
+    first_by_norm: dict[tuple[str, str], int] = {}
     distinct: list[int] = []
     for i, (it, nq) in enumerate(zip(items, norms)):
         if not nq:
@@ -687,9 +723,9 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
         b = bench_norm.get(nq)
         if b is not None:
             _add(out, "bench-overlap", f"question is identical to {b.path}:{b.line}", it)
-        j = first_by_norm.get(nq)
+        j = first_by_norm.get((nq, sets[i]))
         if j is None:
-            first_by_norm[nq] = i
+            first_by_norm[(nq, sets[i])] = i
             distinct.append(i)
             continue
         other = items[j]
@@ -699,11 +735,11 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
         _add(out, rule, f"same question as record {other.record.meta.id} at {other.path}:{other.line}{where}", it)
 
     # near: a self-join over distinct questions (each probes the ones before it, then joins them)
-    join = _JaccardJoin([toks[i] for i in distinct], near_threshold)
+    join = _JaccardJoin([near_toks[i] for i in distinct], near_threshold)
     pos_to_item: list[int] = []
     for i in track(distinct, "near-duplicates", enabled=progress):
-        pre = join.prefix(toks[i])
-        for p, jac in join.query(toks[i], pre):
+        pre = join.prefix(near_toks[i])
+        for p, jac in join.query(near_toks[i], pre):
             j = pos_to_item[p]
             it, other = items[i], items[j]
             s1, s2 = it.split or _split_of(it.path), other.split or _split_of(other.path)
@@ -714,7 +750,7 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
                 _add(out, "near-duplicate", f"question nearly identical (Jaccard {jac:.2f}) to record "
                                             f"{other.record.meta.id} at {other.path}:{other.line}", it)
             break
-        join.add(toks[i], pre)
+        join.add(near_toks[i], pre)
         pos_to_item.append(i)
     templates = _bench_templates(bench)
     matched: set[int] = set()
