@@ -188,3 +188,21 @@ def test_bench_runs_the_router_as_a_model(tiny_model_dir, fake, tmp_path, monkey
     assert len(rows) == routing["calls"] and {r["kind"] for r in rows} == {"route"}
     res = CliRunner().invoke(main, ["economics", str(tmp_path / "run")])
     assert res.exit_code == 0 and "answered locally" in res.stdout
+
+
+def test_a_streamed_run_is_judged_too(scripted, teacher, ledger, workspace):
+    import asyncio
+    import warnings
+
+    router = Router(scripted(["", "unused"]), teacher(), ledger=ledger)
+    agent = create_agent(router, workspace=workspace)
+
+    async def run():
+        async with agent.run_stream("Which files are here?") as result:
+            return await result.get_output()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "response handlers not applied" warning
+        assert asyncio.run(run()) == TEACHER_ANSWER
+    assert router.stats.reasons == {"empty": 1}
+    assert read_ledger(ledger.path)[0]["reason"] == "empty"
