@@ -7,7 +7,8 @@
 #
 # Environment:
 #   DATA_CONFIG=configs/data.yaml   the data recipe
-#   BENCH_LIMIT=12                  held-out cases per model (balanced across categories); "all" for every case
+#   BENCH_SUITES="discrimination unseen_tools"   held-out suites (also: clarify refuse workspace_negatives)
+#   BENCH_LIMIT=12                  held-out cases per suite and model (spread over labels); "all" for every case
 #   BENCH_MAX_TOKENS=128            generation cap per agent turn in the benchmark
 #   BENCH=0                         skip the benchmark
 set -euo pipefail
@@ -15,6 +16,7 @@ cd "$(dirname "$0")"
 
 CONFIG=${1:-configs/default.yaml}
 DATA_CONFIG=${DATA_CONFIG:-configs/data.yaml}
+BENCH_SUITES=${BENCH_SUITES:-discrimination unseen_tools}
 BENCH_LIMIT=${BENCH_LIMIT:-12}
 BENCH_MAX_TOKENS=${BENCH_MAX_TOKENS:-128}
 if [ ! -f "$CONFIG" ]; then
@@ -43,10 +45,13 @@ stage "4/5 training ($CONFIG -> $ADAPTER)"
 $MD train -c "$CONFIG" --adapter-path "$ADAPTER"
 
 if [ "${BENCH:-1}" != "0" ]; then
-  stage "5/5 benchmark: base vs adapter on the held-out suite"
+  stage "5/5 benchmark: base vs adapter on the held-out suites ($BENCH_SUITES)"
   limit=()
   if [ "$BENCH_LIMIT" != "all" ]; then limit=(--limit "$BENCH_LIMIT"); fi
-  $MD bench -m "$MODEL" --adapter-path "$ADAPTER" --include-base "${limit[@]}" --max-tokens "$BENCH_MAX_TOKENS" --out "runs/bench/$RUN"
+  suites=()
+  for s in $BENCH_SUITES; do suites+=(--suite "$s"); done
+  $MD bench -m "$MODEL" --adapter-path "$ADAPTER" --include-base "${suites[@]}" "${limit[@]}" \
+    --max-tokens "$BENCH_MAX_TOKENS" --out "runs/bench/$RUN"
 fi
 
 stage "done"
