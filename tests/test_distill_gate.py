@@ -177,5 +177,7 @@ def test_gate_reads_a_teacher_store_accepted_records_only(tmp_path):
         store.add(rec)
     against = load_against(tmp_path / "store")
     assert against.kind == "records" and len(against.suite.cases) == 7 and "t0" not in against.references
+    small = load_against(tmp_path / "store", limit=4)  # the first 4 would all be tool records: both classes kept
+    assert sorted(c.label for c in small.suite.cases) == ["direct", "direct", "tool", "tool"]
     result = run_gate(ModelSpec(FunctionModel(good), label="good"), against)
     assert result.passed and result.agreement["cases"] == 7

@@ -108,8 +108,10 @@ def load_against(spec: str | os.PathLike, *, limit: int | None = None) -> Agains
             records = [parse_record(obj, path=f, line=line) for f in record_files(path) for line, obj in read_jsonl(f)]
         if not records:
             raise InputError("no teacher records found", path=path)
-        records = records[:limit] if limit else records
         pairs = [case_from_record(r) for r in records]
+        if limit:
+            keep = {c.id for c in _balanced_head([c for c, _ in pairs], limit)}
+            pairs = [(c, ref) for c, ref in pairs if c.id in keep]
         systems = Counter(m.content for r in records for m in r.messages[:1] if m.role == "system")
         return Against(Suite(path.name, [c for c, _ in pairs], str(path)), {c.id: ref for c, ref in pairs},
                        systems.most_common(1)[0][0] if systems else None, kind="records")
