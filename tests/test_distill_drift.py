@@ -6,7 +6,7 @@ turns are kept as valid training records."""
 import warnings
 
 import pytest
-from pydantic_ai.messages import ModelResponse, TextPart, UserPromptPart
+from pydantic_ai.messages import ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from mlx_distill.agent import create_agent, run_question

@@ -181,3 +181,11 @@ def test_gate_reads_a_teacher_store_accepted_records_only(tmp_path):
     assert sorted(c.label for c in small.suite.cases) == ["direct", "direct", "tool", "tool"]
     result = run_gate(ModelSpec(FunctionModel(good), label="good"), against)
     assert result.passed and result.agreement["cases"] == 7
+
+
+def test_a_reference_with_one_class_never_passes(tmp_path):
+    only_direct = [r for r in teacher_records() if r.meta.label == "direct"]
+    path = save_records(tmp_path / "direct.jsonl", only_direct)
+    result = run_gate(ModelSpec(FunctionModel(never_tool), label="never-tool"), load_against(path))
+    assert result.agreement["balanced_accuracy"] == 1.0  # trivially: every case is direct
+    assert not result.passed and "only direct cases" in result.reasons[0]

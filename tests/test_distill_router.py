@@ -9,7 +9,7 @@ from pydantic_ai.messages import ModelResponse
 from pydantic_ai.models.function import FunctionModel
 
 from mlx_distill.agent import MLXModel, create_agent, run_question
-from mlx_distill.agent.generation import forced_reply, scripted_replies
+from mlx_distill.agent.generation import forced_reply
 from mlx_distill.distill.ledger import Ledger, read_ledger, totals
 from mlx_distill.distill.prices import load_prices
 from mlx_distill.distill.router import Router, split_router_name

@@ -238,11 +238,16 @@ class GateResult:
 
 
 def verdict(metrics: dict[str, Any], threshold: float) -> tuple[bool, list[str]]:
-    """(passed, why not): balanced agreement at or above the threshold, and above the majority baseline."""
+    """(passed, why not): both decisions present in the reference, balanced agreement at or above the threshold,
+    and above the majority baseline."""
     reasons = []
     balanced = metrics.get("balanced_accuracy")
+    classes = [c for c, v in (metrics.get("per_class") or {}).items() if v.get("support")]
     if balanced is None:
         reasons.append("no cases were scored")
+    elif len(classes) < 2:
+        reasons.append(f"the reference has only {', '.join(classes) or 'no'} cases: a student that always decides "
+                       "the same way would pass; add cases of the other decision")
     elif balanced < threshold:
         reasons.append(f"balanced agreement {balanced:.1%} is below the threshold {threshold:.0%}")
     if metrics.get("at_or_below_baseline"):
