@@ -78,6 +78,15 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
                 if spec.limit is not None and len(items) >= spec.limit:
                     break
         info["rejected"] = dict(rejected)
+    elif spec.type == "teacher":
+        from ..distill.shadow import shadow_segments
+        from ..distill.store import RECORDS_FILE, read_store
+
+        stores = [s for p in paths for s in (shadow_segments(p) or [p])]  # a shadow root: each of its segments
+        items = [Located(rec, str(p / RECORDS_FILE if p.is_dir() else p), line)
+                 for p in stores for line, rec in read_store(p, accepted=True)]
+        if spec.limit is not None:
+            items = items[:spec.limit]
     elif spec.type == "catalogue":
         from .catalogue import generate_catalogue
 
@@ -85,13 +94,6 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
                                   max_tools=spec.max_tools)
         items = [Located(r, tag, i + 1) for i, r in enumerate(recs)]
         info["catalogue"] = spec.catalogue
-    elif spec.type == "teacher":
-        from ..distill.store import RECORDS_FILE, read_store
-
-        items = [Located(rec, str(p / RECORDS_FILE if p.is_dir() else p), line)
-                 for p in paths for line, rec in read_store(p, accepted=True)]
-        if spec.limit is not None:
-            items = items[:spec.limit]
     else:  # records
         items, findings, _files = load_located(paths)
         if findings:
