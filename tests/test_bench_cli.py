@@ -126,3 +126,30 @@ def test_compare_prompt_file_errors(tmp_path):
     bad.write_text('{"question": "ok"}\n{"id": "x"}\n')
     res = CliRunner().invoke(main, ["compare", "--prompts", str(bad), "-m", "x", "--no-progress"])
     assert res.exit_code == 2 and f"{bad}:2 [prompts]: each line needs a non-empty 'question'" in res.stderr
+
+
+def test_compare_scores_judgement_when_prompts_carry_labels(tmp_path):
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+    from pydantic_ai.models.function import FunctionModel
+
+    from mlx_distill.bench.compare import compare_markdown, load_prompts, run_compare
+    from mlx_distill.bench.runner import ModelSpec
+
+    def lister(messages, info):
+        if any(isinstance(p, ToolReturnPart) for p in getattr(messages[-1], "parts", [])):
+            return ModelResponse(parts=[TextPart("Done.")])
+        return ModelResponse(parts=[ToolCallPart("list_files", {})])
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"question": "List the files.", "label": "tool"}\n'
+                       '{"question": "What is a closure?", "label": "direct"}\n'
+                       '{"question": "What is a mutex?", "label": "direct"}\n')
+    data = run_compare([ModelSpec(FunctionModel(lister), label="always-call")], load_prompts(str(prompts)))
+    v = data["judgement"]["always-call"]
+    assert v["balanced_accuracy"] == 0.5 and v["majority_baseline"] == pytest.approx(2 / 3)
+    assert v["at_or_below_baseline"] is True
+    assert "NO BETTER THAN BASELINE" in compare_markdown(data)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "label": "maybe"}\n')
+    with pytest.raises(InputError, match="bad.jsonl:1.*'label' must be one of"):
+        load_prompts(str(bad))

@@ -203,3 +203,23 @@ def test_aggregate_reports_baseline_per_suite_and_pooled():
     assert m["balanced_accuracy"] == 0.5 and m["at_or_below_baseline"] is True
     assert m["by_suite"]["a"]["balanced_accuracy"] == 1.0 and m["by_suite"]["a"]["at_or_below_baseline"] is False
     assert m["by_suite"]["b"]["no_call_rate"] == 0.0 and m["by_suite"]["b"]["tool_recall"] is None
+
+
+def test_catalogue_cases_score_the_call_and_classify_replies():
+    tools, _ = zip(*[function_to_tool({"name": "convert_currency", "parameters": {"type": "dict", "properties": {
+        "amount": {"type": "float"}, "to_currency": {"type": "string"}}, "required": ["amount", "to_currency"]}})])
+    call = Case(id="c", question="How much is 20 USD in EUR?", label="tool", category="call", functions=list(tools),
+                scoring="catalogue", answer={"type": "catalogue", "target_tool": "convert_currency",
+                                             "arguments": {"amount": 20, "to_currency": "EUR"}})
+    right = score_case(call, run("", [("convert_currency", {"amount": 20.0, "to_currency": "eur"})]))
+    assert right.predicted == "tool" and right.correct is True and right.right_tool is True
+    wrong = score_case(call, run("", [("convert_currency", {"amount": 25, "to_currency": "EUR"})]))
+    assert wrong.correct is False and "amount" in wrong.why
+    refuse = Case(id="r", question="What will EUR/USD be next year?", label="refuse", category="out_of_reach",
+                  functions=list(tools), scoring="catalogue", answer={"type": "catalogue"})
+    said_so = score_case(refuse, run("I can't predict future exchange rates; the tool only converts today."))
+    assert said_so.predicted == "refuse" and said_so.correct is True
+    guessed = score_case(refuse, run("It will be 1.12."))
+    assert guessed.predicted == "direct" and guessed.correct is False
+    asked = score_case(Case(**{**refuse.model_dump(), "label": "clarify"}), run("Which amount would you like to convert?"))
+    assert asked.predicted == "clarify" and asked.correct is True

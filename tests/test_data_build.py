@@ -134,9 +134,13 @@ def test_shipped_config_builds_offline_with_the_ratio(tmp_path, tiny_tokenizer, 
     res = build(cfg, output_dir=tmp_path / "mlx", tokenizer=tiny_tokenizer)
     m = res.manifest
     labels = m["counts"]["by_label"]
-    assert 150 <= m["counts"]["total"] <= 300
-    assert labels["tool"] == 2 * labels["direct"]
-    assert set(m["counts"]["by_source"]) >= {"hand_authored", "domain"}
+    assert 300 <= m["counts"]["total"] <= 450
+    # all four classes at 4:3:1:1.5, and within tool and direct the agent's tools beside unseen ones
+    assert labels["tool"] * 3 == labels["direct"] * 4 and labels["tool"] == labels["clarify"] * 4
+    assert labels["refuse"] * 2 == labels["clarify"] * 3
+    toolsets = m["balance"]["toolsets_after"]
+    assert set(toolsets["tool"]) == set(toolsets["direct"]) == {"workspace", "other"}
+    assert set(m["counts"]["by_source"]) >= {"hand_authored", "domain", "catalogue"}
     assert m["validation"]["checks"]["rendered"] == m["validation"]["records"]
     assert m["tokens"]["max"] <= cfg.validation.max_seq_length
     assert all(m["counts"]["by_split"][s] > 0 for s in ("train", "valid", "test"))
@@ -157,3 +161,25 @@ def test_cli_build_and_scripts(tmp_path):
     for script in ("convert_training_data.py", "generate_domain_examples.py"):
         p = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True)
         assert p.returncode == 0 and "Usage" in p.stdout
+
+
+def test_balance_keeps_the_toolset_ratio_within_each_label():
+    from mlx_distill.data.balance import _shares, balance, toolset_kind
+    from mlx_distill.data.common import build_record
+    from mlx_distill.tools import tool_schemas
+
+    other = [{"type": "function", "function": {"name": "get_lyrics", "parameters": {"type": "object", "properties": {}}}}]
+
+    def rec(i, label, tools):
+        msgs = [{"role": "user", "content": f"question {i} {label}"}, {"role": "assistant", "content": f"answer {i}"}]
+        return build_record(msgs, tools, id=f"r{i}", source="s", category=f"c{i % 3}", label=label)
+
+    recs = [rec(i, "direct", tool_schemas()) for i in range(30)] + [rec(100 + i, "direct", other) for i in range(6)]
+    assert {toolset_kind(r) for r in recs} == {"workspace", "other"} and toolset_kind(rec(0, "direct", [])) == "none"
+    kept, report = balance(recs, ratio={"direct": 1}, total=20, toolsets={"workspace": 1, "other": 1}, keep_sources=())
+    assert report.toolsets_after == {"direct": {"other": 6, "workspace": 14}}  # other has only 6: the rest goes on
+    kept, report = balance(recs, ratio={"direct": 1}, total=10, toolsets={"workspace": 1, "other": 1}, keep_sources=())
+    assert report.toolsets_after == {"direct": {"other": 5, "workspace": 5}}
+    assert report.toolsets_before == {"direct": {"other": 6, "workspace": 30}}
+    assert _shares(7, {"a": 10, "b": 10}, {"a": 3, "b": 1}) == {"a": 5, "b": 2}
+    assert sum(_shares(9, {"a": 2, "b": 3, "c": 50}, {"a": 1, "b": 1, "c": 1}).values()) == 9

@@ -253,9 +253,8 @@ def test_sigkill_at_several_points_then_resume_records_every_prompt_exactly_once
     with FakeAnthropic(oracle, latency_s=0.15) as fake:
         env = {**os.environ, **fake.env()}
         cmd = _collect_cmd(prompts_file, store, "--concurrency", "2")
-        _kill_when(cmd, lambda: _lines(store / "ledger.jsonl") >= 1, env)
-        _kill_when(cmd, lambda: _lines(store / "records.jsonl") >= 3, env)
-        _kill_when(cmd, lambda: _lines(store / "turns.jsonl") >= 9, env)
+        _kill_when(cmd, lambda: _lines(store / "ledger.jsonl") >= 1, env)  # mid-trajectory, nothing recorded
+        _kill_when(cmd, lambda: _lines(store / "turns.jsonl") >= 9, env)  # some recorded, some half-way
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert "accepted 8" in done.stdout or "already in" in done.stdout
@@ -265,7 +264,7 @@ def test_sigkill_at_several_points_then_resume_records_every_prompt_exactly_once
     rows = read_ledger(store)
     turns = [json.loads(line) for line in open(store / "turns.jsonl")]
     assert len({(t["key"], t["fingerprint"]) for t in turns}) == len(turns) == len(rows) == 12
-    assert len(bodies) - len(set(bodies)) <= 3 * 2  # re-asked: at most what was in flight at each kill
+    assert len(bodies) - len(set(bodies)) <= 2 * 2  # re-asked: at most what was in flight at each kill
     assert all(json.loads(line)["meta"]["verdict"]["accepted"] for line in open(store / "records.jsonl"))
 
 
@@ -329,5 +328,56 @@ def test_builtin_prompts_are_many_labelled_and_leak_nothing_from_the_benchmark()
     kinds = Counter(type(p.workspace).__name__ for p in prompts)
     assert kinds["GeneratorWorkspace"] >= 100 and kinds["PathWorkspace"] >= 20
     assert leakage_findings(prompts, [ROOT / "data" / "bench"]) == []
-    assert TRAINING_STREAM not in {c.id for c in load_suite("discrimination").cases}
+    from mlx_distill.bench.suites import builtin_suites
+
+    assert all(TRAINING_STREAM not in {c.id for c in load_suite(s).cases} for s in builtin_suites())
     assert all(p.workspace.seed >= 1000 for p in prompts if type(p.workspace).__name__ == "GeneratorWorkspace")
+
+
+def test_a_local_mlx_teacher_is_collected_through_the_same_path_for_free(tmp_path, scripted, notes_dir):
+    call = '<tool_call>\n{"name": "read_file", "arguments": {"path": "notes.txt"}}\n</tool_call>'
+    teacher = scripted([call, "It says ship on friday."])
+    prompt = Prompt(id="local", question="What does notes.txt say?", label="tool", category="read",
+                    workspace={"path": str(notes_dir)})
+    summary = collect(teacher, [prompt], tmp_path / "s", settings=CollectSettings(max_tokens=48))
+    rec = _records(tmp_path / "s")["local"]
+    assert summary.accepted == 1 and rec["meta"]["teacher"].startswith("mlx:") and rec["meta"]["cost_usd"] == 0
+    assert [m["role"] for m in rec["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
+    assert rec["messages"][3]["content"] == "ship on friday\n" and summary.run["calls"] == 2
+
+
+def test_a_path_workspace_in_a_git_checkout_is_copied_without_ignored_outputs(tmp_path):
+    from mlx_distill.distill.prompts import prepare_workspace
+
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "out").mkdir()
+    (repo / ".gitignore").write_text("out/\n")
+    (repo / "src" / "app.py").write_text("def main(): pass\n")
+    (repo / "out" / "big.bin").write_text("ignored build output\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "src/app.py", ".gitignore"], check=True)
+    (repo / "notes.md").write_text("untracked, not ignored\n")
+    ws = tmp_path / "ws"
+    prepare_workspace(Prompt(question="q", workspace={"path": str(repo)}), ws)
+    assert (ws / "src" / "app.py").read_text() == "def main(): pass\n" and (ws / "notes.md").exists()
+    assert not (ws / "out").exists() and not (ws / ".git").exists()
+    (ws / "src" / "app.py").write_text("changed")
+    assert (repo / "src" / "app.py").read_text() == "def main(): pass\n"
+
+
+def test_the_budget_caps_a_batch_run_too_and_the_next_run_replays_what_was_paid(tmp_path, env):
+    prompts = [Prompt(id=f"d{i}", question=f"What is thing number {i}?") for i in range(6)]
+    with env(FakeAnthropic(oracle, batch_polls=0)) as fake:
+        probe = collect(TEACHER, prompts[:1], tmp_path / "probe", batch=True, poll_interval_s=0.01,
+                        settings=CollectSettings(max_tokens=64))
+        budget = 3.5 * probe.run["cost_usd"]
+        capped = collect(TEACHER, prompts, tmp_path / "s", batch=True, poll_interval_s=0.01, budget_usd=budget,
+                         settings=CollectSettings(max_tokens=64))
+        assert sum(r["cost_usd"] for r in read_ledger(tmp_path / "s")) <= budget
+        assert 1 <= capped.accepted < 6 and capped.budget_stopped == 6 - capped.accepted
+        sent = sum(len(b["_results"]) for b in fake.batches.values())
+        rest = collect(TEACHER, prompts, tmp_path / "s", batch=True, poll_interval_s=0.01,
+                       settings=CollectSettings(max_tokens=64))
+        assert sum(len(b["_results"]) for b in fake.batches.values()) - sent == 6 - capped.accepted
+    assert rest.skipped == capped.accepted and rest.accepted == 6 - capped.accepted

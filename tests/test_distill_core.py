@@ -2,7 +2,6 @@
 the ledger, the store and teacher resolution."""
 
 import json
-import os
 
 import anthropic
 import pytest
@@ -253,3 +252,26 @@ def test_teacher_resolution_errors_and_ids(monkeypatch, tiny_model_dir):
     assert type(local).__name__ == "MLXModel"
     assert teacher_id(str(tiny_model_dir)) == f"mlx:{tiny_model_dir}"
     assert teacher_id(f"anthropic:{MODEL}") == f"anthropic:{MODEL}"
+
+
+def test_the_teacher_transforms_each_tool_schema_once_and_exactly_as_pydantic_ai_does(fake, monkeypatch):
+    from pydantic_ai.models import ModelRequestParameters
+    from pydantic_ai.models.anthropic import AnthropicModel
+    from pydantic_ai.tools import ToolDefinition
+
+    from mlx_distill.tools import tool_schemas
+
+    for k, v in fake.env().items():
+        monkeypatch.setenv(k, v)
+    teacher = resolve_teacher(f"anthropic:{MODEL}")
+    plain = AnthropicModel(MODEL, provider=teacher._provider)
+    params = ModelRequestParameters(function_tools=[
+        ToolDefinition(name=s["function"]["name"], description=s["function"]["description"],
+                       parameters_json_schema=s["function"]["parameters"]) for s in tool_schemas()])
+    ours, theirs = teacher.customize_request_parameters(params), plain.customize_request_parameters(params)
+    assert ours == theirs and isinstance(teacher, AnthropicModel)
+    assert len(teacher._schema_cache) == 5
+    again = teacher.customize_request_parameters(params)
+    assert again == theirs and len(teacher._schema_cache) == 5
+    again.function_tools[0].parameters_json_schema["mutated"] = True  # a caller's change never reaches the cache
+    assert teacher.customize_request_parameters(params) == theirs

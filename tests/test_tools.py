@@ -2,6 +2,7 @@
 and nothing the model sends can make `Workspace.call` raise."""
 
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -158,7 +159,7 @@ def test_grep_format_sorting_and_skips(ws):
 
 def test_grep_reports_an_invalid_regex(ws):
     out = ws.call("grep", {"pattern": "import (svcs"})
-    assert out.startswith("Error: invalid regular expression 'import (svcs': missing ), unterminated subpattern")
+    assert out == "Error: invalid regular expression 'import (svcs': missing ) at position 12"
 
 
 def test_list_files_recursive_sorted_and_filtered(ws):
@@ -332,3 +333,63 @@ def test_python_on_path_is_available():
     """run_command tests rely on a `python` on PATH (not necessarily this interpreter)."""
     assert sys.executable and Workspace(".").call("run_command", {"command": "python -c \"print(1)\""}) == (
         "exit code 0\n1\n")
+
+
+# -- hostile arguments and special files ---------------------------------------------------
+
+
+def test_grep_reports_a_catastrophic_pattern_as_too_slow_instead_of_hanging(ws, monkeypatch):
+    monkeypatch.setattr("mlx_distill.tools.GREP_BUDGET_S", 0.5)
+    (ws.root / "long.txt").write_text("a" * 30_000 + "b\n")
+    start = time.monotonic()
+    for pattern in ("^(a+)+$", "(a|aa)+$"):
+        out = ws.call("grep", {"pattern": pattern})
+        assert out.startswith(f"Error: pattern too slow: {pattern!r} ran past the 0.5 s budget (at long.txt:1)")
+    assert time.monotonic() - start < 5
+    assert ws.call("grep", {"pattern": "^a+b$"}).startswith("long.txt:1:aaa")
+
+
+def test_special_files_are_refused_without_blocking(ws):
+    os.mkfifo(ws.root / "pipe")
+    start = time.monotonic()
+    assert ws.call("read_file", {"path": "pipe"}) == "Error: 'pipe' is not a regular file (a FIFO, socket or device)"
+    assert ws.call("write_file", {"path": "pipe", "content": "x"}).startswith("Error: 'pipe' is not a regular file")
+    assert ws.call("grep", {"pattern": "x", "path": "pipe"}) == "No matches."
+    assert ws.call("grep", {"pattern": "svcs"}).startswith("README.md:2:")
+    assert (ws.root / "pipe").is_fifo() and time.monotonic() - start < 5
+    outside = Workspace("/dev")
+    assert outside.call("read_file", {"path": "zero"}).startswith("Error: 'zero' is not a regular file")
+
+
+def test_write_file_keeps_the_mode_and_leaves_hard_links_alone(ws):
+    script = ws.root / "run.sh"
+    script.write_text("echo 1\n")
+    script.chmod(0o751)
+    ws.call("write_file", {"path": "run.sh", "content": "echo 2\n"})
+    assert script.read_text() == "echo 2\n" and (script.stat().st_mode & 0o777) == 0o751
+    os.link(ws.root / "README.md", ws.root / "twin.md")
+    assert ws.call("write_file", {"path": "twin.md", "content": "x"}) == (
+        "Error: 'twin.md' has 2 hard links; write_file leaves such files alone")
+    assert (ws.root / "README.md").read_text() == "# Demo\nuses svcs\n"
+    ws.call("write_file", {"path": "fresh.txt", "content": "new"})
+    assert (ws.root / "fresh.txt").stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_oversized_and_deeply_nested_arguments_get_one_line_errors(ws):
+    assert ws.call("read_file", {"path": "a" * 5000}) == (
+        "Error: invalid arguments for read_file: 'path' is too long (5000 characters; at most 4096)")
+    assert ws.call("grep", {"pattern": "x" * 3000}).startswith("Error: invalid arguments for grep: 'pattern' is too long")
+    assert ws.call("run_command", {"command": "echo " + "x" * 20_000}).startswith(
+        "Error: invalid arguments for run_command: 'command' is too long")
+    deep = "[" * 100_000 + "]" * 100_000
+    out = ws.call("read_file", '{"path": ' + deep + "}")
+    assert out.startswith("Error: arguments for read_file are not valid JSON") and "\n" not in out
+    out = ws.call("read_file", {"path": json.loads("[" * 500 + "]" * 500)})
+    assert out == "Error: invalid arguments for read_file: 'path' must be string"
+    assert ws.call("grep", {"pattern": "(" * 1000}).startswith("Error: invalid regular expression")

@@ -98,7 +98,8 @@ def _register() -> None:
     for module, names in (("mlx_distill.data.cli", ["data"]), ("mlx_distill.train.cli", ["train", "fuse"]),
                           ("mlx_distill.agent.cli", ["serve", "chat"]),
                           ("mlx_distill.bench.cli", ["bench", "compare"]),
-                          ("mlx_distill.distill.cli", ["collect"]), ("mlx_distill.lrl.cli", ["lrl"])):
+                          ("mlx_distill.distill.cli", ["collect"]),
+                          ("mlx_distill.distill.economics_cli", ["gate", "economics"]), ("mlx_distill.lrl.cli", ["lrl"])):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -38,13 +40,29 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def _default_mode() -> int:
+    """0o666 less the umask: the mode open() would give a new file (mkstemp's is 0o600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_NEW_FILE_MODE = _default_mode()
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write to a temp file in the same directory, fsync, then rename over the target."""
+    """Write to a temp file in the same directory, fsync, then rename over the target.
+    The file keeps the target's permission bits (a new one gets the umask's)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = _NEW_FILE_MODE
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -69,6 +87,19 @@ def save_figure(fig: Any, path: str | os.PathLike, **savefig_kwargs: Any) -> Pat
     fig.savefig(buf, format="png", **savefig_kwargs)
     plt.close(fig)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def check_serialisable(obj: Any) -> None:
+    """ValueError unless obj writes back as strict JSON in UTF-8 (no NaN/Infinity, no lone surrogates):
+    what validation and the build's writer must agree on."""
+    try:
+        json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"lone surrogate {e.object[e.start]!r} in a string (not valid Unicode text)") from None
+    except ValueError as e:
+        raise ValueError(f"{e} (numbers must be finite)") from None
+    except RecursionError:
+        raise ValueError(f"nesting deeper than {MAX_DEPTH} levels") from None
 
 
 def dumps_line(obj: Any) -> str:
@@ -101,20 +132,110 @@ def append_jsonl(path: str | os.PathLike, row: Any) -> None:
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: str | os.PathLike, *, errors: list[InputError] | None = None) -> Iterator[tuple[int, Any]]:
-    """Yield (line_number, object) for each non-blank line. A bad line raises InputError with its
-    location, or, when an `errors` list is given, is recorded there and skipped."""
+MAX_LINE_BYTES = 16 << 20  # one JSONL line; a longer one is an error, not gigabytes of memory
+MAX_DEPTH = 64  # nesting of arrays/objects in one line; records need a dozen levels at most
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (numbers must be finite)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} is too large for a float (numbers must be finite)")
+    return value
+
+
+def _depth_over(obj: Any, limit: int) -> bool:
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
+def parse_json_line(raw: bytes | str) -> Any:
+    """One untrusted JSON text -> a value, or ValueError with a one-line reason: invalid UTF-8, lone
+    surrogates (they cannot be written back as UTF-8), NaN/Infinity, nesting deeper than MAX_DEPTH,
+    integers past Python's digit limit."""
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", errors="surrogatepass")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"invalid UTF-8 (byte 0x{data[e.start]:02x} at column {e.start + 1})") from None
+    try:
+        obj = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"invalid JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:
+        raise ValueError(f"nesting deeper than {MAX_DEPTH} levels") from None
+    except ValueError as e:  # the int digit limit, NaN
+        raise ValueError(" ".join(str(e).split()).split(";")[0]) from None
+    if (data.count(b"[") + data.count(b"{") > MAX_DEPTH) and _depth_over(obj, MAX_DEPTH):
+        raise ValueError(f"nesting deeper than {MAX_DEPTH} levels")
+    if _SURROGATE_ESCAPE.search(data):
+        check_serialisable(obj)
+    return obj
+
+
+def _lines(f: Any) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) per line; None for a line longer than MAX_LINE_BYTES (read past, not kept)."""
+    lineno = 0
+    while True:
+        line = f.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        lineno += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield lineno, None
+        else:
+            yield lineno, line
+
+
+def read_jsonl(path: str | os.PathLike, *, errors: list[InputError] | None = None,
+               allow_empty: bool = True) -> Iterator[tuple[int, Any]]:
+    """Yield (line_number, object) for each non-blank line. A bad line (see `parse_json_line`, and
+    lines over MAX_LINE_BYTES) raises InputError with its location, or, when an `errors` list is
+    given, is recorded there and skipped. allow_empty=False makes a file without a line an error."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path=path)
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    if not path.is_file():
+        raise InputError("not a regular file (expected a JSONL file)", path=path)
+
+    def bad(message: str, line: int | None, rule: str) -> None:
+        err = InputError(message, path=path, line=line, rule=rule)
+        if errors is None:
+            raise err
+        errors.append(err)
+
+    seen = False
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", path=path) from None
+    with f:
+        for lineno, line in _lines(f):
+            if line is None:
+                bad(f"line longer than {MAX_LINE_BYTES} bytes", lineno, "size")
+                continue
             if not line.strip():
                 continue
+            seen = True
             try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as e:
-                err = InputError(f"invalid JSON ({e.msg} at column {e.colno})", path=path, line=lineno, rule="json")
-                if errors is None:
-                    raise err from None
-                errors.append(err)
+                obj = parse_json_line(line)
+            except ValueError as e:
+                bad(str(e), lineno, "json")
+                continue
+            yield lineno, obj
+    if not seen and not allow_empty:
+        bad("the file is empty (no JSON lines)", None, "empty")

@@ -18,13 +18,15 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
+import stat
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import regex
 from jsonschema import Draft202012Validator
 
+from . import sandbox
 from .io import atomic_write_text
 
 TOOL_NAMES: tuple[str, ...] = ("read_file", "write_file", "grep", "list_files", "run_command")
@@ -37,6 +39,11 @@ DEFAULT_ALLOWED_COMMANDS: tuple[str, ...] = (
 # Directories never walked by grep/list_files (besides every hidden entry, which is skipped too).
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 
+# Caps on what a model may send (a tool call is never the place for megabytes of path or pattern).
+MAX_ARGUMENTS_CHARS = 20_000_000  # a JSON-string `arguments`, before decoding
+MAX_ARGUMENT_CHARS = {"path": 4096, "pattern": 2000, "glob": 1000, "command": 10_000, "content": 10_000_000}
+MAX_COMMAND_CHARS = MAX_ARGUMENT_CHARS["command"]
+GREP_BUDGET_S = 5.0  # a pattern that needs longer (catastrophic backtracking) is reported as too slow
 _MAX_FILE_BYTES = 20_000_000  # read_file/grep refuse or skip larger files: workspaces hold code
 _BINARY_SNIFF_BYTES = 8192
 
@@ -210,6 +217,10 @@ def _tool(method: Callable[..., str]) -> Callable[..., str]:
     return wrapper
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _is_binary(data: bytes) -> bool:
     return b"\0" in data[:_BINARY_SNIFF_BYTES]
 
@@ -218,13 +229,15 @@ class Workspace:
     """A directory the agent may read, search, write and run allow-listed commands in.
 
     Every path is resolved (symlinks included) and must stay under the resolved root.
-    Commands are split with shlex and never run through a shell; note that allow-listed
-    programs such as python, find or git can still reach outside the root by themselves:
-    the allow-list limits what the model is offered, it is not an OS-level sandbox.
+    Commands are split with shlex, never run through a shell, and must be allow-listed; since
+    allow-listed programs (python, find, git) can reach outside the root by themselves, they run
+    in an OS sandbox (sandbox.py) that only lets them write in the root, with no network and no
+    secrets. Without a sandbox run_command refuses, unless `dangerously_unsandboxed` is set.
     """
 
     def __init__(self, root: str | os.PathLike, *, allowed_commands: Iterable[str] = DEFAULT_ALLOWED_COMMANDS,
-                 timeout_s: float = 10.0, max_output_chars: int = 8000, writable: bool = True):
+                 timeout_s: float = 10.0, max_output_chars: int = 8000, writable: bool = True,
+                 limits: sandbox.Limits | None = None, dangerously_unsandboxed: bool = False):
         self._root = Path(os.path.realpath(root))
         if not self._root.is_dir():
             raise NotADirectoryError(f"workspace root {str(root)!r} is not a directory")
@@ -234,6 +247,8 @@ class Workspace:
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
         self.writable = writable
+        self.limits = limits or sandbox.Limits(max_output_bytes=max(1 << 16, 4 * max_output_chars))
+        self.dangerously_unsandboxed = dangerously_unsandboxed
 
     @property
     def root(self) -> Path:
@@ -250,15 +265,21 @@ class Workspace:
         `arguments` is a dict; a JSON string holding an object is accepted too (OpenAI style).
         """
         if isinstance(arguments, (str, bytes)) and isinstance(name, str) and name in TOOL_NAMES:
+            if len(arguments) > MAX_ARGUMENTS_CHARS:
+                return f"Error: arguments for {name} are too long ({len(arguments)} characters)"
             try:
                 arguments = json.loads(arguments) if arguments.strip() else {}
-            except ValueError as e:
-                return f"Error: arguments for {name} are not valid JSON: {e}"
+            except (ValueError, RecursionError) as e:
+                return f"Error: arguments for {name} are not valid JSON: {_one_line(e)}"
         problems = validate_arguments(name, arguments)
         if problems:
             if problems[0].startswith("unknown tool"):
                 return f"Error: {problems[0]}"
             return f"Error: invalid arguments for {name}: {'; '.join(problems)}"
+        too_long = [f"{k!r} is too long ({len(v)} characters; at most {MAX_ARGUMENT_CHARS[k]})"
+                    for k, v in arguments.items() if len(v if isinstance(v, str) else "") > MAX_ARGUMENT_CHARS.get(k, 1e18)]
+        if too_long:
+            return f"Error: invalid arguments for {name}: {'; '.join(too_long)}"
         try:
             return getattr(self, name)(**arguments)
         except Exception as e:  # a bug of ours must not end the agent's conversation either
@@ -314,9 +335,7 @@ class Workspace:
             raise ToolError(f"file '{path}' does not exist")
         if real.is_dir():
             raise ToolError(f"'{path}' is a directory, not a file (use list_files)")
-        if real.stat().st_size > _MAX_FILE_BYTES:
-            raise ToolError(f"'{path}' is too large to read ({real.stat().st_size} bytes); use grep")
-        data = real.read_bytes()
+        data = _read_regular(real, path)
         if _is_binary(data):
             raise ToolError(f"'{path}' is a binary file")
         text = data.decode("utf-8", errors="replace")
@@ -341,19 +360,28 @@ class Workspace:
         if real == self._root or real.is_dir():
             raise ToolError(f"'{path}' is a directory")
         existed = real.exists()
-        atomic_write_text(real, content)  # to the resolved path: never replaces a symlink by a file
+        if existed:
+            st = real.stat()
+            if not stat.S_ISREG(st.st_mode):
+                raise ToolError(f"'{path}' is not a regular file (a FIFO, socket or device)")
+            if st.st_nlink > 1:  # a rename would split the links; writing through one could reach outside
+                raise ToolError(f"'{path}' has {st.st_nlink} hard links; write_file leaves such files alone")
+        atomic_write_text(real, content)  # to the resolved path: never replaces a symlink; keeps the mode
         verb = "Overwrote" if existed else "Created"
         return f"{verb} {self._rel(real)} ({len(content)} characters)"
 
     @_tool
     def grep(self, pattern: str, path: str = ".", glob: str | None = None, ignore_case: bool = False) -> str:
-        try:
-            regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-        except (re.error, RecursionError, OverflowError) as e:
-            raise ToolError(f"invalid regular expression {pattern!r}: {e}") from None
+        if len(pattern) > MAX_ARGUMENT_CHARS["pattern"]:
+            raise ToolError(f"pattern is too long ({len(pattern)} characters)")
+        try:  # the `regex` engine: Python's syntax, plus a timeout that `re` lacks
+            compiled = regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
+        except (regex.error, re.error, RecursionError, OverflowError, ValueError) as e:
+            raise ToolError(f"invalid regular expression {pattern!r}: {_one_line(e)}") from None
         top = self._resolve(path)
         if not top.exists():
             raise ToolError(f"path '{path}' does not exist")
+        left = GREP_BUDGET_S  # of matching time: reading files does not count against the pattern
         out: list[str] = []
         size = 0
         for file in self._walk_files(top):
@@ -361,17 +389,24 @@ class Workspace:
             if glob and not (fnmatch.fnmatch(file.name, glob) or fnmatch.fnmatch(rel, glob)):
                 continue
             try:
-                if file.stat().st_size > _MAX_FILE_BYTES:
-                    continue
-                data = file.read_bytes()
-            except OSError:
+                data = _read_regular(file, rel)
+            except (OSError, ToolError):
                 continue
             if _is_binary(data):
                 continue
-            for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-                if regex.search(line):
+            lines = data.decode("utf-8", errors="replace").splitlines()
+            deadline = time.monotonic() + left
+            for lineno, line in enumerate(lines, 1):
+                try:
+                    found = compiled.search(line, timeout=max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    raise ToolError(f"pattern too slow: {pattern!r} ran past the {GREP_BUDGET_S:g} s budget "
+                                    f"(at {rel}:{lineno}); use a simpler pattern, e.g. without nested "
+                                    f"repetition like (a+)+") from None
+                if found:
                     out.append(f"{rel}:{lineno}:{line}")
                     size += len(out[-1]) + 1
+            left = deadline - time.monotonic()
             if size > self.max_output_chars:  # the rest would be truncated anyway
                 out.append(f"... [search stopped after {rel}]")
                 break
@@ -388,6 +423,8 @@ class Workspace:
 
     @_tool
     def run_command(self, command: str) -> str:
+        if len(command) > MAX_COMMAND_CHARS:
+            raise ToolError(f"command is too long ({len(command)} characters; at most {MAX_COMMAND_CHARS})")
         try:
             argv = shlex.split(command)
         except ValueError as e:
@@ -395,32 +432,34 @@ class Workspace:
         if not argv:
             raise ToolError("empty command")
         program = os.path.basename(argv[0])
-        if program not in self.allowed_commands:
+        if program not in self.allowed_commands:  # first layer: what the model is offered
             raise ToolError(f"command '{argv[0]}' is not allowed (allowed: {', '.join(self.allowed_commands)})")
         executable = shutil.which(program)  # the PATH's program of that name, never a path the model gave
         if executable is None:
             raise ToolError(f"command '{program}' is not installed")
-        try:
-            proc = subprocess.Popen([executable, *argv[1:]], cwd=self._root, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        try:  # second layer: the OS sandbox (sandbox.py)
+            done = sandbox.run([executable, *argv[1:]], self._root, timeout_s=self.timeout_s,
+                               writable=self.writable, limits=self.limits,
+                               unsandboxed=self.dangerously_unsandboxed)
+        except sandbox.SandboxUnavailable as e:
+            raise ToolError(str(e)) from None
         except OSError as e:
             raise ToolError(f"cannot run '{program}': {e.strerror or e}") from None
-        try:
-            output, _ = proc.communicate(timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise ToolError(f"command timed out after {self.timeout_s:g}s") from None
-        return f"exit code {proc.returncode}\n{output.decode('utf-8', errors='replace')}"
+        if done.timed_out:
+            raise ToolError(f"command timed out after {self.timeout_s:g}s")
+        text = done.output.decode("utf-8", errors="replace")
+        if done.dropped_bytes:
+            text += f"\n... [{done.dropped_bytes} more bytes of output dropped]"
+        return f"exit code {done.returncode}\n{text}"
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the command and everything it started (they share its new session), then reap it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    try:
-        proc.communicate(timeout=5)
-    except subprocess.TimeoutExpired:  # a descendant left the group and holds the pipe open
-        proc.stdout.close()
-        proc.wait()
+def _read_regular(real: Path, shown: str) -> bytes:
+    """A regular file's bytes; FIFOs, sockets and devices are refused without blocking on them."""
+    fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ToolError(f"'{shown}' is not a regular file (a FIFO, socket or device)")
+        if st.st_size > _MAX_FILE_BYTES:
+            raise ToolError(f"'{shown}' is too large to read ({st.st_size} bytes); use grep")
+        return f.read(_MAX_FILE_BYTES + 1)

@@ -8,7 +8,7 @@ import json
 from typing import Any, Callable, Iterable
 
 from pydantic_ai import capture_run_messages
-from pydantic_ai.exceptions import UsageLimitExceeded
+from pydantic_ai.exceptions import OutputTokenLimitExceeded, UsageLimitExceeded
 from pydantic_ai.messages import (
     FunctionToolCallEvent,
     FunctionToolResultEvent,
@@ -89,7 +89,7 @@ async def ask(agent: Any, question: str, printer: ChatPrinter, history: list | N
             result = await agent.run(question, message_history=history, event_stream_handler=printer.handle)
         except LoopDetected as e:
             return None, f"stopped: {e}"
-        except UsageLimitExceeded as e:
+        except (UsageLimitExceeded, OutputTokenLimitExceeded) as e:
             return None, f"stopped: {e}"
         except Exception as e:  # noqa: BLE001 - a session survives a failed turn
             return None, f"error: {type(e).__name__}: {e}"

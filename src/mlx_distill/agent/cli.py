@@ -19,18 +19,19 @@ def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: f
 
     Agents use it with create_agent(model="http://127.0.0.1:PORT/v1"); requests must name the model
     `default_model`, the only name mlx_lm.server applies the adapter to (create_agent does this)."""
-    from .server import start_server
+    from .server import start_server, stop_on_signals
 
-    handle = start_server(model, adapter_path, port=port or None, host=host, timeout=timeout)
-    click.echo(f"serving {model}" + (f" + {handle.adapter_path}" if handle.adapter_path else "")
-               + f" at {handle.url} (pid {handle.pid}, model name 'default_model', log {handle.log_path})")
-    click.echo("Ctrl-C to stop.", err=True)
-    try:
-        status = handle._proc.wait() if handle._proc else None
-        raise SystemExit(f"mlx_lm.server exited with status {status}")
-    except KeyboardInterrupt:
-        handle.stop()
-        click.echo("stopped", err=True)
+    with stop_on_signals():  # SIGTERM/SIGHUP/Ctrl-C, while starting or serving: the server stops too
+        handle = start_server(model, adapter_path, port=port or None, host=host, timeout=timeout)
+        click.echo(f"serving {model}" + (f" + {handle.adapter_path}" if handle.adapter_path else "")
+                   + f" at {handle.url} (pid {handle.pid}, model name 'default_model', log {handle.log_path})")
+        click.echo("Ctrl-C to stop.", err=True)
+        try:
+            status = handle._proc.wait() if handle._proc else None
+            raise SystemExit(f"mlx_lm.server exited with status {status}")
+        except KeyboardInterrupt:
+            handle.stop()
+            click.echo("stopped", err=True)
 
 
 @click.command("chat")
@@ -47,9 +48,19 @@ def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: f
 @click.option("--system-prompt", default=None, help="Replace the default system prompt.")
 @click.option("-q", "--question", "questions", multiple=True,
               help="Ask these questions in turn and exit (non-interactive).")
+@click.option("--dangerously-unsandboxed", is_flag=True,
+              help="Let run_command run without an OS sandbox when none works here (the model's commands "
+                   "can then write anywhere you can). Same as MLX_DISTILL_DANGEROUSLY_RUN_UNSANDBOXED=1.")
 def chat(model: str, adapter_path: str | None, workspace: str, max_tokens: int, temperature: float,
-         max_requests: int, max_tool_calls: int, system_prompt: str | None, questions: tuple[str, ...]) -> None:
+         max_requests: int, max_tool_calls: int, system_prompt: str | None, questions: tuple[str, ...],
+         dangerously_unsandboxed: bool) -> None:
     """Talk to an agent in the terminal; tool calls and their results are shown as they happen."""
+    if dangerously_unsandboxed:
+        import os
+
+        from ..sandbox import OPT_OUT_ENV
+
+        os.environ[OPT_OUT_ENV] = "1"
     from rich.console import Console
 
     from .chat import HELP, chat_session

@@ -70,7 +70,8 @@ class ToolCallParsing(AbstractCapability[Any]):
         return response
 
 
-def _call_key(call: ToolCallPart) -> tuple[str, str]:
+def call_key(call: ToolCallPart) -> tuple[str, str]:
+    """(tool name, canonical JSON of its arguments): two calls with the same key repeat each other."""
     try:
         args = call.args_as_dict()
     except Exception:  # noqa: BLE001
@@ -103,7 +104,7 @@ class LoopGuard(AbstractCapability[Any]):
         return request_context
 
     async def before_tool_execute(self, ctx: Any, *, call: ToolCallPart, tool_def: Any, args: Any) -> Any:
-        key = _call_key(call)
+        key = call_key(call)
         seen = self._seen.get(key, 0)
         if seen:
             self._seen[key] = seen + 1

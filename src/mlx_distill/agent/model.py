@@ -44,7 +44,7 @@ from pydantic_ai.usage import RequestUsage
 from ..models import EMBEDDED_DEFAULT, load_model, resolve_model
 from ..prompting import render, stop_strings
 from .generation import GenerationResult, Generator
-from .parsing import CALL_MARKERS, parse_tool_calls
+from .parsing import CALL_MARKERS, TOOL_CALL_OPEN, parse_tool_calls
 
 PROVIDER = "mlx"
 
@@ -200,6 +200,36 @@ def tool_dicts(params: ModelRequestParameters) -> list[dict[str, Any]]:
     return out
 
 
+# -- the first decision --------------------------------------------------------------------------------
+
+class DecisionProbe:
+    """A logits processor that reads the distribution of the first generated token: the probability that
+    the reply opens a tool call (the first token of `<tool_call>`), and the margin between opening one and
+    anything else, |p - (1 - p)|. A small margin is a turn the model was unsure whether to call a tool;
+    the router sends such turns to the teacher. It sees the logits the sampler sees and changes nothing."""
+
+    def __init__(self, opener_id: int):
+        self.opener_id = opener_id
+        self.p_call: float | None = None
+
+    def __call__(self, _tokens: Any, logits: Any) -> Any:
+        if self.p_call is None:
+            import mlx.core as mx
+
+            probs = mx.softmax(logits.astype(mx.float32), axis=-1)
+            self.p_call = float(probs.reshape(-1, probs.shape[-1])[-1, self.opener_id].item())
+        return logits
+
+    @property
+    def margin(self) -> float | None:
+        return None if self.p_call is None else abs(2.0 * self.p_call - 1.0)
+
+    def details(self) -> dict[str, Any]:
+        if self.p_call is None:
+            return {}
+        return {"p_tool_call": round(self.p_call, 6), "decision_margin": round(self.margin or 0.0, 6)}
+
+
 # -- the model -------------------------------------------------------------------------------------------
 
 def _new_call_id() -> str:
@@ -265,6 +295,10 @@ class MLXModel(Model):
         records = to_record_messages(messages, get_instructions(messages, params))
         return render(records, tools, self.tokenizer, add_generation_prompt=True), tools
 
+    def decision_probe(self) -> DecisionProbe | None:
+        ids = self.tokenizer.encode(TOOL_CALL_OPEN, add_special_tokens=False)
+        return DecisionProbe(int(ids[0])) if ids else None
+
     def _generation_kwargs(self, settings: ModelSettings | None) -> dict[str, Any]:
         check_settings(settings)
         s = dict(settings or {})
@@ -290,14 +324,17 @@ class MLXModel(Model):
     def _prepare(self, messages, model_settings, params):
         model_settings, params = self.prepare_request(model_settings, params)
         kwargs = self._generation_kwargs(model_settings)
+        probe = self.decision_probe()
+        if probe is not None:
+            kwargs["logits_processors"] = [*(kwargs["logits_processors"] or []), probe]
         prompt, tools = self.render(messages, params)
         self.prompts.append(prompt)
-        return prompt, tools, kwargs, params
+        return prompt, tools, kwargs, params, probe
 
-    def _response(self, result: GenerationResult, tools: list[dict]) -> ModelResponse:
+    def _response(self, result: GenerationResult, tools: list[dict], probe: DecisionProbe | None) -> ModelResponse:
         self.results.append(result)
         parsed = parse_tool_calls(result.text, tools)
-        details = _details(result)
+        details = _details(result, probe)
         if parsed.errors:
             details["tool_call_errors"] = parsed.errors
             parts: list[Any] = [TextPart(result.text.strip())]
@@ -314,18 +351,18 @@ class MLXModel(Model):
 
     async def request(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
                       model_request_parameters: ModelRequestParameters) -> ModelResponse:
-        prompt, tools, kwargs, _ = self._prepare(messages, model_settings, model_request_parameters)
+        prompt, tools, kwargs, _, probe = self._prepare(messages, model_settings, model_request_parameters)
         result = await anyio.to_thread.run_sync(partial(self.generator.generate, prompt, **kwargs))
-        return self._response(result, tools)
+        return self._response(result, tools, probe)
 
     @asynccontextmanager
     async def request_stream(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
                              model_request_parameters: ModelRequestParameters,
                              run_context: Any = None) -> AsyncGenerator[StreamedResponse]:
-        prompt, tools, kwargs, params = self._prepare(messages, model_settings, model_request_parameters)
+        prompt, tools, kwargs, params, probe = self._prepare(messages, model_settings, model_request_parameters)
         yield MLXStreamedResponse(model_request_parameters=params, _model_name=self.model_name,
                                   _generate=partial(self.generator.generate, prompt, **kwargs), _tools=tools,
-                                  _owner=self)
+                                  _owner=self, _probe=probe)
 
 
 def _usage(result: GenerationResult) -> RequestUsage:
@@ -333,10 +370,10 @@ def _usage(result: GenerationResult) -> RequestUsage:
                         cache_read_tokens=result.cached_tokens)
 
 
-def _details(result: GenerationResult) -> dict[str, Any]:
+def _details(result: GenerationResult, probe: DecisionProbe | None = None) -> dict[str, Any]:
     return {"finish": result.finish_reason, "stopped_by": result.stopped_by, "prompt_tokens": result.prompt_tokens,
             "cached_tokens": result.cached_tokens, "prompt_s": round(result.prompt_s, 4),
-            "generation_s": round(result.generation_s, 4)}
+            "generation_s": round(result.generation_s, 4), **(probe.details() if probe else {})}
 
 
 _DONE = object()
@@ -350,6 +387,7 @@ class MLXStreamedResponse(StreamedResponse):
     _generate: Callable[..., GenerationResult] | None = None
     _tools: list[dict] = field(default_factory=list)
     _owner: MLXModel | None = None
+    _probe: DecisionProbe | None = None
     _timestamp: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     async def _get_event_iterator(self) -> AsyncIterator[ModelResponseStreamEvent]:
@@ -391,7 +429,7 @@ class MLXStreamedResponse(StreamedResponse):
         if self._owner is not None:
             self._owner.results.append(result)
         parsed = parse_tool_calls(result.text, self._tools)
-        details = _details(result)
+        details = _details(result, self._probe)
         if parsed.errors:
             details["tool_call_errors"] = parsed.errors
         final = parsed.content if parsed.ok else result.text.strip()

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from pydantic_ai import capture_run_messages
-from pydantic_ai.exceptions import UsageLimitExceeded
+from pydantic_ai.exceptions import OutputTokenLimitExceeded, UsageLimitExceeded
 from pydantic_ai.messages import ModelRequest, ModelResponse, RetryPromptPart, TextPart, ToolCallPart, ToolReturnPart
 
 from .guards import LoopDetected
@@ -97,7 +97,8 @@ def summarize(messages: list) -> tuple[str, list[ToolCallRecord], int, int, int]
 def _classify(exc: BaseException) -> Outcome:
     if isinstance(exc, LoopDetected):
         return "loop"
-    if isinstance(exc, UsageLimitExceeded):
+    # max_tokens ran out before any usable output: a limit the run was given, not a failure
+    if isinstance(exc, (UsageLimitExceeded, OutputTokenLimitExceeded)):
         return "limit"
     return "error"
 

@@ -18,6 +18,7 @@ the model can act on (the agent sends them back as a retry prompt, see `retry_me
 from __future__ import annotations
 
 import ast
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -31,8 +32,11 @@ CALL_MARKERS: tuple[str, ...] = (TOOL_CALL_OPEN, "<function=", "```")
 
 _TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S)
 _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z_]*)[ \t]*\n?(.*?)(?:```|\Z)", re.S)
-_FUNCTION_RE = re.compile(r"<function=([^>\s]+)\s*>(.*?)(?:</function>|\Z)", re.S)
-_PARAMETER_RE = re.compile(r"<parameter=([^>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S)
+# Names stop at '<' too: otherwise a run of unclosed "<function=" scans to the end once per opener.
+_FUNCTION_RE = re.compile(r"<function=([^<>\s]+)\s*>(.*?)(?:</function>|\Z)", re.S)
+_PARAMETER_RE = re.compile(r"<parameter=([^<>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S)
+
+MAX_ERRORS = 10  # sentences kept in ParseResult.errors
 
 FORMAT_HINT = ('<tool_call>\n{"name": <tool name>, "arguments": {<arguments as a JSON object>}}\n</tool_call>')
 
@@ -78,11 +82,14 @@ def _load_object(body: str) -> tuple[Any, str | None, str]:
     """Parse a call body as JSON, else as a Python literal. Returns (value, error, format)."""
     body = body.strip()
     if body.startswith("```"):  # a fence inside the tags
-        body = re.sub(r"^```[A-Za-z_]*\s*|\s*```$", "", body)
+        body = re.sub(r"^```[A-Za-z_]*\s*", "", body)
+        body = body[:-3].rstrip() if body.endswith("```") else body
     try:
         return json.loads(body), None, "json"
     except json.JSONDecodeError as e:
         json_error = f"{e.msg} at line {e.lineno} column {e.colno}"
+    except (ValueError, RecursionError) as e:  # the int digit limit; nesting deeper than the stack
+        return None, f"{type(e).__name__}: {str(e).split(';')[0]}", "json"
     try:
         value = ast.literal_eval(body)
         return value, None, "python"
@@ -92,7 +99,7 @@ def _load_object(body: str) -> tuple[Any, str | None, str]:
     for fixed in (body[:-1], body + "}"):
         try:
             return json.loads(fixed), None, "json"
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             continue
     return None, json_error, "json"
 
@@ -111,6 +118,8 @@ def _call_from_object(obj: Any, where: str, fmt: str) -> tuple[ParsedCall | None
             args = json.loads(args) if args.strip() else {}
         except json.JSONDecodeError as e:
             return None, f"{where}: \"arguments\" of {name} is a string that is not valid JSON ({e.msg})"
+        except (ValueError, RecursionError) as e:
+            return None, f"{where}: \"arguments\" of {name} cannot be read ({type(e).__name__})"
     if args is None:
         args = {}
     if not isinstance(args, dict):
@@ -129,10 +138,10 @@ def _convert_value(raw: str, schema: dict | None) -> Any:
     text = value.strip()
     try:
         parsed = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         try:
             parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return value
     if "integer" in types and isinstance(parsed, float) and parsed.is_integer():
         parsed = int(parsed)
@@ -157,7 +166,35 @@ def _xml_calls(body: str, schemas: dict[str, dict], where: str) -> tuple[list[Pa
 
 
 def parse_tool_calls(text: str, tools: Sequence[dict] | None = None) -> ParseResult:
-    """Find every tool call in `text` (see the module docstring for the formats)."""
+    """Find every tool call in `text` (see the module docstring for the formats). Never raises."""
+    try:
+        return _parse_tool_calls(text, tools)
+    except Exception as e:  # noqa: BLE001 - the promise above; the sentence goes back to the model
+        return ParseResult(content=text if isinstance(text, str) else "", raw=text if isinstance(text, str) else "",
+                           errors=[f"the reply could not be read ({type(e).__name__}); write each call as "
+                                   f"{FORMAT_HINT}"])
+
+
+class _Covered:
+    """Spans already taken by earlier passes, merged and sorted: `covers(i)` in O(log n) (the passes
+    below ask it once per match, which was quadratic on replies with thousands of calls)."""
+
+    def __init__(self, spans: Sequence[tuple[int, int]]):
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self._starts = [a for a, _ in merged]
+        self._ends = [b for _, b in merged]
+
+    def covers(self, i: int) -> bool:
+        k = bisect.bisect_right(self._starts, i) - 1
+        return k >= 0 and i < self._ends[k]
+
+
+def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
     schemas = _schema_index(tools)
     calls: list[ParsedCall] = []
     errors: list[str] = []
@@ -191,16 +228,13 @@ def parse_tool_calls(text: str, tools: Sequence[dict] | None = None) -> ParseRes
             errors.append(f"{where}: the body of <tool_call> is not valid JSON ({err}): {_short(body)!r}")
             continue
         add(*_call_from_object(obj, where, fmt))
-    stray_close = text.count(TOOL_CALL_CLOSE) - len(re.findall(r"<tool_call>.*?</tool_call>", text, re.S))
-    if stray_close > 0 and not spans:
+    if TOOL_CALL_CLOSE in text and not spans:  # no <tool_call> matched, so every close is stray
         errors.append(f"found {TOOL_CALL_CLOSE} without a matching {TOOL_CALL_OPEN}")
 
-    def outside(start: int) -> bool:
-        return not any(a <= start < b for a, b in spans)
-
     # 2. bare Qwen3 XML calls outside <tool_call>
+    taken = _Covered(spans)
     for m in _FUNCTION_RE.finditer(text):
-        if not outside(m.start()):
+        if taken.covers(m.start()):
             continue
         n += 1
         found, errs = _xml_calls(m.group(0), schemas, f"tool call {n}")
@@ -209,8 +243,9 @@ def parse_tool_calls(text: str, tools: Sequence[dict] | None = None) -> ParseRes
         spans.append(m.span())
 
     # 3. fenced JSON blocks that are calls
+    taken = _Covered(spans)
     for m in _FENCE_RE.finditer(text):
-        if not outside(m.start()):
+        if taken.covers(m.start()):
             continue
         lang, body = m.group(1).lower(), m.group(2).strip()
         if lang not in ("", "json", "tool_call", "tool", "python") or not body.startswith("{"):
@@ -239,10 +274,15 @@ def parse_tool_calls(text: str, tools: Sequence[dict] | None = None) -> ParseRes
                 add(call, error)
                 spans.append((0, len(text)))
 
-    content = text
-    for a, b in sorted(spans, reverse=True):
-        content = content[:a] + content[b:]
+    kept, pos = [], 0
+    for a, b in sorted(spans):
+        if a > pos:
+            kept.append(text[pos:a])
+        pos = max(pos, b)
+    content = "".join(kept) + text[pos:]
     content = re.sub(r"\n{3,}", "\n\n", content).strip()
+    if len(errors) > MAX_ERRORS:  # the retry prompt goes back to the model: a few sentences, not thousands
+        errors = errors[:MAX_ERRORS] + [f"... and {len(errors) - MAX_ERRORS} more calls that could not be read"]
     return ParseResult(content=content, calls=calls, errors=errors, raw=text)
 
 

@@ -8,17 +8,19 @@ the model is resolved to a local path and passed as --model, and agents ask for 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..io import InputError
 from ..models import resolve_model
@@ -129,6 +131,8 @@ def start_server(model: str, adapter_path: str | os.PathLike | None = None, *, p
         if not (Path(adapter) / "adapter_config.json").exists():
             raise InputError(f"no adapter_config.json in {adapter}: not an adapter directory")
     port = port or free_port(host)
+    if not port_is_free(host, port):
+        raise InputError(f"port {port} on {host} is already in use; choose another --port (0 picks a free one)")
     if log_path is None:
         import tempfile
 
@@ -138,20 +142,89 @@ def start_server(model: str, adapter_path: str | os.PathLike | None = None, *, p
         proc = subprocess.Popen(server_command(model_path, adapter_path=adapter, host=host, port=port,
                                                extra_args=extra_args),
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=subprocess_env(), start_new_session=True)
+                                env=subprocess_env(), start_new_session=True,
+                                preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread()
+                                else None)  # the death signal follows the thread that forked
     finally:
         log.close()
     handle = ServerHandle(pid=proc.pid, url=f"http://{host}:{port}/v1", model=model, model_path=model_path,
                           adapter_path=adapter, log_path=str(log_path), _proc=proc)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise InputError(f"mlx_lm.server exited with status {proc.returncode}:\n{_tail(log_path)}")
-        if handle.healthy(timeout=1.0):
-            return handle
-        time.sleep(0.25)
-    handle.stop()
-    raise InputError(f"mlx_lm.server did not become healthy within {timeout:.0f} s:\n{_tail(log_path)}")
+    try:  # whatever stops the wait (a signal, Ctrl-C, an error) stops the child too
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise InputError(f"mlx_lm.server exited with status {proc.returncode}:\n{_tail(log_path)}")
+            if handle.healthy(timeout=1.0):
+                owner = listener_pid(port)
+                if owner is not None and owner != proc.pid:
+                    raise InputError(f"port {port} is answered by process {owner}, not by the server started "
+                                     f"(pid {proc.pid}); choose another --port")
+                return handle
+            time.sleep(0.25)
+        raise InputError(f"mlx_lm.server did not become healthy within {timeout:.0f} s:\n{_tail(log_path)}")
+    except BaseException:
+        handle.stop()
+        raise
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could bind host:port now (with SO_REUSEADDR, as mlx_lm.server's HTTPServer does)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def listener_pid(port: int) -> int | None:
+    """The PID holding the TCP socket listening on `port` (Linux /proc), or None when it cannot be told."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            f = row.split()
+            if len(f) > 9 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{f[9]}]")
+    if not inodes:
+        return None
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            for fd in (proc_dir / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    return int(proc_dir.name)
+        except OSError:
+            continue
+    return None
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when we die, even by SIGKILL (no orphan under PID 1)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Inside: SIGTERM (and SIGHUP) raise KeyboardInterrupt like Ctrl-C, so cleanup code runs for all three."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _tail(path: str | os.PathLike, lines: int = 20) -> str:

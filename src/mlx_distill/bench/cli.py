@@ -69,7 +69,7 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
         load_agent_model(ModelSpec(teacher))
     except Exception as e:  # noqa: BLE001
         return [f"teacher {teacher} skipped: {one_line(e)}"]
-    specs.append(ModelSpec(teacher))
+    specs.append(ModelSpec(teacher, label=f"teacher {teacher}"))
     return []
 
 
@@ -112,6 +112,9 @@ class _Bar:
     def __exit__(self, *exc: Any) -> None:
         if self.progress is not None:
             self.progress.__exit__(*exc)
+
+
+ProgressBar = _Bar  # the same bar for other areas' long commands (gate)
 
 
 def _default_out(kind: str) -> Path:
@@ -170,7 +173,8 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
     out = Path(out_dir) if out_dir else _default_out("bench")
     config = RunConfig(temperatures=temps, seeds=list(range(seeds)), max_requests=max_requests,
                        max_tool_calls=max_tool_calls, max_tokens=max_tokens,
-                       keep_workspaces=str(out / "workspaces") if keep_workspaces else None)
+                       keep_workspaces=str(out / "workspaces") if keep_workspaces else None,
+                       ledger_dir=str(out / "router") if any(str(m).startswith("router:") for m in models) else None)
 
     def model_error(spec: Any, message: str) -> None:
         click.echo(f"error: {message}", err=True)
@@ -188,6 +192,12 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
         console.print(rich_table(data))
         if any(m.get("pooled") for m in data["models"]):
             console.print(rich_suite_table(data))
+        for m in data["models"]:
+            if m.get("routing"):  # a router: how much the student answered on its own
+                r = m["routing"]
+                click.echo(f"{m['label']}: {r['answered_by_student']}/{r['calls']} model calls answered by the student "
+                           f"({100 * (r['local_fraction'] or 0):.1f}% local, teacher calls saved), fallbacks "
+                           f"{r['fallback_reasons'] or 'none'}")
         click.echo(f"report: {paths['markdown']}  json: {paths['json']}  chart: {paths['chart']}")
     if len(load_errors(data)) == len(data["models"]):
         sys.exit(1)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..io import InputError, atomic_write_text, read_jsonl, write_json
+from ..schema import LABELS
 from .runner import ModelSpec, load_agent_model, one_line
 from .suites import builtin_suites, fill, load_suite
 from .workspaces import build_workspace
@@ -29,6 +30,7 @@ class Prompt:
     id: str
     question: str
     workspace: dict | None = None
+    label: str | None = None  # the gold decision, when known: compare then scores judgement too
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Cell:
 def load_prompts(spec: str) -> list[Prompt]:
     """Prompts from a .txt file, a .jsonl file, or a built-in suite name."""
     if spec in builtin_suites() or spec.startswith(("bfcl:", "when2call:")):
-        return [Prompt(c.id, c.question, c.workspace) for c in load_suite(spec).cases if c.functions is None]
+        return [Prompt(c.id, c.question, c.workspace, c.label) for c in load_suite(spec).cases if c.functions is None]
     path = Path(spec)
     if not path.is_file():
         raise InputError("prompts file not found", path=path, rule="prompts")
@@ -61,7 +63,10 @@ def load_prompts(spec: str) -> list[Prompt]:
             if ws is not None and not isinstance(ws, dict):
                 raise InputError("'workspace' must be an object like {\"kind\": ...}", path=path, line=lineno,
                                  rule="prompts")
-            prompts.append(Prompt(str(obj.get("id") or f"p{len(prompts) + 1}"), q, ws))
+            label = obj.get("label")
+            if label is not None and label not in LABELS:
+                raise InputError(f"'label' must be one of {', '.join(LABELS)}", path=path, line=lineno, rule="prompts")
+            prompts.append(Prompt(str(obj.get("id") or f"p{len(prompts) + 1}"), q, ws, label))
     else:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
@@ -77,7 +82,7 @@ def run_compare(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], *, worksp
     """{"models": [...labels], "load_errors": {...}, "rows": [{"id", "question", "cells": {label: Cell}}]}"""
     from ..agent import create_agent, run_question
 
-    rows = [{"id": p.id, "question": p.question, "cells": {}} for p in prompts]
+    rows = [{"id": p.id, "question": p.question, "label": p.label, "cells": {}} for p in prompts]
     errors: dict[str, str] = {}
     total, done = len(specs) * len(prompts), 0
     for spec in specs:
@@ -115,8 +120,30 @@ def run_compare(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], *, worksp
                                       f"{cell.latency_s:.0f}s")
     if progress:
         progress(done, total, "done")
-    return {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "models": [s.label for s in specs],
+    data = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "models": [s.label for s in specs],
             "load_errors": errors, "rows": rows}
+    data["judgement"] = judgement(data)
+    return data
+
+
+def judgement(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per model, when every prompt has a gold label: balanced accuracy beside the majority baseline
+    (a call is a tool decision; a reply is classified direct/clarify/refuse)."""
+    from .scoring import baseline_verdict, classify_reply
+
+    rows = data["rows"]
+    if not rows or any(r.get("label") is None for r in rows):
+        return {}
+    out = {}
+    for model in data["models"]:
+        cells = [(r["label"], r["cells"].get(model)) for r in rows]
+        if any(c is None for _, c in cells):
+            continue
+        four = any(label in ("clarify", "refuse") for label, _ in cells)
+        pred = ["tool" if c["calls"] else "error" if c["outcome"] == "error" else
+                (classify_reply(c["text"]) if four else "direct") for _, c in cells]
+        out[model] = baseline_verdict([label for label, _ in cells], pred)
+    return out
 
 
 def _call_text(call: dict) -> str:
@@ -141,6 +168,13 @@ def compare_markdown(data: dict[str, Any]) -> str:
         out.append(f"- {err}")
     if data["load_errors"]:
         out.append("")
+    if data.get("judgement"):
+        out += ["| model | balanced acc. | majority baseline | decision acc. | verdict |", "|---|---:|---:|---:|---|"]
+        for model, v in data["judgement"].items():
+            out.append(f"| {model.replace('|', chr(92) + '|')} | {_pct(v['balanced_accuracy'])} | "
+                       f"{_pct(v['majority_baseline'])} ({v['majority_class']}) | {_pct(v['decision_accuracy'])} | "
+                       f"{'NO BETTER THAN BASELINE' if v['at_or_below_baseline'] else 'above baseline'} |")
+        out.append("")
     out.append("| prompt | " + " | ".join(m.replace("|", "\\|") for m in models) + " |")
     out.append("|" + "---|" * (len(models) + 1))
     for row in data["rows"]:
@@ -148,6 +182,10 @@ def compare_markdown(data: dict[str, Any]) -> str:
         out.append(f"| **{row['id']}** {q.replace('|', chr(92) + '|')} | "
                    + " | ".join(_cell_md(row["cells"].get(m)) for m in models) + " |")
     return "\n".join(out) + "\n"
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
 
 
 def _cell_html(cell: dict | None) -> str:

@@ -53,6 +53,7 @@ class RunConfig:
     max_tokens: int = 512
     system_prompt: str | None = None
     keep_workspaces: str | None = None  # a directory to copy every case's final workspace into
+    ledger_dir: str | None = None  # where a router records its calls (ledger.jsonl)
 
     def to_json(self) -> dict:
         return {"temperatures": self.temperatures, "seeds": self.seeds, "max_requests": self.max_requests,
@@ -68,6 +69,7 @@ class ModelRun:
     load_s: float = 0.0
     wall_s: float = 0.0
     peak_memory_mb: float | None = None
+    routing: dict[str, Any] | None = None  # a router's counts: who answered, fallback reasons
 
     def to_json(self, temperatures: Sequence[float], seeds: Sequence[int]) -> dict[str, Any]:
         runs = []
@@ -93,6 +95,7 @@ class ModelRun:
             "peak_memory_mb": self.peak_memory_mb,
             "runs": runs, "by_temperature": by_t,
             "pooled": aggregate(self.scores) if self.scores else None,
+            "routing": self.routing,
         }
 
 
@@ -129,17 +132,22 @@ def one_line(e: BaseException) -> str:
     return msg if len(msg) <= 300 else msg[:297] + "..."
 
 
-def load_agent_model(spec: ModelSpec) -> Any:
-    """The model object every case's agent shares (loaded once). Raises on failure."""
+def load_agent_model(spec: ModelSpec, *, ledger_dir: str | None = None) -> Any:
+    """The model object every case's agent shares (loaded once). Raises on failure. A router records its
+    calls in `ledger_dir`."""
     from ..agent.factory import is_pydantic_ai_name, is_url, resolve_agent_model
 
     name = spec.model if isinstance(spec.model, str) else None
+    if name and name.startswith("router:"):  # student first, teacher on unusable turns (distill.router)
+        from ..distill.router import router_from_name
+
+        return router_from_name(name, spec.adapter_path, ledger_dir=ledger_dir)
     if name and not is_url(name) and is_pydantic_ai_name(name) and name != "test":
         if spec.adapter_path:
             raise ValueError(f"--adapter-path applies to local MLX models, not to {spec.model!r}")
-        from pydantic_ai.models import infer_model
+        from ..distill.teacher import resolve_teacher
 
-        return infer_model(spec.model)  # fails here, once, when the provider's key is missing
+        return resolve_teacher(spec.model)  # fails here, once, when the provider's key is missing
     if name and is_url(name):
         _check_server(name)
     model, _ = resolve_agent_model(spec.model, spec.adapter_path, prefix_cache=spec.prefix_cache)
@@ -287,7 +295,7 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
         _reset_peak()
         t0 = time.perf_counter()
         try:
-            model = load_agent_model(spec)
+            model = load_agent_model(spec, ledger_dir=config.ledger_dir)
         except Exception as e:  # noqa: BLE001 - a model that fails to load: one line, then the next model
             run.load_error = f"{spec.label}: failed to load: {type(e).__name__}: {one_line(e)}"
             if on_model_error:
@@ -312,6 +320,8 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
                                               f"{sc.latency_s:.0f}s")
         run.wall_s = time.perf_counter() - t1
         run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
+        stats = getattr(model, "stats", None)
+        run.routing = stats.to_json() if hasattr(stats, "to_json") else None
     if progress:
         progress(done, total, "done")
     return BenchResult(suites=list(suites), config=config, models=runs, started=started,

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 from jsonschema import Draft202012Validator
 
-from .suites import Case, fill
+from .suites import FOUR_CLASS_SCORING, Case, fill
 
 # -- trajectories -------------------------------------------------------------------------------
 
@@ -67,7 +67,7 @@ def decide(case: Case, traj: Any) -> str:
         return "tool"
     if getattr(traj, "outcome", "answered") == "error":
         return "error"
-    if case.scoring == "when2call":
+    if case.scoring in FOUR_CLASS_SCORING:
         return classify_reply(getattr(traj, "final_text", "") or "")
     return "direct"
 
@@ -388,7 +388,33 @@ def _correctness(case: Case, traj: Any, predicted: str, calls: list, text: str, 
         return bfcl_ast_match(case.source_functions or [], model_calls, case.ground_truth or [], category)
     if case.scoring == "when2call":
         return predicted == case.label, f"predicted {predicted}"
+    if case.scoring == "catalogue":
+        return catalogue_call_check(case.answer or {}, calls) if case.label == "tool" else \
+            (predicted == case.label, f"predicted {predicted}")
     return check_answer(case.answer, text, facts, workspace_root)
+
+
+def _same_value(got: Any, want: Any) -> bool:
+    if isinstance(want, (int, float)) and not isinstance(want, bool):
+        try:
+            return float(got) == float(want)
+        except (TypeError, ValueError):
+            return False
+    return " ".join(str(got).split()).lower() == " ".join(str(want).split()).lower()
+
+
+def catalogue_call_check(answer: dict, calls: list[tuple[str, Any]]) -> tuple[bool, str]:
+    """A catalogue tool case is answered right when the first call names the fitting tool with
+    every expected argument (case- and space-insensitive; numbers by value)."""
+    if not calls:
+        return False, "no call"
+    name, args = calls[0]
+    if name != answer.get("target_tool"):
+        return False, f"called {name}, not {answer.get('target_tool')}"
+    if not isinstance(args, dict):
+        return False, "arguments are not an object"
+    wrong = [k for k, v in (answer.get("arguments") or {}).items() if k not in args or not _same_value(args[k], v)]
+    return (not wrong), ("ok" if not wrong else f"argument(s) {wrong} differ from {answer.get('arguments')}")
 
 
 # -- aggregation ------------------------------------------------------------------------------------

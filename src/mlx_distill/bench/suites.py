@@ -32,7 +32,8 @@ from ..tools import TOOL_NAMES
 from .workspaces import GENERATORS
 
 Label = Literal["tool", "direct", "clarify", "refuse"]
-Scoring = Literal["workspace", "bfcl", "when2call"]
+Scoring = Literal["workspace", "bfcl", "when2call", "catalogue"]
+FOUR_CLASS_SCORING = ("when2call", "catalogue")  # a reply without a call is classified direct/clarify/refuse
 
 TOOL_CATEGORIES = ("search", "read", "count", "run", "write")
 DIRECT_CATEGORIES = ("concept", "comparison", "best_practice", "syntax", "architecture")
@@ -52,8 +53,9 @@ class Case(BaseModel):
     expected_tools: list[str] = Field(default_factory=list)
     workspace: dict[str, Any] | None = None
     answer: dict[str, Any] | None = None
-    # BFCL / When2Call: tools of the case itself (OpenAI-style schemas). They never execute: the
-    # case ends at the model's first call. `ground_truth` is BFCL's possible answer list.
+    # BFCL / When2Call / catalogue: tools of the case itself (OpenAI-style schemas). They never
+    # execute: the case ends at the model's first call. `ground_truth` is BFCL's possible answer list;
+    # a catalogue case's `answer` holds the expected call ({"target_tool", "arguments"}).
     functions: list[dict[str, Any]] | None = None
     ground_truth: list[dict[str, Any]] | None = None
     name_map: dict[str, str] | None = None  # tool name shown to the model -> original function name

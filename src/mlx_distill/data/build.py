@@ -3,7 +3,8 @@
 Writes {train,valid,test}.jsonl (mlx-lm chat records plus `meta`) and manifest.json: counts by split,
 source, category and label; token statistics; every record's content hash; the config; and a hash of
 the whole build (the same inputs and config always give the same files and the same build hash).
-All writes are atomic.
+The output is replaced as one unit: everything is written into a fresh sibling directory that is then
+swapped in by a rename, so a kill at any point leaves the old build or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -78,12 +79,21 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
                     break
         info["rejected"] = dict(rejected)
     elif spec.type == "teacher":
+        from ..distill.shadow import shadow_segments
         from ..distill.store import RECORDS_FILE, read_store
 
+        stores = [s for p in paths for s in (shadow_segments(p) or [p])]  # a shadow root: each of its segments
         items = [Located(rec, str(p / RECORDS_FILE if p.is_dir() else p), line)
-                 for p in paths for line, rec in read_store(p, accepted=True)]
+                 for p in stores for line, rec in read_store(p, accepted=True)]
         if spec.limit is not None:
             items = items[:spec.limit]
+    elif spec.type == "catalogue":
+        from .catalogue import generate_catalogue
+
+        recs = generate_catalogue(spec.catalogue, seed=seed, counts=spec.counts, pairs=spec.pairs,
+                                  max_tools=spec.max_tools)
+        items = [Located(r, tag, i + 1) for i, r in enumerate(recs)]
+        info["catalogue"] = spec.catalogue
     else:  # records
         items, findings, _files = load_located(paths)
         if findings:
@@ -126,6 +136,8 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
         cfg = load_config(cfg)
     say = log or (lambda _msg: None)
     out_dir = Path(output_dir) if output_dir is not None else cfg.resolve(cfg.output_dir)
+    check_paths(cfg, out_dir)  # before any generator runs or a tokenizer loads
+    clean_leftovers(out_dir)
 
     # 1. generate
     items: list[Located] = []
@@ -188,13 +200,15 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
 
     kept, breport = balance(valid_items, ratio=b.ratio, max_per_category=b.max_per_category,
                             category_caps=b.category_caps, total=b.total, keep_sources=b.keep_sources,
-                            other_labels=b.other_labels, seed=cfg.seed, hash_of=hash_of)
+                            other_labels=b.other_labels, toolsets=b.toolsets, seed=cfg.seed, hash_of=hash_of)
     say(f"balanced to {len(kept)} records: " + ", ".join(f"{k} {v}" for k, v in sorted(breport.after.items())))
+    say("  tool sets by label: " + "; ".join(f"{lab} " + ", ".join(f"{k} {v}" for k, v in kinds.items())
+                                             for lab, kinds in breport.toolsets_after.items()))
 
     # 4. split and write
     s = cfg.split
     parts = split(kept, valid=s.valid, test=s.test, salt=s.salt, hash_of=hash_of)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = _stage_dir(out_dir)
     files: dict[str, Path] = {}
     file_info: dict[str, Any] = {}
     split_hashes: dict[str, list[str]] = {}
@@ -202,9 +216,10 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
         rows = sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it)))
         path = out_dir / f"{name}.jsonl"
         # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
-        atomic_write_text(path, "".join(it.record.model_dump_json(exclude_none=True) + "\n" for it in rows))
+        atomic_write_text(stage / path.name, "".join(it.record.model_dump_json(exclude_none=True) + "\n"
+                                                     for it in rows))
         files[name] = path
-        file_info[name] = {"path": str(path), "records": len(rows), "sha256": sha256_file(path)}
+        file_info[name] = {"path": str(path), "records": len(rows), "sha256": sha256_file(stage / path.name)}
         split_hashes[name] = [hash_of(it) for it in rows]
         if not rows:
             say(f"warning: the {name} split is empty")
@@ -252,5 +267,136 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
     manifest["build_hash"] = hashlib.sha256(json.dumps(
         {"files": {k: v["sha256"] for k, v in file_info.items()}, "config": manifest["config"]},
         sort_keys=True).encode()).hexdigest()
-    write_json(out_dir / "manifest.json", manifest)
+    write_json(stage / "manifest.json", manifest)
+    swap_in(stage, out_dir)
     return BuildResult(out_dir, files, manifest, report.findings)
+
+
+# -- the output as one unit: a fresh sibling directory, swapped in by a rename -------------------------
+
+_STAGE, _OLD = ".build-", ".old-"
+
+
+def check_paths(cfg: DataConfig, out_dir: Path) -> None:
+    """Every configured input must exist (a missing bench path would silently disable the overlap check)
+    and the output must be a directory or absent: one line each, before anything slow runs."""
+    for spec in cfg.sources:
+        if not spec.enabled:
+            continue
+        for p in [*spec.paths, *([spec.answers] if spec.answers else [])]:
+            if not cfg.resolve(p).exists():
+                raise InputError(f"source {spec.label!r}: path {p!r} does not exist", path=cfg.resolve(p),
+                                 rule="config")
+    for b in cfg.validation.bench:
+        if not cfg.resolve(b).exists():
+            raise InputError(f"validation.bench path {b!r} does not exist (remove it from the config to skip "
+                             "the overlap check)", path=cfg.resolve(b), rule="config")
+    for p in (out_dir, *out_dir.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise InputError("output_dir: expected a directory, found a file", path=p, rule="config")
+            break
+    if out_dir.is_dir() and any(e.is_dir() for e in out_dir.iterdir()):
+        raise InputError("output_dir holds subdirectories: a build replaces its output directory as a whole, "
+                         "so give it one of its own", path=out_dir, rule="config")
+
+
+def _stage_dir(out_dir: Path) -> Path:
+    import tempfile
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{_STAGE}{os.getpid()}-", dir=out_dir.parent))
+
+
+def _pid_of(leftover: Path) -> int | None:
+    try:
+        return int(leftover.name.rsplit("-", 2)[-2])
+    except (ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_leftovers(out_dir: Path) -> list[Path]:
+    """Remove what a killed build left next to out_dir (its staging directory; an old output that a
+    killed swap had moved aside is put back first if out_dir is missing). Returns what was removed."""
+    import shutil
+
+    removed = []
+    if not out_dir.parent.is_dir():
+        return removed
+    for p in sorted(out_dir.parent.glob(f".{out_dir.name}{_OLD}*")):
+        if _alive(_pid_of(p)):
+            continue
+        if not out_dir.exists():
+            os.rename(p, out_dir)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    for p in sorted(out_dir.parent.glob(f".{out_dir.name}{_STAGE}*")):
+        if not _alive(_pid_of(p)):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def swap_in(stage: Path, out_dir: Path) -> None:
+    """Make `stage` the output directory in one step: readers see the old build or the new, never a mix.
+    Files in the old output that the build does not write (a README, say) are carried over."""
+    import shutil
+
+    if out_dir.is_dir():
+        for entry in out_dir.iterdir():
+            if not (stage / entry.name).exists() and not entry.is_dir():
+                shutil.copy2(entry, stage / entry.name, follow_symlinks=False)
+    _fsync_dir(stage)
+    if not out_dir.exists():
+        os.rename(stage, out_dir)
+    elif _exchange(stage, out_dir):  # stage now holds the old build
+        shutil.rmtree(stage, ignore_errors=True)
+    else:  # two renames; a kill between them is repaired by clean_leftovers on the next run
+        old = out_dir.with_name(f".{out_dir.name}{_OLD}{os.getpid()}-{stage.name.rsplit('-', 1)[-1]}")
+        os.rename(out_dir, old)
+        os.rename(stage, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(out_dir.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

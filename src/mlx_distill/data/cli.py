@@ -187,15 +187,21 @@ def validate_cmd(paths: tuple[str, ...], model: str | None, max_seq_length: int,
               type=click.Path(dir_okay=False))
 @click.option("-o", "--output-dir", default=None, help="Override output_dir.")
 @click.option("--no-template", is_flag=True, help="Skip the chat-template checks (render, mask, too-long).")
+@click.option("--teacher-store", "teacher_stores", multiple=True, type=click.Path(file_okay=False),
+              help="Add the accepted records of a `mlx-distill collect` store as a teacher source (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest summary as JSON.")
-def build_cmd(config_path: str, output_dir: str | None, no_template: bool, as_json: bool) -> None:
+def build_cmd(config_path: str, output_dir: str | None, no_template: bool, teacher_stores: tuple[str, ...],
+              as_json: bool) -> None:
     """Generate, validate, balance and split into {train,valid,test}.jsonl and manifest.json."""
     from rich.table import Table
 
     from .build import build
+    from .config import SourceSpec, load_config
 
     err = _console(stderr=True)
-    res = build(config_path, output_dir=output_dir, use_template=not no_template, progress=not as_json,
+    cfg = load_config(config_path)
+    cfg.sources += [SourceSpec(type="teacher", name="teacher", paths=list(teacher_stores))] if teacher_stores else []
+    res = build(cfg, output_dir=output_dir, use_template=not no_template, progress=not as_json,
                 log=(lambda m: err.print(m)) if not as_json else None, config_path=config_path)
     m = res.manifest
     if as_json:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..io import InputError, read_jsonl
+from ..io import MAX_LINE_BYTES, InputError, parse_json_line, read_jsonl
 from ..schema import Record, parse_record
 
 TOOL_CATEGORIES: tuple[str, ...] = ("search", "read", "count", "structure", "run", "write")
@@ -89,39 +89,50 @@ def iter_json_items(path: str | os.PathLike, *, lenient: bool = False) -> Iterat
     """(line, object) for each item of a JSONL file, a JSON array, or a single JSON object.
 
     Arrays report the line where each element starts, so errors still name a line. With `lenient`, a
-    bad JSONL line is yielded as (line, InputError) instead of raising."""
+    bad JSONL line is yielded as (line, InputError) instead of raising. An empty file is an error."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path=path)
-    with open(path, encoding="utf-8") as f:
+    if not path.is_file():
+        raise InputError("not a regular file (expected a JSON or JSONL file)", path=path)
+    with open(path, "rb") as f:
         head = f.read(4096).lstrip()
         f.seek(0)
-        first = next((ln for ln in f if ln.strip()), "")
-    if head.startswith("["):
-        yield from _iter_array(path.read_text(encoding="utf-8"), path)
+        first = b""
+        while not first.strip() and (line := f.readline(MAX_LINE_BYTES)):
+            first = line
+    if head.startswith(b"["):
+        n = 0
+        for n, item in enumerate(_iter_array(_read_text(path), path), 1):
+            yield item
+        if not n:
+            err = InputError("the file is an empty JSON array (no items)", path=path, rule="empty")
+            if not lenient:
+                raise err
+            yield 0, err
         return
-    if head.startswith("{"):
+    if head.startswith(b"{"):
         try:
-            json.loads(first)
-        except json.JSONDecodeError:
+            parse_json_line(first)
+        except ValueError:
             try:  # one pretty-printed object
-                yield 1, json.loads(path.read_text(encoding="utf-8"))
+                yield 1, parse_json_line(_read_text(path))
                 return
-            except json.JSONDecodeError:
+            except ValueError:
                 pass
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                err = InputError(f"invalid JSON ({e.msg} at column {e.colno})", path=path, line=lineno, rule="json")
-                if not lenient:
-                    raise err from None
-                yield lineno, err
-                continue
-            yield lineno, obj
+    errors: list[InputError] = []
+    for lineno, obj in read_jsonl(path, errors=errors if lenient else None, allow_empty=False):
+        yield from ((e.line or 0, e) for e in errors)
+        errors.clear()
+        yield lineno, obj
+    yield from ((e.line or 0, e) for e in errors)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"invalid UTF-8 (byte offset {e.start})", path=path, rule="json") from None
 
 
 def _iter_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
@@ -136,6 +147,9 @@ def _iter_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
         if i >= n:
             raise InputError("unterminated JSON array", path=path, line=line)
         if text[i] == "]":
+            if text[i + 1:].strip():
+                raise InputError("text after the closing ] of the JSON array (JSON Lines must not start with an "
+                                 "array line)", path=path, line=1 + text.count("\n", 0, i), rule="json")
             return
         line += text.count("\n", pos_line, i)
         pos_line = i
@@ -143,6 +157,9 @@ def _iter_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
             obj, end = dec.raw_decode(text, i)
         except json.JSONDecodeError as e:
             raise InputError(f"invalid JSON ({e.msg})", path=path, line=1 + text.count("\n", 0, e.pos),
+                             rule="json") from None
+        except (ValueError, RecursionError) as e:  # digit limit, nesting
+            raise InputError(f"invalid JSON ({type(e).__name__}: {str(e).split(';')[0]})", path=path, line=line,
                              rule="json") from None
         yield line, obj
         i = end

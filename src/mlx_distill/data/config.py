@@ -19,8 +19,9 @@ class _Strict(BaseModel):
 class SourceSpec(_Strict):
     """One generator. `type`: hand_authored (paths of YAML/JSONL), domain (repositories to mine),
     direct (Markdown/Python to mine), convert (a file in a public format), records (JSONL records as is),
+    catalogue (questions over generated tool sets: `catalogue`, `counts` per kind, `pairs`, `max_tools`),
     teacher (the accepted records of `mlx-distill collect` stores)."""
-    type: Literal["hand_authored", "domain", "direct", "convert", "records", "teacher"]
+    type: Literal["hand_authored", "domain", "direct", "convert", "records", "catalogue", "teacher"]
     name: Optional[str] = None  # how the source is named in the manifest (default: type)
     paths: list[str] = Field(default_factory=list)
     include: Optional[list[str]] = None  # domain: subdirectories/files of each repository to mine
@@ -31,10 +32,22 @@ class SourceSpec(_Strict):
     format: Optional[str] = None  # convert
     answers: Optional[str] = None  # convert (bfcl): possible_answer file
     system: Optional[Literal["default", "source"]] = None  # convert
+    catalogue: str = "train"  # catalogue: a shipped catalogue name or a YAML file
+    counts: Optional[dict[str, int]] = None  # catalogue: items per kind (default: data.catalogue.DEFAULT_COUNTS)
+    pairs: float = Field(default=0.5, ge=0, le=1)  # catalogue: share of call items also given without their tool
+    max_tools: int = Field(default=10, ge=1, le=64)  # catalogue: most tools offered in one record
     enabled: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> "SourceSpec":
+        if self.type == "catalogue":
+            from ..catalogue import KINDS
+
+            if self.catalogue == "heldout":
+                raise ValueError("the held-out catalogue is for the benchmark only: train on `train` (or your own file)")
+            if unknown := sorted(set(self.counts or {}) - set(KINDS)):
+                raise ValueError(f"unknown catalogue kind(s) {unknown} (known: {', '.join(KINDS)})")
+            return self
         if not self.paths:
             raise ValueError(f"source {self.type!r} needs `paths`")
         if self.type == "convert":
@@ -67,6 +80,7 @@ class BalanceSpec(_Strict):
     total: Optional[int] = Field(default=None, ge=1)
     keep_sources: list[str] = Field(default_factory=lambda: ["hand_authored"])  # taken first when downsampling
     other_labels: Literal["keep", "drop"] = "keep"  # labels not in `ratio` (clarify, refuse)
+    toolsets: Optional[dict[Literal["workspace", "other", "none"], float]] = None  # within each label
 
     @field_validator("ratio")
     @classmethod

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..io import InputError, dumps_line, write_jsonl
+from ..io import InputError, check_serialisable, dumps_line, parse_json_line, write_jsonl
 from ..schema import Record
 from .common import build_record, infer_label, iter_json_items, stable_id, tool_call
 from .validate import ERROR, Located, check_record
@@ -227,8 +227,8 @@ def to_openai_tool(fn: Any) -> dict[str, Any]:
 def _loads_any(text: str) -> Any:
     """JSON, else a Python literal (single quotes, True/None): Hermes and xLAM bodies are sometimes either."""
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, TypeError):
+        return parse_json_line(text)
+    except (ValueError, TypeError):
         pass
     try:
         return ast.literal_eval(text.strip())
@@ -246,13 +246,14 @@ def parse_arguments(value: Any, ctx: Ctx, name: str) -> dict[str, Any]:
         if not value.strip():
             return {}
         try:
-            decoded = json.loads(value)
-        except json.JSONDecodeError as e:
+            decoded = parse_json_line(value)
+        except ValueError as e:
             try:
                 decoded = ast.literal_eval(value.strip())
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                raise ctx.error(f"arguments of {name!r} are not valid JSON ({e.msg} at column {e.colno}): "
-                                f"{value[:80]!r}", "bad-arguments") from None
+            except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+                why = str(e)[len("invalid JSON ("):-1] if str(e).startswith("invalid JSON (") else str(e)
+                raise ctx.error(f"arguments of {name!r} are not valid JSON ({why}): {value[:80]!r}",
+                                "bad-arguments") from None
         if isinstance(decoded, str):  # double-encoded
             return parse_arguments(decoded, ctx, name)
         if not isinstance(decoded, dict):
@@ -858,6 +859,11 @@ CONVERTERS: dict[str, Callable[[Any, Ctx], Record]] = {
 assert set(CONVERTERS) == set(FORMATS)
 
 
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 # ---- files -------------------------------------------------------------------------------------
 
 @dataclass
@@ -902,7 +908,14 @@ def iter_converted(fmt: str, in_path: str | os.PathLike, *, system: str | None =
             yield line, obj, None
             continue
         try:
-            rec = CONVERTERS[fmt](obj, ctx)
+            try:
+                rec = CONVERTERS[fmt](obj, ctx)
+                check_serialisable(rec.to_json())
+            except InputError:
+                raise
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as e:
+                # a field of the wrong JSON type that the converter did not foresee: this item only
+                raise ctx.error(f"unexpected {fmt} item ({type(e).__name__}: {_one_line(e)})", "shape") from None
             if check:
                 from .validate import _SchemaCache
 
@@ -920,6 +933,12 @@ def convert_file(fmt: str, in_path: str | os.PathLike, out_path: str | os.PathLi
                  ) -> ConvertResult:
     """Convert a whole file. Without skip_invalid the first bad item raises InputError (nothing is written);
     with it, rejects go to OUT.rejects.jsonl with their reasons."""
+    for target in (Path(out_path), rejects_path_for(out_path)):
+        if target.exists() and Path(in_path).exists() and os.path.samefile(target, in_path):
+            raise InputError(f"refusing to overwrite the input with its conversion ({target} is IN); "
+                             "choose another OUT", path=in_path, rule="args")
+        if target.is_dir():
+            raise InputError("expected a file path for the output, found a directory", path=target, rule="args")
     res = ConvertResult(fmt, str(in_path), str(out_path))
     records: list[Record] = []
     rejects: list[dict[str, Any]] = []

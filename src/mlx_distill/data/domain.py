@@ -849,7 +849,9 @@ def generate_domain(paths: Iterable[str | os.PathLike], *, seed: int = 0, limit:
         for k in kinds:
             rng.shuffle(pools[cat][k])
         streams[cat] = [pools[cat][k] for k in kinds]
-    workspaces = {id(r): Workspace(r.root, writable=False) for r in repos}
+    # The commands are the generator's own (wc, grep -c), never a model's: they run the same with or
+    # without an OS sandbox, so a machine without one builds the same data.
+    workspaces = {id(r): Workspace(r.root, writable=False, dangerously_unsandboxed=True) for r in repos}
     scratch = _ScratchWrites()
     records: list[Record] = []
     seen_q: set[str] = set()

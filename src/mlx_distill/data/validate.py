@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import gc
 import json
 import math
@@ -47,9 +48,10 @@ RULES: dict[str, tuple[str, str]] = {
     "render": (ERROR, "the record does not render prefix-consistently through the model's chat template"),
     "mask": (ERROR, "supervised tokens are not exactly the assistant turns"),
     "too-long": (ERROR, "the rendered record is longer than max_seq_length tokens"),
-    "duplicate": (ERROR, "same normalised user question as an earlier record"),
+    "duplicate": (ERROR, "same normalised user question, next to the same tools, as an earlier record"),
     "split-overlap": (ERROR, "the same (or a nearly identical) question is in two splits"),
     "bench-overlap": (ERROR, "the question is (nearly) a question of a held-out benchmark suite"),
+    "bench-tool": (ERROR, "the record offers a tool that only held-out benchmark suites may offer"),
     "near-duplicate": (WARNING, "token-set Jaccard similarity >= threshold with an earlier record's question"),
     "ungrounded": (WARNING, "the final answer shares no name, path or number with the tool results"),
     "empty-tool-result": (WARNING, "a tool result is empty"),
@@ -209,6 +211,8 @@ class _SchemaCache:
         from jsonschema import Draft202012Validator
         from jsonschema.exceptions import SchemaError
 
+        Validator = _bounded_validator()
+
         by_name: dict[str, Any] = {}
         problems = []
         for i, t in enumerate(tools):
@@ -227,11 +231,17 @@ class _SchemaCache:
                 try:
                     if not isinstance(params, dict):
                         raise SchemaError("parameters must be an object")
+                    remote = _remote_ref(params)
+                    if remote:
+                        raise SchemaError(f"$ref {remote!r} is not a local '#...' reference (remote refs are refused)")
                     Draft202012Validator.check_schema(params)
-                    self._compiled[key] = Draft202012Validator(params)
+                    self._compiled[key] = Validator(params)
                 except SchemaError as e:
                     self._compiled[key] = None
                     problems.append(f"tool {name!r}: invalid parameters schema: {e.message}")
+                except (RecursionError, ValueError, TypeError) as e:  # a pattern that cannot compile, deep nesting
+                    self._compiled[key] = None
+                    problems.append(f"tool {name!r}: invalid parameters schema: {type(e).__name__}: {e}")
             by_name[name] = self._compiled[key]
         return by_name, problems
 
@@ -245,10 +255,67 @@ class _SchemaCache:
         if how is None:
             return []
         msgs = []
-        for err in sorted(how.iter_errors(arguments), key=lambda e: list(e.path)):
+        try:
+            errors = sorted(how.iter_errors(arguments), key=lambda e: [str(p) for p in e.path])
+        except Exception as e:  # noqa: BLE001 - an unresolvable local $ref, a recursive schema: the record's fault
+            return [f"the tool's schema cannot be applied: {type(e).__name__}: {' '.join(str(e).split())[:200]}"]
+        for err in errors:
             where = ".".join(str(p) for p in err.path)
             msgs.append(f"{where}: {err.message}" if where else err.message)
         return msgs
+
+
+PATTERN_BUDGET_S = 0.1  # per `pattern` check of a record's tool schema: catastrophic patterns are reported
+
+
+def _remote_ref(schema: Any) -> str | None:
+    """The first $ref/$dynamicRef that does not point inside the schema itself."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("$ref", "$dynamicRef") and not (isinstance(v, str) and v.startswith("#")):
+                    return str(v)
+                stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _bounded_validator() -> Any:
+    """Draft 2020-12 with `pattern` and `patternProperties` run by the `regex` engine under a time budget
+    (jsonschema's own use `re`, which can backtrack for ages on a hostile pattern)."""
+    import regex
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    def search(pattern: str, text: str) -> bool | None:
+        try:
+            return regex.search(pattern, text, timeout=PATTERN_BUDGET_S) is not None
+        except TimeoutError:
+            return None
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string"):
+            found = search(patrn, instance)
+            if found is None:
+                yield ValidationError(f"pattern {patrn!r} is too slow to check (over {PATTERN_BUDGET_S:g} s)")
+            elif not found:
+                yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    def pattern_properties(validator: Any, patterns: dict, instance: Any, schema: Any) -> Any:
+        if not validator.is_type(instance, "object"):
+            return
+        for patrn, subschema in patterns.items():
+            for k, v in instance.items():
+                found = search(patrn, k)
+                if found is None:
+                    yield ValidationError(f"pattern {patrn!r} is too slow to check (over {PATTERN_BUDGET_S:g} s)")
+                elif found:
+                    yield from validator.descend(v, subschema, path=k, schema_path=patrn)
+
+    return validators.extend(Draft202012Validator, {"pattern": pattern, "patternProperties": pattern_properties})
 
 
 def _canon(obj: Any) -> str:
@@ -518,6 +585,16 @@ class BenchQuestion:
     question: str
     path: str
     line: int
+    tools: frozenset[str] = frozenset()  # names of the case's own tools (unseen-tool suites)
+
+
+def _case_tool_names(obj: dict) -> frozenset[str]:
+    names = set()
+    for f in obj.get("functions") or []:
+        fn = f.get("function", f) if isinstance(f, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            names.add(fn["name"])
+    return frozenset(names)
 
 
 def load_bench(paths: Iterable[str | os.PathLike], findings: list[Finding] | None = None) -> list[BenchQuestion]:
@@ -531,6 +608,8 @@ def load_bench(paths: Iterable[str | os.PathLike], findings: list[Finding] | Non
             files.extend(sorted(f for f in p.glob("*.jsonl") if f.is_file()))
         elif p.exists():
             files.append(p)
+        else:  # a silently skipped suite would silently switch the overlap check off
+            raise InputError("benchmark path does not exist", path=p, rule="bench-file")
     for f in files:
         errors: list[InputError] = []
         for lineno, obj in read_jsonl(f, errors=errors):
@@ -544,7 +623,7 @@ def load_bench(paths: Iterable[str | os.PathLike], findings: list[Finding] | Non
                 flat = [m for turn in q for m in (turn if isinstance(turn, list) else [turn])]
                 q = next((m.get("content") for m in flat if isinstance(m, dict) and m.get("role") == "user"), None)
             if isinstance(q, str) and q.strip():
-                out.append(BenchQuestion(q, str(f), lineno))
+                out.append(BenchQuestion(q, str(f), lineno, _case_tool_names(obj)))
             elif findings is not None:
                 findings.append(Finding("bench-file", "no question field; line ignored", str(f), lineno, None, WARNING))
         if findings is not None:
@@ -657,9 +736,18 @@ def _split_of(path: str | None) -> str | None:
     return stem if stem in SPLITS else None
 
 
+def _toolset_key(record: Record) -> str:
+    """'' for the agent's own tools (or none); else the sorted names of the tools offered."""
+    from ..tools import TOOL_NAMES
+
+    names = sorted({t.get("function", {}).get("name") or "" for t in record.tools if isinstance(t, dict)})
+    return "" if set(names) <= set(TOOL_NAMES) else "\x00tools:" + ",".join(names)
+
+
 def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (), *, near_threshold: float = 0.9,
                     bench_threshold: float = 0.8, progress: bool = False) -> list[Finding]:
-    """duplicate-id, duplicate, near-duplicate, split-overlap and bench-overlap (later records are flagged)."""
+    """duplicate-id, duplicate, near-duplicate, split-overlap, bench-overlap and bench-tool (later
+    records are flagged)."""
     out: list[Finding] = []
     ids: dict[str, Located] = {}
     for it in items:
@@ -670,16 +758,32 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
         else:
             ids[rid] = it
 
+    bench_tools: dict[str, BenchQuestion] = {}
+    for b in bench:
+        for name in b.tools:
+            bench_tools.setdefault(name, b)
+    if bench_tools:
+        for it in items:
+            offered = {t.get("function", {}).get("name") for t in it.record.tools if isinstance(t, dict)}
+            for name in sorted(n for n in offered if n in bench_tools):
+                b = bench_tools[name]
+                _add(out, "bench-tool", f"offers {name!r}, a tool of the held-out case at {b.path}:{b.line}", it)
+
     questions = [it.record.user_text() for it in items]
     norms = [normalize_question(q) for q in questions]
     toks = [question_tokens(q) for q in questions]
+    # The same question next to another tool set is another example (relevance pairs teach exactly
+    # that): duplicates and near-duplicates are counted within one tool set. The agent's own tools
+    # form one set, so records that offer them compare as before.
+    sets = [_toolset_key(it.record) for it in items]
+    near_toks = [t | {sig} if sig else t for t, sig in zip(toks, sets)]
     bench_norm = {}
     for b in bench:
         bench_norm.setdefault(normalize_question(b.question), b)
     bench_toks = [question_tokens(b.question) for b in bench]
 
     # exact
-    first_by_norm: dict[str, int] = {}
+    first_by_norm: dict[tuple[str, str], int] = {}
     distinct: list[int] = []
     for i, (it, nq) in enumerate(zip(items, norms)):
         if not nq:
@@ -687,9 +791,9 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
         b = bench_norm.get(nq)
         if b is not None:
             _add(out, "bench-overlap", f"question is identical to {b.path}:{b.line}", it)
-        j = first_by_norm.get(nq)
+        j = first_by_norm.get((nq, sets[i]))
         if j is None:
-            first_by_norm[nq] = i
+            first_by_norm[(nq, sets[i])] = i
             distinct.append(i)
             continue
         other = items[j]
@@ -699,11 +803,11 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
         _add(out, rule, f"same question as record {other.record.meta.id} at {other.path}:{other.line}{where}", it)
 
     # near: a self-join over distinct questions (each probes the ones before it, then joins them)
-    join = _JaccardJoin([toks[i] for i in distinct], near_threshold)
+    join = _JaccardJoin([near_toks[i] for i in distinct], near_threshold)
     pos_to_item: list[int] = []
     for i in track(distinct, "near-duplicates", enabled=progress):
-        pre = join.prefix(toks[i])
-        for p, jac in join.query(toks[i], pre):
+        pre = join.prefix(near_toks[i])
+        for p, jac in join.query(near_toks[i], pre):
             j = pos_to_item[p]
             it, other = items[i], items[j]
             s1, s2 = it.split or _split_of(it.path), other.split or _split_of(other.path)
@@ -714,7 +818,7 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
                 _add(out, "near-duplicate", f"question nearly identical (Jaccard {jac:.2f}) to record "
                                             f"{other.record.meta.id} at {other.path}:{other.line}", it)
             break
-        join.add(toks[i], pre)
+        join.add(near_toks[i], pre)
         pos_to_item.append(i)
     templates = _bench_templates(bench)
     matched: set[int] = set()
@@ -824,7 +928,7 @@ def _load_located(paths: Iterable[str | os.PathLike]) -> tuple[list[Located], li
     for f in files:
         errors: list[InputError] = []
         split = _split_of(str(f))
-        for lineno, obj in read_jsonl(f, errors=errors):
+        for lineno, obj in read_jsonl(f, errors=errors, allow_empty=False):
             try:
                 rec = parse_record(obj, path=f, line=lineno)
             except InputError as e:

@@ -1,5 +1,6 @@
-"""Append-only JSON-lines files that survive SIGKILL: each append is one fsynced line, and a torn
-last line (a write cut short by a kill) is cut off when the file is opened again."""
+"""Append-only JSON-lines files that survive SIGKILL: each append is one fsynced line
+(`io.append_jsonl`), and a torn last line (a write cut short by a kill) is cut off when the file is
+opened again."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..io import append_jsonl
 
 
 def repair_tail(path: str | os.PathLike) -> int:
@@ -51,6 +51,3 @@ def read_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
             except ValueError:
                 continue
 
-
-def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
-    append_jsonl(path, row)

@@ -32,7 +32,7 @@ from pydantic_ai.settings import ModelSettings
 from ..prompting import DEFAULT_SYSTEM_PROMPT
 from ..schema import Record
 from ..tools import TOOL_NAMES, tool_schemas
-from .prices import PriceTable, Usage, load_prices
+from .prices import PriceTable, Usage
 from .prompts import Prompt, prepare_workspace, question_text
 from .store import SOURCE, TeacherStore, Verdict, record_key
 from .teacher import resolve_teacher, teacher_id
@@ -90,6 +90,8 @@ class Budget:
 
     def estimate(self, messages: Sequence[ModelMessage], params: ModelRequestParameters, max_tokens: int,
                  batch: bool) -> float:
+        if self.limit is None:  # no cap: nothing to estimate
+            return 0.0
         chars = len(ModelMessagesTypeAdapter.dump_json(list(messages))) + sum(
             len(json.dumps(t.parameters_json_schema)) + len(t.description or "") for t in params.function_tools)
         return self.prices.cost(self.model_id, Usage(int(chars / self.CHARS_PER_TOKEN) + 1, max_tokens), batch)
@@ -145,8 +147,9 @@ class PromptRun:
             row = await self._ask(wrapped, messages, settings, params, fp)
         response = c.decode(wrapped, row, messages, settings, params)
         if row["call_id"] not in c.store.ledger:  # journaled by a run killed before it logged the call
-            c.store.ledger.append(kind="collect", model=c.teacher_id, usage=row["usage"], latency_s=row["latency_s"],
-                                  key=self.key, batch=row["batch"], call_id=row["call_id"])
+            await asyncio.to_thread(c.store.ledger.append, kind="collect", model=c.teacher_id, usage=row["usage"],
+                                    latency_s=row["latency_s"], key=self.key, batch=row["batch"],
+                                    call_id=row["call_id"])
         self.calls.append(row)
         return response
 
@@ -163,15 +166,16 @@ class PromptRun:
                 return await c.batcher.request(self, wrapped, messages, settings, params, fp)
             estimate = c.budget.estimate(messages, params, c.settings.max_tokens, batch=False)
             c.budget.reserve(estimate)
-            tic = time.perf_counter()
-            try:
+            actual = 0.0
+            try:  # the reservation holds until the real cost replaces it
+                tic = time.perf_counter()
                 response = await wrapped.request(messages, settings, params)
+                row = await asyncio.to_thread(c.journal, self.key, fp, response, time.perf_counter() - tic,
+                                              batch=False)
+                actual = row["cost_usd"]
+                return row
             finally:
-                latency = time.perf_counter() - tic
-                c.budget.settle(estimate, 0.0)
-            row = c.journal(self.key, fp, response, latency, batch=False)
-            c.budget.spent += row["cost_usd"]
-            return row
+                c.budget.settle(estimate, actual)
         except BudgetExhausted as e:
             self.failed = f"budget: {e}"
             c.stopping = True
@@ -263,10 +267,13 @@ class Collector:
 
         self.settings = settings or CollectSettings()
         self.store = store if isinstance(store, TeacherStore) else TeacherStore(store)
-        self.teacher_id = teacher_id(teacher, adapter_path) if isinstance(teacher, str) else teacher.model_name
+        self.teacher_id = (teacher_id(teacher, adapter_path) if isinstance(teacher, str)
+                           else f"{teacher.system}:{teacher.model_name}")  # a Model: "mlx:...", "anthropic:..."
         self.model = resolve_teacher(teacher, adapter_path, max_retries=DEFAULT_MAX_RETRIES if max_retries is None
                                      else max_retries, timeout_s=timeout_s or DEFAULT_TIMEOUT_S)
-        self.prices = prices or self.store.ledger.prices
+        if prices is not None:
+            self.store.ledger.prices = prices
+        self.prices = self.store.ledger.prices
         self.prices.cost(self.teacher_id, Usage())  # an unpriced teacher fails here, before any call
         self.budget = Budget(budget_usd, self.prices, self.teacher_id)
         self.concurrency = max(1, concurrency)
@@ -328,10 +335,11 @@ class Collector:
             outcome = await arun_question(agent, question)
             if run.fatal or run.failed:
                 return run
-            self.store.add(self._record(run, question, outcome, facts, tmp))
+            record = self._record(run, question, outcome, facts, tmp)
+            await asyncio.to_thread(self.store.add, record)  # an fsync: off the event loop
             return run
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
 
     def _record(self, run: PromptRun, question: str, outcome: Any, facts: dict[str, Any], root: str) -> Record:
         p = run.prompt
@@ -431,8 +439,12 @@ async def acollect(teacher: str | Model, prompts: Sequence[Prompt], store: str |
                    progress: Progress | None = None, **options: Any) -> CollectSummary:
     """`collect` for async callers."""
     collector = Collector(teacher, store, **options)
-    async with collector.model:  # closes the teacher's HTTP client inside this event loop
+    try:
         return await collector.run(prompts, progress)
+    finally:
+        client = getattr(collector.model, "client", None) if isinstance(teacher, str) else None
+        if client is not None and hasattr(client, "close"):  # the SDK client we made: closed in its own loop
+            await client.close()
 
 
 def collect(teacher: str | Model, prompts: Sequence[Prompt], store: str | Path | TeacherStore,

@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ._jsonl import append_row, read_rows, repair_tail
+from ..io import append_jsonl
+from ._jsonl import read_rows, repair_tail
 from .prices import PriceTable, Usage, load_prices
 
 LEDGER_FILE = "ledger.jsonl"
-KINDS = ("collect", "shadow", "route", "drift", "lrl", "bench")
 
 
 class Ledger:
@@ -52,7 +52,7 @@ class Ledger:
         with self._lock:
             if row["call_id"] in self._ids:
                 return row
-            append_row(self.path, row)
+            append_jsonl(self.path, row)
             self._ids.add(row["call_id"])
         return row
 

@@ -5,8 +5,8 @@
      "answer": {"type": "contains", "value": "{file_name}"}}
 
 Only `question` is required. Without `workspace` a prompt runs in an empty scratch directory; a `path`
-workspace (relative to the current directory) is copied, hidden entries left out, and the original is
-never touched; a `generator` workspace is built by the benchmark's seeded generators
+workspace (relative to the current directory) is copied (in a git checkout, only what git shows: no
+ignored outputs; elsewhere all but hidden entries), and the original is never touched; a `generator` workspace is built by the benchmark's seeded generators
 (`mlx_distill.bench.workspaces`), and `{placeholders}` in the question and `answer` (the benchmark's
 answer spec) are filled from the facts it returns, which is what lets verification check the answer.
 
@@ -120,6 +120,33 @@ def _ignore_hidden(directory: str, names: list[str]) -> set[str]:
     return {n for n in names if n.startswith(".") or n in SKIPPED_DIRS}
 
 
+def _git_files(src: Path) -> list[str] | None:
+    """The files git shows in `src` (tracked, and untracked but not ignored), or None outside a checkout:
+    a repository's ignored outputs (virtual environments, runs, adapters) never enter a workspace."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(src), "ls-files", "-z", "-co", "--exclude-standard"],
+                             capture_output=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [f for f in out.decode("utf-8", "replace").split("\0") if f]
+
+
+def copy_directory(src: Path, root: Path) -> None:
+    """Copy a `path` workspace: what git shows of a checkout, else everything but hidden entries."""
+    files = _git_files(src)
+    if files is None:
+        shutil.copytree(src, root, ignore=_ignore_hidden, dirs_exist_ok=True, symlinks=True)
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        source, dest = src / rel, root / rel
+        if source.is_file() or source.is_symlink():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest, follow_symlinks=False)
+
+
 def prepare_workspace(prompt: Prompt, root: str | os.PathLike) -> dict[str, Any]:
     """Fill the empty directory `root` with the prompt's workspace; returns the generator's facts ({} otherwise)."""
     root = Path(root)
@@ -128,7 +155,7 @@ def prepare_workspace(prompt: Prompt, root: str | os.PathLike) -> dict[str, Any]
         src = Path(ws.path).expanduser()
         if not src.is_dir():
             raise InputError(f"workspace path {ws.path!r} is not a directory", record_id=prompt.id, rule="workspace")
-        shutil.copytree(src, root, ignore=_ignore_hidden, dirs_exist_ok=True, symlinks=True)
+        copy_directory(src, root)
         return {}
     if isinstance(ws, GeneratorWorkspace):
         from ..bench.workspaces import build_workspace

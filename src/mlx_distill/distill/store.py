@@ -27,8 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..io import append_jsonl
 from ..schema import Record, parse_record
-from ._jsonl import append_row, read_rows, repair_tail
+from ._jsonl import read_rows, repair_tail
 from .ledger import Ledger
 
 RECORDS_FILE, TURNS_FILE, BATCHES_FILE = "records.jsonl", "turns.jsonl", "batches.jsonl"
@@ -122,7 +123,7 @@ class TeacherStore:
         with self._lock:
             if key in self._records:
                 return False
-            append_row(self.records_path, record.to_json())
+            append_jsonl(self.records_path, record.to_json())
             self._records[key] = record
         return True
 
@@ -142,7 +143,7 @@ class TeacherStore:
         with self._lock:
             if (key, fingerprint) in self._turns:
                 return False
-            append_row(self.turns_path, row)
+            append_jsonl(self.turns_path, row)
             self._turns[(key, fingerprint)] = row
         return True
 
@@ -150,7 +151,7 @@ class TeacherStore:
 
     def add_batch_event(self, row: dict[str, Any]) -> None:
         with self._lock:
-            append_row(self.batches_path, row)
+            append_jsonl(self.batches_path, row)
             self._batch_rows.append(row)
 
     def batch_events(self) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ import random
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Union
@@ -401,3 +401,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, fake.message(body))
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout): nothing to answer
             pass
+
+
+def line_count_teacher(question: str, turn: int, body: dict) -> Reply:
+    """A script that behaves like a careful teacher on line-count questions ("Count the lines of PATH",
+    "How many lines does PATH have?"): it reads the file, then answers with the count it saw; any other
+    question gets a direct answer. For end-to-end tests and benchmarks."""
+    import re
+
+    m = re.search(r"lines (?:of|does) (\S+)", question)
+    if not m:
+        return "A short, correct explanation of the concept, with the key idea and an example."
+    if turn == 0:
+        return {"tool": "read_file", "input": {"path": m.group(1)}}
+    return f"{m.group(1)} has {len(tool_results(body)[-1].splitlines())} lines."

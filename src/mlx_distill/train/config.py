@@ -238,7 +238,7 @@ def parse_config(data: dict[str, Any], *, source: str | os.PathLike | None = Non
         if data.get(key) is not None:
             raise InputError(f"{key}: {why}", path=source, rule="config")
     data = {k: v for k, v in data.items() if k not in UNSUPPORTED}
-    if "alpha" in (data.get("lora_parameters") or {}):
+    if isinstance(data.get("lora_parameters"), dict) and "alpha" in data["lora_parameters"]:
         raise InputError("lora_parameters.alpha: mlx-lm's LoRA uses `scale`, not `alpha` (scale = alpha / rank in "
                          "other frameworks)", path=source, rule="config")
     try:
@@ -259,6 +259,10 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
         data = yaml.load(path.read_text(encoding="utf-8"), yaml_loader) or {}
     except yaml.YAMLError as e:
         raise InputError(f"invalid YAML: {e}".replace("\n", " "), path=path, rule="config") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"invalid UTF-8 (byte offset {e.start})", path=path, rule="config") from None
+    except (OSError, RecursionError) as e:
+        raise InputError(f"cannot read the config ({type(e).__name__})", path=path, rule="config") from None
     if not isinstance(data, dict):
         raise InputError("a training config must be a YAML mapping of keys to values", path=path, rule="config")
     return data

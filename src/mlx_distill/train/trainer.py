@@ -28,17 +28,15 @@ import mlx.nn as nn
 import numpy as np
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
-from ..io import InputError, append_jsonl, atomic_write_text, read_jsonl, write_json
+from ..io import InputError, append_jsonl, atomic_write_text, write_json
+from .checkpoint import (ADAPTER_FILE, METRICS_FILE, OPTIMIZER_FILE, STATE_FILE, checkpoint_state, read_metrics,
+                         state_hashes)
 from .config import TrainConfig, _optimizer_class, as_config
 from .fastmath import fast_math
 from .dataset import BatchSchedule, Split, data_fingerprint, eval_batches, read_split, tokenize_split
 from .forward import (Example, SplitModel, cross_entropy_sum, pad_batch, plain_loss, plan_batch, reference_loss)
 from .prefix_cache import FrozenBottom
 
-ADAPTER_FILE = "adapters.safetensors"
-STATE_FILE = "state.json"
-OPTIMIZER_FILE = "optimizer.safetensors"
-METRICS_FILE = "metrics.jsonl"
 # keys whose change makes a checkpoint unusable
 SHAPE_KEYS = ("fine_tune_type", "num_layers", "lora_parameters")
 
@@ -97,6 +95,11 @@ def tune_malloc() -> None:
 # ---------------------------------------------------------------- preflight (no model loaded)
 
 def _run_dir_state(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    for p in (run_dir, *run_dir.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise InputError("adapter_path: expected a run directory, found a file", path=p, rule="adapter_path")
+            break
     has_run = (run_dir / STATE_FILE).exists() or (run_dir / ADAPTER_FILE).exists()
     if resume:
         if not (run_dir / STATE_FILE).exists():
@@ -301,16 +304,13 @@ def save_checkpoint(run_dir: Path, step: int, trainer: Trainer, extra: dict, *, 
     _save_safetensors(run_dir / ADAPTER_FILE, weights)
     name = f"{step:07d}_adapters.safetensors"
     if numbered:
-        shutil.copyfile(run_dir / ADAPTER_FILE, run_dir / name)
+        tmp = run_dir / f".tmp-{name}"
+        shutil.copyfile(run_dir / ADAPTER_FILE, tmp)
+        os.replace(tmp, run_dir / name)
     _save_safetensors(run_dir / OPTIMIZER_FILE, dict(tree_flatten(trainer.optimizer.state)))
-    state = {"step": step, "adapter_file": name if numbered else ADAPTER_FILE, **extra}
-    write_json(run_dir / STATE_FILE, state)
-
-
-def _read_metrics(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [row for _, row in read_jsonl(path)]
+    adapter_file = name if numbered else ADAPTER_FILE
+    state = {"step": step, "adapter_file": adapter_file, **extra, **state_hashes(run_dir, adapter_file)}
+    write_json(run_dir / STATE_FILE, state)  # last: the checkpoint's commit point
 
 
 def _summarize(rows: list[dict], window: int) -> tuple[Optional[float], ...]:
@@ -335,6 +335,8 @@ def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = Fa
     _run_dir_state(run_dir, resume, overwrite)
     splits = load_splits(cfg)
     if resume:
+        checkpoint_state(run_dir)  # damaged files: one line naming the file and how to recover
+        read_metrics(run_dir / METRICS_FILE, tolerate_torn_tail=True)
         _check_resume_compatible(run_dir, cfg)
     model_path = resolve(cfg)
     tokenizer = load_tokenizer_for(model_path, cfg)
@@ -390,7 +392,7 @@ def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = Fa
     start_step, trained_tokens, prior_seconds = 0, 0, 0.0
     if resume:
         start_step, trained_tokens, prior_seconds = _restore(run_dir, trainer, log)
-        rows = [r for r in _read_metrics(metrics_path) if r.get("step", 0) <= start_step]
+        rows = [r for r in read_metrics(metrics_path, tolerate_torn_tail=True) if r.get("step", 0) <= start_step]
         atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
     else:
         for p in list(run_dir.glob("*_adapters.safetensors")) + [run_dir / n for n in
@@ -491,7 +493,7 @@ def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = Fa
         emit({"kind": "test", "step": last_step, "test_loss": test_loss})
         log(f"test loss {test_loss:.4f} (ppl {math.exp(test_loss):.3f})")
     _plot(run_dir)
-    rows = _read_metrics(metrics_path)
+    rows = read_metrics(metrics_path)
     first, last, vfirst, vloss = _summarize(rows, cfg.steps_per_report)
     stats = {"frozen_prefix_cache": trainer.bottom.stats() if trainer.bottom else None, "fast_forward": trainer.fast}
     result = TrainResult(run_dir=run_dir, adapter_path=run_dir, first_loss=first, last_loss=last, val_loss=vloss,
@@ -532,7 +534,7 @@ def _check_resume_compatible(run_dir: Path, cfg: TrainConfig) -> None:
 
 
 def _restore(run_dir: Path, trainer: Trainer, log: Log) -> tuple[int, int, float]:
-    state = json.loads((run_dir / STATE_FILE).read_text())
+    state = checkpoint_state(run_dir)
     step = int(state["step"])
     adapter = run_dir / state.get("adapter_file", ADAPTER_FILE)
     if not adapter.exists():

@@ -1,0 +1,60 @@
+"""The `catalogue` source: training records on tool sets the agent's workspace never offers.
+
+Each record offers 1 to 10 tools drawn from the training tool catalogue (`mlx_distill.catalogue`,
+never the held-out one) and teaches one judgement: call the fitting tool with the arguments the
+question gives, then answer from its result; answer directly when knowledge is enough, even next
+to tools of the same domain; ask for a missing required argument; and say so when no offered tool
+can do what is needed. Call records come in relevance pairs: the same question once with its tool
+and once without it, so the decision has to depend on what is offered.
+
+The tool results are the tool's realistic JSON result for those arguments, and the final answer
+is read from it; the system prompt is the agent's own, so training and runtime prompts match.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from ..catalogue import KINDS, Item, items, load_catalogue, result_text, without_fitting_tool
+from ..schema import Record
+from .common import build_record, stable_id, tool_call
+
+SOURCE = "catalogue"
+DEFAULT_COUNTS = {"call": 60, "near_miss": 30, "unrelated": 20, "out_of_reach": 20, "clarify": 30}
+
+
+def item_messages(item: Item, system_prompt: str) -> list[dict[str, Any]]:
+    """The conversation a good assistant has for `item`."""
+    msgs: list[dict[str, Any]] = [{"role": "system", "content": system_prompt},
+                                  {"role": "user", "content": item.question}]
+    if item.call:
+        msgs += [{"role": "assistant", "content": "", "tool_calls": [tool_call(item.call["name"], item.call["arguments"])]},
+                 {"role": "tool", "name": item.call["name"], "content": result_text(item.result or {})}]
+    msgs.append({"role": "assistant", "content": item.reply})
+    return msgs
+
+
+def to_record(item: Item, system_prompt: str) -> Record:
+    return build_record(item_messages(item, system_prompt), item.tools,
+                        id=stable_id(SOURCE, item.kind, item.question, [t["function"]["name"] for t in item.tools]),
+                        source=SOURCE, category=f"catalogue_{item.kind}", label=item.label, domain=item.domain)
+
+
+def generate_catalogue(catalogue: str = "train", *, seed: int = 0, counts: dict[str, int] | None = None,
+                       pairs: float = 0.5, max_tools: int = 10, system_prompt: str | None = None) -> list[Record]:
+    """Records of every kind in `counts` (default DEFAULT_COUNTS) plus, for a `pairs` share of the
+    call items, their relevance twin without the fitting tool (kind missing_tool)."""
+    from ..prompting import DEFAULT_SYSTEM_PROMPT
+
+    cat = load_catalogue(catalogue)
+    counts = dict(DEFAULT_COUNTS if counts is None else counts)
+    unknown = sorted(set(counts) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown catalogue kind(s) {unknown} (known: {', '.join(KINDS)})")
+    drawn = items(cat, counts, seed=seed, prefix=f"catalogue-{seed}", max_tools=max_tools)
+    rng = random.Random(f"mlx-distill-catalogue-pairs:{seed}")
+    calls = [it for it in drawn if it.kind == "call"]
+    twins = [without_fitting_tool(cat, it, rng, id=f"{it.id}-twin") for it in calls[:int(len(calls) * pairs)]]
+    system = system_prompt or DEFAULT_SYSTEM_PROMPT
+    return [to_record(it, system) for it in drawn + twins]

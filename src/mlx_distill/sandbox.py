@@ -1,0 +1,227 @@
+"""The OS sandbox around the commands a model chooses (`Workspace.run_command`).
+
+The tools' allow-list decides which programs a model is offered; it cannot stop `find -delete`,
+`python -c`, or `git -c alias.x='!sh'` from reaching outside the workspace. The sandbox does:
+
+- Linux: bubblewrap. The whole filesystem read-only, the workspace the only writable bind (none when
+  the workspace is read-only), a private /tmp and /run, no network, new PID/IPC/UTS namespaces, a new
+  session, and `--die-with-parent`: when we kill bwrap at a timeout, every process inside (setsid and
+  double-forked daemons included) dies with its PID namespace.
+- macOS: `sandbox-exec` with `MACOS_PROFILE` (writes only under the workspace, no network).
+- Neither: `run` refuses with `SandboxUnavailable`, whose one line says how to enable one, unless the
+  caller opted out (`Workspace(..., dangerously_unsandboxed=True)`, `--dangerously-unsandboxed`, or
+  the environment variable named by `OPT_OUT_ENV`).
+
+In every case the command gets an environment built from an allow-list (never the parent's, which
+holds API keys), resource limits (processes, address space, CPU seconds), its output read
+incrementally up to a byte cap, and its whole process group killed at the timeout.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+OPT_OUT_ENV = "MLX_DISTILL_DANGEROUSLY_RUN_UNSANDBOXED"
+
+# Files and directories under the user's home that hold credentials: hidden inside the sandbox,
+# although the rest of the filesystem stays readable (programs need /usr, the venv, the repository).
+SECRET_HOME_ENTRIES = (".ssh", ".aws", ".gnupg", ".config", ".docker", ".kube", ".netrc", ".pypirc",
+                       ".git-credentials", ".anthropic", ".cache/huggingface/token")
+
+MACOS_PROFILE = """(version 1)
+(allow default)
+(deny network*)
+(deny file-write*)
+(allow file-write* (subpath (param "WORKSPACE")))
+(allow file-write-data (literal "/dev/null") (literal "/dev/zero") (literal "/dev/dtracehelper"))
+"""
+MACOS_PROFILE_READ_ONLY = MACOS_PROFILE.replace('(allow file-write* (subpath (param "WORKSPACE")))\n', "")
+
+
+class SandboxUnavailable(Exception):
+    """No OS sandbox on this machine and no opt-out: the message says how to get one."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one command may use. RLIMIT_NPROC counts the user's processes and root is exempt
+    from it; the address-space and CPU limits hold for everyone."""
+    max_processes: int = 1024
+    max_memory_bytes: int = 4 << 30
+    cpu_seconds: int = 120
+    max_output_bytes: int = 1 << 20  # kept; the rest is read and dropped, so memory stays bounded
+
+
+@dataclass
+class Completed:
+    returncode: int | None  # None when timed out
+    output: bytes
+    dropped_bytes: int = 0
+    timed_out: bool = False
+
+
+def opted_out() -> bool:
+    return os.environ.get(OPT_OUT_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+@functools.lru_cache(maxsize=None)
+def _bwrap_works(bwrap: str) -> bool:
+    """bwrap needs user namespaces (or root): try it once rather than trust its presence."""
+    try:
+        return subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def available() -> str | None:
+    """'bwrap', 'sandbox-exec', or None: the OS sandbox this machine offers."""
+    if sys.platform == "darwin":
+        return "sandbox-exec" if shutil.which("sandbox-exec") else None
+    bwrap = shutil.which("bwrap")
+    return "bwrap" if bwrap and _bwrap_works(bwrap) else None
+
+
+def how_to_enable() -> str:
+    fix = ("install bubblewrap (Debian/Ubuntu: 'sudo apt-get install bubblewrap'; as root "
+           "scripts/setup.sh does it) and allow unprivileged user namespaces"
+           if sys.platform.startswith("linux") else "run on Linux with bubblewrap or on macOS")
+    return (f"run_command needs an OS sandbox and none works here: {fix}; or accept the risk with "
+            f"--dangerously-unsandboxed or {OPT_OUT_ENV}=1")
+
+
+def sandbox_env(workspace: Path) -> dict[str, str]:
+    """The command's whole environment: an allow-list, never a copy of ours."""
+    env = {"PATH": os.environ.get("PATH") or os.defpath, "HOME": str(workspace),
+           "LANG": os.environ.get("LANG") or "C.UTF-8", "TERM": os.environ.get("TERM") or "dumb"}
+    if sys.platform.startswith("linux"):
+        env["TMPDIR"] = "/tmp"
+    return env
+
+
+def _hidden_secrets(workspace: Path) -> list[str]:
+    home = Path(os.path.expanduser("~"))
+    args: list[str] = []
+    for entry in SECRET_HOME_ENTRIES:
+        p = home / entry
+        if not p.exists() or p.is_symlink() or workspace == p or p in workspace.parents:
+            continue
+        args += ["--tmpfs", str(p)] if p.is_dir() else ["--ro-bind", "/dev/null", str(p)]
+    return args
+
+
+def bwrap_argv(argv: Sequence[str], workspace: Path, *, writable: bool, env: dict[str, str]) -> list[str]:
+    ws = str(workspace)
+    cmd = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+           "--tmpfs", "/tmp", "--tmpfs", "/run", *_hidden_secrets(workspace),
+           "--bind" if writable else "--ro-bind", ws, ws,
+           "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    for k, v in env.items():
+        cmd += ["--setenv", k, v]
+    return [*cmd, "--chdir", ws, "--", *argv]
+
+
+def sandbox_exec_argv(argv: Sequence[str], workspace: Path, *, writable: bool) -> list[str]:
+    profile = MACOS_PROFILE if writable else MACOS_PROFILE_READ_ONLY
+    return ["sandbox-exec", "-p", profile, "-D", f"WORKSPACE={workspace}", "--", *argv]
+
+
+def _limit_argv(limits: Limits) -> list[str]:
+    """prlimit (util-linux) sets the limits without a preexec_fn, which is unsafe in threaded programs."""
+    prlimit = shutil.which("prlimit")
+    if not prlimit:
+        return []
+    return [prlimit, f"--nproc={limits.max_processes}", f"--as={limits.max_memory_bytes}",
+            f"--cpu={limits.cpu_seconds}", "--"]
+
+
+def _set_limits(limits: Limits) -> None:  # only where prlimit is missing (macOS)
+    import resource
+
+    for which, value in ((resource.RLIMIT_NPROC, limits.max_processes), (resource.RLIMIT_AS, limits.max_memory_bytes),
+                         (resource.RLIMIT_CPU, limits.cpu_seconds)):
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):  # macOS refuses RLIMIT_AS below what is mapped: keep the others
+            pass
+
+
+def run(argv: Sequence[str], workspace: str | os.PathLike, *, timeout_s: float, writable: bool = True,
+        limits: Limits = Limits(), unsandboxed: bool = False) -> Completed:
+    """Run argv (argv[0] an absolute path) in `workspace` under the OS sandbox. Raises
+    SandboxUnavailable (see `how_to_enable`), or OSError when the program cannot start."""
+    workspace = Path(workspace)
+    env = sandbox_env(workspace)
+    kind = None if unsandboxed or opted_out() else available()
+    if kind is None and not (unsandboxed or opted_out()):
+        raise SandboxUnavailable(how_to_enable())
+    if kind == "bwrap":
+        wrapped = bwrap_argv(argv, workspace, writable=writable, env=env)
+    elif kind == "sandbox-exec":
+        wrapped = sandbox_exec_argv(argv, workspace, writable=writable)
+    else:
+        wrapped = list(argv)
+    limit_argv = _limit_argv(limits)
+    proc = subprocess.Popen([*limit_argv, *wrapped], cwd=workspace, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=None if limit_argv else functools.partial(_set_limits, limits))
+    try:
+        return _collect(proc, timeout_s, limits.max_output_bytes)
+    finally:
+        _kill_group(proc)  # what is left in its process group (under bwrap the PID namespace is gone already)
+
+
+def _collect(proc: subprocess.Popen, timeout_s: float, max_bytes: int) -> Completed:
+    """Read the output as it comes, keeping at most max_bytes, until EOF and exit or the deadline."""
+    deadline = time.monotonic() + timeout_s
+    kept, dropped = bytearray(), 0
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if proc.poll() is None:
+                    return Completed(None, bytes(kept), dropped, timed_out=True)
+                break
+            if not sel.select(timeout=min(left, 0.2)):
+                if proc.poll() is not None:  # exited, but a detached child holds the pipe: stop soon
+                    deadline = min(deadline, time.monotonic() + 0.5)
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            room = max_bytes - len(kept)
+            kept += chunk[:room]
+            dropped += max(0, len(chunk) - room)
+    try:
+        code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return Completed(None, bytes(kept), dropped, timed_out=True)
+    return Completed(code, bytes(kept), dropped)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the command's process group and reap it; under bwrap that ends the whole PID namespace."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if proc.stdout is not None:
+        proc.stdout.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,141 @@
+"""Tool catalogues, the unseen-tool suites generated from the held-out one, and the `catalogue`
+training source: seeded, disjoint by tool and parameter name, and every case checked against its
+ground truth."""
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from mlx_distill.bench.slices import SLICES, slice_cases
+from mlx_distill.bench.suites import builtin_dir, load_suite
+from mlx_distill.catalogue import KINDS, check_disjoint, generate, items, load_catalogue
+from mlx_distill.data.catalogue import generate_catalogue
+from mlx_distill.data.validate import Located, check_record, load_bench, validate_records
+from mlx_distill.io import InputError
+
+HELDOUT = load_catalogue("heldout")
+TRAIN = load_catalogue("train")
+
+
+def test_shipped_catalogues_share_no_tool_or_parameter_name():
+    check_disjoint()
+    assert len(HELDOUT.domains) >= 8 and len(TRAIN.domains) >= 8
+    assert not TRAIN.tool_names() & HELDOUT.tool_names()
+    assert not TRAIN.parameter_names() & HELDOUT.parameter_names()
+
+
+def test_a_shared_name_is_caught(tmp_path):
+    leak = tmp_path / "leak.yaml"
+    leak.write_text((Path(HELDOUT.source)).read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(InputError, match="tool name"):
+        check_disjoint(load_catalogue(str(leak)), HELDOUT)
+
+
+def test_a_question_without_its_required_argument_is_refused_with_file_and_domain(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("""
+- domain: tides
+  tools:
+    - name: tide_table
+      description: High and low tides for a harbour.
+      purpose: look up tides
+      parameters: {harbour: {description: a harbour, values: [Brest, Dover]}}
+      asks: ["When is high tide in {harbour}?", "When is high tide today?"]
+      vague: [{question: "When is high tide?", reply: "Which harbour?"}]
+      result: {low: "{int:1:5}"}
+      answer: "Low tide at {low}."
+  near_misses: [{question: "What causes tides?", reply: "Mainly the Moon's gravity."}]
+  out_of_reach: [{question: "What was the tide in 1066?", reply: "I can't know that."}]
+""", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.yaml.*domain tides.*lacks required parameter"):
+        load_catalogue(str(bad))
+
+
+@pytest.mark.parametrize("cat", [HELDOUT, TRAIN], ids=["heldout", "train"])
+def test_items_are_seeded_and_right_by_construction(cat):
+    counts = {k: 12 for k in KINDS}
+    a = items(cat, counts, seed=3, prefix="t")
+    assert [(i.question, i.tools) for i in a] == [(i.question, i.tools) for i in items(cat, counts, seed=3, prefix="t")]
+    assert [i.question for i in a] != [i.question for i in items(cat, counts, seed=4, prefix="t")]
+    tools_by_name = {t.name: t for t in cat.tools}
+    for it in a:
+        offered = [t["function"]["name"] for t in it.tools]
+        assert 1 <= len(offered) <= 10 and len(set(offered)) == len(offered)
+        assert it.label == KINDS[it.kind]
+        if it.kind == "call":  # the fitting tool is offered and the arguments fit its schema
+            schema = tools_by_name[it.call["name"]].schema()["function"]["parameters"]
+            assert it.call["name"] in offered
+            assert not list(Draft202012Validator(schema).iter_errors(it.call["arguments"]))
+            assert all(str(v) in it.question for v in it.call["arguments"].values())
+        elif it.kind == "missing_tool":  # provably absent
+            assert it.extra["absent_tool"] not in offered and "can't" in it.reply
+        elif it.kind == "clarify":  # the tool is there, the required argument is not in the question
+            assert it.extra["target_tool"] in offered and it.reply.rstrip().endswith("?")
+        elif it.kind == "unrelated":
+            domain = next(d for d in cat.domains if d.domain == it.domain)
+            assert not {t.name for t in domain.tools} & set(offered)
+        else:  # near_miss / out_of_reach: next to every tool of its own domain
+            domain = next(d for d in cat.domains if d.domain == it.domain)
+            assert {t.name for t in domain.tools} <= set(offered)
+
+
+def test_committed_unseen_tool_suites_equal_a_fresh_generation():
+    for name in SLICES:
+        path = builtin_dir() / f"{name}.jsonl"
+        committed = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        assert committed == json.loads(json.dumps(slice_cases(name))), f"regenerate {path} with " \
+            "python -m mlx_distill.bench.slices data/bench"
+
+
+def test_unseen_tool_suites_load_and_are_balanced_between_call_and_no_call():
+    s = load_suite("unseen_tools")
+    counts = Counter(c.label for c in s.cases)
+    assert counts["tool"] == counts["direct"] + counts["refuse"] > 0
+    assert all(c.scoring == "catalogue" and c.functions for c in s.cases)
+    for c in s.cases:
+        offered = {f["function"]["name"] for f in c.functions}
+        assert offered <= HELDOUT.tool_names()
+        if c.label == "tool":
+            assert c.answer["target_tool"] in offered
+    assert {c.label for c in load_suite("clarify").cases} == {"clarify"}
+    refuse = load_suite("refuse").cases
+    assert refuse and all(c.answer["absent_tool"] not in {f["function"]["name"] for f in c.functions} for c in refuse)
+
+
+def test_catalogue_records_are_valid_paired_and_never_offer_held_out_tools():
+    recs = generate_catalogue(seed=0, counts={"call": 10, "near_miss": 4, "unrelated": 4, "out_of_reach": 4,
+                                              "clarify": 4})
+    assert Counter(r.meta.label for r in recs) == {"tool": 10, "direct": 8, "refuse": 9, "clarify": 4}
+    for r in recs:
+        assert not [f for f in check_record(Located(r, None, None)) if f.severity == "error"], r.meta.id
+        assert not {t["function"]["name"] for t in r.tools} & HELDOUT.tool_names()
+    by_question: dict[str, set[str]] = {}
+    for r in recs:
+        by_question.setdefault(r.user_text(), set()).add(r.meta.label)
+    assert sum(labels == {"tool", "refuse"} for labels in by_question.values()) == 5  # relevance pairs
+    call = next(r for r in recs if r.meta.label == "tool")
+    result = json.loads(call.messages[3].content)  # the tool's JSON result, and the answer reads from it
+    assert any(str(v) in call.messages[4].content for v in result.values())
+
+
+def test_the_held_out_catalogue_cannot_be_a_training_source():
+    from mlx_distill.data.config import SourceSpec
+
+    with pytest.raises(ValueError, match="benchmark only"):
+        SourceSpec(type="catalogue", catalogue="heldout")
+
+
+def test_validator_flags_a_training_record_that_offers_a_held_out_tool():
+    heldout_item = generate(HELDOUT, "call", random.Random(0), id="x")
+    from mlx_distill.data.catalogue import to_record
+
+    rec = to_record(heldout_item, "You are a helpful assistant.")
+    report = validate_records([rec], tokenizer=None, bench=load_bench([builtin_dir()]))
+    rules = {f.rule for f in report.findings}
+    assert "bench-tool" in rules
+    assert any("unseen_tools.jsonl" in f.message or "refuse.jsonl" in f.message or "clarify.jsonl" in f.message
+               for f in report.findings if f.rule == "bench-tool")

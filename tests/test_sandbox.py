@@ -1,0 +1,203 @@
+"""The sandbox-escape suite: what allow-listed programs tried to do outside the workspace, each of which
+must fail, plus the environment, limits and timeouts around every command (sandbox.py)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mlx_distill import sandbox
+from mlx_distill.tools import DEFAULT_ALLOWED_COMMANDS, Workspace
+
+FAKE_KEY = "sk-ant-FAKE-0123456789-must-never-leak"
+
+
+@pytest.fixture()
+def outside(tmp_path):
+    """A file next to the workspace (and another in the user's home would need root; /tmp is enough)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET\n")
+    return secret
+
+
+@pytest.fixture()
+def ws(tmp_path, outside):
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "keep.txt").write_text("keep\n")
+    return Workspace(root, allowed_commands=(*DEFAULT_ALLOWED_COMMANDS, "env", "sh", "sleep"), timeout_s=10)
+
+
+def run(ws, command):
+    return ws.call("run_command", {"command": command})
+
+
+def test_this_machine_has_a_working_sandbox():
+    """setup.sh installs bubblewrap as root; the escape tests below rely on it, so say so plainly."""
+    assert sandbox.available() == ("sandbox-exec" if sys.platform == "darwin" else "bwrap"), sandbox.how_to_enable()
+
+
+ESCAPES = [
+    "find {outside} -delete",
+    "find {dir} -name secret.txt -exec rm {{}} ;",
+    "python3 -c \"import os; os.remove('{outside}')\"",
+    "python -c \"open('{outside}', 'w').write('pwned')\"",
+    "git -c alias.x='!rm -f {outside}' x",
+    "sh -c 'rm -f {outside}'",
+    "find / -maxdepth 0 -exec sh -c 'echo pwned > {dir}/planted.txt' ;",
+]
+
+
+def _escaped(outside: Path) -> bool:
+    return not outside.exists() or outside.read_text() != "TOP SECRET\n" or (outside.parent / "planted.txt").exists()
+
+
+@pytest.mark.parametrize("command", ESCAPES)
+def test_each_escape_is_real_without_the_sandbox(ws, outside, command):
+    """The control: unsandboxed, every probe below does reach outside, so its test can fail."""
+    risky = Workspace(ws.root, allowed_commands=ws.allowed_commands, dangerously_unsandboxed=True)
+    run(risky, command.format(outside=outside, dir=outside.parent))
+    assert _escaped(outside)
+
+
+@pytest.mark.parametrize("command", ESCAPES)
+def test_commands_cannot_delete_or_write_outside_the_workspace(ws, outside, command):
+    run(ws, command.format(outside=outside, dir=outside.parent))
+    assert not _escaped(outside)
+    assert (ws.root / "keep.txt").read_text() == "keep\n"
+
+
+def test_files_in_the_real_tmp_and_home_secrets_are_invisible(ws, outside):
+    assert "TOP SECRET" not in run(ws, f"cat {outside}")
+    assert run(ws, "python -c \"import os; print(os.path.expanduser('~'))\"") == f"exit code 0\n{ws.root}\n"
+
+
+def test_the_workspace_itself_is_writable_and_a_read_only_workspace_is_not(ws):
+    assert run(ws, "python -c \"open('made.txt', 'w').write('ok')\"") == "exit code 0\n"
+    assert (ws.root / "made.txt").read_text() == "ok"
+    ro = Workspace(ws.root, writable=False)
+    assert run(ro, "python -c \"open('made2.txt', 'w')\"").startswith("exit code 1\n")
+    assert not (ws.root / "made2.txt").exists()
+
+
+def test_secrets_in_our_environment_never_reach_a_command(ws, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", f"'user.name'='{FAKE_KEY}'")
+    outputs = [run(ws, "env"), run(ws, "python -c \"import os; print(dict(os.environ))\""),
+               run(ws, "git var -l"), run(ws, "sh -c 'cat /proc/$PPID/environ /proc/1/environ'")]
+    for out in outputs:
+        assert FAKE_KEY not in out
+    env = dict(line.split("=", 1) for line in outputs[0].splitlines()[1:] if "=" in line)
+    assert set(env) <= {"PATH", "HOME", "LANG", "TERM", "TMPDIR", "PWD"}
+    assert env["HOME"] == str(ws.root)
+
+
+def test_no_network_even_to_our_loopback(ws):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    accepted = []
+    t = threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True)
+    t.start()
+    out = run(ws, f"python -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2); "
+                  f"print('connected')\"")
+    server.close()
+    assert "connected" not in out and out.startswith("exit code 1\n")
+    assert not accepted
+
+
+def test_a_daemonised_grandchild_dies_at_the_timeout(ws):
+    """setsid + double fork: the grandchild leaves the process group; the PID namespace still ends it."""
+    beat = ws.root / "beat"
+    daemon = ("import os, time\n"
+              "if os.fork() == 0:\n"
+              "    os.setsid()\n"
+              "    if os.fork() == 0:\n"
+              "        while True:\n"
+              "            open('beat', 'a').write('x'); time.sleep(0.1)\n"
+              "    os._exit(0)\n"
+              "time.sleep(60)\n")
+    (ws.root / "daemon.py").write_text(daemon)
+    slow = Workspace(ws.root, timeout_s=1)
+    assert run(slow, "python daemon.py") == "Error: command timed out after 1s"
+    size = beat.stat().st_size
+    time.sleep(0.6)
+    assert beat.stat().st_size == size
+
+
+def test_a_daemon_left_by_a_finished_command_dies_too(ws):
+    (ws.root / "bg.py").write_text("import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+                                   "    while True:\n        open('beat2', 'a').write('x'); time.sleep(0.1)\n")
+    start = time.monotonic()
+    assert run(ws, "python bg.py") == "exit code 0\n"
+    assert time.monotonic() - start < 5
+    time.sleep(0.3)
+    size = (ws.root / "beat2").stat().st_size if (ws.root / "beat2").exists() else 0
+    time.sleep(0.5)
+    assert ((ws.root / "beat2").stat().st_size if (ws.root / "beat2").exists() else 0) == size
+
+
+def test_resource_limits_apply(ws):
+    limited = Workspace(ws.root, limits=sandbox.Limits(max_processes=64, max_memory_bytes=1 << 30, cpu_seconds=1))
+    out = run(limited, "python -c \"import resource as r; print(r.getrlimit(r.RLIMIT_NPROC), "
+                       "r.getrlimit(r.RLIMIT_AS), r.getrlimit(r.RLIMIT_CPU))\"")
+    assert out == f"exit code 0\n(64, 64) ({1 << 30}, {1 << 30}) (1, 1)\n"
+    out = run(limited, "python -c \"x = bytearray(2 << 30)\"")
+    assert out.startswith("exit code 1\n") and "MemoryError" in out
+    start = time.monotonic()
+    out = run(limited, "python -c \"while True: pass\"")  # killed by SIGXCPU/SIGKILL after 1 CPU second
+    assert not out.startswith("exit code 0") and time.monotonic() - start < 8
+
+
+def test_output_is_read_with_a_byte_cap(ws):
+    small = Workspace(ws.root, max_output_chars=100, limits=sandbox.Limits(max_output_bytes=1000), timeout_s=20)
+    out = run(small, "python -c \"import sys; [sys.stdout.write('z' * 65536) for _ in range(400)]\"")  # 26 MB
+    assert out.startswith("exit code 0\nzzz") and out.endswith("chars]")
+    assert len(out) < 200
+
+
+def test_without_a_sandbox_run_command_refuses_with_how_to_enable_it(tmp_path):
+    """A PATH without bwrap (but with python) stands for a machine without bubblewrap."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "python3").symlink_to(sys.executable)
+    (bindir / "echo").symlink_to("/bin/echo")
+    code = ("import json; from mlx_distill.tools import Workspace\n"
+            "def echo(**kw): return Workspace('.', allowed_commands=('echo',), **kw).call('run_command', {'command': 'echo hi'})\n"
+            "print(json.dumps([echo(), echo(dangerously_unsandboxed=True)]))\n")
+    env = {"PATH": str(bindir), "HOME": str(tmp_path)}
+
+    def outputs():
+        return json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                                         cwd=tmp_path, timeout=60).stdout)
+
+    refused, risked = outputs()
+    assert refused.startswith("Error: run_command needs an OS sandbox and none works here") and "\n" not in refused
+    assert "apt-get install bubblewrap" in refused and sandbox.OPT_OUT_ENV in refused
+    assert risked == "exit code 0\nhi\n"
+    env[sandbox.OPT_OUT_ENV] = "1"
+    assert outputs() == ["exit code 0\nhi\n"] * 2
+
+
+def test_unsandboxed_commands_still_get_the_allow_listed_environment(ws, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    risky = Workspace(ws.root, allowed_commands=("env",), dangerously_unsandboxed=True)
+    out = run(risky, "env")
+    assert FAKE_KEY not in out and f"HOME={ws.root}" in out
+
+
+def test_the_macos_profile_only_allows_writes_under_the_workspace():
+    argv = sandbox.sandbox_exec_argv(["/bin/echo", "hi"], Path("/Users/me/ws"), writable=True)
+    assert argv[:2] == ["sandbox-exec", "-p"] and "WORKSPACE=/Users/me/ws" in argv
+    profile = argv[2]
+    assert "(deny network*)" in profile and "(deny file-write*)" in profile
+    assert '(allow file-write* (subpath (param "WORKSPACE")))' in profile
+    assert "subpath (param" not in sandbox.sandbox_exec_argv(["/bin/echo"], Path("/w"), writable=False)[2]
