@@ -201,7 +201,7 @@ def test_aggregate_reports_baseline_per_suite_and_pooled():
     m = aggregate(scores)
     assert m["majority_baseline"] == 0.75 and m["majority_class"] == "tool"
     assert m["balanced_accuracy"] == 0.5 and m["at_or_below_baseline"] is True
-    assert m["by_suite"]["a"]["balanced_accuracy"] == 1.0 and m["by_suite"]["a"]["at_or_below_baseline"] is False
+    assert m["by_suite"]["a"]["balanced_accuracy"] == 1.0 and m["by_suite"]["a"]["at_or_below_baseline"] is None
     assert m["by_suite"]["b"]["no_call_rate"] == 0.0 and m["by_suite"]["b"]["tool_recall"] is None
 
 
@@ -223,3 +223,12 @@ def test_catalogue_cases_score_the_call_and_classify_replies():
     assert guessed.predicted == "direct" and guessed.correct is False
     asked = score_case(Case(**{**refuse.model_dump(), "label": "clarify"}), run("Which amount would you like to convert?"))
     assert asked.predicted == "clarify" and asked.correct is True
+
+
+def test_a_one_class_suite_has_no_baseline_verdict_only_a_recall():
+    from mlx_distill.bench.scoring import baseline_verdict, verdict_text
+
+    v = baseline_verdict(["clarify"] * 4, ["clarify", "refuse", "tool", "direct"])
+    assert v["balanced_accuracy"] == 0.25 and v["majority_baseline"] == 1.0
+    assert v["at_or_below_baseline"] is None and verdict_text(v) == "one class: recall only"
+    assert verdict_text(baseline_verdict(["tool", "direct"], ["tool", "tool"])) == "NO BETTER THAN BASELINE"

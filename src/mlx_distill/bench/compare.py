@@ -169,11 +169,13 @@ def compare_markdown(data: dict[str, Any]) -> str:
     if data["load_errors"]:
         out.append("")
     if data.get("judgement"):
+        from .scoring import verdict_text
+
         out += ["| model | balanced acc. | majority baseline | decision acc. | verdict |", "|---|---:|---:|---:|---|"]
         for model, v in data["judgement"].items():
             out.append(f"| {model.replace('|', chr(92) + '|')} | {_pct(v['balanced_accuracy'])} | "
                        f"{_pct(v['majority_baseline'])} ({v['majority_class']}) | {_pct(v['decision_accuracy'])} | "
-                       f"{'NO BETTER THAN BASELINE' if v['at_or_below_baseline'] else 'above baseline'} |")
+                       f"{verdict_text(v)} |")
         out.append("")
     out.append("| prompt | " + " | ".join(m.replace("|", "\\|") for m in models) + " |")
     out.append("|" + "---|" * (len(models) + 1))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..io import atomic_write_text, save_figure, write_json, write_jsonl
-from .scoring import HEADLINE
+from .scoring import HEADLINE, verdict_text
 
 COUNT_METRICS = {"loops", "limit_hits", "errors"}
 SECONDS_METRICS = {"latency_p50_s", "latency_p95_s", "turns_mean"}
@@ -87,7 +87,7 @@ def suite_rows(data: dict[str, Any]) -> list[list[str]]:
             no_call = v.get("no_call_rate")
             if no_call is None and suite == "(pooled)" and v.get("tool_hallucination_rate") is not None:
                 no_call = 1 - v["tool_hallucination_rate"]
-            verdict = "NO BETTER THAN BASELINE" if v["at_or_below_baseline"] else "above baseline"
+            verdict = verdict_text(v)
             rows.append([suite, m["label"], str(v["cases"]), _pct(v["balanced_accuracy"]), base,
                          _pct(v["decision_accuracy"]), _pct(v.get("tool_recall")), _pct(no_call),
                          _pct(v.get("argument_validity")), verdict])

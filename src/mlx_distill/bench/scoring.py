@@ -472,16 +472,25 @@ def majority_baseline(gold: Sequence[str]) -> tuple[str | None, float | None]:
 def baseline_verdict(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:
     """What a constant model would score beside what this one scored, and whether this one is
     no better: decision accuracy at or below the majority baseline, or balanced accuracy at or
-    below 1/k (what always calling a tool, or never calling one, scores)."""
+    below 1/k (what always calling a tool, or never calling one, scores). With one gold class
+    there is nothing to discriminate: the flag is None and balanced accuracy is that class's recall."""
     n = len(gold)
     cls, base = majority_baseline(gold)
     acc = _ratio(sum(g == p for g, p in zip(gold, pred)), n)
     bal = balanced_accuracy(gold, pred)
     k = len(set(gold))
     chance = 1.0 / k if k else None
-    flagged = bool(n) and k > 1 and (acc <= base + 1e-9 or bal <= chance + 1e-9)  # type: ignore[operator]
+    flagged = None if k < 2 else (acc <= base + 1e-9 or bal <= chance + 1e-9)  # type: ignore[operator]
     return {"decision_accuracy": acc, "balanced_accuracy": bal, "majority_class": cls,
             "majority_baseline": base, "constant_balanced_accuracy": chance, "at_or_below_baseline": flagged}
+
+
+def verdict_text(verdict: dict[str, Any]) -> str:
+    """The verdict column of the reports."""
+    flagged = verdict.get("at_or_below_baseline")
+    if flagged is None:
+        return "one class: recall only"
+    return "NO BETTER THAN BASELINE" if flagged else "above baseline"
 
 
 def aggregate(scores: Iterable[CaseScore]) -> dict[str, Any]:
