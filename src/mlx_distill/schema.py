@@ -1,4 +1,4 @@
-"""The one training record format (DESIGN.md): an mlx-lm chat record plus `meta`.
+"""The one training record format (docs/data.md): an mlx-lm chat record plus `meta`.
 
 Tool-call `arguments` are JSON objects, never JSON strings: a string is double-encoded by
 `tojson` chat templates at training time but not at inference, so it is refused here, loudly.

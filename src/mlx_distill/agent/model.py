@@ -1,6 +1,6 @@
 """`MLXModel`: a PydanticAI model over a local mlx-lm model, prompted exactly as it was trained.
 
-The conversation PydanticAI hands over is turned back into record-format messages (DESIGN.md) and the
+The conversation PydanticAI hands over is turned back into record-format messages (docs/data.md) and the
 offered tools into the OpenAI-style schemas of `tools.py`, then rendered with `prompting.render`, the
 same path the exporter and the trainer use: the agent's prompt for a conversation is the training
 rendering of the same prefix, byte for byte. Generated text is parsed for tool calls (`parsing.py`).
