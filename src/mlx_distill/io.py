@@ -239,3 +239,10 @@ def read_jsonl(path: str | os.PathLike, *, errors: list[InputError] | None = Non
             yield lineno, obj
     if not seen and not allow_empty:
         bad("the file is empty (no JSON lines)", None, "empty")
+
+
+def claim_id(seen: dict[str, int], rid: str, *, path: Any, line: int, rule: str) -> None:
+    """Record that `rid` is used on `line`; a second use is a one-line error naming the first."""
+    if rid in seen:
+        raise InputError(f"duplicate id (first on line {seen[rid]})", path=path, line=line, record_id=rid, rule=rule)
+    seen[rid] = line

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..io import InputError, read_jsonl
+from ..io import InputError, claim_id, read_jsonl
 from ..tools import TOOL_NAMES
 from .workspaces import GENERATORS
 
@@ -173,10 +173,7 @@ def load_suite_file(path: str | os.PathLike, *, name: str | None = None) -> Suit
         except ValidationError as e:
             msg = "; ".join(f"{'.'.join(map(str, err['loc'])) or '<case>'}: {err['msg']}" for err in e.errors())
             raise InputError(msg, path=path, line=lineno, record_id=rid, rule="suite") from None
-        if case.id in seen:
-            raise InputError(f"duplicate id (first on line {seen[case.id]})", path=path, line=lineno,
-                             record_id=case.id, rule="suite")
-        seen[case.id] = lineno
+        claim_id(seen, case.id, path=path, line=lineno, rule="suite")
         cases.append(case)
     if not cases:
         raise InputError("suite file has no cases", path=path, rule="suite")

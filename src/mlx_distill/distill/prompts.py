@@ -25,7 +25,7 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..io import InputError, read_jsonl
+from ..io import InputError, claim_id, read_jsonl
 from ..schema import Label
 
 MIN_TRAINING_SEED = 1000
@@ -104,10 +104,7 @@ def load_prompts(path: str | os.PathLike) -> list[Prompt]:
                              record_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
                              rule="prompt") from None
         prompt.id = prompt.id or f"{stem}-{lineno}"
-        if prompt.id in ids:
-            raise InputError(f"duplicate id (first on line {ids[prompt.id]})", path=path, line=lineno,
-                             record_id=prompt.id, rule="prompt")
-        ids[prompt.id] = lineno
+        claim_id(ids, prompt.id, path=path, line=lineno, rule="prompt")
         prompts.append(prompt)
     if not prompts:
         raise InputError("no prompts in file", path=path, rule="prompt")
