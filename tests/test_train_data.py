@@ -9,8 +9,8 @@ import pytest
 import mlx_distill  # noqa: F401  (BLAS before mlx)
 from mlx_distill.io import InputError, write_jsonl
 from mlx_distill.prompting import render
-from mlx_distill.train.dataset import BatchSchedule, read_split, tokenize_split
-from mlx_distill.train.forward import Example, plan_batch
+from mlx_distill.train.dataset import BatchSchedule, prefix_group, read_split, tokenize_split
+from mlx_distill.train.forward import Example, common_prefix, plan_batch
 from mlx_distill.train.sample_data import small_records, write_small_data
 from mlx_distill.train.trainer import train
 
@@ -92,6 +92,25 @@ def test_bucketing_reduces_padding():
         return sum(max(lengths[b]) * len(b) - sum(lengths[b]) for b in sched.epoch(0))
 
     assert padding(True) < 0.2 * padding(False)
+
+
+def test_bucketing_keeps_prompt_groups_together():
+    """Examples rendered with the same tool set (same prefix_group) are batched together, so the
+    shared-prefix pass covers them; one-off prompts still go by length, and every example is used."""
+    rng = np.random.default_rng(4)
+    prompt_a, prompt_b = rng.integers(0, 1000, size=600), rng.integers(0, 1000, size=600)
+    ids = [np.concatenate([prompt_a if i % 3 == 0 else prompt_b if i % 3 == 1 else rng.integers(0, 1000, 600),
+                           rng.integers(0, 1000, size=int(rng.integers(50, 400)))]) for i in range(48)]
+    groups = [prefix_group(x) for x in ids]
+    sched = BatchSchedule([len(x) for x in ids], 4, seed=0, bucketing=True, groups=groups)
+    batches = sched.epoch(0)
+    assert sorted(i for b in batches for i in b) == list(range(48))
+    shared = sum(common_prefix([ids[i] for i in b]) * (len(b) - 1) for b in batches)
+    plain = BatchSchedule([len(x) for x in ids], 4, seed=0, bucketing=True).epoch(0)
+    assert shared >= 2 * 4 * 3 * 600  # each group of 16 fills 4 batches that share its 600-token prompt
+    assert shared > 3 * sum(common_prefix([ids[i] for i in b]) * (len(b) - 1) for b in plain)
+    # without groups, the order is exactly the plain length bucketing
+    assert BatchSchedule([len(x) for x in ids], 4, seed=0, bucketing=True, groups=[None] * 48).epoch(0) == plain
 
 
 def test_unbucketed_order_matches_mlx_lm():

@@ -22,6 +22,14 @@ from .forward import Example
 
 SPLITS = ("train", "valid", "test")
 BUCKET_WINDOW = 64  # examples are length-sorted within windows of batch_size * BUCKET_WINDOW shuffled examples
+PREFIX_KEY_TOKENS = 512  # examples whose first tokens agree (system prompt + the same tool schemas) share a prompt
+
+
+def prefix_group(ids: np.ndarray) -> bytes:
+    """The bucketing group of an example: its first PREFIX_KEY_TOKENS tokens. Examples rendered with the
+    same system prompt and tool set agree there, and batching them together lets the shared-prefix
+    pass (forward.plan_batch) compute that prompt once per batch instead of once per example."""
+    return np.asarray(ids[:PREFIX_KEY_TOKENS], dtype=np.int32).tobytes()
 
 
 @dataclass
@@ -138,16 +146,21 @@ def data_fingerprint(data_dir: str | os.PathLike) -> dict[str, Any]:
 class BatchSchedule:
     """Which examples form the batch of a given step. A pure function of (seed, step).
 
-    bucketing: each epoch, shuffle; sort by length within windows of batch_size*64; cut into batches
-    (the last may be short); shuffle the batch order. Without bucketing: consecutive examples in file
+    bucketing: each epoch, shuffle; within windows of batch_size*64, put examples of a prompt group
+    (`groups`, see prefix_group) with at least batch_size members in the window together, then sort
+    by length; cut into batches (the last may be short); shuffle the batch order. Without bucketing: consecutive examples in file
     order, batch order permuted each epoch with numpy's RandomState(seed), as mlx-lm does.
     """
 
-    def __init__(self, lengths: Iterable[int], batch_size: int, seed: int = 0, bucketing: bool = True):
+    def __init__(self, lengths: Iterable[int], batch_size: int, seed: int = 0, bucketing: bool = True,
+                 groups: Iterable[Any] | None = None):
         self.lengths = np.asarray(list(lengths), dtype=np.int64)
         self.n = len(self.lengths)
         if self.n == 0:
             raise ValueError("no examples")
+        self.groups = list(groups) if groups is not None else [None] * self.n
+        if len(self.groups) != self.n:
+            raise ValueError(f"{len(self.groups)} groups for {self.n} examples")
         self.batch_size = min(batch_size, self.n)
         self.seed, self.bucketing = seed, bucketing
         self.per_epoch = math.ceil(self.n / self.batch_size)
@@ -169,8 +182,16 @@ class BatchSchedule:
             window = B * BUCKET_WINDOW
             order = []
             for s in range(0, self.n, window):
-                chunk = perm[s: s + window]
-                order.extend(chunk[np.argsort(self.lengths[chunk], kind="stable")].tolist())
+                chunk = perm[s: s + window].tolist()
+                sizes: dict[Any, int] = {}
+                for i in chunk:
+                    sizes[self.groups[i]] = sizes.get(self.groups[i], 0) + 1
+                rank: dict[Any, int] = {}  # big groups in order of first appearance; the rest last, as one
+                for i in chunk:
+                    g = self.groups[i]
+                    if g is not None and sizes[g] >= B and g not in rank:
+                        rank[g] = len(rank)
+                order.extend(sorted(chunk, key=lambda i: (rank.get(self.groups[i], len(rank)), int(self.lengths[i]))))
             batches = [order[i: i + B] for i in range(0, self.n, B)]
             return [batches[i] for i in rng.permutation(len(batches))]
         batches = [list(range(i, min(i + B, self.n))) for i in range(0, self.n, B)]

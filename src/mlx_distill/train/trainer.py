@@ -33,7 +33,7 @@ from .checkpoint import (ADAPTER_FILE, METRICS_FILE, OPTIMIZER_FILE, STATE_FILE,
                          state_hashes)
 from .config import TrainConfig, _optimizer_class, as_config
 from .fastmath import fast_math
-from .dataset import BatchSchedule, Split, data_fingerprint, eval_batches, read_split, tokenize_split
+from .dataset import BatchSchedule, Split, data_fingerprint, eval_batches, prefix_group, read_split, tokenize_split
 from .forward import (Example, SplitModel, cross_entropy_sum, pad_batch, plain_loss, plan_batch, reference_loss)
 from .prefix_cache import FrozenBottom
 
@@ -417,7 +417,8 @@ def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = Fa
             log.on_row(row)
 
     # ---- loop
-    schedule = BatchSchedule([len(e) for e in train_split.examples], cfg.batch_size, cfg.seed, cfg.bucketing)
+    schedule = BatchSchedule([len(e) for e in train_split.examples], cfg.batch_size, cfg.seed, cfg.bucketing,
+                             groups=[prefix_group(e.ids) for e in train_split.examples] if cfg.share_prompt_prefix else None)
     valid = splits.get("valid")
     model.train()
     accum, accum_n = None, 0
