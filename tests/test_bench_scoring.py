@@ -7,8 +7,9 @@ import pytest
 from mlx_distill.agent.outcome import RunOutcome, ToolCallRecord
 from mlx_distill.bench.bfcl_check import bfcl_ast_match, standardize_string
 from mlx_distill.bench.scoring import aggregate, check_answer, contains_number, percentile, score_case, summarize
-from mlx_distill.bench.suites import Case, function_to_tool
+from mlx_distill.bench.suites import Case
 from mlx_distill.bench.workspaces import build_workspace
+from mlx_distill.formats.json_schema import function_to_tool
 from mlx_distill.replies import classify_reply
 
 
