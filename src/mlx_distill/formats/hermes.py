@@ -8,8 +8,8 @@ import json
 import re
 from typing import Any
 
-from .common import Context, Converted, call, name_results, source_id, text_of
-from .json_schema import loads_any, to_openai_tool
+from .common import Context, Converted, call, name_results, source_id, text_of, tools_of
+from .json_schema import loads_any
 
 _TOOLS_BLOCK = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
@@ -96,11 +96,5 @@ def convert(obj: Any, ctx: Context) -> Converted:
             messages.extend(_results(value))
         else:
             raise ctx.error(f"conversations[{i}] has unknown 'from' {who!r}")
-    tools = []
-    for k, t in enumerate(raw_tools):
-        try:
-            tools.append(to_openai_tool(t))
-        except ValueError as e:
-            raise ctx.error(f"tools[{k}]: {e}", "tool-schema") from None
     name_results(messages)
-    return Converted(messages, tools, system=source_system, source_id=source_id(obj))
+    return Converted(messages, tools_of(ctx, raw_tools), system=source_system, source_id=source_id(obj))
