@@ -5,12 +5,12 @@ AST rules."""
 import pytest
 
 from mlx_distill.agent.outcome import RunOutcome, ToolCallRecord
-from mlx_distill.bench.scoring import (
-    aggregate, bfcl_ast_match, check_answer, classify_reply, contains_number, percentile, score_case,
-    standardize_string, summarize,
-)
-from mlx_distill.bench.suites import Case, function_to_tool
+from mlx_distill.bench.bfcl_check import bfcl_ast_match, standardize_string
+from mlx_distill.bench.scoring import aggregate, check_answer, contains_number, percentile, score_case, summarize
+from mlx_distill.bench.suites import Case
 from mlx_distill.bench.workspaces import build_workspace
+from mlx_distill.formats.json_schema import function_to_tool
+from mlx_distill.replies import classify_reply
 
 
 def run(text="", calls=(), outcome="answered", error=None, requests=1, out_tokens=10, latency=1.0):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mlx_distill.data.common import DIRECT_CATEGORIES
+from mlx_distill.vocab import DIRECT_CATEGORIES
 from mlx_distill.data.hand_authored import coverage, load_hand_authored
 from mlx_distill.data.validate import validate_records
 from mlx_distill.io import InputError
@@ -83,6 +83,8 @@ def test_loader_reports_file_line_and_rule(tmp_path):
     ("- category: search\n  question: q\n  steps:\n    - tool: grep\n      arguments: {regex: x}\n"
      "      result: No matches.\n  answer: No matches.\n", "bad-arguments"),
     ("- category: search\n  question: q\n  answer: [oops\n", "yaml"),
+    ("- category: search\n  question: q\n  steps:\n    - tool: grep\n      arguments: {1: x}\n"
+     "      result: No matches.\n  answer: No matches.\n", "bad-arguments"),
 ])
 def test_loader_rejects(tmp_path, body, rule):
     with pytest.raises(InputError) as e:

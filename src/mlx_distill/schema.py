@@ -15,10 +15,12 @@ from typing import Any, Iterable, Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .io import InputError, read_jsonl, write_jsonl
+from .vocab import LABELS, Label
+
+__all__ = ["Role", "Label", "LABELS", "FunctionCall", "ToolCall", "Message", "Meta", "Record", "parse_record",
+           "iter_records", "load_records", "load_records_lenient", "save_records"]
 
 Role = Literal["system", "user", "assistant", "tool"]
-Label = Literal["tool", "direct", "clarify", "refuse"]
-LABELS: tuple[str, ...] = ("tool", "direct", "clarify", "refuse")
 
 
 class FunctionCall(BaseModel):
@@ -35,10 +37,29 @@ class FunctionCall(BaseModel):
 
 
 class ToolCall(BaseModel):
+    """The one tool-call type: a record's call, a call parsed from a model's text, a dataset's call.
+    `ToolCall.of(name, arguments)` builds one; `.name` and `.arguments` read it; `.to_json()` is the
+    record's on-disk dict."""
+
     model_config = ConfigDict(extra="forbid")
     type: Literal["function"] = "function"
     id: str | None = None
     function: FunctionCall
+
+    @classmethod
+    def of(cls, name: str, arguments: dict[str, Any], id: str | None = None) -> "ToolCall":
+        return cls(id=id or None, function=FunctionCall(name=name, arguments=arguments))
+
+    @property
+    def name(self) -> str:
+        return self.function.name
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return self.function.arguments
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 class Message(BaseModel):

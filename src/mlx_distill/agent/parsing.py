@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from ..schema import ToolCall
+
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
 
@@ -41,11 +43,7 @@ MAX_ERRORS = 10  # sentences kept in ParseResult.errors
 FORMAT_HINT = ('<tool_call>\n{"name": <tool name>, "arguments": {<arguments as a JSON object>}}\n</tool_call>')
 
 
-@dataclass
-class ParsedCall:
-    name: str
-    arguments: dict[str, Any]
-    format: str  # "json" | "python" | "fenced" | "xml" | "bare"
+ParsedCall = ToolCall  # the name agent/__init__.py exports
 
 
 @dataclass
@@ -54,7 +52,7 @@ class ParseResult:
     (one sentence per malformed call; empty when everything was understood)."""
 
     content: str
-    calls: list[ParsedCall] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     raw: str = ""
 
@@ -78,33 +76,32 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _load_object(body: str) -> tuple[Any, str | None, str]:
-    """Parse a call body as JSON, else as a Python literal. Returns (value, error, format)."""
+def _load_object(body: str) -> tuple[Any, str | None]:
+    """Parse a call body as JSON, else as a Python literal. Returns (value, error)."""
     body = body.strip()
     if body.startswith("```"):  # a fence inside the tags
         body = re.sub(r"^```[A-Za-z_]*\s*", "", body)
         body = body[:-3].rstrip() if body.endswith("```") else body
     try:
-        return json.loads(body), None, "json"
+        return json.loads(body), None
     except json.JSONDecodeError as e:
         json_error = f"{e.msg} at line {e.lineno} column {e.colno}"
     except (ValueError, RecursionError) as e:  # the int digit limit; nesting deeper than the stack
-        return None, f"{type(e).__name__}: {str(e).split(';')[0]}", "json"
+        return None, f"{type(e).__name__}: {str(e).split(';')[0]}"
     try:
-        value = ast.literal_eval(body)
-        return value, None, "python"
+        return ast.literal_eval(body), None
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         pass
     # A common slip: one closing brace too many or too few at the very end.
     for fixed in (body[:-1], body + "}"):
         try:
-            return json.loads(fixed), None, "json"
+            return json.loads(fixed), None
         except (ValueError, RecursionError):
             continue
-    return None, json_error, "json"
+    return None, json_error
 
 
-def _call_from_object(obj: Any, where: str, fmt: str) -> tuple[ParsedCall | None, str | None]:
+def _call_from_object(obj: Any, where: str) -> tuple[ToolCall | None, str | None]:
     if not isinstance(obj, dict):
         return None, f"{where}: expected a JSON object with \"name\" and \"arguments\", got {type(obj).__name__}"
     if "function" in obj and isinstance(obj["function"], dict) and "name" not in obj:
@@ -124,7 +121,9 @@ def _call_from_object(obj: Any, where: str, fmt: str) -> tuple[ParsedCall | None
         args = {}
     if not isinstance(args, dict):
         return None, f"{where}: \"arguments\" of {name} must be a JSON object, got {type(args).__name__}"
-    return ParsedCall(name.strip(), args, fmt), None
+    if not all(isinstance(k, str) for k in args):
+        return None, f"{where}: the argument names of {name} must be strings"
+    return ToolCall.of(name.strip(), args), None
 
 
 def _convert_value(raw: str, schema: dict | None) -> Any:
@@ -148,7 +147,7 @@ def _convert_value(raw: str, schema: dict | None) -> Any:
     return parsed
 
 
-def _xml_calls(body: str, schemas: dict[str, dict], where: str) -> tuple[list[ParsedCall], list[str]]:
+def _xml_calls(body: str, schemas: dict[str, dict], where: str) -> tuple[list[ToolCall], list[str]]:
     calls, errors = [], []
     for m in _FUNCTION_RE.finditer(body):
         name = m.group(1).strip()
@@ -161,7 +160,7 @@ def _xml_calls(body: str, schemas: dict[str, dict], where: str) -> tuple[list[Pa
         if leftover and not args:
             errors.append(f"{where}: <function={name}> has text outside <parameter=...> tags: {_short(leftover)!r}")
             continue
-        calls.append(ParsedCall(name, args, "xml"))
+        calls.append(ToolCall.of(name, args))
     return calls, errors
 
 
@@ -196,12 +195,12 @@ class _Covered:
 
 def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
     schemas = _schema_index(tools)
-    calls: list[ParsedCall] = []
+    calls: list[ToolCall] = []
     errors: list[str] = []
     spans: list[tuple[int, int]] = []
     n = 0
 
-    def add(call: ParsedCall | None, error: str | None) -> None:
+    def add(call: ToolCall | None, error: str | None) -> None:
         if call is not None:
             calls.append(call)
         if error:
@@ -223,11 +222,11 @@ def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
         if not body.strip():
             errors.append(f"{where}: <tool_call> is empty; put {{\"name\": ..., \"arguments\": {{...}}}} inside it")
             continue
-        obj, err, fmt = _load_object(body)
+        obj, err = _load_object(body)
         if err:
             errors.append(f"{where}: the body of <tool_call> is not valid JSON ({err}): {_short(body)!r}")
             continue
-        add(*_call_from_object(obj, where, fmt))
+        add(*_call_from_object(obj, where))
     if TOOL_CALL_CLOSE in text and not spans:  # no <tool_call> matched, so every close is stray
         errors.append(f"found {TOOL_CALL_CLOSE} without a matching {TOOL_CALL_OPEN}")
 
@@ -250,7 +249,7 @@ def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
         lang, body = m.group(1).lower(), m.group(2).strip()
         if lang not in ("", "json", "tool_call", "tool", "python") or not body.startswith("{"):
             continue
-        obj, err, fmt = _load_object(body)
+        obj, err = _load_object(body)
         looks_like_call = bool(re.search(r"[\"']name[\"']\s*:", body)) and bool(
             re.search(r"[\"'](arguments|parameters)[\"']\s*:", body))
         if err:
@@ -261,16 +260,16 @@ def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
             continue
         if isinstance(obj, dict) and "name" in obj and ("arguments" in obj or "parameters" in obj):
             n += 1
-            add(*_call_from_object(obj, f"tool call {n}", "fenced"))
+            add(*_call_from_object(obj, f"tool call {n}"))
             spans.append(m.span())
 
     # 4. the whole reply is one bare JSON call naming a known tool
     if not spans:
         stripped = text.strip()
         if stripped.startswith("{") and stripped.endswith("}"):
-            obj, err, fmt = _load_object(stripped)
+            obj, err = _load_object(stripped)
             if isinstance(obj, dict) and obj.get("name") in schemas and ("arguments" in obj or "parameters" in obj):
-                call, error = _call_from_object(obj, "tool call 1", "bare")
+                call, error = _call_from_object(obj, "tool call 1")
                 add(call, error)
                 spans.append((0, len(text)))
 

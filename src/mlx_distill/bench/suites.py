@@ -17,9 +17,7 @@ workspace (`bench/workspaces.py`). Every error names the file and line.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +25,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..formats import bfcl, when2call
+from ..formats.json_schema import functions_to_tools
 from ..io import InputError, claim_id, read_jsonl
 from ..tools import TOOL_NAMES
+from ..vocab import Label
 from .workspaces import GENERATORS
 
-Label = Literal["tool", "direct", "clarify", "refuse"]
 Scoring = Literal["workspace", "bfcl", "when2call", "catalogue"]
 FOUR_CLASS_SCORING = ("when2call", "catalogue")  # a reply without a call is classified direct/clarify/refuse
 
-TOOL_CATEGORIES = ("search", "read", "count", "run", "write")
-DIRECT_CATEGORIES = ("concept", "comparison", "best_practice", "syntax", "architecture")
 ANSWER_TYPES = ("contains", "number", "any_of", "file_contains", "none")
 
 BUILTIN_DIR_ENV = "MLX_DISTILL_BENCH_DIR"
@@ -235,79 +233,6 @@ def select(cases: list[Case], *, limit: int | None = None, categories: list[str]
     return [c for c in out if id(c) in chosen]
 
 
-# -- function documents -> tool schemas ---------------------------------------------------------
-
-_TYPE_MAP = {
-    "dict": "object", "object": "object", "float": "number", "double": "number", "number": "number",
-    "int": "integer", "integer": "integer", "long": "integer", "str": "string", "string": "string",
-    "char": "string", "bool": "boolean", "boolean": "boolean", "list": "array", "array": "array",
-    "tuple": "array", "set": "array", "arraylist": "array", "hashmap": "object", "null": "null",
-}
-
-
-def convert_schema(schema: Any) -> Any:
-    """A BFCL/When2Call parameter schema -> JSON Schema: dict->object, float->number, tuple->array,
-    str->string, int->integer, any->(no type); nested properties and items converted too."""
-    if isinstance(schema, list):
-        return [convert_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "type":
-            if isinstance(value, str):
-                t = value.strip().lower()
-                if t == "any":
-                    continue
-                t = re.sub(r"[<\[(].*$", "", t).strip()  # "List[str]", "array<string>" -> "list"/"array"
-                out["type"] = _TYPE_MAP.get(t, "string")
-            elif isinstance(value, list):
-                out["type"] = [_TYPE_MAP.get(str(v).lower(), "string") for v in value]
-            continue
-        if key == "properties" and isinstance(value, dict):
-            out[key] = {k: convert_schema(v) for k, v in value.items()}
-        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf"):
-            out[key] = convert_schema(value)
-        elif key == "optional":  # some BFCL docs mark optional parameters this way; not JSON Schema
-            continue
-        else:
-            out[key] = value
-    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
-        out.setdefault("properties", {})
-    return out
-
-
-_SAFE_NAME = re.compile(r"[^a-zA-Z0-9_-]")
-
-
-def function_to_tool(doc: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """A BFCL function document -> (OpenAI-style tool schema, name shown to the model).
-    Names are made API-safe ('math.factorial' -> 'math_factorial'); scoring maps them back."""
-    name = str(doc.get("name", ""))
-    safe = _SAFE_NAME.sub("_", name)[:64] or "function"
-    params = convert_schema(doc.get("parameters") or {"type": "object", "properties": {}})
-    if params.get("type") != "object":
-        params = {"type": "object", "properties": params.get("properties", {}), **{
-            k: v for k, v in params.items() if k not in ("type", "properties")}}
-    params.setdefault("properties", {})
-    if isinstance(params.get("required"), list):
-        params["required"] = [r for r in params["required"] if r in params["properties"]]
-    return {"type": "function", "function": {"name": safe, "description": str(doc.get("description", "")),
-                                             "parameters": params}}, safe
-
-
-def functions_to_tools(docs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    tools, name_map = [], {}
-    for doc in docs:
-        tool, safe = function_to_tool(doc)
-        if safe in name_map:  # two names that collide once made safe: keep them apart
-            safe = f"{safe}_{len(name_map)}"
-            tool["function"]["name"] = safe
-        name_map[safe] = str(doc.get("name", ""))
-        tools.append(tool)
-    return tools, name_map
-
-
 # -- BFCL -----------------------------------------------------------------------------------------
 
 # category -> (how it is scored, gold label). Scoring: irrelevance = no call, relevance = any call,
@@ -328,46 +253,17 @@ BFCL_CATEGORIES: dict[str, tuple[str, str]] = {
 }
 
 
-def bfcl_data_dir() -> Path:
-    """The data directory of the installed bfcl-eval package (its data ships in the wheel)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("bfcl_eval")
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError("BFCL suites need the bfcl-eval package: pip install 'mlx-distill[bfcl]' "
-                         "(or pip install --no-deps bfcl-eval: only its data is used)")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
-
-
-def _bfcl_file(data: Path, stem: str) -> Path:
-    pattern = re.compile(rf"^BFCL_v(\d+)_{re.escape(stem)}\.json$")
-    found = sorted((int(m.group(1)), p) for p in data.glob("BFCL_v*.json") if (m := pattern.match(p.name)))
-    if found:
-        return found[-1][1]
-    raise InputError(f"bfcl-eval has no data file for {stem!r} in {data}", rule="suite")
-
-
-def _bfcl_question(turns: Any) -> str:
-    """The first turn's messages -> one question string (a system message is kept as a preamble)."""
-    turn = turns[0] if turns and isinstance(turns[0], list) else turns
-    system = [m["content"] for m in turn if isinstance(m, dict) and m.get("role") == "system"]
-    user = [m["content"] for m in turn if isinstance(m, dict) and m.get("role") == "user"]
-    return "\n\n".join(system + user)
-
-
 def load_bfcl(category: str, *, data_dir: str | os.PathLike | None = None) -> Suite:
     """BFCL category `category` as cases (scoring "bfcl"); its possible answers become ground_truth."""
     if category not in BFCL_CATEGORIES:
         raise InputError(f"unknown BFCL category {category!r} (supported: {', '.join(BFCL_CATEGORIES)})")
     stem = "simple_python" if category == "simple" else category
-    data = Path(data_dir) if data_dir else bfcl_data_dir()
-    path = _bfcl_file(data, stem)
+    data = Path(data_dir) if data_dir else bfcl.data_dir()
+    path = bfcl.data_file(data, stem)
     kind, label = BFCL_CATEGORIES[category]
     answers: dict[str, list] = {}
     if kind == "ast":
-        apath = _bfcl_file(data / "possible_answer", stem)
-        for lineno, obj in read_jsonl(apath):
-            answers[obj["id"]] = obj["ground_truth"]
+        answers = bfcl.answers_by_id(obj for _line, obj in read_jsonl(bfcl.data_file(data / "possible_answer", stem)))
     cases = []
     for lineno, obj in read_jsonl(path):
         try:
@@ -376,19 +272,17 @@ def load_bfcl(category: str, *, data_dir: str | os.PathLike | None = None) -> Su
             if kind == "ast" and gt is None:
                 raise InputError("no possible answer for this case", path=path, line=lineno, record_id=obj["id"],
                                  rule="bfcl")
-            cases.append(Case(id=obj["id"], question=_bfcl_question(obj["question"]), label=label,
+            cases.append(Case(id=obj["id"], question=bfcl.question_text(obj["question"]), label=label,
                               category=f"bfcl_{category}", functions=tools, name_map=name_map,
                               ground_truth=gt, scoring="bfcl", suite=f"bfcl:{category}",
                               source_functions=obj.get("function") or [],
                               answer={"type": kind}))
-        except (KeyError, TypeError, IndexError, ValidationError) as e:
+        except (KeyError, TypeError, IndexError, ValueError) as e:  # ValueError: also pydantic's ValidationError
             raise InputError(f"unexpected BFCL record shape: {e}", path=path, line=lineno, rule="bfcl") from None
     return Suite(name=f"bfcl:{category}", cases=cases, source=str(path))
 
 
 # -- When2Call ------------------------------------------------------------------------------------
-
-WHEN2CALL_LABELS = {"tool_call": "tool", "direct": "direct", "request_for_info": "clarify", "cannot_answer": "refuse"}
 
 
 def load_when2call(path: str | os.PathLike) -> Suite:
@@ -399,23 +293,21 @@ def load_when2call(path: str | os.PathLike) -> Suite:
     for lineno, obj in read_jsonl(path):
         try:
             cls = obj["correct_answer"]
-            if cls not in WHEN2CALL_LABELS:
-                raise InputError(f"correct_answer {cls!r} is not one of {', '.join(WHEN2CALL_LABELS)}",
-                                 path=path, line=lineno, rule="when2call")
-            docs = [json.loads(t) if isinstance(t, str) else t for t in obj.get("tools") or []]
-            tools, name_map = functions_to_tools(docs)
-            target = obj.get("target_tool")
-            if isinstance(target, str) and target.strip().startswith("{"):
-                target = json.loads(target).get("name")
+            try:
+                label = when2call.label_of(cls)
+            except ValueError as e:
+                raise InputError(str(e), path=path, line=lineno, rule="when2call") from None
+            tools, name_map = functions_to_tools(when2call.tool_docs(obj))
             answer = {"type": "when2call"}
+            target = when2call.target_tool(obj)
             if target:
                 answer["target_tool"] = target
             cases.append(Case(id=str(obj.get("uuid") or f"when2call-{lineno}"), question=str(obj["question"]),
-                              label=WHEN2CALL_LABELS[cls], category=f"when2call_{cls}", functions=tools,
+                              label=label, category=f"when2call_{cls}", functions=tools,
                               name_map=name_map, scoring="when2call", suite="when2call", answer=answer))
         except InputError:
             raise
-        except (KeyError, TypeError, ValueError, ValidationError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:  # ValueError: also pydantic's
             raise InputError(f"unexpected When2Call record shape: {e}", path=path, line=lineno,
                              rule="when2call") from None
     if not cases:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 from ..schema import Record
+from ..vocab import SPLITS
 from .common import unit_hash
 
 T = TypeVar("T")
-SPLITS = ("train", "valid", "test")
 
 
 def _rec(x: object) -> Record:

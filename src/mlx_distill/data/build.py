@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..io import InputError, atomic_write_text, sha256_file, write_json
-from .balance import SPLITS, balance, split
+from ..vocab import SPLITS
+from .balance import balance, split
 from .common import unit_hash
 from .config import DataConfig, SourceSpec, load_config
 from .progress import status

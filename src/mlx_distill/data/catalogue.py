@@ -17,8 +17,8 @@ import random
 from typing import Any
 
 from ..catalogue import KINDS, Item, items, load_catalogue, result_text, without_fitting_tool
-from ..schema import Record
-from .common import build_record, stable_id, tool_call
+from ..schema import Record, ToolCall
+from .common import build_record, stable_id
 
 SOURCE = "catalogue"
 DEFAULT_COUNTS = {"call": 60, "near_miss": 30, "unrelated": 20, "out_of_reach": 20, "clarify": 30}
@@ -29,7 +29,7 @@ def item_messages(item: Item, system_prompt: str) -> list[dict[str, Any]]:
     msgs: list[dict[str, Any]] = [{"role": "system", "content": system_prompt},
                                   {"role": "user", "content": item.question}]
     if item.call:
-        msgs += [{"role": "assistant", "content": "", "tool_calls": [tool_call(item.call["name"], item.call["arguments"])]},
+        msgs += [{"role": "assistant", "content": "", "tool_calls": [ToolCall.of(item.call["name"], item.call["arguments"]).to_json()]},
                  {"role": "tool", "name": item.call["name"], "content": result_text(item.result or {})}]
     msgs.append({"role": "assistant", "content": item.reply})
     return msgs

@@ -1,5 +1,6 @@
 """Small pieces every data module shares: record construction, stable ids, question normalisation,
-label inference, and reading JSON/JSONL/YAML inputs with line numbers."""
+and reading JSON/JSONL/YAML inputs with line numbers. Labels and categories are in `mlx_distill.vocab`,
+label inference from text in `mlx_distill.replies`."""
 
 from __future__ import annotations
 
@@ -11,10 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..io import MAX_LINE_BYTES, InputError, parse_json_line, read_jsonl
-from ..schema import Record, parse_record
-
-TOOL_CATEGORIES: tuple[str, ...] = ("search", "read", "count", "structure", "run", "write")
-DIRECT_CATEGORIES: tuple[str, ...] = ("concept", "comparison", "best_practice", "syntax", "architecture")
+from ..schema import Record, ToolCall, parse_record
 
 
 def stable_id(prefix: str, *parts: Any) -> str:
@@ -44,10 +42,8 @@ def question_tokens(text: str) -> frozenset[str]:
 
 
 def tool_call(name: str, arguments: dict[str, Any], call_id: str | None = None) -> dict[str, Any]:
-    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
-    if call_id:
-        call["id"] = call_id
-    return call
+    """A record message's call: `ToolCall.of(...).to_json()` (kept for data/domain.py)."""
+    return ToolCall.of(name, arguments, call_id).to_json()
 
 
 def build_record(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, id: str, source: str,
@@ -57,30 +53,6 @@ def build_record(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *,
     meta = {"id": id, "source": source, "category": category, "label": label}
     meta.update({k: v for k, v in extra_meta.items() if v is not None})
     return parse_record({"messages": messages, "tools": tools, "meta": meta}, path=path, line=line)
-
-
-def infer_label(messages: list[dict[str, Any]]) -> str:
-    """tool when an assistant turn calls a tool; else from the final assistant text: a question back is
-    `clarify`, an inability is `refuse`, anything else `direct`."""
-    if any(m.get("role") == "assistant" and m.get("tool_calls") for m in messages):
-        return "tool"
-    final = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "assistant"), "")
-    return infer_text_label(final)
-
-
-_REFUSAL = re.compile(
-    r"\b(i'?m sorry|i am sorry|i (?:can ?not|can't|cannot|am unable|'m unable|am not able|'m not able|"
-    r"don't have (?:the )?(?:ability|capability|access))|unable to|not able to|no (?:available )?(?:tool|function)s? "
-    r"(?:can|to|that)|none of the (?:available )?(?:tools|functions))", re.IGNORECASE)
-
-
-def infer_text_label(text: str) -> str:
-    t = text.strip()
-    if _REFUSAL.search(t[:300]):
-        return "refuse"
-    if t.endswith("?") and len(t) < 400:
-        return "clarify"
-    return "direct"
 
 
 # ---- inputs ------------------------------------------------------------------------------

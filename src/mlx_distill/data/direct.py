@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..schema import Record
-from .common import DIRECT_CATEGORIES, build_record, iter_input_files, normalize_question, stable_id
+from ..vocab import DIRECT_CATEGORIES
+from .common import build_record, iter_input_files, normalize_question, stable_id
 
 SOURCE = "direct"
-CATEGORIES = DIRECT_CATEGORIES
 
 
 @dataclass
@@ -385,7 +385,7 @@ def generate_direct(paths: Iterable[str | os.PathLike], *, seed: int = 0, limit:
     for u in units:
         qas.extend(qas_from_unit(u, rng))
     seen: set[str] = set()
-    by_cat: dict[str, list[QA]] = {c: [] for c in CATEGORIES}
+    by_cat: dict[str, list[QA]] = {c: [] for c in DIRECT_CATEGORIES}
     for qa in qas:
         nq = normalize_question(qa.question)
         if nq in seen or len(qa.answer) < 30 or len(qa.answer) > 900 or len(qa.question) > 200:
@@ -394,11 +394,11 @@ def generate_direct(paths: Iterable[str | os.PathLike], *, seed: int = 0, limit:
             continue
         seen.add(nq)
         by_cat[qa.category].append(qa)
-    for c in CATEGORIES:
+    for c in DIRECT_CATEGORIES:
         rng.shuffle(by_cat[c])
     picked: list[QA] = []
     while any(by_cat.values()) and (limit is None or len(picked) < limit):
-        for c in CATEGORIES:
+        for c in DIRECT_CATEGORIES:
             if by_cat[c] and (limit is None or len(picked) < limit):
                 picked.append(by_cat[c].pop(0))
     tools = tool_schemas()

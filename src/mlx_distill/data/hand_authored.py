@@ -26,10 +26,12 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from pydantic import ValidationError
+
 from ..io import InputError, read_jsonl
-from ..schema import Record
-from .common import DIRECT_CATEGORIES, TOOL_CATEGORIES, build_record, iter_input_files, load_yaml_items, stable_id, \
-    tool_call
+from ..schema import Record, ToolCall
+from ..vocab import DIRECT_CATEGORIES, TOOL_CATEGORIES
+from .common import build_record, iter_input_files, load_yaml_items, stable_id
 from .validate import ERROR, Located, check_record
 
 SOURCE = "hand_authored"
@@ -87,7 +89,11 @@ def compact_to_record(item: Any, *, path: str | os.PathLike | None = None, line:
                 raise fail(f"step {k}: arguments of {c['tool']} must be a mapping", "bad-arguments")
             if not isinstance(c.get("result"), str):
                 raise fail(f"step {k}: the result of {c['tool']} must be a string")
-            call_objs.append(tool_call(c["tool"], args))
+            try:
+                call_objs.append(ToolCall.of(c["tool"], args).to_json())
+            except ValidationError as e:  # an empty tool name, an argument name that is not a string
+                raise fail(f"step {k}: the call of {c['tool']!r} is not valid ({e.errors()[0]['msg']})",
+                           "bad-arguments") from None
             tool_msgs.append({"role": "tool", "name": c["tool"], "content": c["result"]})
         messages.append({"role": "assistant", "content": (step.get("say") or "").strip(), "tool_calls": call_objs})
         messages.extend(tool_msgs)
