@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mlx_distill.data.domain import generate_domain, parse_grep, scan_repo
+from mlx_distill.data.domain import generate_domain, scan_repo
 from mlx_distill.data.validate import validate_records
-from mlx_distill.tools import Workspace
+from mlx_distill.tools import Workspace, read_result
 
 FILES = {
     "inventory/__init__.py": '"""Inventory tracking for a small warehouse."""\n',
@@ -146,7 +146,8 @@ def test_records_replay_exactly_and_answers_come_from_results(repo):
         kind = r.meta.template
         first = r.messages[3].content
         if kind == "def-location":
-            path, line, _ = parse_grep(first)[0]
+            hit = read_result("grep", {}, first).data.hits[0]
+            path, line = hit.path, hit.line
             assert f"`{path}` at line {line}" in r.messages[-1].content
         elif kind == "line-count":
             n = first.split("\n")[1].split()[0]

@@ -112,7 +112,7 @@ def test_root_is_resolved(tmp_path):
 
 
 def test_read_file_whole_and_by_lines(ws):
-    assert ws.read_file("src/app.py").startswith("import os\nimport svcs\n")
+    assert ws.read_file("src/app.py").text.startswith("import os\nimport svcs\n")
     assert ws.call("read_file", {"path": "src/app.py", "start_line": 2, "end_line": 2}) == "import svcs\n"
     assert ws.call("read_file", {"path": "src/app.py", "start_line": 4}) == "def main():\n    return svcs.run()\n"
     assert ws.call("read_file", {"path": str(ws.root / "README.md")}) == "# Demo\nuses svcs\n"
@@ -132,7 +132,7 @@ def test_write_file_creates_parents_and_overwrites(ws):
         "Created docs/new/notes.md (6 characters)")
     assert (ws.root / "docs" / "new" / "notes.md").read_text() == "hello\n"
     assert ws.call("write_file", {"path": "docs/new/notes.md", "content": "bye"}).startswith("Overwrote")
-    assert ws.read_file("docs/new/notes.md") == "bye"
+    assert ws.read_file("docs/new/notes.md").data.text == "bye"
     assert [p.name for p in (ws.root / "docs" / "new").iterdir()] == ["notes.md"]  # no temp files left
     assert ws.call("write_file", {"path": "src", "content": "x"}) == "Error: 'src' is a directory"
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..io import InputError
 from ..schema import Record
+from ..tools import CommandOutput, GrepHit, ToolResult, Workspace
 from .common import build_record, normalize_question, stable_id, tool_call
 
 SOURCE = "domain"
@@ -43,7 +44,7 @@ class Func:
     end: int
     body_line: int  # first line of the body (after the signature)
     doc: str | None
-    decorators: list[str]
+    decorators: list[Any]
     is_method: bool = False
     cls: str | None = None
 
@@ -59,7 +60,7 @@ class Cls:
     doc_end: int | None
     bases: list[str]
     methods: list[str]
-    decorators: list[str]
+    decorators: list[Any]
 
 
 @dataclass
@@ -89,7 +90,7 @@ class Repo:
     scopes: list[str]  # tool paths to search under ("." or include dirs/files)
     modules: list[Module] = field(default_factory=list)
     texts: list[TextFile] = field(default_factory=list)
-    dirs: list[str] = field(default_factory=list)
+    dirs: list[Any] = field(default_factory=list)
 
     def scope_of(self, path: str) -> str:
         for s in self.scopes:
@@ -198,10 +199,9 @@ def scan_repo(root: str | os.PathLike, include: Sequence[str] | None = None) -> 
     repo = Repo(root, name, scopes)
     files: list[str] = []
     for s in scopes:
-        out = ws.list_files(s)
-        if out.startswith("Error:") or out == "No files.":
-            continue
-        files.extend(out.splitlines())
+        listed = ws.list_files(s)
+        if listed.ok:
+            files.extend(listed.data.paths)
     dirs = set()
     for rel in sorted(set(files)):
         p = root / rel
@@ -224,21 +224,7 @@ def scan_repo(root: str | os.PathLike, include: Sequence[str] | None = None) -> 
     return repo
 
 
-# ---- parsing tool output -----------------------------------------------------------------
-
-_GREP = re.compile(r"^(.+?):(\d+):(.*)$")
-
-
-def parse_grep(result: str) -> list[tuple[str, int, str]]:
-    if result == "No matches.":
-        return []
-    out = []
-    for line in result.splitlines():
-        m = _GREP.match(line)
-        if m:
-            out.append((m.group(1), int(m.group(2)), m.group(3)))
-    return out
-
+# ---- wording -------------------------------------------------------------------------------
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
@@ -253,10 +239,10 @@ def _join(items: Sequence[str], limit: int = 10) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _locations(hits: list[tuple[str, int, str]], limit: int = 8) -> str:
+def _locations(hits: Sequence[GrepHit], limit: int = 8) -> str:
     by_file: dict[str, list[int]] = defaultdict(list)
-    for path, line, _ in hits:
-        by_file[path].append(line)
+    for h in hits:
+        by_file[h.path].append(h.line)
     parts = [f"`{p}` (line{'s' if len(ls) > 1 else ''} {', '.join(map(str, ls[:6]))}{', ...' if len(ls) > 6 else ''})"
              for p, ls in by_file.items()]
     return _join(parts, limit)
@@ -282,8 +268,8 @@ class Candidate:
     kind: str
     key: str
     questions: Sequence[str]
-    steps: Sequence[Step] | Callable[[list[str]], Step | None]
-    answer: Callable[[list[str]], str | None]
+    steps: Sequence[Step] | Callable[[list[Any]], Step | None]  # given the data of the results so far
+    answer: Callable[[list[Any]], str | None]  # given the data of every result (tools.ToolData)
     n_steps: int = 1
 
 
@@ -297,12 +283,12 @@ def _func_candidates(repo: Repo, mod: Module, f: Func) -> list[Candidate]:
     label = f"{f.cls}.{f.name}" if f.is_method else f.name
     pattern = rf"def {f.name}\b"
     if not f.name.startswith("__"):
-        def ans_where(rs: list[str], name: str = label, short: str = f.name) -> str | None:
-            hits = [h for h in parse_grep(rs[0]) if re.search(rf"def {short}\b", h[2])]
+        def ans_where(rs: list[Any], name: str = label, short: str = f.name) -> str | None:
+            hits = [h for h in rs[0].hits if re.search(rf"def {short}\b", h.text)]
             if not hits:
                 return None
             if len(hits) == 1:
-                p, ln, _ = hits[0]
+                p, ln = hits[0].path, hits[0].line
                 return f"`{short}` is defined in `{p}` at line {ln}."
             return f"There are {len(hits)} definitions of `{short}`: {_locations(hits)}."
         if not f.is_method:
@@ -315,8 +301,8 @@ def _func_candidates(repo: Repo, mod: Module, f: Func) -> list[Candidate]:
     if f.doc and lines <= 45 and not f.name.startswith("_"):
         summary = _sentence(f.doc)
 
-        def ans_read(rs: list[str], f: Func = f) -> str | None:
-            excerpt = rs[-1]
+        def ans_read(rs: list[Any], f: Func = f) -> str | None:
+            excerpt = rs[-1].text
             try:
                 node = ast.parse(textwrap.dedent(excerpt)).body[0]
             except (SyntaxError, IndexError, ValueError):
@@ -339,19 +325,19 @@ def _func_candidates(repo: Repo, mod: Module, f: Func) -> list[Candidate]:
             f"Summarize what {name} in {mod.path} does.", f"What is `{name}` ({mod.path}) for?"],
             [("read_file", {"path": mod.path, "start_line": f.lineno, "end_line": f.end})], ans_read))
         if not f.is_method and summary:
-            def grep_then_read(rs: list[str], f: Func = f) -> Step | None:
-                hits = [h for h in parse_grep(rs[0]) if re.search(rf"def {f.name}\b", h[2])]
+            def grep_then_read(rs: list[Any], f: Func = f) -> Step | None:
+                hits = [h for h in rs[0].hits if re.search(rf"def {f.name}\b", h.text)]
                 if len(hits) != 1:
                     return None
-                p, ln, _ = hits[0]
+                p, ln = hits[0].path, hits[0].line
                 return ("read_file", {"path": p, "start_line": ln, "end_line": ln + (f.end - f.def_line)})
 
-            def ans_two(rs: list[str], f: Func = f) -> str | None:
-                hits = [h for h in parse_grep(rs[0]) if re.search(rf"def {f.name}\b", h[2])]
+            def ans_two(rs: list[Any], f: Func = f) -> str | None:
+                hits = [h for h in rs[0].hits if re.search(rf"def {f.name}\b", h.text)]
                 first = ans_read(rs)
                 if not hits or not first:
                     return None
-                return f"It's in `{hits[0][0]}` (line {hits[0][1]}). {first}"
+                return f"It's in `{hits[0].path}` (line {hits[0].line}). {first}"
             out.append(Candidate("read", "find-and-read", f"{mod.path}:{f.name}", [
                 f"Find {f.name} and tell me what it does.", f"Where is `{f.name}` and what does it do?",
                 f"Look up the function {f.name} and explain it briefly.",
@@ -360,8 +346,8 @@ def _func_candidates(repo: Repo, mod: Module, f: Func) -> list[Candidate]:
                                                           "glob": "*.py"}) if not rs else grep_then_read(rs)),
                 ans_two, n_steps=2))
     if not f.name.startswith("_") and f.body_line - f.def_line <= 12:
-        def ans_sig(rs: list[str], f: Func = f) -> str | None:
-            text = rs[0].rstrip()
+        def ans_sig(rs: list[Any], f: Func = f) -> str | None:
+            text = rs[0].text.rstrip()
             try:
                 node = ast.parse(textwrap.dedent(text) + "\n" + " " * 0 + "    pass\n").body[0]
             except (SyntaxError, IndexError, ValueError):
@@ -423,37 +409,37 @@ def _class_candidates(repo: Repo, mod: Module, c: Cls) -> list[Candidate]:
     out = []
     scope = repo.scope_of(mod.path)
 
-    def ans_where(rs: list[str], c: Cls = c) -> str | None:
-        hits = [h for h in parse_grep(rs[0]) if re.match(rf"\s*class {c.name}\b", h[2])]
+    def ans_where(rs: list[Any], c: Cls = c) -> str | None:
+        hits = [h for h in rs[0].hits if re.match(rf"\s*class {c.name}\b", h.text)]
         if not hits:
             return None
         if len(hits) == 1:
-            return f"The class `{c.name}` is defined in `{hits[0][0]}` at line {hits[0][1]}."
+            return f"The class `{c.name}` is defined in `{hits[0].path}` at line {hits[0].line}."
         return f"`{c.name}` is defined {len(hits)} times: {_locations(hits)}."
     out.append(Candidate("search", "class-location", f"{mod.path}:{c.name}", [
         f"Where is the class {c.name} defined?", f"Which file contains `class {c.name}`?",
         f"Find the {c.name} class.", f"Where does `{c.name}` live in the codebase?"],
         [("grep", {"pattern": rf"class {c.name}\b", "path": scope, "glob": "*.py"})], ans_where))
 
-    def ans_bases(rs: list[str], c: Cls = c) -> str | None:
-        hits = [h for h in parse_grep(rs[0]) if re.match(rf"\s*class {c.name}\b", h[2])]
+    def ans_bases(rs: list[Any], c: Cls = c) -> str | None:
+        hits = [h for h in rs[0].hits if re.match(rf"\s*class {c.name}\b", h.text)]
         if len(hits) != 1:
             return None
-        m = re.match(rf"\s*class {c.name}\s*(?:\((.*)\))?\s*:", hits[0][2])
+        m = re.match(rf"\s*class {c.name}\s*(?:\((.*)\))?\s*:", hits[0].text)
         if not m:
             return None
         bases = [b.strip() for b in (m.group(1) or "").split(",") if b.strip() and "=" not in b]
         if not bases:
-            return f"`{c.name}` ({hits[0][0]}, line {hits[0][1]}) has no explicit base class, so it derives from `object`."
-        return f"`{c.name}` inherits from {_join([f'`{b}`' for b in bases])} ({hits[0][0]}, line {hits[0][1]})."
+            return f"`{c.name}` ({hits[0].path}, line {hits[0].line}) has no explicit base class, so it derives from `object`."
+        return f"`{c.name}` inherits from {_join([f'`{b}`' for b in bases])} ({hits[0].path}, line {hits[0].line})."
     out.append(Candidate("structure", "class-bases", f"{mod.path}:{c.name}", [
         f"What does {c.name} inherit from?", f"What is the base class of `{c.name}`?",
         f"Which classes does {c.name} extend?"],
         [("grep", {"pattern": rf"^\s*class {c.name}\b", "path": mod.path})], ans_bases))
     if c.end - c.lineno + 1 <= 70 and c.methods:
-        def ans_methods(rs: list[str], c: Cls = c) -> str | None:
+        def ans_methods(rs: list[Any], c: Cls = c) -> str | None:
             try:
-                node = ast.parse(textwrap.dedent(rs[0])).body[0]
+                node = ast.parse(textwrap.dedent(rs[0].text)).body[0]
             except (SyntaxError, IndexError, ValueError):
                 return None
             if not isinstance(node, ast.ClassDef):
@@ -467,8 +453,8 @@ def _class_candidates(repo: Repo, mod: Module, c: Cls) -> list[Candidate]:
             f"Which methods are defined on {c.name} in {mod.path}?"],
             [("read_file", {"path": mod.path, "start_line": c.lineno, "end_line": c.end})], ans_methods))
     if c.doc and c.doc_end and not c.name.startswith("_"):
-        def ans_doc(rs: list[str], c: Cls = c) -> str | None:
-            text = textwrap.dedent(rs[0])
+        def ans_doc(rs: list[Any], c: Cls = c) -> str | None:
+            text = textwrap.dedent(rs[0].text)
             try:
                 node = ast.parse(text + ("    pass\n" if not text.endswith("\n") else "    pass\n")).body[0]
             except (SyntaxError, IndexError, ValueError):
@@ -486,9 +472,9 @@ def _module_candidates(repo: Repo, mod: Module) -> list[Candidate]:
     out = []
     p = mod.path
     if mod.doc and mod.doc_end:
-        def ans(rs: list[str], p: str = p) -> str | None:
+        def ans(rs: list[Any], p: str = p) -> str | None:
             try:
-                doc = ast.get_docstring(ast.parse(rs[0]))
+                doc = ast.get_docstring(ast.parse(rs[0].text))
             except (SyntaxError, ValueError):
                 return None
             s = _sentence(doc)
@@ -498,9 +484,9 @@ def _module_candidates(repo: Repo, mod: Module) -> list[Candidate]:
             f"What does the module {Path(p).stem} do?"],
             [("read_file", {"path": p, "start_line": 1, "end_line": mod.doc_end})], ans))
     if mod.imports:
-        def ans_imp(rs: list[str], p: str = p) -> str | None:
+        def ans_imp(rs: list[Any], p: str = p) -> str | None:
             mods = []
-            for _path, _ln, text in parse_grep(rs[0]):
+            for text in (h.text for h in rs[0].hits):
                 m = re.match(r"\s*(?:from\s+(\S+)\s+import|import\s+(.+))", text)
                 if not m:
                     continue
@@ -517,8 +503,8 @@ def _module_candidates(repo: Repo, mod: Module) -> list[Candidate]:
             [("grep", {"pattern": r"^(import|from) ", "path": p})], ans_imp))
     tops = [f for f in mod.functions if not f.is_method]
     if tops:
-        def ans_funcs(rs: list[str], p: str = p) -> str | None:
-            names = [m.group(1) for _a, _b, t in parse_grep(rs[0]) for m in [re.match(r"(?:async\s+)?def\s+(\w+)", t)]
+        def ans_funcs(rs: list[Any], p: str = p) -> str | None:
+            names = [m.group(1) for h in rs[0].hits for m in [re.match(r"(?:async\s+)?def\s+(\w+)", h.text)]
                      if m]
             if not names:
                 return None
@@ -528,8 +514,8 @@ def _module_candidates(repo: Repo, mod: Module) -> list[Candidate]:
             f"Which functions are defined at the top level of {p}, and how many are there?"],
             [("grep", {"pattern": r"^(async )?def ", "path": p})], ans_funcs))
     if mod.classes:
-        def ans_classes(rs: list[str], p: str = p) -> str | None:
-            hits = [(ln, m.group(1)) for _a, ln, t in parse_grep(rs[0]) for m in [re.match(r"class\s+(\w+)", t)] if m]
+        def ans_classes(rs: list[Any], p: str = p) -> str | None:
+            hits = [(h.line, m.group(1)) for h in rs[0].hits for m in [re.match(r"class\s+(\w+)", h.text)] if m]
             if not hits:
                 return None
             return (f"{_plural(len(hits), 'class', 'classes')} in `{p}`: "
@@ -539,19 +525,19 @@ def _module_candidates(repo: Repo, mod: Module) -> list[Candidate]:
             f"List the top-level classes of {p}."],
             [("grep", {"pattern": r"^class ", "path": p})], ans_classes))
 
-    def ans_wc(rs: list[str], p: str = p) -> str | None:
-        m = re.match(r"exit code 0\n\s*(\d+)\s+(\S+)", rs[0])
+    def ans_wc(rs: list[Any], p: str = p) -> str | None:
+        m = re.match(r"\s*(\d+)\s+(\S+)", rs[0].output) if rs[0].exit_code == 0 else None
         return f"`{m.group(2)}` has {m.group(1)} lines." if m else None
     out.append(Candidate("run", "line-count", p, [
         f"How many lines is {p}?", f"What's the line count of `{p}`?", f"How long is {p} in lines?",
         f"Run wc on {p}: how many lines does it have?"],
         [("run_command", {"command": f"wc -l {p}"})], ans_wc))
     for const, ln in mod.constants[:3]:
-        def ans_const(rs: list[str], const: str = const) -> str | None:
-            hits = [h for h in parse_grep(rs[0]) if re.match(rf"\s*{const}\s*(:[^=]*)?=", h[2])]
+        def ans_const(rs: list[Any], const: str = const) -> str | None:
+            hits = [h for h in rs[0].hits if re.match(rf"\s*{const}\s*(:[^=]*)?=", h.text)]
             if len(hits) != 1:
                 return None
-            pth, line, text = hits[0]
+            pth, line, text = hits[0].path, hits[0].line, hits[0].text
             value = text.split("=", 1)[1].strip()
             if len(value) > 120 or not value or value in ("(", "[", "{"):
                 return f"`{const}` is set in `{pth}` at line {line}."
@@ -567,8 +553,8 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
     out: list[Candidate] = []
     py_dirs = sorted({str(Path(m.path).parent) for m in repo.modules if str(Path(m.path).parent) != "."})
     for d in py_dirs:
-        def ans_count(rs: list[str], d: str = d) -> str | None:
-            files = [x for x in rs[0].splitlines() if x.endswith(".py")]
+        def ans_count(rs: list[Any], d: str = d) -> str | None:
+            files = [x for x in rs[0].paths if x.endswith(".py")]
             if not files:
                 return None
             direct = [f for f in files if str(Path(f).parent) == d]
@@ -579,8 +565,8 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
             f"How many Python modules does {d} contain, subdirectories included?"],
             [("list_files", {"path": d, "pattern": "*.py"})], ans_count))
 
-        def ans_list(rs: list[str], d: str = d) -> str | None:
-            files = [x for x in rs[0].splitlines() if x and not x.startswith("...")]
+        def ans_list(rs: list[Any], d: str = d) -> str | None:
+            files = list(rs[0].paths)
             if not files or len(files) > 40:
                 return None
             shown = [f"`{f[len(d) + 1:] if f.startswith(d + '/') else f}`" for f in files]
@@ -600,9 +586,9 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
             continue
         scope = repo.scopes[0] if len(repo.scopes) == 1 else "."
 
-        def ans_importers(rs: list[str], imp: str = imp) -> str | None:
-            hits = parse_grep(rs[0])
-            files_ = list(dict.fromkeys(h[0] for h in hits))
+        def ans_importers(rs: list[Any], imp: str = imp) -> str | None:
+            hits = rs[0].hits
+            files_ = list(dict.fromkeys(h.path for h in hits))
             if not files_:
                 return f"No file imports `{imp}`."
             return f"{_plural(len(files_), 'file')} import{'s' if len(files_) == 1 else ''} `{imp}`: " \
@@ -626,8 +612,8 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
             continue
         scope = repo.scopes[0] if len(repo.scopes) == 1 else "."
 
-        def ans_deco(rs: list[str], d: str = d) -> str | None:
-            hits = parse_grep(rs[0])
+        def ans_deco(rs: list[Any], d: str = d) -> str | None:
+            hits = rs[0].hits
             if not hits:
                 return None
             return f"`@{d}` is used {_plural(len(hits), 'time')}: {_locations(hits)}."
@@ -637,9 +623,9 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
             [("grep", {"pattern": rf"^\s*@{re.escape(d)}\b", "path": scope, "glob": "*.py"})], ans_deco))
     # TODO/FIXME (a real "No matches." is a fine answer)
     for scope in repo.scopes:
-        def ans_todo(rs: list[str], scope: str = scope) -> str | None:
-            hits = parse_grep(rs[0])
-            if rs[0] == "No matches.":
+        def ans_todo(rs: list[Any], scope: str = scope) -> str | None:
+            hits = rs[0].hits
+            if not hits:
                 return f"None: there are no TODO or FIXME comments under `{scope}`." if scope != "." else \
                     "None: there are no TODO or FIXME comments in the workspace."
             if not hits:
@@ -655,8 +641,8 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
         if not any(str(Path(m.path).parent) == d and m.classes for m in repo.modules):
             continue
 
-        def ans_cls(rs: list[str], d: str = d) -> str | None:
-            hits = [(p, ln, m.group(1)) for p, ln, t in parse_grep(rs[0]) for m in [re.match(r"class\s+(\w+)", t)]
+        def ans_cls(rs: list[Any], d: str = d) -> str | None:
+            hits = [(h.path, h.line, m.group(1)) for h in rs[0].hits for m in [re.match(r"class\s+(\w+)", h.text)]
                     if m]
             if not hits:
                 return None
@@ -672,10 +658,10 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
         if not 2 <= len(files) <= 12:
             continue
 
-        def ans_longest(rs: list[str], d: str = d) -> str | None:
-            rows = [(int(m.group(1)), m.group(2)) for ln in rs[0].splitlines()[1:]
+        def ans_longest(rs: list[Any], d: str = d) -> str | None:
+            rows = [(int(m.group(1)), m.group(2)) for ln in rs[0].output.splitlines()
                     for m in [re.match(r"\s*(\d+)\s+(\S+)$", ln)] if m and m.group(2) != "total"]
-            total = re.search(r"(\d+)\s+total$", rs[0], re.MULTILINE)
+            total = re.search(r"(\d+)\s+total$", rs[0].output, re.MULTILINE)
             if not rows:
                 return None
             n, longest = max(rows)
@@ -688,11 +674,11 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
     # symbol mentions counted with grep -c
     for m in repo.modules:
         for c in m.classes[:2]:
-            def ans_c(rs: list[str], name: str = c.name, p: str = m.path) -> str | None:
-                mm = re.match(r"exit code (\d+)\n(\d+)", rs[0])
+            def ans_c(rs: list[Any], name: str = c.name, p: str = m.path) -> str | None:
+                mm = re.match(r"\d+", rs[0].output)
                 if not mm:
                     return None
-                n = int(mm.group(2))
+                n = int(mm.group(0))
                 return f"{_plural(n, 'line')} of `{p}` mention{'s' if n == 1 else ''} `{name}`."
             out.append(Candidate("run", "grep-count", f"{m.path}:{c.name}", [
                 f"How many lines of {m.path} mention {c.name}?",
@@ -707,8 +693,8 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
             if end - ln < 2:
                 continue
 
-            def ans_sec(rs: list[str], title: str = title, p: str = tf.path) -> str | None:
-                body = [x.strip() for x in rs[0].splitlines()[1:] if x.strip() and not x.strip().startswith(
+            def ans_sec(rs: list[Any], title: str = title, p: str = tf.path) -> str | None:
+                body = [x.strip() for x in rs[0].text.splitlines()[1:] if x.strip() and not x.strip().startswith(
                     ("```", "|", "#", "<"))]
                 text = " ".join(body)
                 m = re.match(r"(.+?[.!?:])(\s|$)", text)
@@ -721,14 +707,14 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
                 f"Read the {title} part of {tf.path}: what's the gist?"],
                 [("read_file", {"path": tf.path, "start_line": ln, "end_line": end})], ans_sec))
         for ln, key in tf.keys[:5]:
-            def ans_key(rs: list[str], key: str = key, p: str = tf.path) -> str | None:
-                hits = parse_grep(rs[0])
+            def ans_key(rs: list[Any], key: str = key, p: str = tf.path) -> str | None:
+                hits = rs[0].hits
                 if len(hits) != 1:
                     return None
-                value = re.split(r"[:=]", hits[0][2], 1)[1].strip()
+                value = re.split(r"[:=]", hits[0].text, 1)[1].strip()
                 if not value or len(value) > 100:
                     return None
-                return f"`{key}` is `{value}` in `{p}` (line {hits[0][1]})."
+                return f"`{key}` is `{value}` in `{p}` (line {hits[0].line})."
             out.append(Candidate("search", "config-key", f"{tf.path}:{key}", [
                 f"In {tf.path}, what's the value of {key}?", f"Which value does `{tf.path}` give {key}?",
                 f"Look up the {key} setting in {tf.path}."],
@@ -743,11 +729,9 @@ def _repo_candidates(repo: Repo) -> list[Candidate]:
         lines = [f"# {Path(d).name}", ""] + [f"- `{Path(m.path).name}`: {_sentence(m.doc)}" for m in mods]
         content = "\n".join(lines) + "\n"
 
-        def ans_write(rs: list[str], d: str = d, n: int = len(mods)) -> str | None:
-            m = re.match(r"(Created|Overwrote) (\S+) \((\d+) characters\)", rs[0])
-            if not m:
-                return None
-            return f"{m.group(1)} `{m.group(2)}` ({m.group(3)} characters), with one line per module for the " \
+        def ans_write(rs: list[Any], d: str = d, n: int = len(mods)) -> str | None:
+            w = rs[0]
+            return f"{'Created' if w.created else 'Overwrote'} `{w.path}` ({w.characters} characters), with one line per module for the " \
                    f"{n} documented modules of `{d}`."
         out.append(Candidate("write", "write-readme", d, [
             f"Write a README.md for {d} that lists its modules with a one-line description each.",
@@ -787,33 +771,35 @@ class _ScratchWrites:
 
         self._dir = tempfile.TemporaryDirectory(prefix="mlx-distill-domain-")
 
-    def call(self, args: dict[str, Any]) -> str:
+    def execute(self, args: dict[str, Any]) -> ToolResult:
         from ..tools import Workspace
 
-        return Workspace(self._dir.name).call("write_file", args)
+        return Workspace(self._dir.name).execute("write_file", args)
 
     def close(self) -> None:
         self._dir.cleanup()
 
 
-def _run(c: Candidate, ws: Any, scratch: _ScratchWrites, max_chars: int) -> tuple[list[Step], list[str]] | None:
+def _run(c: Candidate, ws: Workspace, scratch: _ScratchWrites,
+         max_chars: int) -> tuple[list[Step], list[ToolResult]] | None:
+    """The candidate's calls, really run; None when one fails, is cut short, or is longer than max_chars."""
     steps: list[Step] = []
-    results: list[str] = []
+    results: list[ToolResult] = []
     planned = _steps_list(c)
     n = len(planned) if planned else c.n_steps
     for i in range(n):
-        step = planned[i] if planned else c.steps(results)  # type: ignore[operator]
+        step = planned[i] if planned else c.steps([r.data for r in results])  # type: ignore[operator]
         if step is None:
             return None
         name, args = step
-        out = scratch.call(args) if name == "write_file" else ws.call(name, args)
-        if out.startswith("Error:") or "[truncated" in out or "[search stopped" in out or len(out) > max_chars:
+        res = scratch.execute(args) if name == "write_file" else ws.execute(name, args)
+        if not res.ok or res.truncated or getattr(res.data, "stopped_after", None) or len(res.text) > max_chars:
             return None
-        if name == "run_command" and not out.startswith("exit code 0"):
-            if not (c.kind == "grep-count" and out.startswith("exit code 1")):
+        if isinstance(res.data, CommandOutput) and res.data.exit_code != 0:
+            if not (c.kind == "grep-count" and res.data.exit_code == 1):  # grep -c finding nothing
                 return None
         steps.append(step)
-        results.append(out)
+        results.append(res)
     return steps, results
 
 
@@ -900,15 +886,15 @@ def _make(repo: Repo, c: Candidate, ws: Any, scratch: _ScratchWrites, rng: rando
     if ran is None:
         return None
     steps, results = ran
-    answer = c.answer(results)
+    answer = c.answer([r.data for r in results])
     if not answer:
         return None
     seen_q.add(normalize_question(question))
     messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt},
                                       {"role": "user", "content": question}]
-    for (name, args), out in zip(steps, results):
+    for (name, args), res in zip(steps, results):
         messages.append({"role": "assistant", "content": "", "tool_calls": [tool_call(name, args)]})
-        messages.append({"role": "tool", "name": name, "content": out})
+        messages.append({"role": "tool", "name": name, "content": res.text})
     messages.append({"role": "assistant", "content": answer})
     return build_record(messages, tools, id=stable_id("domain", repo.name, c.kind, c.key, question),
                         source=SOURCE, category=c.category, label="tool", template=c.kind, repo=repo.name)

@@ -411,71 +411,51 @@ def check_record(item: Located, schemas: _SchemaCache | None = None) -> list[Fin
     return out
 
 
-_GREP_LINE = re.compile(r"^(.+?):(\d+):")
-_RUN = re.compile(r"^exit code -?\d+\n")
-_WRITE = re.compile(r"^(Created|Overwrote) (.+) \((\d+) characters\)$")
-_NOTE = re.compile(r"^\.\.\. \[(search stopped after .*|truncated \d+ chars)\]$")
-
-
 def tool_result_problem(name: str, args: dict[str, Any], result: str) -> str | None:
-    """Why `result` cannot be what tools.py returns for this call; None when it could be."""
-    if result.startswith("Error: "):
-        return None
-    result = re.sub(r"\n\.\.\. \[truncated \d+ chars\]$", "", result)
-    if name == "grep":
-        if result == "No matches.":
-            return None
-        top = posixpath.normpath(str(args.get("path", ".")))
-        glob = args.get("glob")
-        for ln in result.split("\n"):
-            if _NOTE.match(ln):
-                continue
-            m = _GREP_LINE.match(ln)
-            if not m:
-                return f"grep output line {ln[:60]!r} is not 'path:line:text'"
-            path = m.group(1)
-            if top != "." and path != top and not path.startswith(top.rstrip("/") + "/"):
-                return f"grep matched {path!r}, which is outside the searched path {top!r}"
-            if glob and not (fnmatch.fnmatch(posixpath.basename(path), glob) or fnmatch.fnmatch(path, glob)):
-                return f"grep matched {path!r}, which does not match glob {glob!r}"
-        return None
-    if name == "list_files":
-        if result == "No files.":
-            return None
-        top = posixpath.normpath(str(args.get("path", ".")))
-        pattern = args.get("pattern")
-        for ln in result.split("\n"):
-            if _NOTE.match(ln):
-                continue
-            if not ln or ln.startswith("/") or ln != ln.strip():
-                return f"list_files line {ln[:60]!r} is not a relative path"
-            if top != "." and not ln.startswith(top.rstrip("/") + "/") and ln != top:
-                return f"list_files listed {ln!r}, which is outside {top!r}"
-            if pattern and not fnmatch.fnmatch(posixpath.basename(ln), pattern):
-                return f"list_files listed {ln!r}, which does not match pattern {pattern!r}"
-        return None
-    if name == "write_file":
-        m = _WRITE.match(result)
-        if not m:
-            return "write_file output is not 'Created|Overwrote PATH (N characters)'"
+    """Why `result` cannot be what tools.py returns for this call; None when it could be.
+
+    The text is read back by `tools.read_result` (the renderers' inverse); the checks here are on its data."""
+    from ..tools import FileExcerpt, FileList, GrepMatches, Written, read_result
+
+    top = posixpath.normpath(str(args.get("path", ".")))
+    glob, pattern = args.get("glob"), args.get("pattern")
+
+    def under_top(path: str) -> bool:
+        return top == "." or path == top or path.startswith(top.rstrip("/") + "/")
+
+    def matches_glob(path: str) -> bool:
+        return not glob or fnmatch.fnmatch(posixpath.basename(path), glob) or fnmatch.fnmatch(path, glob)
+
+    try:
+        res = read_result(name, args, result, accept_path=lambda p: under_top(p) and matches_glob(p))
+    except ValueError as e:
+        return str(e)
+    data = res.data
+    if isinstance(data, GrepMatches):
+        for hit in data.hits:
+            if not under_top(hit.path):
+                return f"grep matched {hit.path!r}, which is outside the searched path {top!r}"
+            if not matches_glob(hit.path):
+                return f"grep matched {hit.path!r}, which does not match glob {glob!r}"
+    elif isinstance(data, FileList):
+        for path in data.paths:
+            if top != "." and not path.startswith(top.rstrip("/") + "/") and path != top:
+                return f"list_files listed {path!r}, which is outside {top!r}"
+            if pattern and not fnmatch.fnmatch(posixpath.basename(path), pattern):
+                return f"list_files listed {path!r}, which does not match pattern {pattern!r}"
+    elif isinstance(data, Written):
         content = args.get("content")
-        if isinstance(content, str) and int(m.group(3)) != len(content):
-            return f"write_file reports {m.group(3)} characters but the content has {len(content)}"
+        if isinstance(content, str) and data.characters != len(content):
+            return f"write_file reports {data.characters} characters but the content has {len(content)}"
         want = posixpath.normpath(str(args.get("path", "")))
-        if posixpath.normpath(m.group(2)) != want:
-            return f"write_file reports path {m.group(2)!r} but the call wrote {want!r}"
-        return None
-    if name == "run_command":
-        if not _RUN.match(result):
-            return "run_command output does not start with 'exit code N' and a newline"
-        return None
-    if name == "read_file":
+        if posixpath.normpath(data.path) != want:
+            return f"write_file reports path {data.path!r} but the call wrote {want!r}"
+    elif isinstance(data, FileExcerpt):
         start, end = args.get("start_line"), args.get("end_line")
         if isinstance(start, int) and isinstance(end, int) and end >= start:
-            got = len(result.splitlines())
+            got = len(data.text.splitlines())
             if got > end - start + 1:
                 return f"read_file returned {got} lines for lines {start}..{end}"
-        return None
     return None
 
 
