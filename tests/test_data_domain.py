@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlx_distill.data.domain import generate_domain, scan_repo
+from mlx_distill.data.sources.domain import generate_domain, scan_repo
 from mlx_distill.data.validate import validate_records
 from mlx_distill.tools import Workspace, read_result
 

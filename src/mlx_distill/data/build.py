@@ -53,7 +53,7 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
         if spec.limit is not None:
             items = items[:spec.limit]
     elif spec.type == "domain":
-        from .domain import generate_domain
+        from .sources.domain import generate_domain
 
         recs = generate_domain(paths, seed=seed, limit=spec.limit, include=spec.include,
                                max_result_chars=spec.max_result_chars, run_commands=spec.run_commands)
