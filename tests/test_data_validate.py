@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mlx_distill.data.common import question_tokens
-from mlx_distill.data.validate import RULES, _JaccardJoin, load_bench, validate_files, validate_records
+from mlx_distill.data.validate import RULES, JaccardJoin, load_bench, validate_files, validate_records
 from mlx_distill.prompting import DEFAULT_SYSTEM_PROMPT
 from mlx_distill.schema import parse_record
 from mlx_distill.tools import tool_schemas
@@ -249,7 +249,7 @@ def test_jaccard_join_matches_brute_force(t):
             s = set(base)
             s.add(rng.choice(vocab))
             sets.append(frozenset(s))
-    join = _JaccardJoin(sets, t)
+    join = JaccardJoin(sets, t)
     found = set()
     for i, s in enumerate(sets):
         for j, _ in join.query(s):
@@ -269,7 +269,7 @@ def test_near_duplicate_join_is_fast_on_many_templated_questions():
     sets = [question_tokens(rng.choice(templates).format(f"name_{i}")) for i in range(50000)]
     sets += sets[:10]  # ten exact repeats: Jaccard 1
     t = time.perf_counter()
-    join = _JaccardJoin(sets, 0.9)
+    join = JaccardJoin(sets, 0.9)
     found = 0
     for s in sets:
         pre = join.prefix(s)
