@@ -192,3 +192,12 @@ def test_cli_domain_subprocess(repo, tmp_path):
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 9 and "9 records written" in p.stdout
     assert not any(r["meta"]["category"] == "run" for r in rows)
+
+
+def test_answers_come_from_the_data_not_from_splitting_text(tmp_path):
+    """A directory named `v:2:x` makes the grep text ambiguous ('v:2:x/mod.py:5:def ...'); the miner reads
+    the tools' data, so the answer names the whole path."""
+    (tmp_path / "v:2:x").mkdir()
+    (tmp_path / "v:2:x" / "mod.py").write_text('"""Helpers."""\n\n\n\ndef helper(n: int) -> int:\n    return n\n')
+    recs = [r for r in generate_domain([tmp_path], categories=["search"]) if r.meta.template == "def-location"]
+    assert [r.messages[-1].content for r in recs] == ["`helper` is defined in `v:2:x/mod.py` at line 5."]
