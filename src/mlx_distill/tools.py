@@ -10,6 +10,9 @@ by `read_result`, the inverse of the renderers and kept beside them. Anything th
 (bad arguments, a path outside the workspace, a missing file, a forbidden command, a timeout)
 comes back as a readable message starting with "Error: " that the model can act on, never as an
 exception that would end the conversation.
+
+Longer than most modules on purpose: the schemas, the implementations, the result types that render
+the text and `read_result` that reads it back are one grammar, kept in one place.
 """
 
 from __future__ import annotations
