@@ -59,18 +59,18 @@ def test_facts_are_the_workspace_truth(tmp_path, seed):
 
     facts, d = make("function_definition")
     ws = Workspace(d)
-    hits = ws.grep(rf"^def {facts['function']}\(").splitlines()
-    assert [h.split(":")[0] for h in hits] == [facts["file"]]
+    hits = ws.grep(rf"^def {facts['function']}\(").data.hits
+    assert [h.path for h in hits] == [facts["file"]]
 
     facts, d = make("importers")
-    found = {h.split(":")[0] for h in Workspace(d).grep(rf"^(import|from) {facts['library']}\b").splitlines()}
+    found = {h.path for h in Workspace(d).grep(rf"^(import|from) {facts['library']}\b").data.hits}
     assert found == set(facts["importers"]) and facts["importer_count"] == len(found) >= 1
 
     facts, d = make("todo_count")
-    assert len(Workspace(d).grep("TODO", path="src").splitlines()) == facts["count"]
+    assert len(Workspace(d).grep("TODO", path="src").data.hits) == facts["count"]
 
     facts, d = make("file_count")
-    listed = Workspace(d).list_files(facts["folder"], pattern=f"*.{facts['ext']}").splitlines()
+    listed = Workspace(d).list_files(facts["folder"], pattern=f"*.{facts['ext']}").data.paths
     assert len(listed) == facts["count"]
 
     facts, d = make("line_count")
@@ -80,8 +80,8 @@ def test_facts_are_the_workspace_truth(tmp_path, seed):
     assert facts["value"] in (d / facts["path"]).read_text()
 
     facts, d = make("error_code")
-    hits = Workspace(d).grep(re.escape(facts["code"])).splitlines()
-    assert len(hits) == 1 and hits[0].startswith(facts["file"])
+    hits = Workspace(d).grep(re.escape(facts["code"])).data.hits
+    assert len(hits) == 1 and hits[0].path == facts["file"]
 
     facts, d = make("write_note")
     assert not (d / facts["path"]).exists()  # the task creates it

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mlx_distill.data.domain import generate_domain, parse_grep, scan_repo
+from mlx_distill.data.sources.domain import generate_domain, scan_repo
 from mlx_distill.data.validate import validate_records
-from mlx_distill.tools import Workspace
+from mlx_distill.tools import Workspace, read_result
 
 FILES = {
     "inventory/__init__.py": '"""Inventory tracking for a small warehouse."""\n',
@@ -146,7 +146,8 @@ def test_records_replay_exactly_and_answers_come_from_results(repo):
         kind = r.meta.template
         first = r.messages[3].content
         if kind == "def-location":
-            path, line, _ = parse_grep(first)[0]
+            hit = read_result("grep", {}, first).data.hits[0]
+            path, line = hit.path, hit.line
             assert f"`{path}` at line {line}" in r.messages[-1].content
         elif kind == "line-count":
             n = first.split("\n")[1].split()[0]
@@ -191,3 +192,12 @@ def test_cli_domain_subprocess(repo, tmp_path):
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 9 and "9 records written" in p.stdout
     assert not any(r["meta"]["category"] == "run" for r in rows)
+
+
+def test_answers_come_from_the_data_not_from_splitting_text(tmp_path):
+    """A directory named `v:2:x` makes the grep text ambiguous ('v:2:x/mod.py:5:def ...'); the miner reads
+    the tools' data, so the answer names the whole path."""
+    (tmp_path / "v:2:x").mkdir()
+    (tmp_path / "v:2:x" / "mod.py").write_text('"""Helpers."""\n\n\n\ndef helper(n: int) -> int:\n    return n\n')
+    recs = [r for r in generate_domain([tmp_path], categories=["search"]) if r.meta.template == "def-location"]
+    assert [r.messages[-1].content for r in recs] == ["`helper` is defined in `v:2:x/mod.py` at line 5."]

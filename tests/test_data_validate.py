@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mlx_distill.data.common import question_tokens
-from mlx_distill.data.validate import RULES, _JaccardJoin, load_bench, validate_files, validate_records
+from mlx_distill.data.validate import RULES, JaccardJoin, load_bench, validate_files, validate_records
 from mlx_distill.prompting import DEFAULT_SYSTEM_PROMPT
 from mlx_distill.schema import parse_record
 from mlx_distill.tools import tool_schemas
@@ -249,7 +249,7 @@ def test_jaccard_join_matches_brute_force(t):
             s = set(base)
             s.add(rng.choice(vocab))
             sets.append(frozenset(s))
-    join = _JaccardJoin(sets, t)
+    join = JaccardJoin(sets, t)
     found = set()
     for i, s in enumerate(sets):
         for j, _ in join.query(s):
@@ -269,7 +269,7 @@ def test_near_duplicate_join_is_fast_on_many_templated_questions():
     sets = [question_tokens(rng.choice(templates).format(f"name_{i}")) for i in range(50000)]
     sets += sets[:10]  # ten exact repeats: Jaccard 1
     t = time.perf_counter()
-    join = _JaccardJoin(sets, 0.9)
+    join = JaccardJoin(sets, 0.9)
     found = 0
     for s in sets:
         pre = join.prefix(s)
@@ -303,3 +303,35 @@ def test_cli_validate_json_and_exit_status(tmp_path):
     assert (f["rule"], f["line"], f["record_id"]) == ("unknown-tool", 1, "r1") and f["path"].endswith("bad.jsonl")
     p = subprocess.run(base + [str(bad)], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 1 and "unknown-tool" in p.stdout and "FAILED" in p.stdout
+
+
+def test_a_real_grep_result_whose_path_holds_colon_number_colon_is_accepted(tmp_path):
+    """The validator checks the data `tools.read_result` reads back, not a first-colon regex: a real
+    result on `v:7:x/mod.py` (which a split at the first ':7:' would call path 'v', outside the glob)
+    validates clean."""
+    from mlx_distill.tools import Workspace
+
+    (tmp_path / "v:7:x").mkdir()
+    (tmp_path / "v:7:x" / "mod.py").write_text("a = 1\ndef helper():\n    pass\n")
+    out = Workspace(tmp_path).call("grep", {"pattern": "def helper", "glob": "*.py"})
+    assert out == "v:7:x/mod.py:2:def helper():"
+    r = rec([SYSTEM, {"role": "user", "content": "Where is helper defined?"}, call("grep", pattern="def helper", glob="*.py"),
+             result("grep", out), {"role": "assistant", "content": "In `v:7:x/mod.py`, line 2."}])
+    assert check(r).findings == []
+    wrong = rec([SYSTEM, {"role": "user", "content": "Where is helper defined?"}, call("grep", pattern="def helper", glob="*.md"),
+                 result("grep", out), {"role": "assistant", "content": "In `v:7:x/mod.py`, line 2."}])
+    assert [f.message for f in check(wrong).findings] == [
+        "message 3 (grep): grep matched 'v', which does not match glob '*.md'"]
+
+
+def test_one_finding_type_raised_as_an_input_error_keeps_its_severity():
+    from mlx_distill.io import WARNING, Finding, InputError
+
+    f = Finding("bench-file", "no question field", "suite.jsonl", 3, "r9", WARNING)
+    e = f.error()
+    assert isinstance(e, InputError) and e.finding == f and e.severity == WARNING
+    assert str(e) == "suite.jsonl:3 record r9 [bench-file]: no question field"
+    assert str(f) == "suite.jsonl:3 record r9: warning [bench-file] no question field"
+    raised = InputError("bad line", path="a.jsonl", line=2, rule="schema")
+    assert (raised.message, raised.path, raised.line, raised.rule, raised.severity) == (
+        "bad line", "a.jsonl", 2, "schema", "error")

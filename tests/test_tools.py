@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from mlx_distill.tools import (
-    DEFAULT_ALLOWED_COMMANDS, TOOL_NAMES, Workspace, tool_schema, tool_schemas, validate_arguments,
+    DEFAULT_ALLOWED_COMMANDS, TOOL_NAMES, CommandOutput, FileExcerpt, FileList, GrepHit, GrepMatches, ToolResult,
+    Workspace, Written, read_result, tool_schema, tool_schemas, validate_arguments,
 )
 
 PARAMS = {
@@ -112,7 +113,7 @@ def test_root_is_resolved(tmp_path):
 
 
 def test_read_file_whole_and_by_lines(ws):
-    assert ws.read_file("src/app.py").startswith("import os\nimport svcs\n")
+    assert ws.read_file("src/app.py").text.startswith("import os\nimport svcs\n")
     assert ws.call("read_file", {"path": "src/app.py", "start_line": 2, "end_line": 2}) == "import svcs\n"
     assert ws.call("read_file", {"path": "src/app.py", "start_line": 4}) == "def main():\n    return svcs.run()\n"
     assert ws.call("read_file", {"path": str(ws.root / "README.md")}) == "# Demo\nuses svcs\n"
@@ -132,7 +133,7 @@ def test_write_file_creates_parents_and_overwrites(ws):
         "Created docs/new/notes.md (6 characters)")
     assert (ws.root / "docs" / "new" / "notes.md").read_text() == "hello\n"
     assert ws.call("write_file", {"path": "docs/new/notes.md", "content": "bye"}).startswith("Overwrote")
-    assert ws.read_file("docs/new/notes.md") == "bye"
+    assert ws.read_file("docs/new/notes.md").data.text == "bye"
     assert [p.name for p in (ws.root / "docs" / "new").iterdir()] == ["notes.md"]  # no temp files left
     assert ws.call("write_file", {"path": "src", "content": "x"}) == "Error: 'src' is a directory"
 
@@ -281,6 +282,72 @@ def test_outputs_are_capped_with_a_note(ws):
     (ws.root / "many.py").write_text("svcs = 1\n" * 200)
     grep = small.call("grep", {"pattern": "svcs"})
     assert len(grep) < 200 and grep.endswith("chars]")
+
+
+CALLS = [
+    ("read_file", {"path": "src/app.py"}),
+    ("read_file", {"path": "src/app.py", "start_line": 2, "end_line": 3}),
+    ("read_file", {"path": "empty.txt"}),
+    ("read_file", {"path": "nope.py"}),
+    ("write_file", {"path": "docs/n.md", "content": "hi\n"}),
+    ("grep", {"pattern": "svcs", "ignore_case": True}),
+    ("grep", {"pattern": "absent_symbol"}),
+    ("grep", {"pattern": "svcs"}),  # on the capped workspace: stopped, then truncated
+    ("list_files", {"path": "src"}),
+    ("list_files", {"pattern": "*.none"}),
+    ("run_command", {"command": "echo " + "y" * 300}),
+    ("run_command", {"command": "ls no_such_file"}),
+    ("run_command", {"command": "rm -rf /"}),
+    ("nosuch", {}),
+]
+
+
+@pytest.mark.parametrize("cap", [8000, 100])
+def test_results_carry_their_data_and_the_text_is_its_rendering(ws, cap):
+    small = Workspace(ws.root, max_output_chars=cap)
+    (ws.root / "empty.txt").write_text("")
+    (ws.root / "many.py").write_text("svcs = 1\n" * 200)
+    for name, args in CALLS:
+        res = small.execute(name, args)
+        assert isinstance(res, ToolResult)
+        if name not in ("write_file", "run_command"):  # call() is the text of execute()
+            assert small.call(name, args) == res.text
+        assert (res.data is None) == (not res.ok)
+        shown = res.data.render() if res.ok else f"Error: {res.error}"
+        assert res.text == (shown if not res.truncated else f"{shown[:cap]}\n... [truncated {res.truncated} chars]")
+        if name != "nosuch" and not res.truncated:  # the text a record stores reads back into the same result
+            assert read_result(name, args, res.text) == res
+
+
+def test_each_tool_returns_its_own_data(ws):
+    assert ws.read_file("src/app.py", start_line=4, end_line=5).data == FileExcerpt(
+        "src/app.py", "def main():\n    return svcs.run()\n", 4, 5)
+    assert ws.write_file("out/x.txt", "abc").data == Written("out/x.txt", 3, created=True)
+    assert ws.write_file("out/x.txt", "abcd").data == Written("out/x.txt", 4, created=False)
+    assert ws.grep("svcs", path="src").data == GrepMatches((GrepHit("src/app.py", 2, "import svcs"),
+                                                           GrepHit("src/app.py", 5, "    return svcs.run()")))
+    assert ws.list_files("src").data == FileList(("src/app.py", "src/pkg/util.py"))
+    assert ws.run_command("echo hi").data == CommandOutput(0, "hi\n")
+
+
+def test_a_path_holding_colon_number_colon_stays_whole_in_the_data(ws):
+    """`a:7:b.py:3:x` cannot be split by the text alone; the data never needed splitting."""
+    (ws.root / "v:7:x").mkdir()
+    (ws.root / "v:7:x" / "mod.py").write_text("a = 1\ndef helper():\n    pass\n")
+    res = ws.execute("grep", {"pattern": "def helper", "glob": "*.py", "path": "v:7:x"})
+    assert res.data.hits == (GrepHit("v:7:x/mod.py", 2, "def helper():"),)
+    assert res.text == "v:7:x/mod.py:2:def helper():"
+    assert read_result("grep", {}, res.text).data.hits[0].path == "v"  # the text alone is ambiguous
+    assert read_result("grep", {}, res.text, accept_path=lambda p: p.endswith(".py")).data == res.data
+
+
+def test_read_result_names_text_no_tool_could_have_returned():
+    for name, text, why in [("grep", "just words", "not 'path:line:text'"),
+                            ("list_files", "/etc/passwd", "not a relative path"),
+                            ("write_file", "Wrote it", "not 'Created|Overwrote"),
+                            ("run_command", "ok", "exit code N")]:
+        with pytest.raises(ValueError, match=why):
+            read_result(name, {}, text)
 
 
 def test_call_reports_unknown_tools_and_bad_arguments(ws):

@@ -149,7 +149,7 @@ def test_convert_refuses_to_overwrite_its_input(tmp_path):
 # -- tool schemas inside records -------------------------------------------------------------------
 
 def test_remote_refs_and_slow_patterns_in_a_records_tool_schema_are_findings(tmp_path, monkeypatch):
-    monkeypatch.setattr("mlx_distill.data.validate.PATTERN_BUDGET_S", 0.05)
+    monkeypatch.setattr("mlx_distill.data.validate.schemas.PATTERN_BUDGET_S", 0.05)
     rows = [record("slow", tools={"type": "object", "properties": {"q": {"type": "string", "pattern": "^(a|aa)+$"}}},
                    args={"q": "a" * 30_000 + "b"}),
             record("remote", tools={"type": "object", "properties": {"q": {"$ref": "http://127.0.0.1:9/s.json"}}},

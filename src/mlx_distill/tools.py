@@ -2,10 +2,17 @@
 implementations that answer its calls.
 
 The exporter, the trainer and the agent all take their schemas from here, so the model is
-trained on exactly the tools it is later offered. Every implementation answers with a string;
-anything the model got wrong (bad arguments, a path outside the workspace, a missing file, a
-forbidden command, a timeout) comes back as a readable message starting with "Error: " that
-the model can act on, never as an exception that would end the conversation.
+trained on exactly the tools it is later offered. Every implementation answers with a
+`ToolResult`: the data it found (`FileExcerpt`, `Written`, `GrepMatches`, `FileList`,
+`CommandOutput`) and `text`, the rendering of that data the model is shown. Code that needs what
+a tool found (the domain miner) reads `data`; only results stored as text (records) are read back,
+by `read_result`, the inverse of the renderers and kept beside them. Anything the model got wrong
+(bad arguments, a path outside the workspace, a missing file, a forbidden command, a timeout)
+comes back as a readable message starting with "Error: " that the model can act on, never as an
+exception that would end the conversation.
+
+Longer than most modules on purpose: the schemas, the implementations, the result types that render
+the text and `read_result` that reads it back are one grammar, kept in one place.
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ import shlex
 import shutil
 import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Union
 
 import regex
 from jsonschema import Draft202012Validator
@@ -197,22 +205,180 @@ def validate_arguments(name: str, arguments: Any) -> list[str]:
     return sorted(messages)
 
 
+# ---- results: what a tool found, and the text the model is shown ---------------------------
+
+@dataclass(frozen=True)
+class FileExcerpt:
+    """read_file: the file's text, or lines start_line..end_line of it."""
+    path: str  # as the call gave it
+    text: str
+    start_line: int | None = None
+    end_line: int | None = None
+
+    def render(self) -> str:
+        whole = self.start_line is None and self.end_line is None
+        return "(empty file)" if whole and not self.text else self.text
+
+
+@dataclass(frozen=True)
+class Written:
+    """write_file: the path written (relative to the root) and how many characters."""
+    path: str
+    characters: int
+    created: bool
+
+    def render(self) -> str:
+        return f"{'Created' if self.created else 'Overwrote'} {self.path} ({self.characters} characters)"
+
+
+@dataclass(frozen=True)
+class GrepHit:
+    path: str
+    line: int
+    text: str
+
+    def render(self) -> str:
+        return f"{self.path}:{self.line}:{self.text}"
+
+
+@dataclass(frozen=True)
+class GrepMatches:
+    """grep: the matching lines in walk order; `stopped_after` names the last file searched when the
+    output grew past the workspace's cap."""
+    hits: tuple[GrepHit, ...]
+    stopped_after: str | None = None
+
+    def render(self) -> str:
+        out = [h.render() for h in self.hits]
+        if self.stopped_after is not None:
+            out.append(f"... [search stopped after {self.stopped_after}]")
+        return "\n".join(out) if out else "No matches."
+
+
+@dataclass(frozen=True)
+class FileList:
+    """list_files: relative paths, sorted."""
+    paths: tuple[str, ...]
+
+    def render(self) -> str:
+        return "\n".join(self.paths) if self.paths else "No files."
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    """run_command: the exit code and the combined output (`dropped_bytes` past the sandbox's limit)."""
+    exit_code: int
+    output: str
+    dropped_bytes: int = 0
+
+    def render(self) -> str:
+        text = self.output
+        if self.dropped_bytes:
+            text += f"\n... [{self.dropped_bytes} more bytes of output dropped]"
+        return f"exit code {self.exit_code}\n{text}"
+
+
+ToolData = Union[FileExcerpt, Written, GrepMatches, FileList, CommandOutput]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """One tool call's outcome: `text` is exactly what the model is shown; `data` what the tool found
+    (None when the call failed, then `error` holds the message after "Error: "); `truncated` counts the
+    characters the output cap cut from the end of `text`."""
+    text: str
+    data: ToolData | None = None
+    error: str | None = None
+    truncated: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def failed(cls, message: str) -> "ToolResult":
+        return cls(f"Error: {message}", error=message)
+
+
+_TRUNCATED = re.compile(r"\n\.\.\. \[truncated (\d+) chars\]$")
+_NOTE = re.compile(r"^\.\.\. \[(search stopped after (.*)|truncated \d+ chars)\]$")
+_GREP_SPLIT = re.compile(r":(\d+):")
+_WRITTEN = re.compile(r"^(Created|Overwrote) (.+) \((\d+) characters\)$")
+_EXIT = re.compile(r"^exit code (-?\d+)\n")
+_DROPPED = re.compile(r"\n\.\.\. \[(\d+) more bytes of output dropped\]$")
+
+
+def read_result(name: str, arguments: dict[str, Any], text: str,
+                accept_path: Callable[[str], bool] | None = None) -> ToolResult:
+    """A result stored as text (a record's tool message) read back into a ToolResult: the inverse of the
+    renderers above. Raises ValueError naming what does not fit tool `name`'s output. A grep line is
+    split at the first ':N:' whose path `accept_path` accepts (a path may hold ':N:' itself), else at
+    the first one."""
+    if text.startswith("Error: "):
+        return ToolResult(text, error=text[len("Error: "):])
+    cut = _TRUNCATED.search(text)
+    body = text[:cut.start()] if cut else text
+    truncated = int(cut.group(1)) if cut else 0
+    data: ToolData
+    if name == "grep":
+        hits, stopped = [], None
+        for ln in ([] if body == "No matches." else body.split("\n")):
+            note = _NOTE.match(ln)
+            if note:
+                stopped = note.group(2) if note.group(2) is not None else stopped
+                continue
+            splits = [m for m in _GREP_SPLIT.finditer(ln) if m.start() > 0]
+            if not splits:
+                raise ValueError(f"grep output line {ln[:60]!r} is not 'path:line:text'")
+            m = next((m for m in splits if accept_path is None or accept_path(ln[:m.start()])), splits[0])
+            hits.append(GrepHit(ln[:m.start()], int(m.group(1)), ln[m.end():]))
+        data = GrepMatches(tuple(hits), stopped)
+    elif name == "list_files":
+        paths = [] if body == "No files." else [ln for ln in body.split("\n") if not _NOTE.match(ln)]
+        for ln in paths:
+            if not ln or ln.startswith("/") or ln != ln.strip():
+                raise ValueError(f"list_files line {ln[:60]!r} is not a relative path")
+        data = FileList(tuple(paths))
+    elif name == "write_file":
+        m = _WRITTEN.match(body)
+        if not m:
+            raise ValueError("write_file output is not 'Created|Overwrote PATH (N characters)'")
+        data = Written(m.group(2), int(m.group(3)), m.group(1) == "Created")
+    elif name == "run_command":
+        m = _EXIT.match(body)
+        if not m:
+            raise ValueError("run_command output does not start with 'exit code N' and a newline")
+        rest = body[m.end():]
+        dropped = _DROPPED.search(rest)
+        data = CommandOutput(int(m.group(1)), rest[:dropped.start()] if dropped else rest,
+                             int(dropped.group(1)) if dropped else 0)
+    elif name == "read_file":
+        start, end = arguments.get("start_line"), arguments.get("end_line")
+        whole = start is None and end is None
+        data = FileExcerpt(str(arguments.get("path", "")), "" if whole and body == "(empty file)" else body,
+                           start, end)
+    else:
+        raise ValueError(_unknown_tool(name))
+    return ToolResult(text, data, truncated=truncated)
+
+
 class ToolError(Exception):
     """Something the model got wrong; its message is returned to the model after 'Error: '."""
 
 
-def _tool(method: Callable[..., str]) -> Callable[..., str]:
-    """Turn ToolError/OSError into 'Error: ...' strings and cap the output, for direct callers too."""
+def _tool(method: Callable[..., ToolData]) -> Callable[..., ToolResult]:
+    """Turn the data into a capped ToolResult, and ToolError/OSError into 'Error: ...' ones, for direct
+    callers too."""
 
     @functools.wraps(method)
-    def wrapper(self: "Workspace", *args: Any, **kwargs: Any) -> str:
+    def wrapper(self: "Workspace", *args: Any, **kwargs: Any) -> ToolResult:
         try:
-            out = method(self, *args, **kwargs)
+            data = method(self, *args, **kwargs)
         except ToolError as e:
-            out = f"Error: {e}"
+            return self._capped(ToolResult.failed(str(e)))
         except (OSError, ValueError) as e:
-            out = f"Error: {method.__name__} failed: {getattr(e, 'strerror', None) or e}"
-        return self._cap(out)
+            return self._capped(ToolResult.failed(f"{method.__name__} failed: {getattr(e, 'strerror', None) or e}"))
+        return self._capped(ToolResult(data.render(), data))
 
     return wrapper
 
@@ -260,30 +426,34 @@ class Workspace:
     # -- dispatch -------------------------------------------------------------------------
 
     def call(self, name: str, arguments: Any) -> str:
+        """The text the model is shown for one tool call (`execute(...).text`)."""
+        return self.execute(name, arguments).text
+
+    def execute(self, name: str, arguments: Any) -> ToolResult:
         """Run one tool call as the model made it. Never raises for the model's mistakes.
 
         `arguments` is a dict; a JSON string holding an object is accepted too (OpenAI style).
         """
         if isinstance(arguments, (str, bytes)) and isinstance(name, str) and name in TOOL_NAMES:
             if len(arguments) > MAX_ARGUMENTS_CHARS:
-                return f"Error: arguments for {name} are too long ({len(arguments)} characters)"
+                return ToolResult.failed(f"arguments for {name} are too long ({len(arguments)} characters)")
             try:
                 arguments = json.loads(arguments) if arguments.strip() else {}
             except (ValueError, RecursionError) as e:
-                return f"Error: arguments for {name} are not valid JSON: {_one_line(e)}"
+                return ToolResult.failed(f"arguments for {name} are not valid JSON: {_one_line(e)}")
         problems = validate_arguments(name, arguments)
         if problems:
             if problems[0].startswith("unknown tool"):
-                return f"Error: {problems[0]}"
-            return f"Error: invalid arguments for {name}: {'; '.join(problems)}"
+                return ToolResult.failed(problems[0])
+            return ToolResult.failed(f"invalid arguments for {name}: {'; '.join(problems)}")
         too_long = [f"{k!r} is too long ({len(v)} characters; at most {MAX_ARGUMENT_CHARS[k]})"
                     for k, v in arguments.items() if len(v if isinstance(v, str) else "") > MAX_ARGUMENT_CHARS.get(k, 1e18)]
         if too_long:
-            return f"Error: invalid arguments for {name}: {'; '.join(too_long)}"
+            return ToolResult.failed(f"invalid arguments for {name}: {'; '.join(too_long)}")
         try:
             return getattr(self, name)(**arguments)
         except Exception as e:  # a bug of ours must not end the agent's conversation either
-            return f"Error: {name} failed: {type(e).__name__}: {e}"
+            return ToolResult.failed(f"{name} failed: {type(e).__name__}: {e}")
 
     # -- paths ----------------------------------------------------------------------------
 
@@ -320,16 +490,17 @@ class Workspace:
                     found.append(p)
         return sorted(found, key=lambda p: p.relative_to(self._root).as_posix())
 
-    def _cap(self, text: str) -> str:
+    def _capped(self, result: ToolResult) -> ToolResult:
+        text = result.text
         if len(text) <= self.max_output_chars:
-            return text
+            return result
         cut = len(text) - self.max_output_chars
-        return f"{text[:self.max_output_chars]}\n... [truncated {cut} chars]"
+        return ToolResult(f"{text[:self.max_output_chars]}\n... [truncated {cut} chars]", result.data, result.error, cut)
 
     # -- tools ----------------------------------------------------------------------------
 
     @_tool
-    def read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
+    def read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> FileExcerpt:
         real = self._resolve(path)
         if not real.exists():
             raise ToolError(f"file '{path}' does not exist")
@@ -340,7 +511,7 @@ class Workspace:
             raise ToolError(f"'{path}' is a binary file")
         text = data.decode("utf-8", errors="replace")
         if start_line is None and end_line is None:
-            return text if text else "(empty file)"
+            return FileExcerpt(path, text)
         lines = text.splitlines(keepends=True)
         start = int(start_line) if start_line is not None else 1
         end = int(end_line) if end_line is not None else len(lines)
@@ -350,10 +521,10 @@ class Workspace:
             raise ToolError(f"start_line {start} is past the end of '{path}' ({len(lines)} lines)")
         if end < start:
             raise ToolError(f"end_line {end} is before start_line {start}")
-        return "".join(lines[start - 1:end])
+        return FileExcerpt(path, "".join(lines[start - 1:end]), start_line, end_line)
 
     @_tool
-    def write_file(self, path: str, content: str) -> str:
+    def write_file(self, path: str, content: str) -> Written:
         if not self.writable:
             raise ToolError("the workspace is read-only; write_file is disabled")
         real = self._resolve(path)
@@ -367,11 +538,10 @@ class Workspace:
             if st.st_nlink > 1:  # a rename would split the links; writing through one could reach outside
                 raise ToolError(f"'{path}' has {st.st_nlink} hard links; write_file leaves such files alone")
         atomic_write_text(real, content)  # to the resolved path: never replaces a symlink; keeps the mode
-        verb = "Overwrote" if existed else "Created"
-        return f"{verb} {self._rel(real)} ({len(content)} characters)"
+        return Written(self._rel(real), len(content), created=not existed)
 
     @_tool
-    def grep(self, pattern: str, path: str = ".", glob: str | None = None, ignore_case: bool = False) -> str:
+    def grep(self, pattern: str, path: str = ".", glob: str | None = None, ignore_case: bool = False) -> GrepMatches:
         if len(pattern) > MAX_ARGUMENT_CHARS["pattern"]:
             raise ToolError(f"pattern is too long ({len(pattern)} characters)")
         try:  # the `regex` engine: Python's syntax, plus a timeout that `re` lacks
@@ -382,7 +552,7 @@ class Workspace:
         if not top.exists():
             raise ToolError(f"path '{path}' does not exist")
         left = GREP_BUDGET_S  # of matching time: reading files does not count against the pattern
-        out: list[str] = []
+        hits: list[GrepHit] = []
         size = 0
         for file in self._walk_files(top):
             rel = file.relative_to(self._root).as_posix()
@@ -404,25 +574,23 @@ class Workspace:
                                     f"(at {rel}:{lineno}); use a simpler pattern, e.g. without nested "
                                     f"repetition like (a+)+") from None
                 if found:
-                    out.append(f"{rel}:{lineno}:{line}")
-                    size += len(out[-1]) + 1
+                    hits.append(GrepHit(rel, lineno, line))
+                    size += len(hits[-1].render()) + 1
             left = deadline - time.monotonic()
             if size > self.max_output_chars:  # the rest would be truncated anyway
-                out.append(f"... [search stopped after {rel}]")
-                break
-        return "\n".join(out) if out else "No matches."
+                return GrepMatches(tuple(hits), stopped_after=rel)
+        return GrepMatches(tuple(hits))
 
     @_tool
-    def list_files(self, path: str = ".", pattern: str | None = None) -> str:
+    def list_files(self, path: str = ".", pattern: str | None = None) -> FileList:
         top = self._resolve(path)
         if not top.exists():
             raise ToolError(f"path '{path}' does not exist")
-        rels = [f.relative_to(self._root).as_posix() for f in self._walk_files(top)
-                if pattern is None or fnmatch.fnmatch(f.name, pattern)]
-        return "\n".join(rels) if rels else "No files."
+        return FileList(tuple(f.relative_to(self._root).as_posix() for f in self._walk_files(top)
+                              if pattern is None or fnmatch.fnmatch(f.name, pattern)))
 
     @_tool
-    def run_command(self, command: str) -> str:
+    def run_command(self, command: str) -> CommandOutput:
         if len(command) > MAX_COMMAND_CHARS:
             raise ToolError(f"command is too long ({len(command)} characters; at most {MAX_COMMAND_CHARS})")
         try:
@@ -447,10 +615,7 @@ class Workspace:
             raise ToolError(f"cannot run '{program}': {e.strerror or e}") from None
         if done.timed_out:
             raise ToolError(f"command timed out after {self.timeout_s:g}s")
-        text = done.output.decode("utf-8", errors="replace")
-        if done.dropped_bytes:
-            text += f"\n... [{done.dropped_bytes} more bytes of output dropped]"
-        return f"exit code {done.returncode}\n{text}"
+        return CommandOutput(done.returncode, done.output.decode("utf-8", errors="replace"), done.dropped_bytes)
 
 
 def _read_regular(real: Path, shown: str) -> bytes:

@@ -14,7 +14,7 @@ import json
 import os
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,7 +54,7 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
         if spec.limit is not None:
             items = items[:spec.limit]
     elif spec.type == "domain":
-        from .domain import generate_domain
+        from .sources.domain import generate_domain
 
         recs = generate_domain(paths, seed=seed, limit=spec.limit, include=spec.include,
                                max_result_chars=spec.max_result_chars, run_commands=spec.run_commands)
@@ -108,7 +108,7 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
 def findings_error(findings: list[Finding]) -> InputError:
     f = findings[0]
     more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-    return InputError(f.message + more, path=f.path, line=f.line, record_id=f.record_id, rule=f.rule)
+    return replace(f, message=f.message + more).error()
 
 
 def _token_stats(values: list[int]) -> dict[str, Any]:

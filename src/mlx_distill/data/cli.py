@@ -69,7 +69,7 @@ def domain_cmd(paths: tuple[str, ...], output: str, seed: int, limit: int | None
     from collections import Counter
 
     from ..schema import save_records
-    from .domain import generate_domain
+    from .sources.domain import generate_domain
 
     recs = generate_domain(paths, seed=seed, limit=limit, include=list(include) or None,
                            max_result_chars=max_result_chars, run_commands=not no_run)

@@ -23,7 +23,7 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from ..schema import Record
 from ..vocab import DIRECT_CATEGORIES
@@ -411,10 +411,3 @@ def generate_direct(paths: Iterable[str | os.PathLike], *, seed: int = 0, limit:
                                 source=SOURCE, category=qa.category, label="direct", template=qa.pattern,
                                 origin=f"{qa.path}:{qa.line}"))
     return out
-
-
-def mined_stats(records: Iterable[Record]) -> dict[str, Any]:
-    cats: dict[str, int] = {}
-    for r in records:
-        cats[r.meta.category] = cats.get(r.meta.category, 0) + 1
-    return cats

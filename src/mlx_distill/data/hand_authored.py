@@ -132,7 +132,7 @@ def load_hand_authored(paths: Iterable[str | os.PathLike] = (DEFAULT_DIR,), *, c
                 if check:
                     bad = [x for x in check_record(loc) if x.severity == ERROR]
                     if bad:
-                        raise InputError(bad[0].message, path=f, line=line, record_id=rec.meta.id, rule=bad[0].rule)
+                        raise bad[0].error()
                 out.append(loc)
             except InputError as e:
                 if errors is None:
