@@ -32,7 +32,7 @@ def test_synthetic_records_are_balanced_verified_worked_solutions(task):
         assert r.meta.source == "lrl" and r.meta.label == "direct"
         assert STRATEGY in r.messages[0].content
         target = r.messages[-1].content
-        assert "start" in target and target.endswith(f"Answer: {r.meta.model_extra['answer']}")  # not a bare answer
+        assert "In use" in target and target.endswith(f"Answer: {r.meta.model_extra['answer']}")  # not a bare answer
         assert len(target.splitlines()) > 3
 
 
@@ -103,3 +103,21 @@ def test_student_answers_through_the_training_rendering(task, tiny_model_dir):
     problems = mixed_set(task, 4, seed=3, difficulties=[1])
     texts = student(task, str(tiny_model_dir), strategy=STRATEGY, max_tokens=6, batch_size=3)(problems)
     assert len(texts) == 4 and all(isinstance(t, str) for t in texts)
+
+
+def test_the_shared_prompt_prefix_is_computed_once_and_changes_no_answer(task, tiny_model_dir):
+    from mlx_distill.lrl.evaluate import prefill_shared_prefix
+    from mlx_distill.models import load_model
+
+    problems = mixed_set(task, 6, seed=5, difficulties=[1, 2])
+    model, tokenizer = load_model(str(tiny_model_dir))
+    prompts = [tokenizer.encode(student_prompt(task, p, STRATEGY, tokenizer), add_special_tokens=False) for p in problems]
+    shared, cache = prefill_shared_prefix(model, prompts)
+    system = tokenizer.encode(student_prompt(task, problems[0], STRATEGY, tokenizer).split("Meetings:")[0],
+                              add_special_tokens=False)
+    assert shared >= len(system) - 1 and cache[0].offset == shared  # at least the system prompt and the strategy
+    assert all(len(p) > shared for p in prompts)
+    with_prefix = student(task, str(tiny_model_dir), strategy=STRATEGY, max_tokens=12, batch_size=4)(problems)
+    without = student(task, str(tiny_model_dir), strategy=STRATEGY, max_tokens=12, batch_size=4,
+                      share_prefix=False)(problems)
+    assert with_prefix == without

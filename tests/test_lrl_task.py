@@ -90,14 +90,25 @@ def test_parse_takes_the_final_answer_line():
     assert task.parse("It depends.") is None
 
 
-def test_worked_solution_is_the_sweep_and_ends_in_the_solvers_answer():
+def test_worked_solution_checks_each_start_against_the_earlier_ends_and_ends_in_the_solvers_answer():
     task = MeetingRooms()
     p = {"meetings": [[540, 630], [570, 660], [630, 720]], "rooms": 1, "difficulty": 1}
     text = task.explain(p)
-    assert text == ("09:00 A start 1\n09:30 B start 2\n10:30 A end 1\n10:30 C start 2\n"
+    assert text == ("A 09:00: In use 1\n"
+                    "B 09:30: A ends 10:30 busy. In use 2\n"
+                    "C 10:30: A ends 10:30 free, B ends 11:00 busy. In use 2\n"
                     "Peak 2, rooms 1: too many.\nAnswer: NO")
     assert task.parse(text) == "NO"
     assert task.render(p).startswith("Meetings:\nA 09:00-10:30\nB 09:30-11:00\nC 10:30-12:00\nRooms: 1\n")
+
+
+@pytest.mark.parametrize("difficulty", sorted(LEVELS))
+def test_the_worked_solutions_largest_in_use_is_the_sweeps_peak(difficulty):
+    task = MeetingRooms()
+    for p in problem_set(task, 60, seed=9, difficulty=difficulty):
+        in_use = [int(line.rsplit(" ", 1)[1]) for line in task.explain(p).splitlines() if "In use" in line]
+        assert len(in_use) == len(p["meetings"])
+        assert max(in_use) == peak_rooms(p["meetings"])
 
 
 def test_user_tasks_load_from_a_file_path(tmp_path):

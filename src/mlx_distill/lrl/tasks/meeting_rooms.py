@@ -59,6 +59,17 @@ def sweep(meetings: list[list[int]]) -> list[tuple[int, str, int, int]]:
     return out
 
 
+def checks(meetings: list[list[int]]) -> list[tuple[int, int, list[tuple[int, int, bool]], int]]:
+    """Per meeting in list (start) order: (index, start, [(earlier index, its end, still busy)], rooms in
+    use). An earlier meeting is busy when it ends after this start (ending at the start frees the room);
+    the peak of the sweep is the largest "in use", since rooms in use only rise at a start."""
+    out = []
+    for i, (start, _end) in enumerate(meetings):
+        others = [(j, end, end > start) for j, (_s, end) in enumerate(meetings[:i])]
+        out.append((i, start, others, 1 + sum(busy for *_x, busy in others)))
+    return out
+
+
 def peak_rooms(meetings: list[list[int]]) -> int:
     """The most meetings in progress at once (the sweep line's maximum)."""
     return max((used for *_x, used in sweep(meetings)), default=0)
@@ -116,13 +127,18 @@ class MeetingRooms:
         return answer is not None and answer.strip().upper() == self.solve(problem)
 
     def explain(self, problem: Problem) -> str:
-        """The sweep, one event a line (time, meeting, start/end, rooms in use after it), then the peak
-        against the rooms and the answer. Terse on purpose: a small student has to write all of it."""
+        """Each meeting in start order against every earlier one: "busy" when the earlier meeting ends after
+        this one starts, "free" when it ends by then; rooms in use = 1 + the busy ones. Then the peak
+        against the rooms and the answer. Every step compares two times written side by side or copies
+        one, so a small student can compute the answer instead of guessing it (see `checks`)."""
         meetings, rooms = problem["meetings"], problem["rooms"]
-        steps = [f"{clock(t)} {name(i)} {kind} {used}" for t, kind, i, used in sweep(meetings)]
+        lines = []
+        for i, start, others, used in checks(meetings):
+            said = ", ".join(f"{name(j)} ends {clock(end)} {'busy' if busy else 'free'}" for j, end, busy in others)
+            lines.append(f"{name(i)} {clock(start)}: {said + '. ' if said else ''}In use {used}")
         peak = peak_rooms(meetings)
         verdict = "fits" if peak <= rooms else "too many"
-        return "\n".join(steps) + f"\nPeak {peak}, rooms {rooms}: {verdict}.\nAnswer: {self.solve(problem)}"
+        return "\n".join(lines) + f"\nPeak {peak}, rooms {rooms}: {verdict}.\nAnswer: {self.solve(problem)}"
 
 
 register(MeetingRooms.name, MeetingRooms)
