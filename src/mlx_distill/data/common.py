@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..io import MAX_LINE_BYTES, InputError, parse_json_line, read_jsonl
-from ..schema import Record, ToolCall, parse_record
+from ..schema import Record, parse_record
 
 
 def stable_id(prefix: str, *parts: Any) -> str:
@@ -39,11 +39,6 @@ def normalize_question(text: str) -> str:
 
 def question_tokens(text: str) -> frozenset[str]:
     return frozenset(_WORD.findall(text.lower()))
-
-
-def tool_call(name: str, arguments: dict[str, Any], call_id: str | None = None) -> dict[str, Any]:
-    """A record message's call: `ToolCall.of(...).to_json()` (kept for data/domain.py)."""
-    return ToolCall.of(name, arguments, call_id).to_json()
 
 
 def build_record(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, id: str, source: str,

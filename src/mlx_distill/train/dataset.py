@@ -18,9 +18,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..io import InputError, read_jsonl, sha256_file
+from ..vocab import SPLITS
 from .forward import Example
 
-SPLITS = ("train", "valid", "test")
 BUCKET_WINDOW = 64  # examples are length-sorted within windows of batch_size * BUCKET_WINDOW shuffled examples
 PREFIX_KEY_TOKENS = 512  # examples whose first tokens agree (system prompt + the same tool schemas) share a prompt
 

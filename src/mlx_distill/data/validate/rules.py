@@ -11,6 +11,7 @@ from typing import Any
 
 from ...io import ERROR, WARNING, Finding
 from ...schema import Record
+from ...vocab import SPLITS
 
 RULES: dict[str, tuple[str, str]] = {
     "schema": (ERROR, "the line is not valid JSON or not a valid record (schema.py)"),
@@ -37,7 +38,6 @@ RULES: dict[str, tuple[str, str]] = {
     "bench-file": (WARNING, "a line of a benchmark suite has no question and was ignored"),
 }
 
-SPLITS = ("train", "valid", "test")
 
 
 @contextlib.contextmanager

@@ -8,9 +8,10 @@ import random
 from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
-from ....schema import Record
+from ....schema import Record, ToolCall
 from ....tools import CommandOutput, ToolResult, Workspace
-from ...common import build_record, normalize_question, stable_id, tool_call
+from ....vocab import TOOL_CATEGORIES as CATEGORIES
+from ...common import build_record, normalize_question, stable_id
 from .candidate import Candidate, Step, planned_steps
 from .classes import class_candidates
 from .functions import function_candidates
@@ -19,7 +20,6 @@ from .repository import repo_candidates
 from .scanner import Repo, scan_repo
 
 SOURCE = "domain"
-CATEGORIES: tuple[str, ...] = ("search", "read", "count", "structure", "run", "write")
 
 
 def candidates(repo: Repo) -> list[Candidate]:
@@ -161,7 +161,7 @@ def _make(repo: Repo, c: Candidate, ws: Any, scratch: _ScratchWrites, rng: rando
     messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt},
                                       {"role": "user", "content": question}]
     for (name, args), res in zip(steps, results):
-        messages.append({"role": "assistant", "content": "", "tool_calls": [tool_call(name, args)]})
+        messages.append({"role": "assistant", "content": "", "tool_calls": [ToolCall.of(name, args).to_json()]})
         messages.append({"role": "tool", "name": name, "content": res.text})
     messages.append({"role": "assistant", "content": answer})
     return build_record(messages, tools, id=stable_id("domain", repo.name, c.kind, c.key, question),
