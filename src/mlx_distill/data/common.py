@@ -167,15 +167,3 @@ def iter_input_files(paths: Iterable[str | os.PathLike], suffixes: tuple[str, ..
             raise InputError("not found", path=p)
     return out
 
-
-def load_record_file(path: str | os.PathLike, *, errors: list[InputError] | None = None) -> list[tuple[int, Record]]:
-    """(line, Record) for each line of a record JSONL file."""
-    out = []
-    for lineno, obj in read_jsonl(path, errors=errors):
-        try:
-            out.append((lineno, parse_record(obj, path=path, line=lineno)))
-        except InputError as e:
-            if errors is None:
-                raise
-            errors.append(e)
-    return out

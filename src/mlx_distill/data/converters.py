@@ -127,12 +127,12 @@ def iter_converted(fmt: str, in_path: str | os.PathLike, *, system: str | None =
                 # a field of the wrong JSON type that the converter did not foresee: this item only
                 raise ctx.error(f"unexpected {fmt} item ({type(e).__name__}: {_one_line(e)})", "shape") from None
             if check:
-                from .validate import _SchemaCache
+                from .validate import SchemaCache
 
-                schemas = schemas or _SchemaCache()
+                schemas = schemas or SchemaCache()
                 bad = [f for f in check_record(Located(rec, str(in_path), line), schemas) if f.severity == ERROR]
                 if bad:
-                    raise InputError(bad[0].message, path=in_path, line=line, record_id=rec.meta.id, rule=bad[0].rule)
+                    raise bad[0].error()
             yield line, rec, obj
         except InputError as e:
             yield line, e, obj

@@ -28,7 +28,6 @@ from .template import check_rendering
 from .tool_output import tool_result_problem
 from .validator import validate_files, validate_records
 
-_SchemaCache = SchemaCache  # the name data/converters.py still imports
 
 __all__ = ["ERROR", "PATTERN_BUDGET_S", "RULES", "SPLITS", "WARNING", "BenchQuestion", "Finding", "JaccardJoin", "Located",
            "Report", "SchemaCache", "check_record", "check_rendering", "corpus_findings", "grounded", "load_bench",
