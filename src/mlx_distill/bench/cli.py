@@ -232,8 +232,8 @@ def compare(prompts: str, models: tuple[str, ...], adapters: tuple[str, ...], in
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
     with _Bar(not no_progress, "compare") as bar:
-        data = run_compare(specs, items, workspace=workspace, progress=bar,
-                           model_settings={"temperature": temperature, "max_tokens": max_tokens})
+        data = run_compare(specs, items, workspace=workspace, progress=bar, temperature=temperature,
+                           max_tokens=max_tokens)
     for err in data["load_errors"].values():
         click.echo(f"error: {err}", err=True)
     paths = write_compare(data, Path(out_dir) if out_dir else _default_out("compare"))

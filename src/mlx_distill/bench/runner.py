@@ -20,11 +20,14 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .scoring import CaseScore, aggregate, score_case, summarize
 from .suites import Case, Suite, fill
 from .workspaces import build_workspace
+
+if TYPE_CHECKING:
+    from ..agent.outcome import RunOutcome
 
 Progress = Callable[[int, int, str], None]
 
@@ -53,6 +56,7 @@ class RunConfig:
     max_tokens: int = 512
     system_prompt: str | None = None
     keep_workspaces: str | None = None  # a directory to copy every case's final workspace into
+    workspace_template: str | None = None  # a directory copied into every case without a workspace spec
     ledger_dir: str | None = None  # where a router records its calls (ledger.jsonl)
 
     def to_json(self) -> dict:
@@ -70,6 +74,7 @@ class ModelRun:
     wall_s: float = 0.0
     peak_memory_mb: float | None = None
     routing: dict[str, Any] | None = None  # a router's counts: who answered, fallback reasons
+    outcomes: list[RunOutcome] = field(default_factory=list, repr=False)  # what each scored case did, in order
 
     def to_json(self, temperatures: Sequence[float], seeds: Sequence[int]) -> dict[str, Any]:
         runs = []
@@ -133,24 +138,23 @@ def one_line(e: BaseException) -> str:
 
 
 def load_agent_model(spec: ModelSpec, *, ledger_dir: str | None = None) -> Any:
-    """The model object every case's agent shares (loaded once). Raises on failure. A router records its
+    """The model object every case's agent shares (loaded once), through the agent factory's dispatch. Raises on
+    failure. A pydantic-ai name is resolved here so a missing provider key fails once; a router records its
     calls in `ledger_dir`."""
-    from ..agent.factory import is_pydantic_ai_name, is_url, resolve_agent_model
+    from ..agent.factory import is_url, resolve_agent_model
 
     name = spec.model if isinstance(spec.model, str) else None
     if name and name.startswith("router:"):  # student first, teacher on unusable turns (distill.router)
         from ..distill.router import router_from_name
 
         return router_from_name(name, spec.adapter_path, ledger_dir=ledger_dir)
-    if name and not is_url(name) and is_pydantic_ai_name(name) and name != "test":
-        if spec.adapter_path:
-            raise ValueError(f"--adapter-path applies to local MLX models, not to {spec.model!r}")
-        from ..distill.teacher import resolve_teacher
-
-        return resolve_teacher(spec.model)  # fails here, once, when the provider's key is missing
     if name and is_url(name):
         _check_server(name)
     model, _ = resolve_agent_model(spec.model, spec.adapter_path, prefix_cache=spec.prefix_cache)
+    if isinstance(model, str) and model != "test":
+        from ..distill.teacher import resolve_teacher
+
+        return resolve_teacher(model)  # fails here, once, when the provider's key is missing
     return model
 
 
@@ -168,7 +172,9 @@ def _check_server(url: str) -> None:
 
 
 def _is_mlx(model: Any) -> bool:
-    return type(model).__name__ == "MLXModel"
+    from ..agent.model import MLXModel
+
+    return isinstance(model, MLXModel)
 
 
 def _reset_peak() -> None:
@@ -192,20 +198,6 @@ def _peak_mb() -> float | None:
 # -- one case ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Failed:
-    """A trajectory for a case that could not run: scored as an error."""
-
-    error: str
-    final_text: str = ""
-    tool_calls: list = field(default_factory=list)
-    requests: int = 0
-    outcome: str = "error"
-    input_tokens: int = 0
-    output_tokens: int = 0
-    latency_s: float = 0.0
-
-
 def _external_toolset(case: Case) -> Any:
     from pydantic_ai.tools import ToolDefinition
     from pydantic_ai.toolsets import ExternalToolset
@@ -215,10 +207,25 @@ def _external_toolset(case: Case) -> Any:
     return ExternalToolset(defs)
 
 
+@dataclass
+class CaseRun:
+    """One case through the agent: its score, and what the agent did (the trajectory, tool results included)."""
+
+    score: CaseScore
+    outcome: RunOutcome
+
+
 def run_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, seed: int,
              config: RunConfig) -> CaseScore:
-    """One case, end to end, in its own temporary workspace. Never raises."""
+    """One case, end to end, in its own temporary workspace, scored. Never raises."""
+    return execute_case(model, spec, case, temperature=temperature, seed=seed, config=config).score
+
+
+def execute_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, seed: int,
+                 config: RunConfig) -> CaseRun:
+    """`run_case` with the trajectory kept beside the score (what `compare` renders). Never raises."""
     from ..agent import create_agent, run_question
+    from ..agent.outcome import RunOutcome
 
     tmp = tempfile.mkdtemp(prefix="mlx-distill-bench-")
     facts: dict = {}
@@ -227,6 +234,8 @@ def run_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, see
         try:
             if case.workspace is not None:
                 facts = build_workspace(case.workspace, tmp, case_id=case.id, seed=seed)
+            elif config.workspace_template:
+                shutil.copytree(config.workspace_template, tmp, dirs_exist_ok=True, symlinks=True)
             question = fill(case.question, facts) if facts else case.question
             settings: dict[str, Any] = {"temperature": float(temperature), "max_tokens": config.max_tokens}
             if _is_mlx(model):
@@ -249,18 +258,18 @@ def run_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, see
 
                 traj.final_text = summarize_messages(traj.messages)[0]
         except Exception as e:  # noqa: BLE001 - one failing case never aborts the run
-            traj = _Failed(error=f"{type(e).__name__}: {one_line(e)}")
+            traj = RunOutcome.failed(question, f"{type(e).__name__}: {one_line(e)}")
         try:
             score = score_case(case, traj, model=spec.label, facts=facts, workspace_root=tmp, question=question,
                                temperature=temperature, seed=seed)
         except Exception as e:  # noqa: BLE001
-            score = score_case(case, _Failed(error=f"scoring failed: {type(e).__name__}: {one_line(e)}"),
+            score = score_case(case, RunOutcome.failed(question, f"scoring failed: {type(e).__name__}: {one_line(e)}"),
                                model=spec.label, facts=facts, question=question, temperature=temperature, seed=seed)
             score.why = traceback.format_exc(limit=3)
         if config.keep_workspaces:
             dest = Path(config.keep_workspaces) / _safe(spec.label) / f"t{_tkey(temperature)}-s{seed}" / _safe(case.id)
             shutil.copytree(tmp, dest, dirs_exist_ok=True)
-        return score
+        return CaseRun(score, traj)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -311,8 +320,10 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
                 for case in cases:
                     if progress:
                         progress(done, total, f"{spec.label} T={_tkey(temperature)} s={seed} {case.id}")
-                    sc = run_case(model, spec, case, temperature=temperature, seed=seed, config=config)
+                    ran = execute_case(model, spec, case, temperature=temperature, seed=seed, config=config)
+                    sc = ran.score
                     run.scores.append(sc)
+                    run.outcomes.append(ran.outcome)
                     done += 1
                     if progress:
                         progress(done, total, f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
