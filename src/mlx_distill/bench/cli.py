@@ -141,6 +141,10 @@ def _default_out(kind: str) -> Path:
 @click.option("--max-tool-calls", type=click.IntRange(min=0), default=6, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
 @click.option("--no-prefix-cache", is_flag=True, help="Disable prefix KV-cache reuse (local MLX models).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Cases run at once; on a local MLX model their decoding is batched. Default: 4 on up to "
+                   "2 cores, twice the cores beyond (at most 16). 1 runs cases one by one (seeded sampling "
+                   "at temperature > 0 is reproducible only then).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default: runs/bench/<timestamp>).")
 @click.option("--keep-workspaces", is_flag=True, help="Copy each case's final workspace into the run directory.")
@@ -150,10 +154,10 @@ def _default_out(kind: str) -> Path:
 def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool, teacher: str | None,
           suites: tuple[str, ...], categories: tuple[str, ...], limit: int | None, temperatures: tuple[str, ...],
           seeds: int, max_requests: int, max_tool_calls: int, max_tokens: int, no_prefix_cache: bool,
-          out_dir: str | None, keep_workspaces: bool, as_json: bool, no_progress: bool) -> None:
+          concurrency: int | None, out_dir: str | None, keep_workspaces: bool, as_json: bool, no_progress: bool) -> None:
     """Benchmark models on tool-vs-direct discrimination through the real agent, side by side."""
     from .report import load_errors, rich_suite_table, rich_table, write_run_dir
-    from .runner import RunConfig, run_benchmark
+    from .runner import RunConfig, default_concurrency, run_benchmark
     from .suites import Suite, load_suite, select
 
     temps = parse_temperatures(temperatures)
@@ -173,6 +177,7 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
     out = Path(out_dir) if out_dir else _default_out("bench")
     config = RunConfig(temperatures=temps, seeds=list(range(seeds)), max_requests=max_requests,
                        max_tool_calls=max_tool_calls, max_tokens=max_tokens,
+                       concurrency=concurrency or default_concurrency(),
                        keep_workspaces=str(out / "workspaces") if keep_workspaces else None,
                        ledger_dir=str(out / "router") if any(str(m).startswith("router:") for m in models) else None)
 

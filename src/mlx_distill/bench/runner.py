@@ -20,7 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .scoring import CaseScore, aggregate, score_case, summarize
 from .suites import Case, Suite, fill
@@ -57,6 +57,7 @@ class RunConfig:
     system_prompt: str | None = None
     keep_workspaces: str | None = None  # a directory to copy every case's final workspace into
     workspace_template: str | None = None  # a directory copied into every case without a workspace spec
+    concurrency: int = 1  # cases run at once; on a local MLX model their decoding is batched (agent.generation)
     ledger_dir: str | None = None  # where a router records its calls (ledger.jsonl)
 
     def to_json(self) -> dict:
@@ -287,6 +288,32 @@ def _safe(name: str) -> str:
 # -- the whole run --------------------------------------------------------------------------------
 
 
+def default_concurrency() -> int:
+    """Cases at once on a local model: enough to fill a batch on a small machine, more with more cores."""
+    return max(4, min(16, 2 * (os.cpu_count() or 1)))
+
+
+def _execute(model: Any, spec: ModelSpec, jobs: list[tuple[float, int, Case]], config: RunConfig,
+             progress: Progress | None, done: int, total: int) -> Iterator[tuple[tuple[float, int, Case], CaseRun]]:
+    """Each job's run, in job order. On a local MLX model with concurrency > 1 the cases run on threads and
+    their generation steps share one batch; other models run one case at a time."""
+    if config.concurrency <= 1 or not _is_mlx(model) or len(jobs) <= 1:
+        for i, (temperature, seed, case) in enumerate(jobs):
+            if progress:
+                progress(done + i, total, f"{spec.label} T={_tkey(temperature)} s={seed} {case.id}")
+            yield (temperature, seed, case), execute_case(model, spec, case, temperature=temperature, seed=seed,
+                                                          config=config)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    width = min(config.concurrency, len(jobs))
+    with model.generator.batching(width), ThreadPoolExecutor(width, thread_name_prefix="bench-case") as pool:
+        futures = [pool.submit(execute_case, model, spec, case, temperature=t, seed=seed, config=config)
+                   for t, seed, case in jobs]
+        for job, future in zip(jobs, futures):
+            yield job, future.result()
+
+
 def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: RunConfig | None = None, *,
                   progress: Progress | None = None,
                   on_model_error: Callable[[ModelSpec, str], None] | None = None) -> BenchResult:
@@ -315,20 +342,15 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
             continue
         run.load_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        for temperature in config.temperatures:
-            for seed in config.seeds:
-                for case in cases:
-                    if progress:
-                        progress(done, total, f"{spec.label} T={_tkey(temperature)} s={seed} {case.id}")
-                    ran = execute_case(model, spec, case, temperature=temperature, seed=seed, config=config)
-                    sc = ran.score
-                    run.scores.append(sc)
-                    run.outcomes.append(ran.outcome)
-                    done += 1
-                    if progress:
-                        progress(done, total, f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
-                                              f"{'correct' if sc.correct else 'wrong'}, {sc.outcome}, "
-                                              f"{sc.latency_s:.0f}s")
+        jobs = [(t, seed, case) for t in config.temperatures for seed in config.seeds for case in cases]
+        for (temperature, seed, case), ran in _execute(model, spec, jobs, config, progress, done, total):
+            sc = ran.score
+            run.scores.append(sc)
+            run.outcomes.append(ran.outcome)
+            done += 1
+            if progress:
+                progress(done, total, f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
+                                      f"{'correct' if sc.correct else 'wrong'}, {sc.outcome}, {sc.latency_s:.0f}s")
         run.wall_s = time.perf_counter() - t1
         run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
         stats = getattr(model, "stats", None)
