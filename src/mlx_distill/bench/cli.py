@@ -155,9 +155,12 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
           suites: tuple[str, ...], categories: tuple[str, ...], limit: int | None, temperatures: tuple[str, ...],
           seeds: int, max_requests: int, max_tool_calls: int, max_tokens: int, no_prefix_cache: bool,
           concurrency: int | None, out_dir: str | None, keep_workspaces: bool, as_json: bool, no_progress: bool) -> None:
-    """Benchmark models on tool-vs-direct discrimination through the real agent, side by side."""
+    """Benchmark models on tool-vs-direct discrimination through the real agent, side by side.
+    Under `mlx.launch -n N -- mlx-distill bench ...` the cases are split over the N processes and rank 0
+    writes the one report."""
     from .report import load_errors, rich_suite_table, rich_table, write_run_dir
     from .runner import RunConfig, default_concurrency, run_benchmark
+    from .sharding import launched_group
     from .suites import Suite, load_suite, select
 
     temps = parse_temperatures(temperatures)
@@ -181,11 +184,17 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
                        keep_workspaces=str(out / "workspaces") if keep_workspaces else None,
                        ledger_dir=str(out / "router") if any(str(m).startswith("router:") for m in models) else None)
 
-    def model_error(spec: Any, message: str) -> None:
-        click.echo(f"error: {message}", err=True)
+    group = launched_group()  # under `mlx.launch -n N`: this process runs its share, rank 0 reports
+    lead = group is None or group.rank() == 0
 
-    with _Bar(not no_progress, "bench") as bar:
-        result = run_benchmark(specs, chosen, config, progress=bar, on_model_error=model_error)
+    def model_error(spec: Any, message: str) -> None:
+        if lead:
+            click.echo(f"error: {message}", err=True)
+
+    with _Bar(not no_progress and lead, "bench") as bar:
+        result = run_benchmark(specs, chosen, config, progress=bar, on_model_error=model_error, group=group)
+    if not lead:
+        return
     data = result.to_json()
     paths = write_run_dir(data, out)
     if as_json:

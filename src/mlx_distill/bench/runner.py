@@ -316,11 +316,18 @@ def _execute(model: Any, spec: ModelSpec, jobs: list[tuple[float, int, Case]], c
 
 def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: RunConfig | None = None, *,
                   progress: Progress | None = None,
-                  on_model_error: Callable[[ModelSpec, str], None] | None = None) -> BenchResult:
-    """Every case of every suite, for every model, temperature and seed."""
+                  on_model_error: Callable[[ModelSpec, str], None] | None = None, group: Any = None) -> BenchResult:
+    """Every case of every suite, for every model, temperature and seed. With a distributed `group`
+    (`sharding.launched_group()`), this process runs its share of the cases and every process returns
+    the merged result."""
     config = config or RunConfig()
     cases = [c for s in suites for c in s.cases]
-    total = len(specs) * len(config.temperatures) * len(config.seeds) * len(cases)
+    jobs = [(t, seed, case) for t in config.temperatures for seed in config.seeds for case in cases]
+    if group is not None:
+        from .sharding import shard
+
+        jobs = shard(jobs, group.rank(), group.size())
+    total = len(specs) * len(jobs)
     done = 0
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     tic = time.perf_counter()
@@ -336,26 +343,58 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
             run.load_error = f"{spec.label}: failed to load: {type(e).__name__}: {one_line(e)}"
             if on_model_error:
                 on_model_error(spec, run.load_error)
-            done += len(config.temperatures) * len(config.seeds) * len(cases)
+            done += len(jobs)
             if progress:
                 progress(done, total, f"{spec.label}: failed to load")
-            continue
-        run.load_s = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        jobs = [(t, seed, case) for t in config.temperatures for seed in config.seeds for case in cases]
-        for (temperature, seed, case), ran in _execute(model, spec, jobs, config, progress, done, total):
-            sc = ran.score
-            run.scores.append(sc)
-            run.outcomes.append(ran.outcome)
-            done += 1
-            if progress:
-                progress(done, total, f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
-                                      f"{'correct' if sc.correct else 'wrong'}, {sc.outcome}, {sc.latency_s:.0f}s")
-        run.wall_s = time.perf_counter() - t1
-        run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
-        stats = getattr(model, "stats", None)
-        run.routing = stats.to_json() if hasattr(stats, "to_json") else None
+        else:
+            run.load_s = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            for (temperature, seed, case), ran in _execute(model, spec, jobs, config, progress, done, total):
+                sc = ran.score
+                run.scores.append(sc)
+                run.outcomes.append(ran.outcome)
+                done += 1
+                if progress:
+                    progress(done, total, f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
+                                          f"{'correct' if sc.correct else 'wrong'}, {sc.outcome}, {sc.latency_s:.0f}s")
+            run.wall_s = time.perf_counter() - t1
+            run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
+            stats = getattr(model, "stats", None)
+            run.routing = stats.to_json() if hasattr(stats, "to_json") else None
+        if group is not None:
+            _merge_shards(run, group)
     if progress:
         progress(done, total, "done")
     return BenchResult(suites=list(suites), config=config, models=runs, started=started,
                        wall_s=time.perf_counter() - tic)
+
+
+def _merge_shards(run: ModelRun, group: Any) -> None:
+    """Every rank's scores of this model, back in case order; the slowest rank's wall time, the largest peak
+    memory, summed routing counts. Trajectories stay with the rank that ran them (`outcomes` is emptied)."""
+    from .sharding import all_gather_json, unshard
+
+    parts = all_gather_json({"scores": [s.to_json() for s in run.scores], "load_error": run.load_error,
+                             "load_s": run.load_s, "wall_s": run.wall_s, "peak_memory_mb": run.peak_memory_mb,
+                             "routing": run.routing}, group)
+    run.scores = unshard([[CaseScore.from_json(s) for s in p["scores"]] for p in parts])
+    run.outcomes = []
+    run.load_error = next((p["load_error"] for p in parts if p["load_error"]), None)
+    run.load_s = max(p["load_s"] for p in parts)
+    run.wall_s = max(p["wall_s"] for p in parts)
+    peaks = [p["peak_memory_mb"] for p in parts if p["peak_memory_mb"] is not None]
+    run.peak_memory_mb = max(peaks) if peaks else None
+    routings = [p["routing"] for p in parts if p["routing"]]
+    run.routing = _sum_routing(routings) if routings else None
+
+
+def _sum_routing(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    calls = sum(p["calls"] for p in parts)
+    student = sum(p["answered_by_student"] for p in parts)
+    reasons: dict[str, int] = {}
+    for p in parts:
+        for k, v in (p.get("fallback_reasons") or {}).items():
+            reasons[k] = reasons.get(k, 0) + v
+    return {"calls": calls, "answered_by_student": student,
+            "answered_by_teacher": sum(p["answered_by_teacher"] for p in parts),
+            "local_fraction": student / calls if calls else None, "fallback_reasons": reasons}
