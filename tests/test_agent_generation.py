@@ -108,5 +108,55 @@ g.generate([1, 2, 3, 4, 5], max_tokens=2)
 print("ok")
 """
     for _ in range(3):
-        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=blas_env(), timeout=120)
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=blas_env(), timeout=600)
         assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
+def test_batched_generations_match_each_generation_alone_with_their_own_stops_and_limits(loaded):
+    """Concurrent requests decode in one batch (mlx-lm's BatchGenerator); at temperature 0 each gets the
+    tokens it gets alone, ends at its own stop sequence or token limit, and the shared prefix is reused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tok = loaded.tokenizer
+    asks = [("Which file defines main?", 14, ()), ("What is a mutex?", 9, ()), ("List the files.", 14, ("HALT",)),
+            ("Explain closures, please, in detail.", 5, ()), ("Say it.", 20, ("HALT",))]
+    forced = {2: "Sure. HALT and more", 4: "Done now."}
+    prompts = [prompt(tok, q) for q, _, _ in asks]
+
+    def run(gen, i):
+        q, limit, stops = asks[i]
+        processors = [forced_reply(tok, forced[i])] if i in forced else None
+        return gen.generate(prompts[i], max_tokens=limit, stop=stops, logits_processors=processors)
+
+    alone = [run(Generator(loaded.model, tok), i) for i in range(len(asks))]
+    gen = Generator(loaded.model, tok)
+    with gen.batching(3) as scheduler, ThreadPoolExecutor(len(asks)) as pool:
+        gen.generate(prompt(tok, "Warm up."), max_tokens=2)  # kept: its system prompt and tools serve the rest
+        together = list(pool.map(lambda i: run(gen, i), range(len(asks))))
+    assert gen.scheduler is None and scheduler.stats["max_active"] == 3  # batches really formed
+    for a, b in zip(alone, together):
+        assert (b.tokens, b.text, b.finish_reason, b.stopped_by) == (a.tokens, a.text, a.finish_reason, a.stopped_by)
+    assert together[2].text == "Sure. " and together[2].stopped_by == "HALT"
+    assert together[4].stopped_by == "eos" and together[1].finish_reason == "length" and len(together[1].tokens) == 9
+    assert all(r.cached_tokens > 0 for r in together)  # the shared system prompt and tools: processed once
+
+
+def test_batching_leaves_the_process_able_to_exit_cleanly(tiny_model_dir):
+    """The batch's worker thread ends (its stream cleared) before batching() returns."""
+    import subprocess
+    import sys
+
+    from mlx_distill._blas import blas_env
+
+    code = f"""
+import mlx_distill
+from concurrent.futures import ThreadPoolExecutor
+from mlx_distill.agent.model import load_cached
+g = load_cached({str(tiny_model_dir)!r}).generator
+with g.batching(2), ThreadPoolExecutor(3) as pool:
+    out = list(pool.map(lambda n: g.generate([1, 2, 3, 4, 5 + n], max_tokens=3), range(3)))
+print(len(out))
+"""
+    for _ in range(3):
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=blas_env(), timeout=600)
+        assert run.returncode == 0 and run.stdout.strip() == "3", run.stderr[-2000:]

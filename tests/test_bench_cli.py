@@ -153,3 +153,43 @@ def test_compare_scores_judgement_when_prompts_carry_labels(tmp_path):
     bad.write_text('{"question": "q", "label": "maybe"}\n')
     with pytest.raises(InputError, match="bad.jsonl:1.*'label' must be one of"):
         load_prompts(str(bad))
+
+
+TIMINGS = {"started", "wall_s", "load_s", "case_seconds", "cases_per_min", "peak_memory_mb", "latency_s",
+           "latency_p50_s", "latency_p95_s", "tokens_per_s", "host"}
+
+
+def _content(obj):
+    """A report without what depends on the clock or the machine."""
+    if isinstance(obj, dict):
+        return {k: _content(v) for k, v in obj.items() if k not in TIMINGS}
+    if isinstance(obj, list):
+        return [_content(v) for v in obj]
+    return obj
+
+
+def test_sharded_bench_over_two_processes_writes_the_single_process_report(tiny_model_dir, tmp_path):
+    """`mlx.launch -n 2 --backend ring -- mlx-distill bench ...`: two real processes on 127.0.0.1 split the
+    cases (one more on rank 0: five cases), rank 0 merges, and the report has the content of one process's."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from mlx_distill._blas import blas_env
+
+    bindir = Path(sys.executable).parent
+    args = ["bench", "-m", str(tiny_model_dir), "--suite", "discrimination", "--limit", "5", "--max-tokens", "4",
+            "--seeds", "2", "--concurrency", "1", "--no-progress", "--json"]
+    single = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "one")])
+    assert single.exit_code == 0, single.output
+    launch = shutil.which("mlx.launch", path=str(bindir))
+    run = subprocess.run([launch, "-n", "2", "--backend", "ring", "--", str(bindir / "mlx-distill"), *args,
+                          "--out", str(tmp_path / "two")], capture_output=True, text=True, env=blas_env(),
+                         timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    one = json.loads((tmp_path / "one" / "report.json").read_text())
+    two = json.loads((tmp_path / "two" / "report.json").read_text())
+    assert len(two["cases"]) == 10 and [c["case_id"] for c in two["cases"]] == [c["case_id"] for c in one["cases"]]
+    assert _content(two) == _content(one)
+    assert run.stdout.count('"started":') == 1  # only rank 0 reported

@@ -160,3 +160,21 @@ def test_adapter_for_another_base_is_a_one_line_load_error(tiny_model_dir, tmp_p
     assert "incompatible" in wrong["load_error"] and "\n" not in wrong["load_error"]
     assert len(wrong["load_error"].split("failed to load: ", 1)[1]) <= 320  # shortened, one line
     assert good["pooled"]["cases"] == 1 and good["load_error"] is None
+
+
+def test_batched_cases_on_a_local_model_give_what_each_case_gives_alone(tiny_model_dir, small_suite):
+    """--concurrency: cases run at once, their decoding batched on the one loaded model; at temperature 0
+    every case's trajectory and score are the ones it gets when the cases run one by one."""
+    from mlx_distill.agent.model import load_cached
+
+    def run(concurrency):
+        config = RunConfig(max_tokens=10, seeds=[0, 1], concurrency=concurrency)
+        return run_benchmark([ModelSpec(str(tiny_model_dir))], [small_suite], config).models[0]
+
+    alone, together = run(1), run(3)
+    assert load_cached(str(tiny_model_dir)).generator.stats["max_batch"] == 3  # three cases decoded together
+    assert together.load_error is None and len(together.scores) == 10
+    keys = ("case_id", "seed", "question", "final_text", "tool_calls", "predicted", "correct", "outcome", "requests",
+            "input_tokens", "output_tokens")
+    assert [[getattr(s, k) for k in keys] for s in together.scores] == [[getattr(s, k) for k in keys] for s in alone.scores]
+    assert [o.tool_calls for o in together.outcomes] == [o.tool_calls for o in alone.outcomes]

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Sequence
+
+if TYPE_CHECKING:
+    from .batching import BatchScheduler
 
 FinishReason = Literal["stop", "length", "cancelled"]
 
@@ -83,7 +87,8 @@ class Generator:
         self.lock = threading.Lock()
         self.cache: list[Any] | None = None
         self.cache_tokens: list[int] = []
-        self.stats = {"generations": 0, "prompt_tokens": 0, "cached_tokens": 0}
+        self.stats = {"generations": 0, "prompt_tokens": 0, "cached_tokens": 0, "max_batch": 0}
+        self.scheduler: BatchScheduler | None = None  # set while batching() is open
 
     # -- prompt cache -------------------------------------------------------------------------------------
     def reset_cache(self) -> None:
@@ -127,19 +132,21 @@ class Generator:
                  on_text: Callable[[str], None] | None = None,
                  cancel: threading.Event | None = None) -> GenerationResult:
         """Generate a reply to `prompt` (text or token ids). `on_text` receives the text as it becomes final
-        (never any part of a stop sequence). `cancel` ends generation early (finish reason "cancelled")."""
+        (never any part of a stop sequence). `cancel` ends generation early (finish reason "cancelled").
+        Inside `batching()`, the request joins the batch of concurrent requests instead (`seed` then does not
+        apply: the batch samples from one random stream)."""
         import mlx.core as mx
         from mlx_lm.generate import generate_step, generation_stream
-        from mlx_lm.sample_utils import make_sampler
 
         ids = self.encode(prompt)
         if not ids:
             raise ValueError("empty prompt")
-        stops = [s for s in dict.fromkeys(stop or ()) if s]
-        stop_ids = _stop_token_ids(self.tokenizer, stops)
-        eos_ids = set(self.tokenizer.eos_token_ids)
-        sampler = make_sampler(temp=float(temperature or 0.0), top_p=float(top_p if top_p is not None else 1.0),
-                               top_k=int(top_k or 0))
+        decoding = Decoding(self.tokenizer, stop, on_text=on_text, cancel=cancel)
+        sampler = _sampler(temperature, top_p, top_k)
+        scheduler = self.scheduler
+        if scheduler is not None:
+            return scheduler.generate(ids, decoding, max_tokens=max_tokens, sampler=sampler,
+                                      logits_processors=logits_processors, use_cache=use_cache)
         with self.lock:
             if seed is not None:
                 mx.random.seed(int(seed))
@@ -147,11 +154,6 @@ class Generator:
                 cache, reused = self._reuse(ids)
             else:
                 cache, reused = self._fresh_cache(), 0
-            detok = self.tokenizer.detokenizer
-            generated: list[int] = []
-            finish: FinishReason = "length"
-            stopped_by: str | None = None
-            text, emitted, searched, text_stop = "", 0, 0, False
             tic = time.perf_counter()
             prompt_s = 0.0
             # On the main thread, mlx-lm's generation stream. On any other thread a stream of our own, cleared
@@ -159,39 +161,15 @@ class Generator:
             # at exit ("terminate called without an active exception", seen in ~half of runs with mlx 0.32).
             main = threading.current_thread() is threading.main_thread()
             stream = generation_stream if main else mx.new_stream(mx.default_device())
-            steps = generate_step(mx.array(ids[reused:]), self.model, stream, max_tokens=max_tokens, sampler=sampler,
-                                  logits_processors=logits_processors, prompt_cache=cache,
-                                  prefill_step_size=self.prefill_step_size)
+            steps = generate_step(mx.array(ids[reused:]), self.model, stream, max_tokens=max_tokens,
+                                  sampler=sampler or _greedy, logits_processors=logits_processors,
+                                  prompt_cache=cache, prefill_step_size=self.prefill_step_size)
             try:
                 for n, (token, _logprobs) in enumerate(steps):
                     if n == 0:
                         prompt_s = time.perf_counter() - tic
                         tic = time.perf_counter()
-                    token = int(token)
-                    generated.append(token)
-                    if token in eos_ids:
-                        finish, stopped_by = "stop", "eos"
-                        break
-                    if token in stop_ids:
-                        finish = "stop"
-                        stopped_by = next(s for s in stops if self.tokenizer.get_vocab().get(s) == token)
-                        break
-                    detok.add_token(token)
-                    text = detok.text
-                    if stops:
-                        hit = _find_stop(text, stops, max(0, searched - max(len(s) for s in stops)))
-                        searched = len(text)
-                        if hit:
-                            text, text_stop = text[: hit[0]], True
-                            finish, stopped_by = "stop", hit[1]
-                            break
-                    if on_text is not None:
-                        safe = len(text) - _partial_stop(text, stops)
-                        if safe > emitted:
-                            on_text(text[emitted:safe])
-                            emitted = safe
-                    if cancel is not None and cancel.is_set():
-                        finish = "cancelled"
+                    if decoding.add(int(token)):
                         break
             finally:
                 steps.close()
@@ -201,25 +179,113 @@ class Generator:
                 mx.synchronize(stream)  # the look-ahead step generate_step queued
                 if not main:
                     mx.clear_streams()
-            if not text_stop:  # flush what the detokenizer held back, then look for a stop string once more
-                detok.finalize()
-                text = detok.text
-                hit = _find_stop(text, stops, 0) if stops else None
-                if hit:
-                    text, finish, stopped_by = text[: hit[0]], "stop", hit[1]
-            if on_text is not None and len(text) > emitted:
-                on_text(text[emitted:])
+            decoding.close()
             gen_s = time.perf_counter() - tic
+            generated = decoding.tokens
             if use_cache:
                 self.cache_tokens = ids + generated  # what the cache now holds (each yielded token was fed)
                 if hasattr(cache[0], "offset") and cache[0].offset != len(self.cache_tokens):
                     self.cache, self.cache_tokens = None, []
-            self.stats["generations"] += 1
-            self.stats["prompt_tokens"] += len(ids)
-            self.stats["cached_tokens"] += reused
-        return GenerationResult(text=text, tokens=generated, finish_reason=finish, stopped_by=stopped_by,
-                                prompt_tokens=len(ids), cached_tokens=reused, prompt_s=prompt_s,
-                                generation_s=gen_s, prompt_ids=ids)
+            self._count(len(ids), reused)
+        return decoding.result(ids, reused, prompt_s, gen_s)
+
+    def _count(self, prompt_tokens: int, reused: int) -> None:
+        self.stats["generations"] += 1
+        self.stats["prompt_tokens"] += prompt_tokens
+        self.stats["cached_tokens"] += reused
+
+    # -- batching ------------------------------------------------------------------------------------------
+    @contextmanager
+    def batching(self, max_batch: int) -> Iterator["BatchScheduler"]:
+        """While open, concurrent `generate` calls (one per agent run, from any threads) decode together in
+        one batch of up to `max_batch`, each keeping its own stop sequences and token limit."""
+        from .batching import BatchScheduler
+
+        if self.scheduler is not None:
+            raise RuntimeError("batching() is already open on this model")
+        self.scheduler = BatchScheduler(self, max_batch)
+        try:
+            yield self.scheduler
+        finally:
+            self.scheduler.close()
+            self.stats["max_batch"] = max(self.stats["max_batch"], self.scheduler.stats["max_active"])
+            self.scheduler = None
+
+
+def _greedy(logprobs: Any) -> Any:
+    import mlx.core as mx
+
+    return mx.argmax(logprobs, axis=-1)
+
+
+def _sampler(temperature: float, top_p: float | None, top_k: int | None) -> Callable | None:
+    """mlx-lm's sampler for these settings; None for greedy decoding (a batch then takes one argmax)."""
+    from mlx_lm.sample_utils import make_sampler
+
+    temp, p, k = float(temperature or 0.0), float(top_p if top_p is not None else 1.0), int(top_k or 0)
+    return None if temp == 0 else make_sampler(temp=temp, top_p=p, top_k=k)
+
+
+class Decoding:
+    """One reply's text as tokens arrive: the detokenizer, stop sequences matched on the decoded text (and
+    by id when a stop string is one special token), EOS, cancellation, and streaming of the final text."""
+
+    def __init__(self, tokenizer: Any, stop: Sequence[str] = (), *, on_text: Callable[[str], None] | None = None,
+                 cancel: threading.Event | None = None):
+        self.tokenizer, self.on_text, self.cancel = tokenizer, on_text, cancel
+        self.stops = [s for s in dict.fromkeys(stop or ()) if s]
+        self.stop_ids = _stop_token_ids(tokenizer, self.stops)
+        self.eos_ids = set(tokenizer.eos_token_ids)
+        self.detok = tokenizer.detokenizer
+        self.tokens: list[int] = []
+        self.text, self.emitted, self.searched, self.text_stop = "", 0, 0, False
+        self.finish: FinishReason = "length"
+        self.stopped_by: str | None = None
+
+    def add(self, token: int) -> bool:
+        """Take one generated token; True when the reply ends with it."""
+        self.tokens.append(token)
+        if token in self.eos_ids:
+            self.finish, self.stopped_by = "stop", "eos"
+            return True
+        if token in self.stop_ids:
+            self.finish = "stop"
+            self.stopped_by = next(s for s in self.stops if self.tokenizer.get_vocab().get(s) == token)
+            return True
+        self.detok.add_token(token)
+        self.text = self.detok.text
+        if self.stops:
+            hit = _find_stop(self.text, self.stops, max(0, self.searched - max(len(s) for s in self.stops)))
+            self.searched = len(self.text)
+            if hit:
+                self.text, self.text_stop = self.text[: hit[0]], True
+                self.finish, self.stopped_by = "stop", hit[1]
+                return True
+        if self.on_text is not None:
+            safe = len(self.text) - _partial_stop(self.text, self.stops)
+            if safe > self.emitted:
+                self.on_text(self.text[self.emitted:safe])
+                self.emitted = safe
+        if self.cancel is not None and self.cancel.is_set():
+            self.finish = "cancelled"
+            return True
+        return False
+
+    def close(self) -> None:
+        """The reply is over: flush what the detokenizer held back, then look for a stop string once more."""
+        if not self.text_stop:
+            self.detok.finalize()
+            self.text = self.detok.text
+            hit = _find_stop(self.text, self.stops, 0) if self.stops else None
+            if hit:
+                self.text, self.finish, self.stopped_by = self.text[: hit[0]], "stop", hit[1]
+        if self.on_text is not None and len(self.text) > self.emitted:
+            self.on_text(self.text[self.emitted:])
+
+    def result(self, ids: list[int], reused: int, prompt_s: float, gen_s: float) -> GenerationResult:
+        return GenerationResult(text=self.text, tokens=self.tokens, finish_reason=self.finish,
+                                stopped_by=self.stopped_by, prompt_tokens=len(ids), cached_tokens=reused,
+                                prompt_s=prompt_s, generation_s=gen_s, prompt_ids=ids)
 
 
 def forced_reply(tokenizer: Any, text: str, *, then_eos: bool = True) -> Callable[[Any, Any], Any]:

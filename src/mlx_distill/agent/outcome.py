@@ -36,6 +36,12 @@ class RunOutcome:
     latency_s: float
     messages: list = field(default_factory=list, repr=False)  # pydantic-ai ModelMessages of the run
 
+    @classmethod
+    def failed(cls, question: str, error: str) -> "RunOutcome":
+        """A run that could not happen (its workspace, agent or scoring failed): an error outcome, nothing done."""
+        return cls(question=question, final_text="", tool_calls=[], requests=0, outcome="error", error=error,
+                   input_tokens=0, output_tokens=0, latency_s=0.0)
+
     @property
     def tool_names(self) -> list[str]:
         return [c.name for c in self.tool_calls]

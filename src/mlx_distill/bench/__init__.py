@@ -6,7 +6,8 @@ answer directly when it does not, stop, and not loop — measured through the ag
 - `scoring`: pure metrics over trajectories; BFCL's AST matcher
 - `runner`: models × temperatures × seeds × cases through `create_agent` / `run_question`
 - `report`: rich table, report.md / report.json, PNG chart
-- `compare`: the same prompts through several models, side by side
+- `sharding`: cases split over `mlx.launch` processes, merged on rank 0
+- `compare`: the same prompts through several models, side by side (rendered from the runner's results)
 - `cli`: the `bench` and `compare` click commands
 """
 

@@ -141,6 +141,10 @@ def _default_out(kind: str) -> Path:
 @click.option("--max-tool-calls", type=click.IntRange(min=0), default=6, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
 @click.option("--no-prefix-cache", is_flag=True, help="Disable prefix KV-cache reuse (local MLX models).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Cases run at once; on a local MLX model their decoding is batched. Default: 4 on up to "
+                   "2 cores, twice the cores beyond (at most 16). 1 runs cases one by one (seeded sampling "
+                   "at temperature > 0 is reproducible only then).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default: runs/bench/<timestamp>).")
 @click.option("--keep-workspaces", is_flag=True, help="Copy each case's final workspace into the run directory.")
@@ -150,10 +154,13 @@ def _default_out(kind: str) -> Path:
 def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool, teacher: str | None,
           suites: tuple[str, ...], categories: tuple[str, ...], limit: int | None, temperatures: tuple[str, ...],
           seeds: int, max_requests: int, max_tool_calls: int, max_tokens: int, no_prefix_cache: bool,
-          out_dir: str | None, keep_workspaces: bool, as_json: bool, no_progress: bool) -> None:
-    """Benchmark models on tool-vs-direct discrimination through the real agent, side by side."""
+          concurrency: int | None, out_dir: str | None, keep_workspaces: bool, as_json: bool, no_progress: bool) -> None:
+    """Benchmark models on tool-vs-direct discrimination through the real agent, side by side.
+    Under `mlx.launch -n N -- mlx-distill bench ...` the cases are split over the N processes and rank 0
+    writes the one report."""
     from .report import load_errors, rich_suite_table, rich_table, write_run_dir
-    from .runner import RunConfig, run_benchmark
+    from .runner import RunConfig, default_concurrency, run_benchmark
+    from .sharding import launched_group
     from .suites import Suite, load_suite, select
 
     temps = parse_temperatures(temperatures)
@@ -173,14 +180,21 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
     out = Path(out_dir) if out_dir else _default_out("bench")
     config = RunConfig(temperatures=temps, seeds=list(range(seeds)), max_requests=max_requests,
                        max_tool_calls=max_tool_calls, max_tokens=max_tokens,
+                       concurrency=concurrency or default_concurrency(),
                        keep_workspaces=str(out / "workspaces") if keep_workspaces else None,
                        ledger_dir=str(out / "router") if any(str(m).startswith("router:") for m in models) else None)
 
-    def model_error(spec: Any, message: str) -> None:
-        click.echo(f"error: {message}", err=True)
+    group = launched_group()  # under `mlx.launch -n N`: this process runs its share, rank 0 reports
+    lead = group is None or group.rank() == 0
 
-    with _Bar(not no_progress, "bench") as bar:
-        result = run_benchmark(specs, chosen, config, progress=bar, on_model_error=model_error)
+    def model_error(spec: Any, message: str) -> None:
+        if lead:
+            click.echo(f"error: {message}", err=True)
+
+    with _Bar(not no_progress and lead, "bench") as bar:
+        result = run_benchmark(specs, chosen, config, progress=bar, on_model_error=model_error, group=group)
+    if not lead:
+        return
     data = result.to_json()
     paths = write_run_dir(data, out)
     if as_json:
@@ -232,8 +246,8 @@ def compare(prompts: str, models: tuple[str, ...], adapters: tuple[str, ...], in
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
     with _Bar(not no_progress, "compare") as bar:
-        data = run_compare(specs, items, workspace=workspace, progress=bar,
-                           model_settings={"temperature": temperature, "max_tokens": max_tokens})
+        data = run_compare(specs, items, workspace=workspace, progress=bar, temperature=temperature,
+                           max_tokens=max_tokens)
     for err in data["load_errors"].values():
         click.echo(f"error: {err}", err=True)
     paths = write_compare(data, Path(out_dir) if out_dir else _default_out("compare"))

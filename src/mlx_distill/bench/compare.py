@@ -11,18 +11,18 @@ from __future__ import annotations
 import html
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..io import InputError, atomic_write_text, read_jsonl, write_json
 from ..schema import LABELS
-from .runner import ModelSpec, load_agent_model, one_line
-from .suites import builtin_suites, fill, load_suite
-from .workspaces import build_workspace
+from .runner import ModelSpec, RunConfig, run_benchmark
+from .suites import Case, Suite, builtin_suites, load_suite
+
+if TYPE_CHECKING:
+    from ..agent.outcome import RunOutcome
 
 
 @dataclass
@@ -76,54 +76,36 @@ def load_prompts(spec: str) -> list[Prompt]:
     return prompts
 
 
-def run_compare(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], *, workspace: str | None = None,
-                seed: int = 0, model_settings: dict | None = None, max_requests: int = 8, max_tool_calls: int = 6,
-                progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
-    """{"models": [...labels], "load_errors": {...}, "rows": [{"id", "question", "cells": {label: Cell}}]}"""
-    from ..agent import create_agent, run_question
+def prompt_cases(prompts: Sequence[Prompt]) -> list[Case]:
+    """Prompts as unscored cases for the runner: its scores are not what compare shows, only the trajectories.
+    Built without validation: a prompt's label (possibly none) only feeds `judgement`."""
+    return [Case.model_construct(id=p.id, question=p.question, label=p.label, category="prompt",
+                                 workspace=p.workspace, expected_tools=[], scoring="workspace", suite="compare")
+            for p in prompts]
 
+
+def run_compare(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], *, workspace: str | None = None,
+                seed: int = 0, temperature: float = 0.0, max_tokens: int = 512, max_requests: int = 8,
+                max_tool_calls: int = 6, progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+    """{"models": [...labels], "load_errors": {...}, "rows": [{"id", "question", "cells": {label: Cell}}]}:
+    every prompt through every model by the benchmark runner, rendered as cells."""
+    config = RunConfig(temperatures=[temperature], seeds=[seed], max_tokens=max_tokens, max_requests=max_requests,
+                       max_tool_calls=max_tool_calls, workspace_template=workspace)
+    result = run_benchmark(specs, [Suite("compare", prompt_cases(prompts))], config, progress=progress)
     rows = [{"id": p.id, "question": p.question, "label": p.label, "cells": {}} for p in prompts]
-    errors: dict[str, str] = {}
-    total, done = len(specs) * len(prompts), 0
-    for spec in specs:
-        try:
-            model = load_agent_model(spec)
-        except Exception as e:  # noqa: BLE001
-            errors[spec.label] = f"{spec.label}: failed to load: {type(e).__name__}: {one_line(e)}"
-            done += len(prompts)
-            continue
-        for p, row in zip(prompts, rows):
-            if progress:
-                progress(done, total, f"{spec.label} {p.id}")
-            tmp = tempfile.mkdtemp(prefix="mlx-distill-compare-")
-            cell = Cell(question=p.question)
-            try:
-                facts = {}
-                if p.workspace:
-                    facts = build_workspace(p.workspace, tmp, case_id=p.id, seed=seed)
-                elif workspace:
-                    shutil.copytree(workspace, tmp, dirs_exist_ok=True, symlinks=True)
-                cell.question = fill(p.question, facts) if facts else p.question
-                agent = create_agent(model, workspace=tmp, model_settings=model_settings,
-                                     max_requests=max_requests, max_tool_calls=max_tool_calls)
-                out = run_question(agent, cell.question)
-                cell.text, cell.outcome, cell.error, cell.latency_s = out.final_text, out.outcome, out.error, out.latency_s
-                cell.calls = [{"name": c.name, "arguments": c.arguments, "result": c.result} for c in out.tool_calls]
-            except Exception as e:  # noqa: BLE001 - one failing prompt never aborts the comparison
-                cell.outcome, cell.error = "error", f"{type(e).__name__}: {one_line(e)}"
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-            row["cells"][spec.label] = cell.__dict__
-            done += 1
-            if progress:
-                progress(done, total, f"{spec.label} {p.id}: {cell.outcome}, {len(cell.calls)} tool calls, "
-                                      f"{cell.latency_s:.0f}s")
-    if progress:
-        progress(done, total, "done")
+    for run in result.models:
+        for row, score, out in zip(rows, run.scores, run.outcomes):
+            row["cells"][run.spec.label] = cell(score.question, out).__dict__
     data = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "models": [s.label for s in specs],
-            "load_errors": errors, "rows": rows}
+            "load_errors": {m.spec.label: m.load_error for m in result.models if m.load_error}, "rows": rows}
     data["judgement"] = judgement(data)
     return data
+
+
+def cell(question: str, out: RunOutcome) -> Cell:
+    return Cell(text=out.final_text, calls=[{"name": c.name, "arguments": c.arguments, "result": c.result}
+                                            for c in out.tool_calls],
+                outcome=out.outcome, error=out.error, latency_s=out.latency_s, question=question)
 
 
 def judgement(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -20,11 +20,14 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .scoring import CaseScore, aggregate, score_case, summarize
 from .suites import Case, Suite, fill
 from .workspaces import build_workspace
+
+if TYPE_CHECKING:
+    from ..agent.outcome import RunOutcome
 
 Progress = Callable[[int, int, str], None]
 
@@ -53,6 +56,8 @@ class RunConfig:
     max_tokens: int = 512
     system_prompt: str | None = None
     keep_workspaces: str | None = None  # a directory to copy every case's final workspace into
+    workspace_template: str | None = None  # a directory copied into every case without a workspace spec
+    concurrency: int = 1  # cases run at once; on a local MLX model their decoding is batched (agent.generation)
     ledger_dir: str | None = None  # where a router records its calls (ledger.jsonl)
 
     def to_json(self) -> dict:
@@ -70,6 +75,7 @@ class ModelRun:
     wall_s: float = 0.0
     peak_memory_mb: float | None = None
     routing: dict[str, Any] | None = None  # a router's counts: who answered, fallback reasons
+    outcomes: list[RunOutcome] = field(default_factory=list, repr=False)  # what each scored case did, in order
 
     def to_json(self, temperatures: Sequence[float], seeds: Sequence[int]) -> dict[str, Any]:
         runs = []
@@ -133,24 +139,23 @@ def one_line(e: BaseException) -> str:
 
 
 def load_agent_model(spec: ModelSpec, *, ledger_dir: str | None = None) -> Any:
-    """The model object every case's agent shares (loaded once). Raises on failure. A router records its
+    """The model object every case's agent shares (loaded once), through the agent factory's dispatch. Raises on
+    failure. A pydantic-ai name is resolved here so a missing provider key fails once; a router records its
     calls in `ledger_dir`."""
-    from ..agent.factory import is_pydantic_ai_name, is_url, resolve_agent_model
+    from ..agent.factory import is_url, resolve_agent_model
 
     name = spec.model if isinstance(spec.model, str) else None
     if name and name.startswith("router:"):  # student first, teacher on unusable turns (distill.router)
         from ..distill.router import router_from_name
 
         return router_from_name(name, spec.adapter_path, ledger_dir=ledger_dir)
-    if name and not is_url(name) and is_pydantic_ai_name(name) and name != "test":
-        if spec.adapter_path:
-            raise ValueError(f"--adapter-path applies to local MLX models, not to {spec.model!r}")
-        from ..distill.teacher import resolve_teacher
-
-        return resolve_teacher(spec.model)  # fails here, once, when the provider's key is missing
     if name and is_url(name):
         _check_server(name)
     model, _ = resolve_agent_model(spec.model, spec.adapter_path, prefix_cache=spec.prefix_cache)
+    if isinstance(model, str) and model != "test":
+        from ..distill.teacher import resolve_teacher
+
+        return resolve_teacher(model)  # fails here, once, when the provider's key is missing
     return model
 
 
@@ -168,7 +173,9 @@ def _check_server(url: str) -> None:
 
 
 def _is_mlx(model: Any) -> bool:
-    return type(model).__name__ == "MLXModel"
+    from ..agent.model import MLXModel
+
+    return isinstance(model, MLXModel)
 
 
 def _reset_peak() -> None:
@@ -192,20 +199,6 @@ def _peak_mb() -> float | None:
 # -- one case ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Failed:
-    """A trajectory for a case that could not run: scored as an error."""
-
-    error: str
-    final_text: str = ""
-    tool_calls: list = field(default_factory=list)
-    requests: int = 0
-    outcome: str = "error"
-    input_tokens: int = 0
-    output_tokens: int = 0
-    latency_s: float = 0.0
-
-
 def _external_toolset(case: Case) -> Any:
     from pydantic_ai.tools import ToolDefinition
     from pydantic_ai.toolsets import ExternalToolset
@@ -215,10 +208,25 @@ def _external_toolset(case: Case) -> Any:
     return ExternalToolset(defs)
 
 
+@dataclass
+class CaseRun:
+    """One case through the agent: its score, and what the agent did (the trajectory, tool results included)."""
+
+    score: CaseScore
+    outcome: RunOutcome
+
+
 def run_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, seed: int,
              config: RunConfig) -> CaseScore:
-    """One case, end to end, in its own temporary workspace. Never raises."""
+    """One case, end to end, in its own temporary workspace, scored. Never raises."""
+    return execute_case(model, spec, case, temperature=temperature, seed=seed, config=config).score
+
+
+def execute_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, seed: int,
+                 config: RunConfig) -> CaseRun:
+    """`run_case` with the trajectory kept beside the score (what `compare` renders). Never raises."""
     from ..agent import create_agent, run_question
+    from ..agent.outcome import RunOutcome
 
     tmp = tempfile.mkdtemp(prefix="mlx-distill-bench-")
     facts: dict = {}
@@ -227,6 +235,8 @@ def run_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, see
         try:
             if case.workspace is not None:
                 facts = build_workspace(case.workspace, tmp, case_id=case.id, seed=seed)
+            elif config.workspace_template:
+                shutil.copytree(config.workspace_template, tmp, dirs_exist_ok=True, symlinks=True)
             question = fill(case.question, facts) if facts else case.question
             settings: dict[str, Any] = {"temperature": float(temperature), "max_tokens": config.max_tokens}
             if _is_mlx(model):
@@ -249,18 +259,18 @@ def run_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, see
 
                 traj.final_text = summarize_messages(traj.messages)[0]
         except Exception as e:  # noqa: BLE001 - one failing case never aborts the run
-            traj = _Failed(error=f"{type(e).__name__}: {one_line(e)}")
+            traj = RunOutcome.failed(question, f"{type(e).__name__}: {one_line(e)}")
         try:
             score = score_case(case, traj, model=spec.label, facts=facts, workspace_root=tmp, question=question,
                                temperature=temperature, seed=seed)
         except Exception as e:  # noqa: BLE001
-            score = score_case(case, _Failed(error=f"scoring failed: {type(e).__name__}: {one_line(e)}"),
+            score = score_case(case, RunOutcome.failed(question, f"scoring failed: {type(e).__name__}: {one_line(e)}"),
                                model=spec.label, facts=facts, question=question, temperature=temperature, seed=seed)
             score.why = traceback.format_exc(limit=3)
         if config.keep_workspaces:
             dest = Path(config.keep_workspaces) / _safe(spec.label) / f"t{_tkey(temperature)}-s{seed}" / _safe(case.id)
             shutil.copytree(tmp, dest, dirs_exist_ok=True)
-        return score
+        return CaseRun(score, traj)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -278,13 +288,46 @@ def _safe(name: str) -> str:
 # -- the whole run --------------------------------------------------------------------------------
 
 
+def default_concurrency() -> int:
+    """Cases at once on a local model: enough to fill a batch on a small machine, more with more cores."""
+    return max(4, min(16, 2 * (os.cpu_count() or 1)))
+
+
+def _execute(model: Any, spec: ModelSpec, jobs: list[tuple[float, int, Case]], config: RunConfig,
+             progress: Progress | None, done: int, total: int) -> Iterator[tuple[tuple[float, int, Case], CaseRun]]:
+    """Each job's run, in job order. On a local MLX model with concurrency > 1 the cases run on threads and
+    their generation steps share one batch; other models run one case at a time."""
+    if config.concurrency <= 1 or not _is_mlx(model) or len(jobs) <= 1:
+        for i, (temperature, seed, case) in enumerate(jobs):
+            if progress:
+                progress(done + i, total, f"{spec.label} T={_tkey(temperature)} s={seed} {case.id}")
+            yield (temperature, seed, case), execute_case(model, spec, case, temperature=temperature, seed=seed,
+                                                          config=config)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    width = min(config.concurrency, len(jobs))
+    with model.generator.batching(width), ThreadPoolExecutor(width, thread_name_prefix="bench-case") as pool:
+        futures = [pool.submit(execute_case, model, spec, case, temperature=t, seed=seed, config=config)
+                   for t, seed, case in jobs]
+        for job, future in zip(jobs, futures):
+            yield job, future.result()
+
+
 def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: RunConfig | None = None, *,
                   progress: Progress | None = None,
-                  on_model_error: Callable[[ModelSpec, str], None] | None = None) -> BenchResult:
-    """Every case of every suite, for every model, temperature and seed."""
+                  on_model_error: Callable[[ModelSpec, str], None] | None = None, group: Any = None) -> BenchResult:
+    """Every case of every suite, for every model, temperature and seed. With a distributed `group`
+    (`sharding.launched_group()`), this process runs its share of the cases and every process returns
+    the merged result."""
     config = config or RunConfig()
     cases = [c for s in suites for c in s.cases]
-    total = len(specs) * len(config.temperatures) * len(config.seeds) * len(cases)
+    jobs = [(t, seed, case) for t in config.temperatures for seed in config.seeds for case in cases]
+    if group is not None:
+        from .sharding import shard
+
+        jobs = shard(jobs, group.rank(), group.size())
+    total = len(specs) * len(jobs)
     done = 0
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     tic = time.perf_counter()
@@ -300,29 +343,58 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
             run.load_error = f"{spec.label}: failed to load: {type(e).__name__}: {one_line(e)}"
             if on_model_error:
                 on_model_error(spec, run.load_error)
-            done += len(config.temperatures) * len(config.seeds) * len(cases)
+            done += len(jobs)
             if progress:
                 progress(done, total, f"{spec.label}: failed to load")
-            continue
-        run.load_s = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        for temperature in config.temperatures:
-            for seed in config.seeds:
-                for case in cases:
-                    if progress:
-                        progress(done, total, f"{spec.label} T={_tkey(temperature)} s={seed} {case.id}")
-                    sc = run_case(model, spec, case, temperature=temperature, seed=seed, config=config)
-                    run.scores.append(sc)
-                    done += 1
-                    if progress:
-                        progress(done, total, f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
-                                              f"{'correct' if sc.correct else 'wrong'}, {sc.outcome}, "
-                                              f"{sc.latency_s:.0f}s")
-        run.wall_s = time.perf_counter() - t1
-        run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
-        stats = getattr(model, "stats", None)
-        run.routing = stats.to_json() if hasattr(stats, "to_json") else None
+        else:
+            run.load_s = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            for (temperature, seed, case), ran in _execute(model, spec, jobs, config, progress, done, total):
+                sc = ran.score
+                run.scores.append(sc)
+                run.outcomes.append(ran.outcome)
+                done += 1
+                if progress:
+                    progress(done, total, f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
+                                          f"{'correct' if sc.correct else 'wrong'}, {sc.outcome}, {sc.latency_s:.0f}s")
+            run.wall_s = time.perf_counter() - t1
+            run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
+            stats = getattr(model, "stats", None)
+            run.routing = stats.to_json() if hasattr(stats, "to_json") else None
+        if group is not None:
+            _merge_shards(run, group)
     if progress:
         progress(done, total, "done")
     return BenchResult(suites=list(suites), config=config, models=runs, started=started,
                        wall_s=time.perf_counter() - tic)
+
+
+def _merge_shards(run: ModelRun, group: Any) -> None:
+    """Every rank's scores of this model, back in case order; the slowest rank's wall time, the largest peak
+    memory, summed routing counts. Trajectories stay with the rank that ran them (`outcomes` is emptied)."""
+    from .sharding import all_gather_json, unshard
+
+    parts = all_gather_json({"scores": [s.to_json() for s in run.scores], "load_error": run.load_error,
+                             "load_s": run.load_s, "wall_s": run.wall_s, "peak_memory_mb": run.peak_memory_mb,
+                             "routing": run.routing}, group)
+    run.scores = unshard([[CaseScore.from_json(s) for s in p["scores"]] for p in parts])
+    run.outcomes = []
+    run.load_error = next((p["load_error"] for p in parts if p["load_error"]), None)
+    run.load_s = max(p["load_s"] for p in parts)
+    run.wall_s = max(p["wall_s"] for p in parts)
+    peaks = [p["peak_memory_mb"] for p in parts if p["peak_memory_mb"] is not None]
+    run.peak_memory_mb = max(peaks) if peaks else None
+    routings = [p["routing"] for p in parts if p["routing"]]
+    run.routing = _sum_routing(routings) if routings else None
+
+
+def _sum_routing(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    calls = sum(p["calls"] for p in parts)
+    student = sum(p["answered_by_student"] for p in parts)
+    reasons: dict[str, int] = {}
+    for p in parts:
+        for k, v in (p.get("fallback_reasons") or {}).items():
+            reasons[k] = reasons.get(k, 0) + v
+    return {"calls": calls, "answered_by_student": student,
+            "answered_by_teacher": sum(p["answered_by_teacher"] for p in parts),
+            "local_fraction": student / calls if calls else None, "fallback_reasons": reasons}

@@ -1,8 +1,7 @@
 """Scores, as pure functions over what the agent did (a trajectory) and what the case expected.
 
-A trajectory is anything shaped like `mlx_distill.agent.outcome.RunOutcome`: `final_text`,
-`tool_calls` (each with `name`, `arguments`, `result`), `requests`, `outcome`
-("answered" | "loop" | "limit" | "error"), `error`, `input_tokens`, `output_tokens`, `latency_s`.
+A trajectory is the agent's own `mlx_distill.agent.outcome.RunOutcome` (a case that could not run is
+`RunOutcome.failed`).
 
 `score_case` turns one (case, trajectory) into a `CaseScore`; `aggregate` turns many into the
 metrics of a model: decision accuracy, per-class precision/recall/F1 and macro-F1, the
@@ -13,13 +12,12 @@ reply classes (`classify_reply`) are `mlx_distill.replies`.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from jsonschema import Draft202012Validator
 
@@ -27,34 +25,27 @@ from ..replies import classify_reply
 from .bfcl_check import bfcl_ast_match
 from .suites import FOUR_CLASS_SCORING, Case, fill
 
+if TYPE_CHECKING:
+    from ..agent.outcome import RunOutcome
+
 # -- trajectories -------------------------------------------------------------------------------
 
 
-def _calls(traj: Any) -> list[tuple[str, Any]]:
-    out = []
-    for c in getattr(traj, "tool_calls", None) or []:
-        name = c.get("name") if isinstance(c, dict) else getattr(c, "name", None)
-        args = c.get("arguments") if isinstance(c, dict) else getattr(c, "arguments", None)
-        if isinstance(args, str):
-            try:
-                args = json.loads(args) if args.strip() else {}
-            except ValueError:
-                pass  # stays a string: counted as invalid arguments
-        out.append((str(name), args))
-    return out
+def _calls(traj: RunOutcome) -> list[tuple[str, Any]]:
+    return [(str(c.name), c.arguments) for c in traj.tool_calls]
 
 
 # -- decision ------------------------------------------------------------------------------------
 
-def decide(case: Case, traj: Any) -> str:
+def decide(case: Case, traj: RunOutcome) -> str:
     """What the model decided: 'tool' when it made any call, 'error' when the run failed before
     deciding, else 'direct' (or, for four-class suites, the class of its reply)."""
     if _calls(traj):
         return "tool"
-    if getattr(traj, "outcome", "answered") == "error":
+    if traj.outcome == "error":
         return "error"
     if case.scoring in FOUR_CLASS_SCORING:
-        return classify_reply(getattr(traj, "final_text", "") or "")
+        return classify_reply(traj.final_text)
     return "direct"
 
 
@@ -180,13 +171,13 @@ class CaseScore:
         return cls(**{k: v for k, v in obj.items() if k in cls.__dataclass_fields__})
 
 
-def score_case(case: Case, traj: Any, *, model: str = "", facts: dict | None = None,
+def score_case(case: Case, traj: RunOutcome, *, model: str = "", facts: dict | None = None,
                workspace_root: str | Path | None = None, question: str | None = None,
                temperature: float = 0.0, seed: int = 0) -> CaseScore:
     facts = facts or {}
     calls = _calls(traj)
     predicted = decide(case, traj)
-    text = getattr(traj, "final_text", "") or ""
+    text = traj.final_text
     records, valid = [], 0
     for name, args in calls:
         errs = argument_errors(name, args, case)
@@ -202,8 +193,7 @@ def score_case(case: Case, traj: Any, *, model: str = "", facts: dict | None = N
             right_tool = bool({(case.name_map or {}).get(n, n) for n in called} & wanted)
         elif case.answer and case.answer.get("target_tool"):
             right_tool = case.answer["target_tool"] in {(case.name_map or {}).get(n, n) for n in called}
-    outcome = getattr(traj, "outcome", "answered")
-    error = getattr(traj, "error", None)
+    outcome, error = traj.outcome, traj.error
     correct, why = _correctness(case, traj, predicted, calls, text, facts, workspace_root)
     if outcome == "error" and correct is not None and case.scoring == "workspace":
         correct, why = False, f"error: {error}"
@@ -211,13 +201,11 @@ def score_case(case: Case, traj: Any, *, model: str = "", facts: dict | None = N
         model=model, case_id=case.id, suite=case.suite, category=case.category, label=case.label,
         predicted=predicted, temperature=temperature, seed=seed, question=question or case.question,
         final_text=text, tool_calls=records, right_tool=right_tool, args_valid=valid, args_total=len(calls),
-        correct=correct, why=why, outcome=outcome, error=error, requests=int(getattr(traj, "requests", 0) or 0),
-        input_tokens=int(getattr(traj, "input_tokens", 0) or 0),
-        output_tokens=int(getattr(traj, "output_tokens", 0) or 0),
-        latency_s=float(getattr(traj, "latency_s", 0.0) or 0.0), facts=facts)
+        correct=correct, why=why, outcome=outcome, error=error, requests=traj.requests,
+        input_tokens=traj.input_tokens, output_tokens=traj.output_tokens, latency_s=traj.latency_s, facts=facts)
 
 
-def _correctness(case: Case, traj: Any, predicted: str, calls: list, text: str, facts: dict,
+def _correctness(case: Case, traj: RunOutcome, predicted: str, calls: list, text: str, facts: dict,
                  workspace_root: Any) -> tuple[bool | None, str]:
     kind = (case.answer or {}).get("type")
     if case.scoring == "bfcl":

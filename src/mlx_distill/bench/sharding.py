@@ -1,0 +1,55 @@
+"""Sharded benchmark runs: `mlx.launch -n N -- mlx-distill bench ...` splits the cases over N processes
+(MLX's distributed layer: the ring backend over TCP, MPI, ...) and rank 0 merges what every process scored
+into the report one process would write (same cases, same order, same metrics; only timings differ).
+
+Case i of each model goes to rank i mod N. Every process loads every model and makes one collective
+call per model, loaded or not, so a model failing on one rank never leaves the others waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Sequence, TypeVar
+
+T = TypeVar("T")
+
+LAUNCH_VARIABLES = ("MLX_RANK", "OMPI_COMM_WORLD_RANK")  # set by mlx.launch (ring) and by mpirun
+
+
+def launched_group() -> Any | None:
+    """The distributed group when this process was started by `mlx.launch` (or mpirun) with more than one
+    process; None otherwise (without initialising anything)."""
+    if not any(v in os.environ for v in LAUNCH_VARIABLES):
+        return None
+    import mlx.core as mx
+
+    group = mx.distributed.init()
+    return group if group.size() > 1 else None
+
+
+def shard(items: Sequence[T], rank: int, size: int) -> list[T]:
+    """This rank's share: items rank, rank + size, rank + 2·size, ..."""
+    return list(items[rank::size])
+
+
+def unshard(parts: Sequence[Sequence[T]]) -> list[T]:
+    """The shares of every rank (in rank order) back in the original order."""
+    out: list[T] = []
+    for i in range(max((len(p) for p in parts), default=0)):
+        out.extend(p[i] for p in parts if i < len(p))
+    return out
+
+
+def all_gather_json(obj: Any, group: Any) -> list[Any]:
+    """Every rank's JSON-able `obj`, in rank order, on every rank (two all_gathers: lengths, then bytes)."""
+    import mlx.core as mx
+    import numpy as np
+
+    data = json.dumps(obj, ensure_ascii=False).encode()
+    with mx.stream(mx.cpu):
+        lengths = mx.distributed.all_gather(mx.array([len(data)], dtype=mx.int32), group=group).tolist()
+        width = max(lengths)
+        padded = np.frombuffer(data.ljust(width, b"\0"), dtype=np.uint8)
+        joined = np.array(mx.distributed.all_gather(mx.array(padded), group=group), copy=False)
+    return [json.loads(joined[r * width: r * width + n].tobytes()) for r, n in enumerate(lengths)]
