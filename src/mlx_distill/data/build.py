@@ -22,7 +22,7 @@ from ..io import InputError, atomic_write_text, sha256_file, write_json
 from .balance import SPLITS, balance, split
 from .common import unit_hash
 from .config import DataConfig, SourceSpec, load_config
-from .progress import status
+from ..progress import status
 from .validate import ERROR, Finding, Located, load_located, no_gc, validate_records
 
 MANIFEST_VERSION = 1

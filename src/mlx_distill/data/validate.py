@@ -29,7 +29,7 @@ from typing import Any, Iterable, Sequence
 from ..io import InputError, read_jsonl
 from ..schema import Record, parse_record
 from .common import normalize_question, question_tokens, unit_hash
-from .progress import track
+from ..progress import track
 
 ERROR, WARNING = "error", "warning"
 

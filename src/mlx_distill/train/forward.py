@@ -11,7 +11,7 @@ Three savings over mlx-lm's `default_loss`, none of which changes the loss:
 * frozen bottom: layers below the first trainable one are run outside autodiff, once, and their
   output can be cached (see prefix_cache.py).
 
-`check_split` compares this path with the plain `model(ids)` logits on a real example before
+`Trainer.self_check` compares this path with the plain `model(ids)` logits on a real example before
 training; a model whose layout differs falls back to the plain path.
 """
 
