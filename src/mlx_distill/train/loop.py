@@ -1,5 +1,6 @@
-"""The step loop: batches by schedule, gradient accumulation, optimizer updates, metrics rows (train,
-report, val), progress, and checkpoints every save_every steps."""
+"""The step loop: batches by schedule, gradient accumulation, optimizer updates (gradients averaged
+over the processes of a data-parallel run), metrics rows (train, report, val), progress, and
+checkpoints every save_every steps."""
 
 from __future__ import annotations
 
@@ -48,10 +49,11 @@ def run_steps(trainer: "Trainer", splits: dict[str, Split], *, start_step: int, 
             tic = time.perf_counter()
             mx.random.seed(cfg.seed * 1_000_003 + step)  # dropout draws: a function of (seed, step), so resume is exact
             examples = [train_split.examples[i] for i in schedule.batch_at(step)]
-            loss, grads, n_tok, n_t = trainer.loss_and_grad(examples)
+            loss, grads, n_tok, n_t = trainer.step_loss_and_grad(examples)
             accum = grads if accum is None else tree_map(lambda a, b: a + b, accum, grads)
             accum_n += 1
             if accum_n == cfg.grad_accumulation_steps or step == cfg.iters:
+                accum = trainer.group.average(accum)
                 if accum_n > 1:
                     accum = tree_map(lambda g: g / accum_n, accum)
                 trainer.optimizer.update(model, accum)

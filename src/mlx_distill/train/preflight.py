@@ -70,13 +70,15 @@ def tokenize_splits(cfg: TrainConfig, splits: dict[str, Split], tokenizer, log: 
             f"{cfg.mask}), max {st['max_len']}" + (f"; {', '.join(extra)}" if extra else ""))
 
 
-def preflight(cfg: TrainConfig, *, resume: bool, overwrite: bool, log: Callable[[str], None]
-              ) -> tuple[dict[str, Split], str]:
-    """(tokenized splits, model path), or an InputError naming what to fix."""
+def preflight(cfg: TrainConfig, *, resume: bool, overwrite: bool, log: Callable[[str], None],
+              run_dir_checks: bool = True) -> tuple[dict[str, Split], str]:
+    """(tokenized splits, model path), or an InputError naming what to fix. `run_dir_checks`: False in
+    the processes of a data-parallel run that never touch the run directory (all but rank 0)."""
     run_dir = cfg.run_dir()
-    check_run_dir(run_dir, resume, overwrite)
+    if run_dir_checks:
+        check_run_dir(run_dir, resume, overwrite)
     splits = load_splits(cfg)
-    if resume:
+    if resume and run_dir_checks:
         checkpoint_state(run_dir)  # damaged files: one line naming the file and how to recover
         read_metrics(run_dir / METRICS_FILE, tolerate_torn_tail=True)
         check_resume_compatible(run_dir, cfg)

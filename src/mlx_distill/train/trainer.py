@@ -16,12 +16,13 @@ from typing import Callable, Optional
 
 import mlx.core as mx
 import mlx.nn as nn
-from mlx.utils import tree_flatten
+from mlx.utils import tree_flatten, tree_map
 
 from ..io import InputError, append_jsonl, write_json
 from .checkpoint import ADAPTER_FILE, METRICS_FILE, read_metrics, restore_checkpoint, save_checkpoint
 from .config import TrainConfig, as_config, optimizer_class
 from .dataset import Split, eval_batches
+from .distributed import Group
 from .fastmath import fast_math
 from .forward import Example, SplitModel, cross_entropy_sum, pad_batch, plain_loss, plan_batch, reference_loss
 from .loop import LoopTotals, run_steps
@@ -117,8 +118,10 @@ class Trainer:
     """One model's training computation: loss and gradients of a batch (fast forward or the plain one),
     evaluation, and the check that the fast forward reproduces the plain loss."""
 
-    def __init__(self, cfg: TrainConfig, model: nn.Module, splits: dict[str, Split], *, log: Log):
+    def __init__(self, cfg: TrainConfig, model: nn.Module, splits: dict[str, Split], *, log: Log,
+                 group: Optional[Group] = None):
         self.cfg, self.model, self.splits, self.log = cfg, model, splits, log
+        self.group = group or Group()
         self.split = SplitModel(model)
         self.fast = self.split.ok
         self.boundary = self.split.frozen_boundary() if self.fast else 0
@@ -129,15 +132,16 @@ class Trainer:
         self._lvg = nn.value_and_grad(model, self._fast_loss if self.fast else self._plain_loss)
 
     # -- losses --
-    def _fast_loss(self, hp, hs, P, gather, targets):
+    # `denom` divides the summed cross-entropy: the batch's target count, or a share of the global
+    # batch's in data-parallel training (distributed.py)
+    def _fast_loss(self, hp, hs, P, gather, targets, denom):
         _, hs = self.split.run_layers(self.boundary, len(self.split.layers), hp, hs, P,
                                       checkpoint=self.cfg.grad_checkpoint)
         logits = self.split.target_logits(hs, gather)
-        n = targets.shape[0]
-        return cross_entropy_sum(logits, targets) / n, mx.array(n)
+        return cross_entropy_sum(logits, targets) / denom, mx.array(targets.shape[0])
 
-    def _plain_loss(self, ids, tmask):
-        return plain_loss(self.model, ids, tmask)
+    def _plain_loss(self, ids, tmask, denom):
+        return plain_loss(self.model, ids, tmask, denom)
 
     def _math(self):
         return fast_math(self.model, self.fast_math and self.fast)
@@ -152,16 +156,32 @@ class Trainer:
         n_t = int(m[:, 1:].sum())
         return (mx.array(ids), mx.array(m)), int(sum(len(e) for e in examples)), n_t
 
-    def loss_and_grad(self, examples: list[Example]):
+    def loss_and_grad(self, examples: list[Example], denom: Optional[float] = None):
+        """(loss, gradients, input tokens, targets) of a batch; the loss is the mean over its targets
+        unless `denom` says what to divide the sum by."""
+        if not examples:  # a process's empty shard of a short global batch
+            return mx.array(0.0), tree_map(mx.zeros_like, self.model.trainable_parameters()), 0, 0
         with self._math():
             args, n_tok, n_t = self._inputs(examples)
-            (loss, _), grads = self._lvg(*args)
+            (loss, _), grads = self._lvg(*args, denom or n_t)
         return loss, grads, n_tok, n_t
+
+    def step_loss_and_grad(self, examples: list[Example]):
+        """loss_and_grad of a global batch, of which this process computes its shard: the global batch's
+        mean loss, this process's share of its gradients (`Group.average` completes them), its input
+        tokens and targets."""
+        g = self.group
+        if g.size == 1:
+            return self.loss_and_grad(examples)
+        n_t = sum(e.n_targets for e in examples)
+        loss, grads, _, _ = self.loss_and_grad(g.shard(examples), denom=n_t / g.size)
+        mx.eval(loss, grads)  # computed here, so every process reaches the all-reduces in the same order
+        return g.sum(loss) / g.size, grads, sum(len(e) for e in examples), n_t
 
     def loss(self, examples: list[Example]) -> tuple[mx.array, int, int]:
         with self._math():
             args, n_tok, n_t = self._inputs(examples)
-            loss, _ = (self._fast_loss if self.fast else self._plain_loss)(*args)
+            loss, _ = (self._fast_loss if self.fast else self._plain_loss)(*args, n_t)
         return loss, n_tok, n_t
 
     def evaluate(self, split: Split, num_batches: int) -> Optional[float]:
@@ -170,12 +190,17 @@ class Trainer:
         self.model.eval()
         total, count = 0.0, 0
         for idx in eval_batches(split.examples, self.cfg.batch_size, num_batches, self.cfg.seed):
-            loss, _, n_t = self.loss([split.examples[i] for i in idx])
+            shard = self.group.shard([split.examples[i] for i in idx])
+            if not shard:
+                continue
+            loss, _, n_t = self.loss(shard)
             mx.eval(loss)
             total += loss.item() * n_t
             count += n_t
             self.clear_cache()
         self.model.train()
+        if self.group.size > 1:
+            total, count = self.group.sum(mx.array([total, count], dtype=mx.float64)).tolist()
         return total / count if count else None
 
     def clear_cache(self) -> None:
@@ -219,33 +244,45 @@ class Trainer:
 
 def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = False, overwrite: bool = False,
           progress: bool = True, quiet: bool = False, on_row: Optional[Callable[[dict], None]] = None) -> TrainResult:
-    """Train per `config` (a TrainConfig, a dict of config keys, or a YAML path). See docs/training.md."""
+    """Train per `config` (a TrainConfig, a dict of config keys, or a YAML path). See docs/training.md.
+    Under `mlx.launch` every process calls this; rank 0 alone writes the run directory and logs."""
     cfg = as_config(config)
-    log = Log(quiet=quiet, on_row=on_row)
+    group = Group()
+    root = group.root
+    log = Log(quiet=quiet or not root, on_row=on_row if root else None)
     run_dir = cfg.run_dir()
-    splits, model_path = preflight(cfg, resume=resume, overwrite=overwrite, log=log)
-    trainer, diff = _set_up(cfg, model_path, splits, log, resume=resume)
+    splits, model_path = preflight(cfg, resume=resume, overwrite=overwrite, log=log, run_dir_checks=root)
+    trainer, diff = _set_up(cfg, model_path, splits, log, group=group, load_adapter=root and not resume)
+    if group.size > 1:
+        log(f"data parallel: {group.size} processes, each on its 1/{group.size} of every batch of {cfg.batch_size}")
 
     start_step, trained_tokens, prior_seconds = 0, 0, 0.0
-    if resume:
+    if resume and root:
         state, had_optimizer = restore_checkpoint(run_dir, trainer.model, trainer.optimizer)
         start_step, trained_tokens = int(state["step"]), int(state.get("trained_tokens", 0))
         prior_seconds = float(state.get("train_seconds", 0.0))
         log(f"resuming {run_dir} from step {start_step}" + ("" if had_optimizer else " (no optimizer state: fresh)"))
-    open_run_dir(run_dir, cfg, model_path, splits, resumed_from=start_step if resume else None,
-                 forward={"fast": trainer.fast, "frozen_layers": trainer.boundary, "self_check_rel_diff": diff})
+    start_step = group.share_state(trainer.model, trainer.optimizer, start_step)
+    if root:
+        open_run_dir(run_dir, cfg, model_path, splits, resumed_from=start_step if resume else None,
+                     forward={"fast": trainer.fast, "frozen_layers": trainer.boundary, "self_check_rel_diff": diff,
+                              "processes": group.size})
     metrics_path = run_dir / METRICS_FILE
+    rows: list[dict] = []  # this invocation's, for the result of a process that writes no metrics
 
     def emit(row: dict) -> None:
-        append_jsonl(metrics_path, row)
+        rows.append(row)
+        if root:
+            append_jsonl(metrics_path, row)
         if log.on_row:
             log.on_row(row)
 
     def save(step: int, totals: LoopTotals, numbered: bool = True) -> None:
-        save_checkpoint(run_dir, step, trainer.model, trainer.optimizer,
-                        {"trained_tokens": totals.trained_tokens, "train_seconds": prior_seconds + totals.seconds},
-                        numbered=numbered)
-        plot(run_dir)
+        if root:
+            save_checkpoint(run_dir, step, trainer.model, trainer.optimizer,
+                            {"trained_tokens": totals.trained_tokens, "train_seconds": prior_seconds + totals.seconds},
+                            numbered=numbered)
+            plot(run_dir)
 
     totals = run_steps(trainer, splits, start_step=start_step, trained_tokens=trained_tokens, emit=emit, save=save,
                        progress=progress)
@@ -257,13 +294,16 @@ def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = Fa
         test_loss = trainer.evaluate(splits["test"], cfg.test_batches)
         emit({"kind": "test", "step": last_step, "test_loss": test_loss})
         log(f"test loss {test_loss:.4f} (ppl {math.exp(test_loss):.3f})")
-    plot(run_dir)
-    return _result(cfg, trainer, totals, start_step, test_loss, log)
+    if root:
+        plot(run_dir)
+    return _result(cfg, trainer, totals, start_step, test_loss, log,
+                   rows=read_metrics(metrics_path) if root else rows)
 
 
-def _set_up(cfg: TrainConfig, model_path: str, splits: dict[str, Split], log: Log, *, resume: bool
-            ) -> tuple[Trainer, Optional[float]]:
-    """Load the model, add the LoRA layers, build the trainer and check its fast forward."""
+def _set_up(cfg: TrainConfig, model_path: str, splits: dict[str, Split], log: Log, *, group: Group,
+            load_adapter: bool) -> tuple[Trainer, Optional[float]]:
+    """Load the model, add the LoRA layers (and resume_adapter_file's weights when `load_adapter`), build
+    the trainer and check its fast forward."""
     log(f"loading {cfg.model}")
     from mlx_lm.utils import load as mlx_load
 
@@ -272,12 +312,12 @@ def _set_up(cfg: TrainConfig, model_path: str, splits: dict[str, Split], log: Lo
     except Exception as e:
         raise InputError(f"could not load model {cfg.model!r}: {str(e).splitlines()[0]}", rule="model") from None
     apply_fine_tune(model, cfg)
-    if cfg.resume_adapter_file and not resume:
+    if cfg.resume_adapter_file and load_adapter:
         if not Path(cfg.resume_adapter_file).exists():
             raise InputError("resume_adapter_file not found", path=cfg.resume_adapter_file, rule="resume")
         model.load_weights(cfg.resume_adapter_file, strict=False)
     tune_malloc()
-    trainer = Trainer(cfg, model, splits, log=log)
+    trainer = Trainer(cfg, model, splits, log=log, group=group)
     n_train = sum(v.size for _, v in tree_flatten(model.trainable_parameters()))
     n_total = sum(v.size for _, v in tree_flatten(model.parameters()))
     log(f"{cfg.fine_tune_type} on the top {cfg.num_layers if cfg.num_layers >= 0 else len(model.layers)} of "
@@ -293,16 +333,18 @@ def _set_up(cfg: TrainConfig, model_path: str, splits: dict[str, Split], log: Lo
 
 
 def _result(cfg: TrainConfig, trainer: Trainer, totals: LoopTotals, start_step: int, test_loss: Optional[float],
-            log: Log) -> TrainResult:
-    """The run's TrainResult, written to result.json and summarized in one line."""
+            log: Log, *, rows: list[dict]) -> TrainResult:
+    """The run's TrainResult (losses summarized from the metrics `rows`), written to result.json by rank 0
+    and summarized in one line."""
     run_dir, seconds, last_step = cfg.run_dir(), totals.seconds, totals.last_step
-    first, last, vfirst, vloss = loss_summary(read_metrics(run_dir / METRICS_FILE), cfg.steps_per_report)
+    first, last, vfirst, vloss = loss_summary(rows, cfg.steps_per_report)
     stats = {"frozen_prefix_cache": trainer.bottom.stats() if trainer.bottom else None, "fast_forward": trainer.fast}
     result = TrainResult(run_dir=run_dir, adapter_path=run_dir, first_loss=first, last_loss=last, val_loss=vloss,
                          steps=last_step, seconds=seconds, tokens_per_s=totals.tokens / seconds if seconds else 0.0,
                          test_loss=test_loss, target_tokens_per_s=totals.targets / seconds if seconds else 0.0,
                          resumed_from=start_step, stats=stats, first_val_loss=vfirst)
-    write_json(run_dir / "result.json", result.to_json())
+    if trainer.group.root:
+        write_json(run_dir / "result.json", result.to_json())
     if last_step > start_step:
         n = min(cfg.steps_per_report, last_step)
         log(f"done: {last_step - start_step} steps in {seconds:.1f}s ({result.tokens_per_s:.0f} tok/s); train loss "
