@@ -200,7 +200,7 @@ class Trainer:
             self.clear_cache()
         self.model.train()
         if self.group.size > 1:
-            total, count = self.group.sum(mx.array([total, count], dtype=mx.float64)).tolist()
+            total, count = self.group.sum(mx.array([total, count])).tolist()
         return total / count if count else None
 
     def clear_cache(self) -> None:
