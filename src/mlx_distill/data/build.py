@@ -23,7 +23,7 @@ from ..vocab import SPLITS
 from .balance import balance, split
 from .common import unit_hash
 from .config import DataConfig, SourceSpec, load_config
-from .progress import status
+from ..progress import status
 from .validate import ERROR, Finding, Located, load_located, no_gc, validate_records
 
 MANIFEST_VERSION = 1

@@ -1,5 +1,6 @@
-"""Checks of a run directory before `train --resume` loads a model: a damaged state.json, adapter or
-optimizer file, or a torn metrics.jsonl, is one line naming the file and how to recover.
+"""Checkpoints of a run directory: saving one, restoring one, and the checks before `train --resume`
+loads a model (a damaged state.json, adapter or optimizer file, or a torn metrics.jsonl, is one line
+naming the file and how to recover).
 
 state.json is the commit point of a checkpoint (written last, atomically) and records the SHA-256 of the
 adapter and optimizer files it belongs to, so a run killed between writing those files and state.json
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
-from ..io import InputError, read_jsonl, sha256_file
+from ..io import InputError, read_jsonl, sha256_file, write_json
 
 ADAPTER_FILE = "adapters.safetensors"
 STATE_FILE = "state.json"
@@ -109,3 +111,46 @@ def state_hashes(run_dir: Path, adapter_file: str) -> dict[str, str]:
     if os.path.exists(run_dir / OPTIMIZER_FILE):
         out["optimizer_sha256"] = sha256_file(run_dir / OPTIMIZER_FILE)
     return out
+
+
+def _save_safetensors(path: Path, arrays: dict) -> None:
+    import mlx.core as mx
+
+    tmp = path.with_name(f".tmp-{path.name}")
+    mx.save_safetensors(str(tmp), arrays)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any, extra: dict, *,
+                    numbered: bool = True) -> None:
+    """The adapter (and a numbered copy, mlx-lm's naming), the optimizer state, then state.json."""
+    from mlx.utils import tree_flatten
+
+    _save_safetensors(run_dir / ADAPTER_FILE, dict(tree_flatten(model.trainable_parameters())))
+    name = f"{step:07d}_adapters.safetensors"
+    if numbered:
+        tmp = run_dir / f".tmp-{name}"
+        shutil.copyfile(run_dir / ADAPTER_FILE, tmp)
+        os.replace(tmp, run_dir / name)
+    _save_safetensors(run_dir / OPTIMIZER_FILE, dict(tree_flatten(optimizer.state)))
+    adapter_file = name if numbered else ADAPTER_FILE
+    state = {"step": step, "adapter_file": adapter_file, **extra, **state_hashes(run_dir, adapter_file)}
+    write_json(run_dir / STATE_FILE, state)  # last: the checkpoint's commit point
+
+
+def restore_checkpoint(run_dir: Path, model: Any, optimizer: Any) -> tuple[dict[str, Any], bool]:
+    """Load the last checkpoint's adapter and optimizer state into `model` and `optimizer`.
+    Returns (state.json, whether an optimizer state was there)."""
+    import mlx.core as mx
+    from mlx.utils import tree_unflatten
+
+    state = checkpoint_state(run_dir)
+    adapter = run_dir / state.get("adapter_file", ADAPTER_FILE)
+    if not adapter.exists():
+        adapter = run_dir / ADAPTER_FILE
+    model.load_weights(str(adapter), strict=False)
+    opt_path = run_dir / OPTIMIZER_FILE
+    if opt_path.exists():
+        optimizer.state = tree_unflatten(list(mx.load(str(opt_path)).items()))
+    mx.eval(model.parameters(), optimizer.state)
+    return state, opt_path.exists()

@@ -65,8 +65,10 @@ def train(config_path: Optional[str], sets: tuple[str, ...], resume: bool, overw
         return
     from .trainer import train as run_training
 
+    from .distributed import Group
+
     result = run_training(cfg, resume=resume, overwrite=overwrite, progress=not no_progress)
-    if as_json:
+    if as_json and Group().root:  # under mlx.launch, rank 0 speaks for the run
         click.echo(json.dumps(result.to_json(), indent=2))
 
 

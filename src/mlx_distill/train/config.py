@@ -184,7 +184,7 @@ class TrainConfig(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def _optimizer_class(name: str):
+def optimizer_class(name: str):
     import mlx.optimizers as optim
 
     return {"adam": optim.Adam, "adamw": optim.AdamW, "muon": optim.Muon, "sgd": optim.SGD,
@@ -192,7 +192,7 @@ def _optimizer_class(name: str):
 
 
 def _check_optimizer_kwargs(name: str, kwargs: dict) -> None:
-    params = [p for p in inspect.signature(_optimizer_class(name).__init__).parameters if p not in ("self",)]
+    params = [p for p in inspect.signature(optimizer_class(name).__init__).parameters if p not in ("self",)]
     for k in kwargs:
         if k not in params or k == "learning_rate":
             why = " (set learning_rate or lr_schedule at the top level)" if k == "learning_rate" else ""

@@ -11,7 +11,7 @@ Three savings over mlx-lm's `default_loss`, none of which changes the loss:
 * frozen bottom: layers below the first trainable one are run outside autodiff, once, and their
   output can be cached (see prefix_cache.py).
 
-`check_split` compares this path with the plain `model(ids)` logits on a real example before
+`Trainer.self_check` compares this path with the plain `model(ids)` logits on a real example before
 training; a model whose layout differs falls back to the plain path.
 """
 
@@ -236,12 +236,7 @@ def cross_entropy_sum(logits: mx.array, targets: mx.array) -> mx.array:
 def reference_loss(model: nn.Module, examples: list[Example]) -> tuple[float, int]:
     """The plain way (mlx-lm's, with a per-token mask): full logits of the padded batch, mean CE over targets.
     Used by the self-check and the tests, never for training."""
-    L = max(len(e) for e in examples)
-    ids = np.zeros((len(examples), L), dtype=np.int32)
-    m = np.zeros((len(examples), L), dtype=bool)
-    for i, e in enumerate(examples):
-        ids[i, : len(e)] = e.ids
-        m[i, : len(e)] = e.mask
+    ids, m = pad_batch(examples)
     x = mx.array(ids)
     logits = model(x[:, :-1]).astype(mx.float32)
     ce = nn.losses.cross_entropy(logits, x[:, 1:]) * mx.array(m[:, 1:])
@@ -249,13 +244,15 @@ def reference_loss(model: nn.Module, examples: list[Example]) -> tuple[float, in
     return (ce.sum() / n).item(), n
 
 
-def plain_loss(model: nn.Module, ids: mx.array, tmask: mx.array) -> tuple[mx.array, mx.array]:
-    """Fallback for layouts SplitModel cannot cut: full logits, mean CE over the target mask."""
+def plain_loss(model: nn.Module, ids: mx.array, tmask: mx.array, denom: Optional[float] = None
+               ) -> tuple[mx.array, mx.array]:
+    """Fallback for layouts SplitModel cannot cut: full logits, CE summed over the target mask and divided
+    by `denom` (default: the mean over the targets)."""
     logits = model(ids[:, :-1]).astype(mx.float32)
     m = tmask[:, 1:]
     ce = nn.losses.cross_entropy(logits, ids[:, 1:]) * m
     n = m.sum()
-    return ce.sum() / n, n
+    return ce.sum() / (n if denom is None else denom), n
 
 
 def pad_batch(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:

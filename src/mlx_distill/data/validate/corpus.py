@@ -7,7 +7,7 @@ from typing import Sequence
 
 from ...schema import Record
 from ..common import normalize_question, question_tokens
-from ..progress import track
+from ...progress import track
 from .bench import BenchQuestion
 from .near import JaccardJoin
 from .rules import Finding, Located, add_finding, split_of
