@@ -61,13 +61,15 @@ def bench_prefix_cache(model_name: str, adapter: str | None, repeats: int) -> di
         cached.append(conversation(model_name, adapter, True, ws))
     turns = []
     for t in range(3):
-        turns.append({
-            "turn": t + 1,
-            "prompt_tokens": cached[0][t].prompt_tokens,
-            "processed_with_reuse": cached[0][t].processed_tokens,
-            "prompt_s_without": round(statistics.median(r[t].prompt_s for r in fresh), 4),
-            "prompt_s_with": round(statistics.median(r[t].prompt_s for r in cached), 4),
-        })
+        turns.append(
+            {
+                "turn": t + 1,
+                "prompt_tokens": cached[0][t].prompt_tokens,
+                "processed_with_reuse": cached[0][t].processed_tokens,
+                "prompt_s_without": round(statistics.median(r[t].prompt_s for r in fresh), 4),
+                "prompt_s_with": round(statistics.median(r[t].prompt_s for r in cached), 4),
+            }
+        )
     later_without = sum(t["prompt_s_without"] for t in turns[1:])
     later_with = sum(t["prompt_s_with"] for t in turns[1:])
     same = all(c[t].tokens == f[t].tokens for c, f in zip(cached, fresh) for t in range(3))
@@ -97,16 +99,22 @@ def bench_overhead(model_name: str, adapter: str | None, repeats: int, max_token
         raw_text = generate(model.mlx_model, model.tokenizer, ids, max_tokens=max_tokens)
         raw_s.append(time.perf_counter() - tic)
     outside = statistics.median(a - i for a, i in zip(agent_s, inside_s))
-    return {"prompt_tokens": len(ids), "generated_tokens": n_tokens, "repeats": repeats,
-            "agent_s_min": round(min(agent_s), 4), "raw_s_min": round(min(raw_s), 4),
-            "agent_s_median": round(statistics.median(agent_s), 4), "raw_s_median": round(statistics.median(raw_s), 4),
-            "overhead_pct": round((min(agent_s) / min(raw_s) - 1) * 100, 2),
-            "overhead_pct_median": round((statistics.median(agent_s) / statistics.median(raw_s) - 1) * 100, 2),
-            # time the agent spends outside the model's own prompt processing and sampling: rendering,
-            # tokenizing, pydantic-ai, parsing, thread hops. Unlike the ratios, barely affected by machine load.
-            "outside_model_s": round(outside, 4),
-            "outside_model_pct": round(outside / statistics.median(raw_s) * 100, 2),
-            "same_text": raw_text.strip() == str(result.output).strip()}
+    return {
+        "prompt_tokens": len(ids),
+        "generated_tokens": n_tokens,
+        "repeats": repeats,
+        "agent_s_min": round(min(agent_s), 4),
+        "raw_s_min": round(min(raw_s), 4),
+        "agent_s_median": round(statistics.median(agent_s), 4),
+        "raw_s_median": round(statistics.median(raw_s), 4),
+        "overhead_pct": round((min(agent_s) / min(raw_s) - 1) * 100, 2),
+        "overhead_pct_median": round((statistics.median(agent_s) / statistics.median(raw_s) - 1) * 100, 2),
+        # time the agent spends outside the model's own prompt processing and sampling: rendering,
+        # tokenizing, pydantic-ai, parsing, thread hops. Unlike the ratios, barely affected by machine load.
+        "outside_model_s": round(outside, 4),
+        "outside_model_pct": round(outside / statistics.median(raw_s) * 100, 2),
+        "same_text": raw_text.strip() == str(result.output).strip(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,21 +133,31 @@ def main(argv: list[str] | None = None) -> int:
         cache = bench_prefix_cache(args.model, args.adapter_path, args.repeats)
         print(f"prefix-cache reuse, 3-turn tool-using conversation on {args.model}:")
         for t in cache["turns"]:
-            print(f"  turn {t['turn']}: {t['prompt_tokens']:5d} prompt tokens, {t['processed_with_reuse']:5d} processed "
-                  f"with reuse; prompt {t['prompt_s_without']:.3f} s without, {t['prompt_s_with']:.3f} s with")
-        print(f"  turns 2+ prompt processing: {cache['turns2plus_speedup']:.1f}x faster with reuse (goal >= 3x); "
-              f"same tokens: {cache['same_tokens']}")
+            print(
+                f"  turn {t['turn']}: {t['prompt_tokens']:5d} prompt tokens, {t['processed_with_reuse']:5d} processed "
+                f"with reuse; prompt {t['prompt_s_without']:.3f} s without, {t['prompt_s_with']:.3f} s with"
+            )
+        print(
+            f"  turns 2+ prompt processing: {cache['turns2plus_speedup']:.1f}x faster with reuse (goal >= 3x); "
+            f"same tokens: {cache['same_tokens']}"
+        )
     over = bench_overhead(args.model, args.adapter_path, args.repeats, args.max_tokens)
-    print(f"one agent turn vs raw mlx_lm.generate ({over['prompt_tokens']} prompt tokens, "
-          f"{over['generated_tokens']} generated, best of {over['repeats']}): agent {over['agent_s_min']:.3f} s, "
-          f"raw {over['raw_s_min']:.3f} s, overhead {over['overhead_pct']:+.1f}% (median "
-          f"{over['overhead_pct_median']:+.1f}%; goal within 5%); same text: {over['same_text']}")
-    print(f"  time outside the model in an agent turn: {over['outside_model_s'] * 1000:.0f} ms "
-          f"({over['outside_model_pct']:.2f}% of a raw generation)")
+    print(
+        f"one agent turn vs raw mlx_lm.generate ({over['prompt_tokens']} prompt tokens, "
+        f"{over['generated_tokens']} generated, best of {over['repeats']}): agent {over['agent_s_min']:.3f} s, "
+        f"raw {over['raw_s_min']:.3f} s, overhead {over['overhead_pct']:+.1f}% (median "
+        f"{over['overhead_pct_median']:+.1f}%; goal within 5%); same text: {over['same_text']}"
+    )
+    print(
+        f"  time outside the model in an agent turn: {over['outside_model_s'] * 1000:.0f} ms "
+        f"({over['outside_model_pct']:.2f}% of a raw generation)"
+    )
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps({"model": args.model, "prefix_cache": cache, "overhead": over}, indent=2))
-    ok = (args.skip_cache or cache["turns2plus_speedup"] >= 3) and min(over["overhead_pct"], over["outside_model_pct"]) <= 5
+    ok = (args.skip_cache or cache["turns2plus_speedup"] >= 3) and min(
+        over["overhead_pct"], over["outside_model_pct"]
+    ) <= 5
     return 0 if ok else 1
 
 

@@ -28,8 +28,12 @@ def main() -> int:
     ap.add_argument("--suite", default="discrimination")
     ap.add_argument("--limit", type=int, default=10, help="cases (balanced tool/direct); 0 = all")
     ap.add_argument("--max-tokens", type=int, default=96)
-    ap.add_argument("--concurrency", type=int, default=None, help="cases at once in the batched pass "
-                    "(default: what `mlx-distill bench` uses on this machine)")
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="cases at once in the batched pass (default: what `mlx-distill bench` uses on this machine)",
+    )
     ap.add_argument("--json", default=None, help="write the numbers here")
     args = ap.parse_args()
 
@@ -41,8 +45,9 @@ def main() -> int:
     width = args.concurrency or default_concurrency()
     # warm-up: load the model and compile kernels outside the timed passes
     t0 = time.perf_counter()
-    warm = run_benchmark([ModelSpec(args.model, args.adapter_path)], [Suite("warm", cases[:1])],
-                         RunConfig(max_tokens=args.max_tokens))
+    warm = run_benchmark(
+        [ModelSpec(args.model, args.adapter_path)], [Suite("warm", cases[:1])], RunConfig(max_tokens=args.max_tokens)
+    )
     if warm.models[0].load_error:
         print(f"error: {warm.models[0].load_error}", file=sys.stderr)
         return 2
@@ -56,20 +61,31 @@ def main() -> int:
         run = run_benchmark([spec], [Suite(suite.name, cases)], config).models[0]
         pooled = run.to_json(config.temperatures, config.seeds)["pooled"]
         results[name] = {
-            "concurrency": concurrency, "prefix_reuse": reuse, "cases": len(run.scores), "wall_s": round(run.wall_s, 2),
+            "concurrency": concurrency,
+            "prefix_reuse": reuse,
+            "cases": len(run.scores),
+            "wall_s": round(run.wall_s, 2),
             "cases_per_min": round(60.0 * len(run.scores) / run.wall_s, 2),
-            "latency_p50_s": round(pooled["latency_p50_s"], 2), "output_tokens": pooled["output_tokens"],
-            "input_tokens": pooled["input_tokens"], "decision_accuracy": pooled["decision_accuracy"],
+            "latency_p50_s": round(pooled["latency_p50_s"], 2),
+            "output_tokens": pooled["output_tokens"],
+            "input_tokens": pooled["input_tokens"],
+            "decision_accuracy": pooled["decision_accuracy"],
             "errors": pooled["errors"],
         }
         outputs[name] = [(s.case_id, s.final_text, s.tool_calls, s.outcome) for s in run.scores]
         print(f"{name}: {results[name]}", file=sys.stderr)
     base = results["sequential"]["cases_per_min"]
     same = outputs["prefix_reuse"] == outputs["sequential"] == outputs["batched"]
-    summary = {"model": args.model, "adapter_path": args.adapter_path, "suite": suite.name, "cases": len(cases),
-               "max_tokens": args.max_tokens, "passes": results,
-               "speedup_vs_sequential": {k: round(v["cases_per_min"] / base, 2) for k, v in results.items()},
-               "identical_outputs": same}
+    summary = {
+        "model": args.model,
+        "adapter_path": args.adapter_path,
+        "suite": suite.name,
+        "cases": len(cases),
+        "max_tokens": args.max_tokens,
+        "passes": results,
+        "speedup_vs_sequential": {k: round(v["cases_per_min"] / base, 2) for k, v in results.items()},
+        "identical_outputs": same,
+    }
     print(json.dumps(summary, indent=2))
     if args.json:
         with open(args.json, "w") as f:

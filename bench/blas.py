@@ -28,8 +28,9 @@ print(json.dumps({"blas": _loaded, "best_s": min(times), "median_s": sorted(time
 def run(size: int, repeats: int, blas: str) -> dict:
     env = dict(os.environ, MLX_DISTILL_BLAS=blas)
     env.pop("LD_PRELOAD", None)
-    out = subprocess.run([sys.executable, "-c", CHILD, str(size), str(repeats)], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(size), str(repeats)], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -41,8 +42,10 @@ def main() -> None:
     ref = run(args.size, args.repeats, "off")
     opt = run(args.size, args.repeats, "")
     print(f"{args.size}x{args.size} float32 matmul, best of {args.repeats}")
-    print(f"  reference BLAS : {ref['median_s']*1000:9.1f} ms (median)  {ref['best_s']*1000:9.1f} ms (best)")
-    print(f"  optimized BLAS : {opt['median_s']*1000:9.1f} ms (median)  {opt['best_s']*1000:9.1f} ms (best)  [{opt['blas']}]")
+    print(f"  reference BLAS : {ref['median_s'] * 1000:9.1f} ms (median)  {ref['best_s'] * 1000:9.1f} ms (best)")
+    print(
+        f"  optimized BLAS : {opt['median_s'] * 1000:9.1f} ms (median)  {opt['best_s'] * 1000:9.1f} ms (best)  [{opt['blas']}]"
+    )
     print(f"  speed-up       : {ref['median_s'] / opt['median_s']:.1f}x")
 
 

@@ -33,9 +33,16 @@ def prompts(n: int) -> list[Prompt]:
     out = []
     for i in range(n):
         if i % 2 == 0:
-            out.append(Prompt(id=f"t{i}", question="Count the lines of {path} for me.", label="tool", category="count",
-                              workspace={"generator": "line_count", "seed": 1000 + i},
-                              answer={"type": "number", "value": "{count}"}))
+            out.append(
+                Prompt(
+                    id=f"t{i}",
+                    question="Count the lines of {path} for me.",
+                    label="tool",
+                    category="count",
+                    workspace={"generator": "line_count", "seed": 1000 + i},
+                    answer={"type": "number", "value": "{count}"},
+                )
+            )
         else:
             out.append(Prompt(id=f"d{i}", question=f"What is concept number {i}?", label="direct", category="concept"))
     return out
@@ -86,9 +93,12 @@ def main() -> None:
     for line in summary.lines():
         print("  " + line)
     t = totals(read_ledger(root / f"c{args.concurrency}"))
-    print("ledger totals: " + json.dumps({k: t[k] for k in ("calls", "usage", "cost_usd", "saved_usd", "cache_hit_rate")}))
-    (root / "result.json").write_text(json.dumps({"args": vars(args), "results": results, "ratio": ratio,
-                                                  "ledger": t}, indent=2))
+    print(
+        "ledger totals: " + json.dumps({k: t[k] for k in ("calls", "usage", "cost_usd", "saved_usd", "cache_hit_rate")})
+    )
+    (root / "result.json").write_text(
+        json.dumps({"args": vars(args), "results": results, "ratio": ratio, "ledger": t}, indent=2)
+    )
     if not args.out:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -28,14 +28,27 @@ from mlx_distill.data.validate import validate_files
 from mlx_distill.prompting import DEFAULT_SYSTEM_PROMPT
 from mlx_distill.tools import tool_schemas
 
-WORDS = ("cache config parser token stream buffer session router handler client server queue worker batch "
-         "index schema record model layer loader writer reader report metric event job task plan graph node").split()
-TEMPLATES_TOOL = ["Where is `{f}` defined?", "Which module contains def {f}?", "What does {f} in {p} do?",
-                  "How many lines is {p}?", "Which files import {m}?", "List the methods of the `{c}` class.",
-                  "What is the signature of {f} in {p}?", "How many top-level functions does {p} define?"]
-TEMPLATES_DIRECT = ["What is a {a} {b}?", "How does a {a} {b} differ from a {b} {a}?",
-                    "What is the best practice for naming a {a} {b}?", "How do I write a {a} {b} in Python?",
-                    "How should a {a} {b} be organised in a large system?"]
+WORDS = (
+    "cache config parser token stream buffer session router handler client server queue worker batch "
+    "index schema record model layer loader writer reader report metric event job task plan graph node"
+).split()
+TEMPLATES_TOOL = [
+    "Where is `{f}` defined?",
+    "Which module contains def {f}?",
+    "What does {f} in {p} do?",
+    "How many lines is {p}?",
+    "Which files import {m}?",
+    "List the methods of the `{c}` class.",
+    "What is the signature of {f} in {p}?",
+    "How many top-level functions does {p} define?",
+]
+TEMPLATES_DIRECT = [
+    "What is a {a} {b}?",
+    "How does a {a} {b} differ from a {b} {a}?",
+    "What is the best practice for naming a {a} {b}?",
+    "How do I write a {a} {b} in Python?",
+    "How should a {a} {b} be organised in a large system?",
+]
 
 
 def synthetic(n: int, seed: int = 0):
@@ -50,19 +63,44 @@ def synthetic(n: int, seed: int = 0):
             q = rng.choice(TEMPLATES_TOOL).format(f=f, p=p, m=f"mod{i}", c=f"Class{i}")
             line = rng.randint(1, 400)
             out = "\n".join(f"{p}:{line + k}:    def {f}_{k}(self):" for k in range(rng.randint(1, 6)))
-            msgs = [sys_msg, {"role": "user", "content": q},
-                    {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {
-                        "name": "grep", "arguments": {"pattern": f"def {f}", "path": "src", "glob": "*.py"}}}]},
-                    {"role": "tool", "name": "grep", "content": out},
-                    {"role": "assistant", "content": f"`{f}` is defined in `{p}` at line {line}."}]
-            meta = {"id": f"syn-{i}", "source": "synthetic", "category": rng.choice(["search", "read", "count"]),
-                    "label": "tool"}
+            msgs = [
+                sys_msg,
+                {"role": "user", "content": q},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "type": "function",
+                            "function": {
+                                "name": "grep",
+                                "arguments": {"pattern": f"def {f}", "path": "src", "glob": "*.py"},
+                            },
+                        }
+                    ],
+                },
+                {"role": "tool", "name": "grep", "content": out},
+                {"role": "assistant", "content": f"`{f}` is defined in `{p}` at line {line}."},
+            ]
+            meta = {
+                "id": f"syn-{i}",
+                "source": "synthetic",
+                "category": rng.choice(["search", "read", "count"]),
+                "label": "tool",
+            }
         else:
             q = rng.choice(TEMPLATES_DIRECT).format(a=f"{rng.choice(WORDS)}{i}", b=rng.choice(WORDS))
-            msgs = [sys_msg, {"role": "user", "content": q},
-                    {"role": "assistant", "content": " ".join(rng.choice(WORDS) for _ in range(60)) + "."}]
-            meta = {"id": f"syn-{i}", "source": "synthetic", "category": rng.choice(
-                ["concept", "comparison", "best_practice", "syntax", "architecture"]), "label": "direct"}
+            msgs = [
+                sys_msg,
+                {"role": "user", "content": q},
+                {"role": "assistant", "content": " ".join(rng.choice(WORDS) for _ in range(60)) + "."},
+            ]
+            meta = {
+                "id": f"syn-{i}",
+                "source": "synthetic",
+                "category": rng.choice(["concept", "comparison", "best_practice", "syntax", "architecture"]),
+                "label": "direct",
+            }
         if i % 50 == 7:  # an exact duplicate question of an earlier record
             msgs[1] = {"role": "user", "content": q_prev}
         if i % 97 == 11:  # a broken record: a call with no result before the answer
@@ -96,23 +134,41 @@ def main(argv=None) -> int:
 
         tok = load_tokenizer(args.model)
     t0 = time.perf_counter()
-    report = validate_files([src], tokenizer=tok, render_sample=args.render_sample if tok else None,
-                            bench=[p for p in [Path("data/bench")] if p.exists()])
+    report = validate_files(
+        [src],
+        tokenizer=tok,
+        render_sample=args.render_sample if tok else None,
+        bench=[p for p in [Path("data/bench")] if p.exists()],
+    )
     t_val = time.perf_counter() - t0
-    print(f"validate: {report.records} records in {t_val:.1f}s = {report.records / t_val:,.0f} records/s; "
-          f"{len(report.errors)} errors, {len(report.warnings)} warnings; by rule {report.by_rule()}")
+    print(
+        f"validate: {report.records} records in {t_val:.1f}s = {report.records / t_val:,.0f} records/s; "
+        f"{len(report.errors)} errors, {len(report.warnings)} warnings; by rule {report.by_rule()}"
+    )
 
-    cfg = DataConfig.model_validate({
-        "root": str(work), "output_dir": "mlx_format", "sources": [{"type": "records", "paths": [str(src)]}],
-        "validation": {"model": args.model, "render_sample": args.render_sample if args.model else None,
-                       "bench": [str(Path("data/bench").resolve())]}})
+    cfg = DataConfig.model_validate(
+        {
+            "root": str(work),
+            "output_dir": "mlx_format",
+            "sources": [{"type": "records", "paths": [str(src)]}],
+            "validation": {
+                "model": args.model,
+                "render_sample": args.render_sample if args.model else None,
+                "bench": [str(Path("data/bench").resolve())],
+            },
+        }
+    )
     t0 = time.perf_counter()
     res = build(cfg, tokenizer=tok, use_template=tok is not None)
     t_build = time.perf_counter() - t0
     c = res.manifest["counts"]
-    print(f"build: {args.n} records in {t_build:.1f}s = {args.n / t_build:,.0f} records/s -> {c['total']} kept "
-          f"({c['by_label']}), splits {c['by_split']}")
-    print(f"template checks: {'on ' + str(res.manifest['validation']['checks']['rendered']) + ' records' if tok else 'skipped'}")
+    print(
+        f"build: {args.n} records in {t_build:.1f}s = {args.n / t_build:,.0f} records/s -> {c['total']} kept "
+        f"({c['by_label']}), splits {c['by_split']}"
+    )
+    print(
+        f"template checks: {'on ' + str(res.manifest['validation']['checks']['rendered']) + ' records' if tok else 'skipped'}"
+    )
     print(f"output: {work}")
     return 0
 

@@ -49,8 +49,12 @@ def main() -> int:
     ap.add_argument("--teacher", default="anthropic:claude-sonnet-4-5", help="the model id the fake is priced as")
     ap.add_argument("--suite", default="discrimination")
     ap.add_argument("--limit", type=int, default=4, help="benchmark cases (balanced tool/direct)")
-    ap.add_argument("--skip", type=int, default=0,
-                    help="leave out the first N balanced cases (e.g. the ones a margin threshold was chosen on)")
+    ap.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="leave out the first N balanced cases (e.g. the ones a margin threshold was chosen on)",
+    )
     ap.add_argument("--collect", type=int, default=20, help="prompts of data/teacher/prompts.jsonl to collect")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--min-margin", type=float, default=None, help="router: first-token margin threshold")
@@ -70,7 +74,9 @@ def main() -> int:
     seen = {c.id for c in select(suite.cases, limit=args.skip)} if args.skip else set()
     cases = [c for c in select(suite.cases, limit=args.skip + args.limit) if c.id not in seen]
     prompts = load_prompts(ROOT / "data" / "teacher" / "prompts.jsonl")[: args.collect]
-    direct = {c.question for c in suite.cases if c.label != "tool"} | {p.question for p in prompts if p.label == "direct"}
+    direct = {c.question for c in suite.cases if c.label != "tool"} | {
+        p.question for p in prompts if p.label == "direct"
+    }
     with FakeAnthropic(oracle(direct), model=args.teacher.split(":", 1)[1]) as fake:
         os.environ.update(fake.env())
         tic = time.perf_counter()
@@ -81,12 +87,19 @@ def main() -> int:
         router = f"router:{args.student}+{args.teacher}"
         if args.min_margin is not None:
             router += f"?min_margin={args.min_margin}"
-        specs = [ModelSpec(args.student, args.adapter_path, label="student"), ModelSpec(args.teacher, label="teacher"),
-                 ModelSpec(router, args.adapter_path, label="router")]
+        specs = [
+            ModelSpec(args.student, args.adapter_path, label="student"),
+            ModelSpec(args.teacher, label="teacher"),
+            ModelSpec(router, args.adapter_path, label="router"),
+        ]
         config = RunConfig(max_tokens=args.max_tokens, ledger_dir=str(out / "bench" / "router"))
         tic = time.perf_counter()
-        result = run_benchmark(specs, [Suite(suite.name, cases, suite.source)], config,
-                               progress=lambda d, t, s: print(f"bench {d}/{t} {s}", file=sys.stderr) if "->" in s else None)
+        result = run_benchmark(
+            specs,
+            [Suite(suite.name, cases, suite.source)],
+            config,
+            progress=lambda d, t, s: print(f"bench {d}/{t} {s}", file=sys.stderr) if "->" in s else None,
+        )
         bench_s = time.perf_counter() - tic
     data = result.to_json()
     write_run_dir(data, out / "bench")
@@ -95,14 +108,21 @@ def main() -> int:
     rows = {}
     for m in data["models"]:
         p = m.get("pooled") or {}
-        rows[m["label"]] = {"decision_accuracy": p.get("decision_accuracy"), "balanced_accuracy": p.get("balanced_accuracy"),
-                            "tool_recall": p.get("tool_recall"), "direct_recall": p.get("direct_recall"),
-                            "latency_p50_s": p.get("latency_p50_s"), "routing": m.get("routing")}
+        rows[m["label"]] = {
+            "decision_accuracy": p.get("decision_accuracy"),
+            "balanced_accuracy": p.get("balanced_accuracy"),
+            "tool_recall": p.get("tool_recall"),
+            "direct_recall": p.get("direct_recall"),
+            "latency_p50_s": p.get("latency_p50_s"),
+            "routing": m.get("routing"),
+        }
     report = {"cases": len(cases), "bench_s": round(bench_s, 1), "models": rows, "economics": economics}
     (out / "demo.json").write_text(json.dumps(report, indent=2))
     for label, r in rows.items():
-        print(f"{label:8} decision {r['decision_accuracy']}, balanced {r['balanced_accuracy']}, tool recall "
-              f"{r['tool_recall']}, direct recall {r['direct_recall']}, p50 {r['latency_p50_s']}s, routing {r['routing']}")
+        print(
+            f"{label:8} decision {r['decision_accuracy']}, balanced {r['balanced_accuracy']}, tool recall "
+            f"{r['tool_recall']}, direct recall {r['direct_recall']}, p50 {r['latency_p50_s']}s, routing {r['routing']}"
+        )
     for k, v in summary_rows(economics):
         print(f"  {k:40} {v}")
     return 0

@@ -62,9 +62,19 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="train_distributed-"))
     data = work / "data"
     write_sample_data(data, a.iters * a.batch_size, 0, 0, seed=a.seed)
-    base = {"model": a.model, "data": str(data), "num_layers": a.num_layers, "batch_size": a.batch_size,
-            "iters": a.iters, "learning_rate": 2e-4, "lora_parameters": {"rank": a.rank, "dropout": 0.0},
-            "val_batches": 0, "save_every": 10 ** 9, "steps_per_report": a.iters, "seed": a.seed}
+    base = {
+        "model": a.model,
+        "data": str(data),
+        "num_layers": a.num_layers,
+        "batch_size": a.batch_size,
+        "iters": a.iters,
+        "learning_rate": 2e-4,
+        "lora_parameters": {"rank": a.rank, "dropout": 0.0},
+        "val_batches": 0,
+        "save_every": 10**9,
+        "steps_per_report": a.iters,
+        "seed": a.seed,
+    }
     load0 = os.getloadavg()
     results = {}
     for name, n in (("1 process", 1), (f"{a.processes} processes", a.processes)):
@@ -73,21 +83,33 @@ def main() -> None:
         argv = [*TRAIN, "-c", str(cfg_path), "--no-progress"]
         wall = run(argv if n == 1 else local_launch(n, argv), run_dir, a.verbose)
         rows = step_rows(run_dir)
-        results[name] = {"processes": n, "wall_seconds": round(wall, 2), "losses": [r["loss"] for r in rows],
-                         "step_seconds": [r["seconds"] for r in rows],
-                         "median_step_seconds": statistics.median(r["seconds"] for r in rows[1:])}
+        results[name] = {
+            "processes": n,
+            "wall_seconds": round(wall, 2),
+            "losses": [r["loss"] for r in rows],
+            "step_seconds": [r["seconds"] for r in rows],
+            "median_step_seconds": statistics.median(r["seconds"] for r in rows[1:]),
+        }
     load1 = os.getloadavg()
     one, many = results["1 process"], results[f"{a.processes} processes"]
     ratio = many["median_step_seconds"] / one["median_step_seconds"]
     diff = max(abs(x - y) for x, y in zip(one["losses"], many["losses"]))
-    print(f"model {a.model}, global batch {a.batch_size}, {a.iters} steps, LoRA on {a.num_layers} layers; "
-          f"{os.cpu_count()} cores; load average {load0[0]:.1f} before, {load1[0]:.1f} after")
+    print(
+        f"model {a.model}, global batch {a.batch_size}, {a.iters} steps, LoRA on {a.num_layers} layers; "
+        f"{os.cpu_count()} cores; load average {load0[0]:.1f} before, {load1[0]:.1f} after"
+    )
     for name, r in results.items():
-        print(f"  {name:12s} median {r['median_step_seconds']:.3f} s/step  (run incl. start-up {r['wall_seconds']:.0f} s)")
+        print(
+            f"  {name:12s} median {r['median_step_seconds']:.3f} s/step  (run incl. start-up {r['wall_seconds']:.0f} s)"
+        )
     print(f"  {a.processes}-process / 1-process step time: {ratio:.2f}x; largest loss difference per step {diff:.2e}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"args": vars(a), "results": results, "ratio": ratio,
-                                            "max_loss_diff": diff, "loadavg": [load0, load1]}, indent=2))
+        Path(a.json).write_text(
+            json.dumps(
+                {"args": vars(a), "results": results, "ratio": ratio, "max_loss_diff": diff, "loadavg": [load0, load1]},
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -88,47 +88,89 @@ def _children_cpu() -> float:
 def run_mlx_lm(model_path: str, data_dir: Path, work: Path, a) -> dict:
     from mlx_distill.runtime import subprocess_env
 
-    cfg = {"model": model_path, "train": True, "data": str(data_dir), "fine_tune_type": "lora",
-           "num_layers": a.num_layers, "batch_size": a.batch_size, "iters": a.iters, "learning_rate": a.learning_rate,
-           "lora_parameters": {"rank": a.rank, "scale": 20.0, "dropout": 0.0}, "mask_prompt": True,
-           "max_seq_length": a.max_seq_length, "steps_per_report": 1, "steps_per_eval": a.iters + 1,
-           "save_every": 10 ** 9, "adapter_path": str(work / "mlx-lm-adapter"), "seed": a.seed, "val_batches": 0,
-           "aligned_mask": not a.mlx_lm_native_mask}
+    cfg = {
+        "model": model_path,
+        "train": True,
+        "data": str(data_dir),
+        "fine_tune_type": "lora",
+        "num_layers": a.num_layers,
+        "batch_size": a.batch_size,
+        "iters": a.iters,
+        "learning_rate": a.learning_rate,
+        "lora_parameters": {"rank": a.rank, "scale": 20.0, "dropout": 0.0},
+        "mask_prompt": True,
+        "max_seq_length": a.max_seq_length,
+        "steps_per_report": 1,
+        "steps_per_eval": a.iters + 1,
+        "save_every": 10**9,
+        "adapter_path": str(work / "mlx-lm-adapter"),
+        "seed": a.seed,
+        "val_batches": 0,
+        "aligned_mask": not a.mlx_lm_native_mask,
+    }
     (work / "mlx_lm.json").write_text(json.dumps(cfg))
     out = work / "mlx_lm_metrics.jsonl"
     out.unlink(missing_ok=True)
     (work / "driver.py").write_text(DRIVER)
     cpu0, t0 = _children_cpu(), time.perf_counter()
-    proc = subprocess.run([sys.executable, str(work / "driver.py"), str(work / "mlx_lm.json"), str(out)],
-                          env=subprocess_env(), capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(work / "driver.py"), str(work / "mlx_lm.json"), str(out)],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
     wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if proc.returncode != 0:
         sys.exit(f"mlx-lm run failed:\n{proc.stderr[-3000:]}")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     steps = [r for r in rows if "iteration" in r]
-    return {"losses": [r["train_loss"] for r in steps],
-            "step_seconds": [1.0 / r["iterations_per_second"] for r in steps],
-            "peak_memory_gb": max(r["peak_memory"] for r in steps), "wall_seconds": wall, "cpu_seconds": cpu,
-            "load_and_train_seconds": next(r["total_seconds"] for r in rows if "total_seconds" in r)}
+    return {
+        "losses": [r["train_loss"] for r in steps],
+        "step_seconds": [1.0 / r["iterations_per_second"] for r in steps],
+        "peak_memory_gb": max(r["peak_memory"] for r in steps),
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "load_and_train_seconds": next(r["total_seconds"] for r in rows if "total_seconds" in r),
+    }
 
 
 def run_ours(model: str, data_dir: Path, work: Path, a, *, bucketing: bool, name: str) -> dict:
     from mlx_distill.train.trainer import train
 
-    cfg = {"model": model, "data": str(data_dir), "fine_tune_type": "lora", "num_layers": a.num_layers,
-           "batch_size": a.batch_size, "iters": a.iters, "learning_rate": a.learning_rate,
-           "lora_parameters": {"rank": a.rank, "scale": 20.0, "dropout": 0.0}, "mask": "last",
-           "max_seq_length": a.max_seq_length, "steps_per_report": a.iters, "val_batches": 0,
-           "save_every": 10 ** 9, "adapter_path": str(work / name), "seed": a.seed, "bucketing": bucketing}
+    cfg = {
+        "model": model,
+        "data": str(data_dir),
+        "fine_tune_type": "lora",
+        "num_layers": a.num_layers,
+        "batch_size": a.batch_size,
+        "iters": a.iters,
+        "learning_rate": a.learning_rate,
+        "lora_parameters": {"rank": a.rank, "scale": 20.0, "dropout": 0.0},
+        "mask": "last",
+        "max_seq_length": a.max_seq_length,
+        "steps_per_report": a.iters,
+        "val_batches": 0,
+        "save_every": 10**9,
+        "adapter_path": str(work / name),
+        "seed": a.seed,
+        "bucketing": bucketing,
+    }
     cpu0, t0 = time.process_time(), time.perf_counter()
     r = train(cfg, overwrite=True, progress=False, quiet=not a.verbose)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     rows = [json.loads(line) for line in open(r.run_dir / "metrics.jsonl")]
     steps = [x for x in rows if x["kind"] == "train"]
-    return {"losses": [x["loss"] for x in steps], "step_seconds": [x["seconds"] for x in steps],
-            "tokens": [x["tokens"] for x in steps], "targets": [x["targets"] for x in steps],
-            "peak_memory_gb": max(x["peak_memory_gb"] for x in rows if x["kind"] == "report"),
-            "wall_seconds": wall, "cpu_seconds": cpu, "tokens_per_s": r.tokens_per_s, "cache": r.stats}
+    return {
+        "losses": [x["loss"] for x in steps],
+        "step_seconds": [x["seconds"] for x in steps],
+        "tokens": [x["tokens"] for x in steps],
+        "targets": [x["targets"] for x in steps],
+        "peak_memory_gb": max(x["peak_memory_gb"] for x in rows if x["kind"] == "report"),
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "tokens_per_s": r.tokens_per_s,
+        "cache": r.stats,
+    }
 
 
 def prepare_data(a, work: Path) -> Path:
@@ -162,8 +204,11 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/train_throughput")
     p.add_argument("--skip-mlx-lm", action="store_true", help="only our two runs (no ratio)")
-    p.add_argument("--mlx-lm-native-mask", action="store_true",
-                   help="keep mlx-lm's own --mask-prompt targets (two more per example) instead of ours")
+    p.add_argument(
+        "--mlx-lm-native-mask",
+        action="store_true",
+        help="keep mlx-lm's own --mask-prompt targets (two more per example) instead of ours",
+    )
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args()
     if a.n_train % a.batch_size:
@@ -177,9 +222,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="train-throughput-") as tmp:
         work = Path(tmp)
         data = prepare_data(a, work)
-        print(f"model {a.model}, {a.n_train} examples, {a.iters} steps of batch {a.batch_size}, LoRA rank {a.rank} "
-              f"on the top {a.num_layers} layers, lr {a.learning_rate}, load average {os.getloadavg()[0]:.1f}",
-              flush=True)
+        print(
+            f"model {a.model}, {a.n_train} examples, {a.iters} steps of batch {a.batch_size}, LoRA rank {a.rank} "
+            f"on the top {a.num_layers} layers, lr {a.learning_rate}, load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         res = {"args": vars(a), "loadavg_start": os.getloadavg()}
         # ours, mlx-lm, ours: load from other processes changes over minutes; this spreads it over both
         res["ours_exact"] = run_ours(a.model, data, work, a, bucketing=False, name="ours-exact")
@@ -201,8 +248,10 @@ def main() -> None:
         secs = sum(r["step_seconds"])
         r["tokens_per_s_same_data"] = tokens / secs
         ratio = f"{base / secs:5.2f}x" if base else "-"
-        print(f"{label:18} {secs / len(r['step_seconds']):8.2f} {tokens / secs:9.1f} {secs:8.1f} {r['wall_seconds']:8.1f}"
-              f" {r['cpu_seconds']:8.1f} {r['peak_memory_gb']:8.2f}  {ratio}")
+        print(
+            f"{label:18} {secs / len(r['step_seconds']):8.2f} {tokens / secs:9.1f} {secs:8.1f} {r['wall_seconds']:8.1f}"
+            f" {r['cpu_seconds']:8.1f} {r['peak_memory_gb']:8.2f}  {ratio}"
+        )
     if base:
         res["speedup"] = base / sum(res["ours"]["step_seconds"])
         res["speedup_exact_order"] = base / sum(res["ours_exact"]["step_seconds"])
@@ -215,13 +264,20 @@ def main() -> None:
         cells = [res[k]["losses"][i] if k in res else float("nan") for k in ("mlx_lm", "ours_exact", "ours")]
         print(f"{i + 1:>4} " + " ".join(f"{c:12.4f}" for c in cells))
     if base:
-        print(f"\nspeed-up (training time, same examples): {res['speedup']:.2f}x with bucketing, "
-              f"{res['speedup_exact_order']:.2f}x in mlx-lm's batch order; CPU time {res['speedup_cpu']:.2f}x. "
-              f"Max |loss difference| mlx-lm vs ours in the same order: {res['max_abs_loss_diff_exact_order']:.4f} "
-              + ("(mlx-lm's own mask: it also counts the newline after the last <|im_end|> and one padding token)"
-                 if a.mlx_lm_native_mask else "(mlx-lm with the same targets as ours)"))
-    print(f"load average: {res['loadavg_start'][0]:.1f} at start, {res['loadavg_end'][0]:.1f} at end "
-          "(other processes on the machine slow every run)")
+        print(
+            f"\nspeed-up (training time, same examples): {res['speedup']:.2f}x with bucketing, "
+            f"{res['speedup_exact_order']:.2f}x in mlx-lm's batch order; CPU time {res['speedup_cpu']:.2f}x. "
+            f"Max |loss difference| mlx-lm vs ours in the same order: {res['max_abs_loss_diff_exact_order']:.4f} "
+            + (
+                "(mlx-lm's own mask: it also counts the newline after the last <|im_end|> and one padding token)"
+                if a.mlx_lm_native_mask
+                else "(mlx-lm with the same targets as ours)"
+            )
+        )
+    print(
+        f"load average: {res['loadavg_start'][0]:.1f} at start, {res['loadavg_end'][0]:.1f} at end "
+        "(other processes on the machine slow every run)"
+    )
     (out / "result.json").write_text(json.dumps(res, indent=2) + "\n")
     _plot(res, out / "loss.png")
     print(f"wrote {out / 'result.json'} and {out / 'loss.png'}")
@@ -234,9 +290,11 @@ def _plot(res: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    for key, label, style in (("mlx_lm", "plain mlx-lm (--mask-prompt)", "o-"),
-                              ("ours_exact", "mlx-distill, mlx-lm's batch order", "s--"),
-                              ("ours", "mlx-distill, bucketing", "^:")):
+    for key, label, style in (
+        ("mlx_lm", "plain mlx-lm (--mask-prompt)", "o-"),
+        ("ours_exact", "mlx-distill, mlx-lm's batch order", "s--"),
+        ("ours", "mlx-distill, bucketing", "^:"),
+    ):
         if key in res:
             ys = res[key]["losses"]
             ax.plot(range(1, len(ys) + 1), ys, style, label=label, ms=4)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Convert a public tool-calling data set into training records: `mlx-distill data convert`.
 
-    scripts/convert_training_data.py --from {legacy,glaive,hermes,xlam,openai,bfcl,when2call} IN OUT [--skip-invalid]
+scripts/convert_training_data.py --from {legacy,glaive,hermes,xlam,openai,bfcl,when2call} IN OUT [--skip-invalid]
 """
 
 import sys

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Mine repositories into tool-using examples with real tool results: `mlx-distill data domain`.
 
-    scripts/generate_domain_examples.py REPO... -o OUT [--seed N] [--limit N] [--include DIR]
+scripts/generate_domain_examples.py REPO... -o OUT [--seed N] [--limit N] [--include DIR]
 """
 
 import sys

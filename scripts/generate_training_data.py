@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the training data: `mlx-distill data build` (generators -> validate -> balance -> split).
 
-    scripts/generate_training_data.py [-c configs/data.yaml] [-o OUTPUT_DIR] [--no-template] [--json]
+scripts/generate_training_data.py [-c configs/data.yaml] [-o OUTPUT_DIR] [--no-template] [--json]
 """
 
 import sys

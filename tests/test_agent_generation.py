@@ -28,8 +28,13 @@ def test_a_stop_sequence_spanning_several_tokens_stops_generation(loaded):
     gen = Generator(loaded.model, tok)
     assert len(tok.encode("HALT", add_special_tokens=False)) > 1  # spans several tokens
     chunks = []
-    r = gen.generate(prompt(tok, "Say something."), stop=["HALT"], max_tokens=40, on_text=chunks.append,
-                     logits_processors=[forced_reply(tok, "The answer is 42. HALT then more text")])
+    r = gen.generate(
+        prompt(tok, "Say something."),
+        stop=["HALT"],
+        max_tokens=40,
+        on_text=chunks.append,
+        logits_processors=[forced_reply(tok, "The answer is 42. HALT then more text")],
+    )
     assert r.text == "The answer is 42. " and r.finish_reason == "stop" and r.stopped_by == "HALT"
     assert "".join(chunks) == r.text  # the streamed text never showed any part of the stop string
     assert len(r.tokens) < len(tok.encode("The answer is 42. HALT then more text", add_special_tokens=False))
@@ -50,8 +55,9 @@ def test_prefix_cache_reuses_the_common_prefix_and_gives_the_same_tokens(loaded)
     cached, fresh = Generator(loaded.model, tok), Generator(loaded.model, tok)
     convo, previous = [], None
     for turn in range(3):
-        p = prompting.render(prompting.conversation("Which files import svcs?") + convo, TOOLS, tok,
-                             add_generation_prompt=True)
+        p = prompting.render(
+            prompting.conversation("Which files import svcs?") + convo, TOOLS, tok, add_generation_prompt=True
+        )
         a = cached.generate(p, max_tokens=12, temperature=0.0)
         b = fresh.generate(p, max_tokens=12, temperature=0.0, use_cache=False)
         assert a.tokens == b.tokens, turn
@@ -61,8 +67,10 @@ def test_prefix_cache_reuses_the_common_prefix_and_gives_the_same_tokens(loaded)
             assert a.cached_tokens >= previous.prompt_tokens
             assert a.processed_tokens < a.prompt_tokens / 5
         previous = a
-        convo += [{"role": "assistant", "content": a.text.strip() or "ok"},
-                  {"role": "user", "content": f"And turn {turn + 2}?"}]
+        convo += [
+            {"role": "assistant", "content": a.text.strip() or "ok"},
+            {"role": "user", "content": f"And turn {turn + 2}?"},
+        ]
     # another run sharing the system prompt and tools reuses that prefix
     other = cached.generate(prompt(tok, "What does main return?"), max_tokens=4)
     system_and_tools = prompting.render([{"role": "system", "content": prompting.DEFAULT_SYSTEM_PROMPT}], TOOLS, tok)
@@ -118,8 +126,13 @@ def test_batched_generations_match_each_generation_alone_with_their_own_stops_an
     from concurrent.futures import ThreadPoolExecutor
 
     tok = loaded.tokenizer
-    asks = [("Which file defines main?", 14, ()), ("What is a mutex?", 9, ()), ("List the files.", 14, ("HALT",)),
-            ("Explain closures, please, in detail.", 5, ()), ("Say it.", 20, ("HALT",))]
+    asks = [
+        ("Which file defines main?", 14, ()),
+        ("What is a mutex?", 9, ()),
+        ("List the files.", 14, ("HALT",)),
+        ("Explain closures, please, in detail.", 5, ()),
+        ("Say it.", 20, ("HALT",)),
+    ]
     forced = {2: "Sure. HALT and more", 4: "Done now."}
     prompts = [prompt(tok, q) for q, _, _ in asks]
 

@@ -13,7 +13,7 @@ from mlx_distill.tools import Workspace
 
 
 def call(name, **arguments):
-    return f'<tool_call>\n{json.dumps({"name": name, "arguments": arguments})}\n</tool_call>'
+    return f"<tool_call>\n{json.dumps({'name': name, 'arguments': arguments})}\n</tool_call>"
 
 
 @pytest.fixture
@@ -27,14 +27,21 @@ def test_tool_executed_result_fed_back_final_answer(scripted, workspace):
     model = scripted([call("read_file", path="notes.txt"), "The notes say hello."])
     out = run_question(create_agent(model, workspace=workspace, tools=["read_file"]), "What do the notes say?")
     assert (out.outcome, out.error, out.final_text) == ("answered", None, "The notes say hello.")
-    assert [(c.name, c.arguments, c.result) for c in out.tool_calls] == [("read_file", {"path": "notes.txt"}, "hello\n")]
+    assert [(c.name, c.arguments, c.result) for c in out.tool_calls] == [
+        ("read_file", {"path": "notes.txt"}, "hello\n")
+    ]
     assert out.requests == 2 and out.input_tokens > 0 and out.output_tokens > 0 and out.latency_s > 0
     assert "<tool_response>\nhello\n" in model.prompts[1]  # the real file's content reached the model
 
 
 def test_a_malformed_call_goes_back_as_a_retry_saying_what_was_wrong(scripted, workspace):
-    model = scripted(['<tool_call>\n{"name": "read_file", "arguments": {"path": }\n</tool_call>',
-                      call("read_file", path="notes.txt"), "hello"])
+    model = scripted(
+        [
+            '<tool_call>\n{"name": "read_file", "arguments": {"path": }\n</tool_call>',
+            call("read_file", path="notes.txt"),
+            "hello",
+        ]
+    )
     out = run_question(create_agent(model, workspace=workspace, tools=["read_file"]), "What do the notes say?")
     assert out.outcome == "answered" and out.final_text == "hello" and out.requests == 3
     retry = model.prompts[1]

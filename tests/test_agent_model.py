@@ -32,19 +32,37 @@ def test_the_agent_prompt_is_the_training_rendering_byte_for_byte(scripted, work
     model = scripted([GREP_CALL, "Only src/app.py imports svcs (line 2)."])
     out = run_question(create_agent(model, workspace=workspace, tools=names), "Which files import svcs?")
     assert out.outcome == "answered", out.error
-    record = parse_record({
-        "messages": [
-            {"role": "system", "content": prompting.DEFAULT_SYSTEM_PROMPT},
-            {"role": "user", "content": "Which files import svcs?"},
-            {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {
-                "name": "grep", "arguments": {"pattern": "import svcs", "path": "."}}}]},
-            {"role": "tool", "name": "grep", "content": workspace.call("grep", {"pattern": "import svcs", "path": "."})},
-            {"role": "assistant", "content": "Only src/app.py imports svcs (line 2)."}],
-        "tools": tool_schemas(names),
-        "meta": {"id": "t1", "source": "test", "category": "search", "label": "tool"}})
+    record = parse_record(
+        {
+            "messages": [
+                {"role": "system", "content": prompting.DEFAULT_SYSTEM_PROMPT},
+                {"role": "user", "content": "Which files import svcs?"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "type": "function",
+                            "function": {"name": "grep", "arguments": {"pattern": "import svcs", "path": "."}},
+                        }
+                    ],
+                },
+                {
+                    "role": "tool",
+                    "name": "grep",
+                    "content": workspace.call("grep", {"pattern": "import svcs", "path": "."}),
+                },
+                {"role": "assistant", "content": "Only src/app.py imports svcs (line 2)."},
+            ],
+            "tools": tool_schemas(names),
+            "meta": {"id": "t1", "source": "test", "category": "search", "label": "tool"},
+        }
+    )
     msgs, tools, tok = record.template_messages(), record.tools, model.tokenizer
-    assert list(model.prompts) == [prompting.render(msgs[:2], tools, tok, add_generation_prompt=True),
-                                   prompting.render(msgs[:4], tools, tok, add_generation_prompt=True)]
+    assert list(model.prompts) == [
+        prompting.render(msgs[:2], tools, tok, add_generation_prompt=True),
+        prompting.render(msgs[:4], tools, tok, add_generation_prompt=True),
+    ]
     # the whole run, turned back into record messages, renders exactly like the training record
     assert prompting.render(out.record_messages(), tools, tok) == prompting.render(msgs, tools, tok)
 
@@ -71,8 +89,9 @@ def test_stop_sequences_reach_generation_and_stop_it(scripted):
 
 
 def test_usage_and_finish_reasons(scripted, workspace):
-    model = scripted(['<tool_call>\n{"name": "read_file", "arguments": {"path": "notes.txt"}}\n</tool_call>',
-                      "The notes say hello."])
+    model = scripted(
+        ['<tool_call>\n{"name": "read_file", "arguments": {"path": "notes.txt"}}\n</tool_call>', "The notes say hello."]
+    )
     out = run_question(create_agent(model, workspace=workspace, tools=NAMES), "What do the notes say?")
     responses = [m for m in out.messages if isinstance(m, ModelResponse)]
     assert [r.finish_reason for r in responses] == ["tool_call", "stop"]
@@ -87,8 +106,12 @@ def test_usage_and_finish_reasons(scripted, workspace):
 
 
 def test_streaming_yields_text_and_still_yields_tool_calls(scripted, workspace):
-    model = scripted(['Let me look.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "notes.txt"}}\n'
-                      "</tool_call>", "The notes say hello."])
+    model = scripted(
+        [
+            'Let me look.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "notes.txt"}}\n</tool_call>',
+            "The notes say hello.",
+        ]
+    )
     agent = create_agent(model, workspace=workspace, tools=NAMES)
     texts, calls = [], []
 

@@ -29,16 +29,24 @@ def make_random_adapter(model_dir, dest, seed=1):
     mx.random.seed(seed)
     lora = {k: mx.random.normal(v.shape) * 0.5 for k, v in tree_flatten(model.parameters()) if ".lora_" in k}
     mx.save_safetensors(str(dest / "adapters.safetensors"), lora)
-    (dest / "adapter_config.json").write_text(json.dumps({"fine_tune_type": "lora", "num_layers": 4,
-                                                          "lora_parameters": params}))
+    (dest / "adapter_config.json").write_text(
+        json.dumps({"fine_tune_type": "lora", "num_layers": 4, "lora_parameters": params})
+    )
     return dest
 
 
 def completion_ids(url, model, messages, max_tokens=4):
-    body = {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
-            "logprobs": True, "top_logprobs": 1}
-    req = urllib.request.Request(url + "/chat/completions", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    body = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "logprobs": True,
+        "top_logprobs": 1,
+    }
+    req = urllib.request.Request(
+        url + "/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=60) as r:
         choice = json.loads(r.read())["choices"][0]
     return [t["id"] for t in choice["logprobs"]["content"]]
@@ -51,8 +59,9 @@ def test_serve_with_adapter_and_run_the_agent_against_it(tiny_model_dir, tmp_pat
     server = start_server(str(tiny_model_dir), adapter, timeout=120)
     try:
         assert server.url.startswith("http://127.0.0.1:") and server.healthy()
-        agent = create_agent(server.url, workspace=Workspace(tmp_path / "ws"), tools=["read_file"],
-                             model_settings={"max_tokens": 8})
+        agent = create_agent(
+            server.url, workspace=Workspace(tmp_path / "ws"), tools=["read_file"], model_settings={"max_tokens": 8}
+        )
         assert agent.model_settings["stop_sequences"] == ["<|im_end|>"]
         out = run_question(agent, "What do the notes say?")
         assert out.outcome == "answered" and out.requests == 1, out.error  # a random model: plain text

@@ -15,11 +15,22 @@ from mlx_distill.io import InputError
 def suite_file(tmp_path_factory):
     p = tmp_path_factory.mktemp("suite") / "mini.jsonl"
     rows = [
-        {"id": "t1", "question": "How many lines does {path} have?", "label": "tool", "category": "count",
-         "expected_tools": ["read_file"], "workspace": {"kind": "line_count"},
-         "answer": {"type": "number", "value": "{count}"}},
-        {"id": "d1", "question": "What is a mutex?", "label": "direct", "category": "concept",
-         "answer": {"type": "any_of", "keywords": ["lock"]}},
+        {
+            "id": "t1",
+            "question": "How many lines does {path} have?",
+            "label": "tool",
+            "category": "count",
+            "expected_tools": ["read_file"],
+            "workspace": {"kind": "line_count"},
+            "answer": {"type": "number", "value": "{count}"},
+        },
+        {
+            "id": "d1",
+            "question": "What is a mutex?",
+            "label": "direct",
+            "category": "concept",
+            "answer": {"type": "any_of", "keywords": ["lock"]},
+        },
     ]
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return p
@@ -27,8 +38,20 @@ def suite_file(tmp_path_factory):
 
 def test_bench_progress_is_one_line_per_case_when_stderr_is_not_a_terminal(tiny_model_dir, suite_file, tmp_path):
     # a log file gets no rich bar, so each finished case is a line with its outcome and the ETA
-    res = CliRunner().invoke(main, ["bench", "--model", str(tiny_model_dir), "--suite", str(suite_file),
-                                    "--max-tokens", "4", "--out", str(tmp_path / "run")])
+    res = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "--model",
+            str(tiny_model_dir),
+            "--suite",
+            str(suite_file),
+            "--max-tokens",
+            "4",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     lines = [x for x in res.stderr.splitlines() if x.startswith("bench ")]
     assert [x.split()[1] for x in lines] == ["1/2", "2/2"], res.stderr
@@ -38,9 +61,26 @@ def test_bench_progress_is_one_line_per_case_when_stderr_is_not_a_terminal(tiny_
 
 def test_bench_sweep_writes_run_directory_and_json(tiny_model_dir, suite_file, tmp_path):
     out = tmp_path / "run"
-    res = CliRunner().invoke(main, ["bench", "--model", str(tiny_model_dir), "--suite", str(suite_file),
-                                    "--temperature", "0,0.7", "--seeds", "2", "--max-tokens", "4",
-                                    "--out", str(out), "--json", "--no-progress"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "--model",
+            str(tiny_model_dir),
+            "--suite",
+            str(suite_file),
+            "--temperature",
+            "0,0.7",
+            "--seeds",
+            "2",
+            "--max-tokens",
+            "4",
+            "--out",
+            str(out),
+            "--json",
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["config"]["temperatures"] == [0.0, 0.7] and data["config"]["seeds"] == [0, 1]
@@ -51,9 +91,25 @@ def test_bench_sweep_writes_run_directory_and_json(tiny_model_dir, suite_file, t
 
 
 def test_bench_table_and_failed_model_line(tiny_model_dir, suite_file, tmp_path):
-    res = CliRunner().invoke(main, ["bench", "-m", str(tiny_model_dir), "-m", str(tmp_path / "missing"),
-                                    "--suite", str(suite_file), "--category", "concept", "--max-tokens", "2",
-                                    "--out", str(tmp_path / "r"), "--no-progress"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "-m",
+            str(tiny_model_dir),
+            "-m",
+            str(tmp_path / "missing"),
+            "--suite",
+            str(suite_file),
+            "--category",
+            "concept",
+            "--max-tokens",
+            "2",
+            "--out",
+            str(tmp_path / "r"),
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert f"error: {tmp_path / 'missing'}: failed to load: InputError" in res.stderr
     assert "decision accuracy" in res.stdout and "report:" in res.stdout
@@ -61,14 +117,17 @@ def test_bench_table_and_failed_model_line(tiny_model_dir, suite_file, tmp_path)
     assert [c["case_id"] for c in data["cases"]] == ["d1"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--suite", "nosuch"], "error: unknown suite 'nosuch'"),
-    (["--suite", "bfcl:cooking"], "error: unknown BFCL category 'cooking'"),
-    (["--category", "poetry"], "error: unknown category 'poetry'"),
-    (["--temperature", "hot"], "Invalid value for --temperature: 'hot' is not a number"),
-    (["--adapter-path", "a", "--adapter-path", "b"], "2 --adapter-path values for 1 --model values"),
-    (["--adapter-path", "/no/such/adapter"], "error: /no/such/adapter: adapter directory not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--suite", "nosuch"], "error: unknown suite 'nosuch'"),
+        (["--suite", "bfcl:cooking"], "error: unknown BFCL category 'cooking'"),
+        (["--category", "poetry"], "error: unknown category 'poetry'"),
+        (["--temperature", "hot"], "Invalid value for --temperature: 'hot' is not a number"),
+        (["--adapter-path", "a", "--adapter-path", "b"], "2 --adapter-path values for 1 --model values"),
+        (["--adapter-path", "/no/such/adapter"], "error: /no/such/adapter: adapter directory not found"),
+    ],
+)
 def test_bench_bad_input_is_one_line(args, message, suite_file):
     suite = [] if "--suite" in args else ["--suite", str(suite_file)]
     res = CliRunner().invoke(main, ["bench", "-m", "embedded:smollm2-135m", *suite, *args, "--no-progress"])
@@ -84,8 +143,19 @@ def test_bench_malformed_suite_names_file_and_line(tmp_path):
 
 
 def test_all_models_failing_exits_nonzero(suite_file, tmp_path):
-    res = CliRunner().invoke(main, ["bench", "-m", str(tmp_path / "gone"), "--suite", str(suite_file),
-                                    "--out", str(tmp_path / "r"), "--no-progress"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "-m",
+            str(tmp_path / "gone"),
+            "--suite",
+            str(suite_file),
+            "--out",
+            str(tmp_path / "r"),
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 1 and "failed to load" in res.stderr
 
 
@@ -107,9 +177,23 @@ def test_compare_side_by_side(tiny_model_dir, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# comment\nWhat is a closure?\n\nList the files here.\n")
     out = tmp_path / "cmp"
-    res = CliRunner().invoke(main, ["compare", "--prompts", str(prompts), "-m", str(tiny_model_dir),
-                                    "-m", str(tmp_path / "missing"), "--max-tokens", "3", "--out", str(out),
-                                    "--no-progress"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            "--prompts",
+            str(prompts),
+            "-m",
+            str(tiny_model_dir),
+            "-m",
+            str(tmp_path / "missing"),
+            "--max-tokens",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "failed to load" in res.stderr
     md = (out / "compare.md").read_text()
@@ -141,9 +225,11 @@ def test_compare_scores_judgement_when_prompts_carry_labels(tmp_path):
         return ModelResponse(parts=[ToolCallPart("list_files", {})])
 
     prompts = tmp_path / "p.jsonl"
-    prompts.write_text('{"question": "List the files.", "label": "tool"}\n'
-                       '{"question": "What is a closure?", "label": "direct"}\n'
-                       '{"question": "What is a mutex?", "label": "direct"}\n')
+    prompts.write_text(
+        '{"question": "List the files.", "label": "tool"}\n'
+        '{"question": "What is a closure?", "label": "direct"}\n'
+        '{"question": "What is a mutex?", "label": "direct"}\n'
+    )
     data = run_compare([ModelSpec(FunctionModel(lister), label="always-call")], load_prompts(str(prompts)))
     v = data["judgement"]["always-call"]
     assert v["balanced_accuracy"] == 0.5 and v["majority_baseline"] == pytest.approx(2 / 3)
@@ -155,8 +241,19 @@ def test_compare_scores_judgement_when_prompts_carry_labels(tmp_path):
         load_prompts(str(bad))
 
 
-TIMINGS = {"started", "wall_s", "load_s", "case_seconds", "cases_per_min", "peak_memory_mb", "latency_s",
-           "latency_p50_s", "latency_p95_s", "tokens_per_s", "host"}
+TIMINGS = {
+    "started",
+    "wall_s",
+    "load_s",
+    "case_seconds",
+    "cases_per_min",
+    "peak_memory_mb",
+    "latency_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "tokens_per_s",
+    "host",
+}
 
 
 def _content(obj):
@@ -179,14 +276,44 @@ def test_sharded_bench_over_two_processes_writes_the_single_process_report(tiny_
     from mlx_distill._blas import blas_env
 
     bindir = Path(sys.executable).parent
-    args = ["bench", "-m", str(tiny_model_dir), "--suite", "discrimination", "--limit", "5", "--max-tokens", "4",
-            "--seeds", "2", "--concurrency", "1", "--no-progress", "--json"]
+    args = [
+        "bench",
+        "-m",
+        str(tiny_model_dir),
+        "--suite",
+        "discrimination",
+        "--limit",
+        "5",
+        "--max-tokens",
+        "4",
+        "--seeds",
+        "2",
+        "--concurrency",
+        "1",
+        "--no-progress",
+        "--json",
+    ]
     single = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "one")])
     assert single.exit_code == 0, single.output
     launch = shutil.which("mlx.launch", path=str(bindir))
-    run = subprocess.run([launch, "-n", "2", "--backend", "ring", "--", str(bindir / "mlx-distill"), *args,
-                          "--out", str(tmp_path / "two")], capture_output=True, text=True, env=blas_env(),
-                         timeout=900)
+    run = subprocess.run(
+        [
+            launch,
+            "-n",
+            "2",
+            "--backend",
+            "ring",
+            "--",
+            str(bindir / "mlx-distill"),
+            *args,
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        capture_output=True,
+        text=True,
+        env=blas_env(),
+        timeout=900,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     one = json.loads((tmp_path / "one" / "report.json").read_text())
     two = json.loads((tmp_path / "two" / "report.json").read_text())

@@ -8,8 +8,15 @@ from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolRetu
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from rich.console import Console
 
-from mlx_distill.bench.report import (load_report, markdown, rich_suite_table, rich_table, suite_rows, table_rows,
-                                     write_run_dir)
+from mlx_distill.bench.report import (
+    load_report,
+    markdown,
+    rich_suite_table,
+    rich_table,
+    suite_rows,
+    table_rows,
+    write_run_dir,
+)
 from mlx_distill.bench.runner import ModelSpec, RunConfig, run_benchmark
 from mlx_distill.bench.suites import Suite, load_suite
 
@@ -28,15 +35,25 @@ def talker(messages, info: AgentInfo) -> ModelResponse:
 def data():
     cases = {c.id: c for c in load_suite("discrimination").cases}
     suite = Suite("discrimination", [cases["count-03"], cases["architecture-05"], cases["concept-01"]])
-    specs = [ModelSpec(FunctionModel(lister), label="lister"), ModelSpec(FunctionModel(talker), label="talker"),
-             ModelSpec("/nonexistent/model")]
+    specs = [
+        ModelSpec(FunctionModel(lister), label="lister"),
+        ModelSpec(FunctionModel(talker), label="talker"),
+        ModelSpec("/nonexistent/model"),
+    ]
     return run_benchmark(specs, [suite], RunConfig(temperatures=[0.0, 0.7], seeds=[0, 1])).to_json()
 
 
 def test_table_has_a_column_per_model_and_temperature(data):
     header, rows = table_rows(data)
-    assert header == ["metric", "lister @T=0", "lister @T=0.7", "talker @T=0", "talker @T=0.7",
-                      "/nonexistent/model @T=0", "/nonexistent/model @T=0.7"]
+    assert header == [
+        "metric",
+        "lister @T=0",
+        "lister @T=0.7",
+        "talker @T=0",
+        "talker @T=0.7",
+        "/nonexistent/model @T=0",
+        "/nonexistent/model @T=0.7",
+    ]
     cells = dict(rows)
     assert cells["decision accuracy"][:4] == ["33.3% ± 0.0", "33.3% ± 0.0", "66.7% ± 0.0", "66.7% ± 0.0"]
     assert cells["tool hallucination"][0].startswith("100.0%") and cells["tool hallucination"][2].startswith("0.0%")
@@ -62,8 +79,12 @@ def test_run_directory_files(data, tmp_path):
 
 def test_reports_put_balanced_accuracy_and_the_baseline_first_and_flag_constant_models(data):
     header, rows = table_rows(data)
-    assert [r[0] for r in rows[:4]] == ["balanced accuracy", "  majority baseline", "decision accuracy",
-                                        "  no better than baseline"]
+    assert [r[0] for r in rows[:4]] == [
+        "balanced accuracy",
+        "  majority baseline",
+        "decision accuracy",
+        "  no better than baseline",
+    ]
     cells = dict(rows)
     # lister always calls a tool: 1 tool + 2 direct cases -> baseline 66.7%, balanced 50%, flagged
     assert cells["balanced accuracy"][0].startswith("50.0%") and cells["  majority baseline"][0].startswith("66.7%")

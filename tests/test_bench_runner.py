@@ -59,8 +59,7 @@ def small_suite():
 
 
 def test_good_agent_scores_well_across_seeds(small_suite):
-    result = run_benchmark([ModelSpec(FunctionModel(good_agent), label="good")], [small_suite],
-                           RunConfig(seeds=[0, 1]))
+    result = run_benchmark([ModelSpec(FunctionModel(good_agent), label="good")], [small_suite], RunConfig(seeds=[0, 1]))
     data = result.to_json()
     model = data["models"][0]
     pooled = model["pooled"]
@@ -79,11 +78,13 @@ def test_good_agent_scores_well_across_seeds(small_suite):
 
 def test_hallucinating_model_failing_cases_and_failing_loads(small_suite, tmp_path):
     (tmp_path / "adapter").mkdir()
-    specs = [ModelSpec(FunctionModel(always_list_files), label="eager"),
-             ModelSpec(FunctionModel(crashes_on_deadlock), label="fragile"),
-             ModelSpec(str(tmp_path / "no-such-model")),
-             ModelSpec("anthropic:claude-sonnet-4-5", adapter_path=str(tmp_path / "adapter")),
-             ModelSpec("http://127.0.0.1:9/v1")]
+    specs = [
+        ModelSpec(FunctionModel(always_list_files), label="eager"),
+        ModelSpec(FunctionModel(crashes_on_deadlock), label="fragile"),
+        ModelSpec(str(tmp_path / "no-such-model")),
+        ModelSpec("anthropic:claude-sonnet-4-5", adapter_path=str(tmp_path / "adapter")),
+        ModelSpec("http://127.0.0.1:9/v1"),
+    ]
     errors = []
     result = run_benchmark(specs, [small_suite], on_model_error=lambda spec, msg: errors.append(msg))
     data = result.to_json()
@@ -111,12 +112,13 @@ def test_bfcl_cases_end_at_the_first_call():
         seen_tools.append(sorted(t.name for t in info.function_tools))
         if not case.ground_truth:
             return ModelResponse(parts=[TextPart("None of these functions can answer that.")])
-        (name, answer), = case.ground_truth[0].items()
+        ((name, answer),) = case.ground_truth[0].items()
         shown = {v: k for k, v in case.name_map.items()}[name]
         return ModelResponse(parts=[ToolCallPart(shown, {k: v[0] for k, v in answer.items() if v[0] != ""})])
 
-    data = run_benchmark([ModelSpec(FunctionModel(oracle), label="oracle")],
-                         [Suite("bfcl", simple + irrelevant)]).to_json()
+    data = run_benchmark(
+        [ModelSpec(FunctionModel(oracle), label="oracle")], [Suite("bfcl", simple + irrelevant)]
+    ).to_json()
     pooled = data["models"][0]["pooled"]
     assert pooled["answer_correctness"] == 1.0 and pooled["decision_accuracy"] == 1.0, data["cases"]
     assert all(c["requests"] == 1 for c in data["cases"])  # nothing executed, no second request
@@ -151,8 +153,9 @@ def test_adapter_for_another_base_is_a_one_line_load_error(tiny_model_dir, tmp_p
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     mx.save_safetensors(str(adapter / "adapters.safetensors"), dict(tree_flatten(model.trainable_parameters())))
-    (adapter / "adapter_config.json").write_text(json.dumps({"num_layers": 2, "lora_parameters": lora,
-                                                             "fine_tune_type": "lora"}))
+    (adapter / "adapter_config.json").write_text(
+        json.dumps({"num_layers": 2, "lora_parameters": lora, "fine_tune_type": "lora"})
+    )
     other = build_tiny_model(tmp_path / "other", hidden_size=96)
     specs = [ModelSpec(str(other), str(adapter)), ModelSpec(FunctionModel(good_agent), label="good")]
     data = run_benchmark(specs, [Suite("one", small_suite.cases[3:4])]).to_json()
@@ -174,7 +177,20 @@ def test_batched_cases_on_a_local_model_give_what_each_case_gives_alone(tiny_mod
     alone, together = run(1), run(3)
     assert load_cached(str(tiny_model_dir)).generator.stats["max_batch"] == 3  # three cases decoded together
     assert together.load_error is None and len(together.scores) == 10
-    keys = ("case_id", "seed", "question", "final_text", "tool_calls", "predicted", "correct", "outcome", "requests",
-            "input_tokens", "output_tokens")
-    assert [[getattr(s, k) for k in keys] for s in together.scores] == [[getattr(s, k) for k in keys] for s in alone.scores]
+    keys = (
+        "case_id",
+        "seed",
+        "question",
+        "final_text",
+        "tool_calls",
+        "predicted",
+        "correct",
+        "outcome",
+        "requests",
+        "input_tokens",
+        "output_tokens",
+    )
+    assert [[getattr(s, k) for k in keys] for s in together.scores] == [
+        [getattr(s, k) for k in keys] for s in alone.scores
+    ]
     assert [o.tool_calls for o in together.outcomes] == [o.tool_calls for o in alone.outcomes]

@@ -14,19 +14,44 @@ from mlx_distill.replies import classify_reply
 
 
 def run(text="", calls=(), outcome="answered", error=None, requests=1, out_tokens=10, latency=1.0):
-    return RunOutcome(question="q", final_text=text, tool_calls=[ToolCallRecord(n, a, "r") for n, a in calls],
-                      requests=requests, outcome=outcome, error=error, input_tokens=100, output_tokens=out_tokens,
-                      latency_s=latency)
+    return RunOutcome(
+        question="q",
+        final_text=text,
+        tool_calls=[ToolCallRecord(n, a, "r") for n, a in calls],
+        requests=requests,
+        outcome=outcome,
+        error=error,
+        input_tokens=100,
+        output_tokens=out_tokens,
+        latency_s=latency,
+    )
 
 
-SEARCH = Case(id="s", question="Which file defines `{function}`?", label="tool", category="search",
-              expected_tools=["grep"], workspace={"kind": "function_definition"},
-              answer={"type": "contains", "value": "{file_name}"})
-DIRECT = Case(id="d", question="What is a deadlock?", label="direct", category="concept",
-              answer={"type": "any_of", "keywords": ["wait", "lock"]})
-WRITE = Case(id="w", question="Create {path} containing {token}.", label="tool", category="write",
-             expected_tools=["write_file"], workspace={"kind": "write_note"},
-             answer={"type": "file_contains", "path": "{path}", "values": ["{token}"]})
+SEARCH = Case(
+    id="s",
+    question="Which file defines `{function}`?",
+    label="tool",
+    category="search",
+    expected_tools=["grep"],
+    workspace={"kind": "function_definition"},
+    answer={"type": "contains", "value": "{file_name}"},
+)
+DIRECT = Case(
+    id="d",
+    question="What is a deadlock?",
+    label="direct",
+    category="concept",
+    answer={"type": "any_of", "keywords": ["wait", "lock"]},
+)
+WRITE = Case(
+    id="w",
+    question="Create {path} containing {token}.",
+    label="tool",
+    category="write",
+    expected_tools=["write_file"],
+    workspace={"kind": "write_note"},
+    answer={"type": "file_contains", "path": "{path}", "values": ["{token}"]},
+)
 
 
 def test_tool_case_right_tool_valid_arguments_correct_answer(tmp_path):
@@ -34,8 +59,12 @@ def test_tool_case_right_tool_valid_arguments_correct_answer(tmp_path):
     traj = run(f"It is defined in {facts['file']}.", [("grep", {"pattern": f"def {facts['function']}"})], requests=2)
     s = score_case(SEARCH, traj, model="m", facts=facts, workspace_root=tmp_path)
     assert (s.predicted, s.right_tool, s.args_valid, s.args_total, s.correct) == ("tool", True, 1, 1, True)
-    wrong = score_case(SEARCH, run("It is in main.py.", [("read_file", {"path": "x.py", "colour": 1})]),
-                       facts=facts, workspace_root=tmp_path)
+    wrong = score_case(
+        SEARCH,
+        run("It is in main.py.", [("read_file", {"path": "x.py", "colour": 1})]),
+        facts=facts,
+        workspace_root=tmp_path,
+    )
     assert (wrong.right_tool, wrong.args_valid, wrong.correct) == (False, 0, False)
     assert wrong.tool_calls[0]["errors"] == ["unknown argument 'colour'"]
     memorised = score_case(SEARCH, run("It is in src/app/utils.py."), facts=facts, workspace_root=tmp_path)
@@ -47,8 +76,12 @@ def test_write_case_is_checked_in_the_workspace(tmp_path):
     before = score_case(WRITE, run("Done."), facts=facts, workspace_root=tmp_path)
     assert before.correct is False and "was not written" in before.why
     (tmp_path / facts["path"]).write_text(f"note: {facts['token']}\n")
-    after = score_case(WRITE, run("Done.", [("write_file", {"path": facts["path"], "content": facts["token"]})]),
-                       facts=facts, workspace_root=tmp_path)
+    after = score_case(
+        WRITE,
+        run("Done.", [("write_file", {"path": facts["path"], "content": facts["token"]})]),
+        facts=facts,
+        workspace_root=tmp_path,
+    )
     assert after.correct is True and after.right_tool is True
 
 
@@ -57,10 +90,17 @@ def test_error_outcome_is_an_error_decision_and_wrong():
     assert s.predicted == "error" and s.correct is False and s.outcome == "error"
 
 
-@pytest.mark.parametrize("text, n, ok", [
-    ("There are 12 TODOs.", 12, True), ("There are 112 TODOs.", 12, False), ("1.2 of them", 2, False),
-    ("I count three.", 3, True), ("It is 3.", "3", True), ("v12.5", 12, False),
-])
+@pytest.mark.parametrize(
+    "text, n, ok",
+    [
+        ("There are 12 TODOs.", 12, True),
+        ("There are 112 TODOs.", 12, False),
+        ("1.2 of them", 2, False),
+        ("I count three.", 3, True),
+        ("It is 3.", "3", True),
+        ("v12.5", 12, False),
+    ],
+)
 def test_contains_number(text, n, ok):
     assert contains_number(text, n) is ok
 
@@ -73,16 +113,21 @@ def test_answer_checks():
     assert check_answer({"type": "any_of", "keywords": ["x|lock", "wait"], "min": 2}, "Locks WAIT", facts)[0] is True
     assert check_answer({"type": "any_of", "keywords": ["x|lock", "wait"], "min": 2}, "Locks", facts)[0] is False
     assert check_answer({"type": "contains", "value": "{missing}"}, "x", facts) == (
-        False, "answer spec refers to unknown fact 'missing'")
+        False,
+        "answer spec refers to unknown fact 'missing'",
+    )
     assert check_answer(None, "x", facts) == (None, "no check")
 
 
 def test_aggregate_metrics_by_hand():
-    tool_ok = score_case(Case(**{**SEARCH.model_dump(), "answer": None}), run("x", [("grep", {"pattern": "a"})], requests=2, latency=2.0))
+    tool_ok = score_case(
+        Case(**{**SEARCH.model_dump(), "answer": None}), run("x", [("grep", {"pattern": "a"})], requests=2, latency=2.0)
+    )
     tool_missed = score_case(Case(**{**SEARCH.model_dump(), "answer": None}), run("guess", latency=1.0))
     direct_ok = score_case(DIRECT, run("Two threads wait for each other's lock.", latency=3.0))
-    direct_hallucinated = score_case(DIRECT, run("x", [("list_files", {"bogus": 1})], outcome="loop", latency=4.0,
-                                                 requests=3))
+    direct_hallucinated = score_case(
+        DIRECT, run("x", [("list_files", {"bogus": 1})], outcome="loop", latency=4.0, requests=3)
+    )
     m = aggregate([tool_ok, tool_missed, direct_ok, direct_hallucinated])
     assert m["cases"] == 4 and m["decision_accuracy"] == 0.5
     assert m["per_class"]["tool"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
@@ -116,22 +161,36 @@ def test_classify_reply_for_when2call():
 
 # -- BFCL -----------------------------------------------------------------------------------------
 
-DOC = {"name": "calc.area", "description": "area", "parameters": {"type": "dict", "required": ["base", "height"],
-       "properties": {"base": {"type": "integer"}, "height": {"type": "float"}, "unit": {"type": "string"},
-                      "dims": {"type": "array", "items": {"type": "string"}}}}}
+DOC = {
+    "name": "calc.area",
+    "description": "area",
+    "parameters": {
+        "type": "dict",
+        "required": ["base", "height"],
+        "properties": {
+            "base": {"type": "integer"},
+            "height": {"type": "float"},
+            "unit": {"type": "string"},
+            "dims": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
 GT = [{"calc.area": {"base": [10], "height": [5.0], "unit": ["square meters", "m2", ""], "dims": [["a b"], ""]}}]
 
 
-@pytest.mark.parametrize("args, ok, why", [
-    ({"base": 10, "height": 5}, True, "ok"),  # int accepted for float; optional params may be absent
-    ({"base": 10, "height": 5.0, "unit": "Square-Meters"}, True, "ok"),  # BFCL string normalisation
-    ({"base": 10, "height": 5.0, "dims": ["A_B"]}, True, "ok"),
-    ({"base": 10}, False, "missing required parameter 'height'"),
-    ({"base": 10, "height": 5, "color": "red"}, False, "unexpected parameter 'color'"),
-    ({"base": 11, "height": 5}, False, "invalid value for 'base'"),
-    ({"base": "10", "height": 5}, False, "wrong type for 'base'"),
-    ({"base": 10, "height": 5, "unit": "feet"}, False, "invalid value for 'unit'"),
-])
+@pytest.mark.parametrize(
+    "args, ok, why",
+    [
+        ({"base": 10, "height": 5}, True, "ok"),  # int accepted for float; optional params may be absent
+        ({"base": 10, "height": 5.0, "unit": "Square-Meters"}, True, "ok"),  # BFCL string normalisation
+        ({"base": 10, "height": 5.0, "dims": ["A_B"]}, True, "ok"),
+        ({"base": 10}, False, "missing required parameter 'height'"),
+        ({"base": 10, "height": 5, "color": "red"}, False, "unexpected parameter 'color'"),
+        ({"base": 11, "height": 5}, False, "invalid value for 'base'"),
+        ({"base": "10", "height": 5}, False, "wrong type for 'base'"),
+        ({"base": 10, "height": 5, "unit": "feet"}, False, "invalid value for 'unit'"),
+    ],
+)
 def test_bfcl_ast_match_simple(args, ok, why):
     valid, reason = bfcl_ast_match([DOC], [{"calc.area": args}], GT)
     assert valid is ok and reason.startswith(why)
@@ -149,15 +208,32 @@ def test_bfcl_ast_match_counts_names_and_parallel_order():
 
 def test_bfcl_case_scoring_maps_safe_names_back():
     tool, safe = function_to_tool(DOC)
-    case = Case(id="simple_0", question="area?", label="tool", category="bfcl_simple_python", functions=[tool],
-                name_map={safe: "calc.area"}, ground_truth=GT, source_functions=[DOC], scoring="bfcl",
-                answer={"type": "ast"})
+    case = Case(
+        id="simple_0",
+        question="area?",
+        label="tool",
+        category="bfcl_simple_python",
+        functions=[tool],
+        name_map={safe: "calc.area"},
+        ground_truth=GT,
+        source_functions=[DOC],
+        scoring="bfcl",
+        answer={"type": "ast"},
+    )
     s = score_case(case, run("", [("calc_area", {"base": 10, "height": 5})]))
     assert (s.correct, s.right_tool, s.args_valid) == (True, True, 1)
     s = score_case(case, run("The area is 25."))
     assert (s.correct, s.predicted, s.why) == (False, "direct", "no call")
-    irrelevant = Case(id="irr", question="Who wrote Hamlet?", label="direct", category="bfcl_irrelevance",
-                      functions=[tool], name_map={safe: "calc.area"}, scoring="bfcl", answer={"type": "irrelevance"})
+    irrelevant = Case(
+        id="irr",
+        question="Who wrote Hamlet?",
+        label="direct",
+        category="bfcl_irrelevance",
+        functions=[tool],
+        name_map={safe: "calc.area"},
+        scoring="bfcl",
+        answer={"type": "irrelevance"},
+    )
     assert score_case(irrelevant, run("Shakespeare.")).correct is True
     hall = score_case(irrelevant, run("", [("calc_area", {"base": "x"})]))
     assert hall.correct is False and hall.args_valid == 0 and hall.predicted == "tool"
@@ -206,22 +282,53 @@ def test_aggregate_reports_baseline_per_suite_and_pooled():
 
 
 def test_catalogue_cases_score_the_call_and_classify_replies():
-    tools, _ = zip(*[function_to_tool({"name": "convert_currency", "parameters": {"type": "dict", "properties": {
-        "amount": {"type": "float"}, "to_currency": {"type": "string"}}, "required": ["amount", "to_currency"]}})])
-    call = Case(id="c", question="How much is 20 USD in EUR?", label="tool", category="call", functions=list(tools),
-                scoring="catalogue", answer={"type": "catalogue", "target_tool": "convert_currency",
-                                             "arguments": {"amount": 20, "to_currency": "EUR"}})
+    tools, _ = zip(
+        *[
+            function_to_tool(
+                {
+                    "name": "convert_currency",
+                    "parameters": {
+                        "type": "dict",
+                        "properties": {"amount": {"type": "float"}, "to_currency": {"type": "string"}},
+                        "required": ["amount", "to_currency"],
+                    },
+                }
+            )
+        ]
+    )
+    call = Case(
+        id="c",
+        question="How much is 20 USD in EUR?",
+        label="tool",
+        category="call",
+        functions=list(tools),
+        scoring="catalogue",
+        answer={
+            "type": "catalogue",
+            "target_tool": "convert_currency",
+            "arguments": {"amount": 20, "to_currency": "EUR"},
+        },
+    )
     right = score_case(call, run("", [("convert_currency", {"amount": 20.0, "to_currency": "eur"})]))
     assert right.predicted == "tool" and right.correct is True and right.right_tool is True
     wrong = score_case(call, run("", [("convert_currency", {"amount": 25, "to_currency": "EUR"})]))
     assert wrong.correct is False and "amount" in wrong.why
-    refuse = Case(id="r", question="What will EUR/USD be next year?", label="refuse", category="out_of_reach",
-                  functions=list(tools), scoring="catalogue", answer={"type": "catalogue"})
+    refuse = Case(
+        id="r",
+        question="What will EUR/USD be next year?",
+        label="refuse",
+        category="out_of_reach",
+        functions=list(tools),
+        scoring="catalogue",
+        answer={"type": "catalogue"},
+    )
     said_so = score_case(refuse, run("I can't predict future exchange rates; the tool only converts today."))
     assert said_so.predicted == "refuse" and said_so.correct is True
     guessed = score_case(refuse, run("It will be 1.12."))
     assert guessed.predicted == "direct" and guessed.correct is False
-    asked = score_case(Case(**{**refuse.model_dump(), "label": "clarify"}), run("Which amount would you like to convert?"))
+    asked = score_case(
+        Case(**{**refuse.model_dump(), "label": "clarify"}), run("Which amount would you like to convert?")
+    )
     assert asked.predicted == "clarify" and asked.correct is True
 
 

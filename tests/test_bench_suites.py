@@ -40,22 +40,30 @@ def _write(tmp_path, lines):
     return p
 
 
-GOOD = {"id": "a", "question": "What is a mutex?", "label": "direct", "category": "concept",
-        "answer": {"type": "any_of", "keywords": ["lock"]}}
+GOOD = {
+    "id": "a",
+    "question": "What is a mutex?",
+    "label": "direct",
+    "category": "concept",
+    "answer": {"type": "any_of", "keywords": ["lock"]},
+}
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("{not json", r"suite.jsonl:2 \[json\]: invalid JSON"),
-    ({**GOOD, "id": "b", "label": "maybe"}, r"suite.jsonl:2 record b \[suite\]: label"),
-    ({**GOOD, "id": "b", "label": "tool"}, r"suite.jsonl:2 record b \[suite\]: .*needs expected_tools"),
-    ({**GOOD, "id": "b", "label": "tool", "expected_tools": ["teleport"]}, "unknown tool"),
-    ({**GOOD, "id": "b", "workspace": {"kind": "nope"}}, "workspace.kind 'nope' is not a known generator"),
-    ({**GOOD, "id": "b", "question": "Where is {function}?"}, "placeholders \\['function'\\] need a workspace"),
-    ({**GOOD, "id": "b", "answer": {"type": "regex"}}, "answer.type 'regex'"),
-    ({**GOOD, "id": "b", "colour": 1}, "colour: Extra inputs"),
-    (GOOD, r"suite.jsonl:2 record a \[suite\]: duplicate id \(first on line 1\)"),
-    ("[1, 2]", r"suite.jsonl:2 \[suite\]: expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("{not json", r"suite.jsonl:2 \[json\]: invalid JSON"),
+        ({**GOOD, "id": "b", "label": "maybe"}, r"suite.jsonl:2 record b \[suite\]: label"),
+        ({**GOOD, "id": "b", "label": "tool"}, r"suite.jsonl:2 record b \[suite\]: .*needs expected_tools"),
+        ({**GOOD, "id": "b", "label": "tool", "expected_tools": ["teleport"]}, "unknown tool"),
+        ({**GOOD, "id": "b", "workspace": {"kind": "nope"}}, "workspace.kind 'nope' is not a known generator"),
+        ({**GOOD, "id": "b", "question": "Where is {function}?"}, "placeholders \\['function'\\] need a workspace"),
+        ({**GOOD, "id": "b", "answer": {"type": "regex"}}, "answer.type 'regex'"),
+        ({**GOOD, "id": "b", "colour": 1}, "colour: Extra inputs"),
+        (GOOD, r"suite.jsonl:2 record a \[suite\]: duplicate id \(first on line 1\)"),
+        ("[1, 2]", r"suite.jsonl:2 \[suite\]: expected a JSON object"),
+    ],
+)
 def test_malformed_suite_lines_are_located(tmp_path, bad, message):
     with pytest.raises(InputError, match=message):
         load_suite_file(_write(tmp_path, [GOOD, bad]))
@@ -73,19 +81,36 @@ def test_suite_file_and_unknown_names(tmp_path):
 
 
 def test_function_documents_map_bfcl_and_when2call_types_to_json_schema():
-    doc = {"name": "math.hypot", "description": "norm", "parameters": {
-        "type": "dict", "required": ["x", "ghost"], "properties": {
-            "x": {"type": "float"}, "n": {"type": "int"}, "s": {"type": "str"}, "flag": {"type": "bool"},
-            "pair": {"type": "tuple", "items": {"type": "float"}}, "opts": {"type": "dict", "properties": {
-                "k": {"type": "integer"}}}, "anything": {"type": "any", "description": "?"},
-            "names": {"type": "List[str]"}}}}
+    doc = {
+        "name": "math.hypot",
+        "description": "norm",
+        "parameters": {
+            "type": "dict",
+            "required": ["x", "ghost"],
+            "properties": {
+                "x": {"type": "float"},
+                "n": {"type": "int"},
+                "s": {"type": "str"},
+                "flag": {"type": "bool"},
+                "pair": {"type": "tuple", "items": {"type": "float"}},
+                "opts": {"type": "dict", "properties": {"k": {"type": "integer"}}},
+                "anything": {"type": "any", "description": "?"},
+                "names": {"type": "List[str]"},
+            },
+        },
+    }
     tool, name = function_to_tool(doc)
     assert name == "math_hypot" and tool["function"]["name"] == "math_hypot"
     params = tool["function"]["parameters"]
     Draft202012Validator.check_schema(params)
     p = params["properties"]
     assert params["type"] == "object" and params["required"] == ["x"]  # unknown required names dropped
-    assert (p["x"]["type"], p["n"]["type"], p["s"]["type"], p["flag"]["type"]) == ("number", "integer", "string", "boolean")
+    assert (p["x"]["type"], p["n"]["type"], p["s"]["type"], p["flag"]["type"]) == (
+        "number",
+        "integer",
+        "string",
+        "boolean",
+    )
     assert p["pair"] == {"type": "array", "items": {"type": "number"}}
     assert p["opts"]["type"] == "object" and p["opts"]["properties"]["k"]["type"] == "integer"
     assert "type" not in p["anything"] and p["names"]["type"] == "array"
@@ -112,11 +137,21 @@ def test_bfcl_categories_read_from_the_installed_package():
 
 
 def test_when2call_reader_maps_four_classes(tmp_path):
-    tool = json.dumps({"name": "get_service_id", "description": "Find a service id.", "parameters": {
-        "type": "dict", "required": ["service_id"], "properties": {"service_id": {"type": "int"}}}})
+    tool = json.dumps(
+        {
+            "name": "get_service_id",
+            "description": "Find a service id.",
+            "parameters": {"type": "dict", "required": ["service_id"], "properties": {"service_id": {"type": "int"}}},
+        }
+    )
     rows = [
-        {"uuid": "u1", "question": "Get the id of service 2", "correct_answer": "tool_call",
-         "target_tool": tool, "tools": [tool]},
+        {
+            "uuid": "u1",
+            "question": "Get the id of service 2",
+            "correct_answer": "tool_call",
+            "target_tool": tool,
+            "tools": [tool],
+        },
         {"uuid": "u2", "question": "What is a service id?", "correct_answer": "direct", "tools": [tool]},
         {"uuid": "u3", "question": "Get the id of the service", "correct_answer": "request_for_info", "tools": [tool]},
         {"uuid": "u4", "question": "Book a flight", "correct_answer": "cannot_answer", "tools": []},

@@ -24,8 +24,10 @@ def test_import_loads_an_optimized_blas_before_mlx():
     assert out.returncode == 0, out.stderr
     assert "openblas" in out.stdout.lower()
     # and it is the library MLX resolved: the mapping of the process shows it loaded
-    maps = _run("import mlx_distill, mlx.core as mx; mx.eval(mx.ones((64, 64)) @ mx.ones((64, 64)));"
-                "print(open('/proc/self/maps').read())")
+    maps = _run(
+        "import mlx_distill, mlx.core as mx; mx.eval(mx.ones((64, 64)) @ mx.ones((64, 64)));"
+        "print(open('/proc/self/maps').read())"
+    )
     assert "libopenblas" in maps.stdout
 
 
@@ -44,6 +46,7 @@ def test_disabled_blas_is_silent():
 def test_subprocess_env_preloads_the_same_library():
     env = blas_env({"PATH": os.environ["PATH"]})
     assert find_blas() in env["LD_PRELOAD"].split(":")
-    maps = subprocess.run([sys.executable, "-c", "print(open('/proc/self/maps').read())"], env=env,
-                          capture_output=True, text=True)
+    maps = subprocess.run(
+        [sys.executable, "-c", "print(open('/proc/self/maps').read())"], env=env, capture_output=True, text=True
+    )
     assert "libopenblas" in maps.stdout

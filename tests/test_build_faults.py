@@ -21,23 +21,41 @@ from mlx_distill.io import sha256_file
 def record(i: int, label: str) -> dict:
     msgs = [{"role": "user", "content": f"How does part {i} of the system work, exactly?"}]
     if label == "tool":
-        msgs += [{"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {
-            "name": "grep", "arguments": {"pattern": f"part_{i}"}}}]},
-                 {"role": "tool", "name": "grep", "content": f"src/p{i}.py:1:part_{i} = {i}"},
-                 {"role": "assistant", "content": f"part_{i} is set to {i} in src/p{i}.py."}]
+        msgs += [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"type": "function", "function": {"name": "grep", "arguments": {"pattern": f"part_{i}"}}}
+                ],
+            },
+            {"role": "tool", "name": "grep", "content": f"src/p{i}.py:1:part_{i} = {i}"},
+            {"role": "assistant", "content": f"part_{i} is set to {i} in src/p{i}.py."},
+        ]
     else:
         msgs += [{"role": "assistant", "content": f"Part {i} is explained in the guide."}]
-    return {"messages": msgs, "meta": {"id": f"r{i}", "source": "test", "category": "search" if label == "tool"
-                                       else "concept", "label": label}}
+    return {
+        "messages": msgs,
+        "meta": {
+            "id": f"r{i}",
+            "source": "test",
+            "category": "search" if label == "tool" else "concept",
+            "label": label,
+        },
+    }
 
 
 def write_inputs(root: Path, n: int) -> Path:
     rows = [record(i, "tool" if i % 3 else "direct") for i in range(n)]
     (root / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     # Paths relative to the working directory: the same config (and build hash) in every directory.
-    cfg = {"seed": 0, "output_dir": "out", "sources": [{"type": "records", "paths": ["in.jsonl"]}],
-           "validation": {"model": None, "bench": [], "drop_near_duplicates": False},
-           "balance": {"ratio": {"tool": 2, "direct": 1}}}
+    cfg = {
+        "seed": 0,
+        "output_dir": "out",
+        "sources": [{"type": "records", "paths": ["in.jsonl"]}],
+        "validation": {"model": None, "bench": [], "drop_near_duplicates": False},
+        "balance": {"ratio": {"tool": 2, "direct": 1}},
+    }
     (root / "data.yaml").write_text(yaml.safe_dump(cfg))
     return root / "data.yaml"
 
@@ -89,6 +107,7 @@ def _staged(root: Path, name: str | None = None):
             if name is None or (p / name).exists():
                 return True
         return False
+
     return ready
 
 
@@ -100,12 +119,17 @@ def test_a_killed_build_leaves_the_old_build_whole_and_a_rerun_finishes_it(tmp_p
     assert whole_build(tmp_path / "out") == hashes[90]
     write_inputs(tmp_path, 150)  # new inputs: the killed build would write a different build
     if point.startswith("after-"):
-        delay = float(point[len("after-"):-1])
+        delay = float(point[len("after-") : -1])
         start = time.monotonic()
         _kill_when(cfg, lambda: time.monotonic() - start > delay)
     else:
-        _kill_when(cfg, _staged(tmp_path, {"staging-created": None, "train-written": "train.jsonl",
-                                           "manifest-written": "manifest.json"}[point]))
+        _kill_when(
+            cfg,
+            _staged(
+                tmp_path,
+                {"staging-created": None, "train-written": "train.jsonl", "manifest-written": "manifest.json"}[point],
+            ),
+        )
     assert whole_build(tmp_path / "out") in (hashes[90], hashes[150])  # old or new, never a mix
     done = subprocess.run(CLI + [str(cfg)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -117,7 +141,7 @@ def test_leftovers_of_dead_builds_are_cleaned_and_a_moved_aside_build_is_restore
     monkeypatch.chdir(tmp_path)
     cfg = write_inputs(tmp_path, 90)
     build(cfg)
-    dead = 2 ** 22 + 12345  # above the default pid_max: no such process
+    dead = 2**22 + 12345  # above the default pid_max: no such process
     os.rename(tmp_path / "out", tmp_path / f".out.old-{dead}-abc")  # a swap killed between its two renames
     (tmp_path / f".out.build-{dead}-xyz").mkdir()
     (tmp_path / f".out.build-{dead}-xyz" / "train.jsonl").write_text("half")

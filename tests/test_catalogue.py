@@ -37,7 +37,8 @@ def test_a_shared_name_is_caught(tmp_path):
 
 def test_a_question_without_its_required_argument_is_refused_with_file_and_domain(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("""
+    bad.write_text(
+        """
 - domain: tides
   tools:
     - name: tide_table
@@ -50,7 +51,9 @@ def test_a_question_without_its_required_argument_is_refused_with_file_and_domai
       answer: "Low tide at {low}."
   near_misses: [{question: "What causes tides?", reply: "Mainly the Moon's gravity."}]
   out_of_reach: [{question: "What was the tide in 1066?", reply: "I can't know that."}]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     with pytest.raises(InputError, match=r"bad\.yaml.*domain tides.*lacks required parameter"):
         load_catalogue(str(bad))
 
@@ -87,8 +90,9 @@ def test_committed_unseen_tool_suites_equal_a_fresh_generation():
     for name in SLICES:
         path = builtin_dir() / f"{name}.jsonl"
         committed = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        assert committed == json.loads(json.dumps(slice_cases(name))), f"regenerate {path} with " \
-            "python -m mlx_distill.bench.slices data/bench"
+        assert committed == json.loads(json.dumps(slice_cases(name))), (
+            f"regenerate {path} with python -m mlx_distill.bench.slices data/bench"
+        )
 
 
 def test_unseen_tool_suites_load_and_are_balanced_between_call_and_no_call():
@@ -107,8 +111,9 @@ def test_unseen_tool_suites_load_and_are_balanced_between_call_and_no_call():
 
 
 def test_catalogue_records_are_valid_paired_and_never_offer_held_out_tools():
-    recs = generate_catalogue(seed=0, counts={"call": 10, "near_miss": 4, "unrelated": 4, "out_of_reach": 4,
-                                              "clarify": 4})
+    recs = generate_catalogue(
+        seed=0, counts={"call": 10, "near_miss": 4, "unrelated": 4, "out_of_reach": 4, "clarify": 4}
+    )
     assert Counter(r.meta.label for r in recs) == {"tool": 10, "direct": 8, "refuse": 9, "clarify": 4}
     for r in recs:
         assert not [f for f in check_record(Located(r, None, None)) if f.severity == "error"], r.meta.id
@@ -137,5 +142,8 @@ def test_validator_flags_a_training_record_that_offers_a_held_out_tool():
     report = validate_records([rec], tokenizer=None, bench=load_bench([builtin_dir()]))
     rules = {f.rule for f in report.findings}
     assert "bench-tool" in rules
-    assert any("unseen_tools.jsonl" in f.message or "refuse.jsonl" in f.message or "clarify.jsonl" in f.message
-               for f in report.findings if f.rule == "bench-tool")
+    assert any(
+        "unseen_tools.jsonl" in f.message or "refuse.jsonl" in f.message or "clarify.jsonl" in f.message
+        for f in report.findings
+        if f.rule == "bench-tool"
+    )

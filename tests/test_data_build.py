@@ -21,19 +21,27 @@ ROOT = Path(__file__).resolve().parents[1]
 def rec(i, label="tool", category="search", source="domain"):
     msgs = [{"role": "user", "content": f"question {i}?"}]
     if label == "tool":
-        msgs += [{"role": "assistant", "content": "", "tool_calls": [
-            {"type": "function", "function": {"name": "grep", "arguments": {"pattern": f"x{i}"}}}]}]
+        msgs += [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"type": "function", "function": {"name": "grep", "arguments": {"pattern": f"x{i}"}}}],
+            }
+        ]
     else:
         msgs += [{"role": "assistant", "content": f"answer {i}."}]
-    return parse_record({"messages": msgs, "meta": {"id": f"r{i}", "source": source, "category": category,
-                                                     "label": label}})
+    return parse_record(
+        {"messages": msgs, "meta": {"id": f"r{i}", "source": source, "category": category, "label": label}}
+    )
 
 
 def test_balance_hits_the_ratio_keeps_preferred_sources_and_categories():
-    recs = ([rec(i, "tool", ["search", "read", "run"][i % 3]) for i in range(90)] +
-            [rec(100 + i, "direct", "concept") for i in range(20)] +
-            [rec(200 + i, "tool", "write", source="hand_authored") for i in range(5)] +
-            [rec(300 + i, "refuse", "irrelevance") for i in range(3)])
+    recs = (
+        [rec(i, "tool", ["search", "read", "run"][i % 3]) for i in range(90)]
+        + [rec(100 + i, "direct", "concept") for i in range(20)]
+        + [rec(200 + i, "tool", "write", source="hand_authored") for i in range(5)]
+        + [rec(300 + i, "refuse", "irrelevance") for i in range(3)]
+    )
     kept, rep = balance(recs, ratio={"tool": 2, "direct": 1}, seed=0)
     labels = Counter(r.meta.label for r in kept)
     assert labels == {"tool": 40, "direct": 20, "refuse": 3}
@@ -43,8 +51,9 @@ def test_balance_hits_the_ratio_keeps_preferred_sources_and_categories():
     assert [r.meta.id for r in kept] == [r.meta.id for r in recs if r in kept]  # input order kept
     again, _ = balance(recs, ratio={"tool": 2, "direct": 1}, seed=0)
     assert again == kept
-    capped, rep = balance(recs, ratio={"tool": 1, "direct": 1}, max_per_category=8, category_caps={"read": 2},
-                          other_labels="drop")
+    capped, rep = balance(
+        recs, ratio={"tool": 1, "direct": 1}, max_per_category=8, category_caps={"read": 2}, other_labels="drop"
+    )
     c = Counter(r.meta.category for r in capped)
     assert c["read"] <= 2 and c["concept"] == 8 and "irrelevance" not in c and rep.capped["read"] == 28
     assert Counter(r.meta.label for r in capped) == {"tool": 8, "direct": 8}
@@ -66,8 +75,14 @@ def test_split_is_stable_when_data_is_added():
 
 
 def write_config(tmp_path, sources, **extra):
-    cfg = {"seed": 0, "root": str(tmp_path), "output_dir": "out", "sources": sources,
-           "validation": {"model": None, "bench": []}, **extra}
+    cfg = {
+        "seed": 0,
+        "root": str(tmp_path),
+        "output_dir": "out",
+        "sources": sources,
+        "validation": {"model": None, "bench": []},
+        **extra,
+    }
     p = tmp_path / "data.yaml"
     p.write_text(yaml.safe_dump(cfg))
     return p
@@ -81,8 +96,12 @@ def records_source(tmp_path, name, recs):
 
 def test_build_writes_splits_manifest_and_is_reproducible(tmp_path):
     recs = [rec(i, "tool", ["search", "read"][i % 2]) for i in range(60)] + [rec(100 + i, "direct") for i in range(20)]
-    bad = parse_record({"messages": [{"role": "user", "content": "broken?"}], "meta": {
-        "id": "bad", "source": "domain", "category": "search", "label": "direct"}})
+    bad = parse_record(
+        {
+            "messages": [{"role": "user", "content": "broken?"}],
+            "meta": {"id": "bad", "source": "domain", "category": "search", "label": "direct"},
+        }
+    )
     cfg = write_config(tmp_path, [records_source(tmp_path, "in.jsonl", recs + [bad])])
     res = build(cfg)
     out = tmp_path / "out"
@@ -102,12 +121,17 @@ def test_build_writes_splits_manifest_and_is_reproducible(tmp_path):
 
 def test_adding_data_never_moves_a_record_to_another_split(tmp_path):
     base = [rec(i, "tool") for i in range(80)] + [rec(500 + i, "direct") for i in range(40)]
-    cfg = write_config(tmp_path, [records_source(tmp_path, "a.jsonl", base)], balance={"ratio": {"tool": 2, "direct": 1}})
+    cfg = write_config(
+        tmp_path, [records_source(tmp_path, "a.jsonl", base)], balance={"ratio": {"tool": 2, "direct": 1}}
+    )
     build(cfg)
     before = json.loads((tmp_path / "out" / "manifest.json").read_text())["content_hashes"]
     extra = [rec(1000 + i, "tool") for i in range(40)] + [rec(2000 + i, "direct") for i in range(20)]
-    cfg = write_config(tmp_path, [records_source(tmp_path, "a.jsonl", base), records_source(tmp_path, "b.jsonl", extra)],
-                       balance={"ratio": {"tool": 2, "direct": 1}})
+    cfg = write_config(
+        tmp_path,
+        [records_source(tmp_path, "a.jsonl", base), records_source(tmp_path, "b.jsonl", extra)],
+        balance={"ratio": {"tool": 2, "direct": 1}},
+    )
     build(cfg)
     after = json.loads((tmp_path / "out" / "manifest.json").read_text())["content_hashes"]
     where = {h: s for s, hs in after.items() for h in hs}
@@ -150,12 +174,18 @@ def test_shipped_config_builds_offline_with_the_ratio(tmp_path, tiny_tokenizer, 
 def test_cli_build_and_scripts(tmp_path):
     recs = [rec(i, "tool") for i in range(20)] + [rec(100 + i, "direct") for i in range(10)]
     cfg = write_config(tmp_path, [records_source(tmp_path, "in.jsonl", recs)])
-    p = subprocess.run([sys.executable, "-c", "from mlx_distill.data.cli import data; data()", "build", "-c", str(cfg),
-                        "--json"], capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-c", "from mlx_distill.data.cli import data; data()", "build", "-c", str(cfg), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["counts"]["total"] == 30
-    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_training_data.py"), "-c", str(cfg), "--json"],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "generate_training_data.py"), "-c", str(cfg), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["counts"]["total"] == 30
     for script in ("convert_training_data.py", "generate_domain_examples.py"):
@@ -168,7 +198,9 @@ def test_balance_keeps_the_toolset_ratio_within_each_label():
     from mlx_distill.data.common import build_record
     from mlx_distill.tools import tool_schemas
 
-    other = [{"type": "function", "function": {"name": "get_lyrics", "parameters": {"type": "object", "properties": {}}}}]
+    other = [
+        {"type": "function", "function": {"name": "get_lyrics", "parameters": {"type": "object", "properties": {}}}}
+    ]
 
     def rec(i, label, tools):
         msgs = [{"role": "user", "content": f"question {i} {label}"}, {"role": "assistant", "content": f"answer {i}"}]

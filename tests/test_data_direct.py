@@ -6,7 +6,7 @@ import sys
 
 from mlx_distill.data.direct import generate_direct, workspace_specific
 
-NOTES = '''# Python notes
+NOTES = """# Python notes
 
 ## Closures
 
@@ -40,7 +40,7 @@ The web layer stays thin and calls the service layer for every business rule.
 
 `load_settings` is a helper that reads the settings file of this project.
 Run `python scripts/build.py` to build, as described here.
-'''
+"""
 
 CODE = '''"""Settings loader."""
 
@@ -66,7 +66,7 @@ def test_every_category_and_answers_from_the_text(tmp_path):
     assert {r.meta.source for r in recs} == {"direct"} and {r.meta.label for r in recs} == {"direct"}
     assert "closure" in by["concept"].user_text().lower()
     assert "remembers the variables" in by["concept"].messages[-1].content
-    assert "f\"{value:.2f}\"" in by["syntax"].messages[-1].content and "```python" in by["syntax"].messages[-1].content
+    assert 'f"{value:.2f}"' in by["syntax"].messages[-1].content and "```python" in by["syntax"].messages[-1].content
     assert all(len(r.messages) == 3 and not r.messages[-1].tool_calls for r in recs)
     assert all(r.meta.origin.split(":")[0].endswith((".md", ".py")) for r in recs)
 
@@ -91,8 +91,19 @@ def test_deterministic_and_limited(tmp_path):
 def test_cli_direct(tmp_path):
     paths = make(tmp_path)
     out = tmp_path / "direct.jsonl"
-    p = subprocess.run([sys.executable, "-c", "from mlx_distill.data.cli import data; data()", "direct",
-                        *map(str, paths), "-o", str(out)], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from mlx_distill.data.cli import data; data()",
+            "direct",
+            *map(str, paths),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     assert len(out.read_text().splitlines()) >= 5 and "records written" in p.stdout
     assert all(json.loads(x)["meta"]["label"] == "direct" for x in out.read_text().splitlines())

@@ -86,9 +86,9 @@ def low_stock(shelf, threshold=3):
     return sorted(sku for sku, n in shelf.items() if n < threshold)
 ''',
     "README.md": "# Inventory\n\nTrack stock.\n\n## Usage\n\nCall `save` after every change, so that a crash loses "
-                 "nothing. Shelves are plain dicts.\n\nMore text here.\n\n## Limits\n\nAt most 40 shelves are "
-                 "supported by the JSON store.\n",
-    "settings.toml": "name = \"inventory\"\nmax_shelves = 40\n[store]\npath = \"inventory.json\"\n",
+    "nothing. Shelves are plain dicts.\n\nMore text here.\n\n## Limits\n\nAt most 40 shelves are "
+    "supported by the JSON store.\n",
+    "settings.toml": 'name = "inventory"\nmax_shelves = 40\n[store]\npath = "inventory.json"\n',
 }
 
 
@@ -186,8 +186,24 @@ def test_include_restricts_mining_and_tool_paths(repo):
 
 def test_cli_domain_subprocess(repo, tmp_path):
     out = tmp_path / "domain.jsonl"
-    p = subprocess.run([sys.executable, "-c", "from mlx_distill.data.cli import data; data()", "domain", str(repo),
-                        "-o", str(out), "--seed", "3", "--limit", "9", "--no-run"], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from mlx_distill.data.cli import data; data()",
+            "domain",
+            str(repo),
+            "-o",
+            str(out),
+            "--seed",
+            "3",
+            "--limit",
+            "9",
+            "--no-run",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 9 and "9 records written" in p.stdout

@@ -54,7 +54,9 @@ def write(tmp_path, text, name="ex.yaml"):
 
 
 def test_loader_reports_file_line_and_rule(tmp_path):
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
 - id: ok-1
   category: concept
   question: What is a closure?
@@ -67,7 +69,8 @@ def test_loader_reports_file_line_and_rule(tmp_path):
       arguments: {path: notes.md, content: "hi\\n"}
       result: Created notes.md (10 characters)
   answer: Created notes.md.
-""")
+""",
+    )
     with pytest.raises(InputError) as e:
         load_hand_authored([p])
     assert e.value.line == 6 and e.value.rule == "tool-result" and e.value.record_id == "bad-write"
@@ -76,16 +79,28 @@ def test_loader_reports_file_line_and_rule(tmp_path):
     assert [it.record.id for it in load_hand_authored([p], errors=errors)] == ["ok-1"] and len(errors) == 1
 
 
-@pytest.mark.parametrize("body,rule", [
-    ("- category: search\n  question: q\n  answer: a\n  colour: blue\n", "schema"),
-    ("- category: search\n  question: q\n  steps:\n    - tool: rm_rf\n      arguments: {}\n      result: ok\n"
-     "  answer: ok\n", "unknown-tool"),
-    ("- category: search\n  question: q\n  steps:\n    - tool: grep\n      arguments: {regex: x}\n"
-     "      result: No matches.\n  answer: No matches.\n", "bad-arguments"),
-    ("- category: search\n  question: q\n  answer: [oops\n", "yaml"),
-    ("- category: search\n  question: q\n  steps:\n    - tool: grep\n      arguments: {1: x}\n"
-     "      result: No matches.\n  answer: No matches.\n", "bad-arguments"),
-])
+@pytest.mark.parametrize(
+    "body,rule",
+    [
+        ("- category: search\n  question: q\n  answer: a\n  colour: blue\n", "schema"),
+        (
+            "- category: search\n  question: q\n  steps:\n    - tool: rm_rf\n      arguments: {}\n      result: ok\n"
+            "  answer: ok\n",
+            "unknown-tool",
+        ),
+        (
+            "- category: search\n  question: q\n  steps:\n    - tool: grep\n      arguments: {regex: x}\n"
+            "      result: No matches.\n  answer: No matches.\n",
+            "bad-arguments",
+        ),
+        ("- category: search\n  question: q\n  answer: [oops\n", "yaml"),
+        (
+            "- category: search\n  question: q\n  steps:\n    - tool: grep\n      arguments: {1: x}\n"
+            "      result: No matches.\n  answer: No matches.\n",
+            "bad-arguments",
+        ),
+    ],
+)
 def test_loader_rejects(tmp_path, body, rule):
     with pytest.raises(InputError) as e:
         load_hand_authored([write(tmp_path, body)])
@@ -95,12 +110,23 @@ def test_loader_rejects(tmp_path, body, rule):
 def test_jsonl_records_and_parallel_steps(tmp_path):
     import json
 
-    compact = {"category": "read", "question": "Which two files?", "steps": [{"parallel": [
-        {"tool": "list_files", "arguments": {"path": "a"}, "result": "a/x.py"},
-        {"tool": "list_files", "arguments": {"path": "b"}, "result": "b/y.py"}]}],
-        "answer": "a/x.py and b/y.py."}
-    full = {"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}],
-            "meta": {"id": "f1", "source": "elsewhere", "category": "concept", "label": "direct"}}
+    compact = {
+        "category": "read",
+        "question": "Which two files?",
+        "steps": [
+            {
+                "parallel": [
+                    {"tool": "list_files", "arguments": {"path": "a"}, "result": "a/x.py"},
+                    {"tool": "list_files", "arguments": {"path": "b"}, "result": "b/y.py"},
+                ]
+            }
+        ],
+        "answer": "a/x.py and b/y.py.",
+    }
+    full = {
+        "messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}],
+        "meta": {"id": "f1", "source": "elsewhere", "category": "concept", "label": "direct"},
+    }
     p = write(tmp_path, json.dumps(compact) + "\n" + json.dumps(full) + "\n", "ex.jsonl")
     a, b = [it.record for it in load_hand_authored([p])]
     assert len(a.messages[2].tool_calls) == 2 and [m.role for m in a.messages[3:5]] == ["tool", "tool"]

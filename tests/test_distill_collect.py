@@ -34,15 +34,23 @@ def oracle(question, turn, body):
         path = tool_results(body)[-1].split(":", 1)[0]
         return f"`{m.group(1)}` is defined in {path}."
     if "notes.txt" in question:
-        return {"tool": "read_file", "input": {"path": "notes.txt"}} if turn == 0 else \
-            f"It says: {tool_results(body)[-1].strip()}"
+        return (
+            {"tool": "read_file", "input": {"path": "notes.txt"}}
+            if turn == 0
+            else f"It says: {tool_results(body)[-1].strip()}"
+        )
     return "A closure is a function that captures variables from its enclosing scope."
 
 
 PROMPTS = [
-    Prompt(id="gen", question="Which module defines `{function}`?", label="tool", category="search",
-           workspace={"generator": "function_definition", "seed": 1003},
-           answer={"type": "contains", "value": "{file_name}"}),
+    Prompt(
+        id="gen",
+        question="Which module defines `{function}`?",
+        label="tool",
+        category="search",
+        workspace={"generator": "function_definition", "seed": 1003},
+        answer={"type": "contains", "value": "{file_name}"},
+    ),
     Prompt(id="direct", question="What is a closure?", label="direct", category="concept"),
 ]
 
@@ -50,11 +58,13 @@ PROMPTS = [
 @pytest.fixture
 def env(monkeypatch):
     """start(fake) points the SDK (here and in child processes) at the fake."""
+
     def start(fake):
         fake.start()
         for k, v in fake.env().items():
             monkeypatch.setenv(k, v)
         return fake
+
     return start
 
 
@@ -71,8 +81,15 @@ def _records(store):
 
 
 def test_interactive_and_batch_collection_give_identical_verified_records(tmp_path, env, notes_dir):
-    prompts = PROMPTS + [Prompt(id="path", question="What does notes.txt say?", label="tool", category="read",
-                                workspace={"path": str(notes_dir)})]
+    prompts = PROMPTS + [
+        Prompt(
+            id="path",
+            question="What does notes.txt say?",
+            label="tool",
+            category="read",
+            workspace={"path": str(notes_dir)},
+        )
+    ]
     with env(FakeAnthropic(oracle)):
         live = collect(TEACHER, prompts, tmp_path / "live", concurrency=3)
     with env(FakeAnthropic(oracle, batch_polls=1)) as fake:
@@ -108,21 +125,40 @@ def test_a_rerun_skips_everything_already_recorded_and_pays_nothing(tmp_path, en
 
 
 BAD = [  # (prompt, scripted turns, expected rejection reason)
-    (Prompt(id="unknown", question="Q unknown tool?"), [{"tool": "delete_everything", "input": {}}, "done"],
-     "unknown-tool"),
-    (Prompt(id="badargs", question="Q bad args?"), [{"tool": "read_file", "input": {"file": "x"}}, "done"],
-     "invalid-arguments"),
-    (Prompt(id="toolerr", question="Q missing file?"), [{"tool": "read_file", "input": {"path": "nope.txt"}}, "done"],
-     "tool-error"),
+    (
+        Prompt(id="unknown", question="Q unknown tool?"),
+        [{"tool": "delete_everything", "input": {}}, "done"],
+        "unknown-tool",
+    ),
+    (
+        Prompt(id="badargs", question="Q bad args?"),
+        [{"tool": "read_file", "input": {"file": "x"}}, "done"],
+        "invalid-arguments",
+    ),
+    (
+        Prompt(id="toolerr", question="Q missing file?"),
+        [{"tool": "read_file", "input": {"path": "nope.txt"}}, "done"],
+        "tool-error",
+    ),
     (Prompt(id="cut", question="Q cut off?"), [{"text": "The answer is", "stop_reason": "max_tokens"}], "unclean-end"),
     (Prompt(id="loop", question="Q loop?"), [{"tool": "list_files", "input": {}}], "unclean-end"),
-    (Prompt(id="wrong", question="Which module defines `{function}`?", label="tool",
+    (
+        Prompt(
+            id="wrong",
+            question="Which module defines `{function}`?",
+            label="tool",
             workspace={"generator": "function_definition", "seed": 1004},
-            answer={"type": "contains", "value": "{file_name}"}),
-     [{"tool": "grep", "input": {"pattern": "def"}}, "It is in nowhere.py."], "wrong-answer"),
+            answer={"type": "contains", "value": "{file_name}"},
+        ),
+        [{"tool": "grep", "input": {"pattern": "def"}}, "It is in nowhere.py."],
+        "wrong-answer",
+    ),
     (Prompt(id="mismatch", question="Q should look?", label="tool"), ["I just know it."], "decision-mismatch"),
-    (Prompt(id="mismatch2", question="Q should answer?", label="direct"),
-     [{"tool": "list_files", "input": {}}, "Nothing here."], "decision-mismatch"),
+    (
+        Prompt(id="mismatch2", question="Q should answer?", label="direct"),
+        [{"tool": "list_files", "input": {}}, "Nothing here."],
+        "decision-mismatch",
+    ),
 ]
 
 
@@ -146,8 +182,9 @@ def test_verification_rejects_each_bad_kind_with_its_reason_and_keeps_the_record
     assert TeacherStore(tmp_path / "s").records(accepted=True) == []
 
 
-@pytest.mark.parametrize("fault", [Fault(429, retry_after_s=0.01), Fault(500), Fault(529), Fault("drop"),
-                                   Fault("slow", delay_s=1.5)])
+@pytest.mark.parametrize(
+    "fault", [Fault(429, retry_after_s=0.01), Fault(500), Fault(529), Fault("drop"), Fault("slow", delay_s=1.5)]
+)
 def test_each_transient_fault_ends_in_a_recorded_record(tmp_path, env, fault):
     with env(FakeAnthropic(oracle)) as fake:
         fake.inject(fault)
@@ -183,8 +220,9 @@ def test_the_budget_stops_before_a_call_would_pass_it(tmp_path, env):
         one = collect(TEACHER, prompts[:1], tmp_path / "probe")
         per_call = one.run["cost_usd"]
         budget = 4.5 * per_call
-        summary = collect(TEACHER, prompts, tmp_path / "s", budget_usd=budget, concurrency=3,
-                          settings=CollectSettings(max_tokens=64))
+        summary = collect(
+            TEACHER, prompts, tmp_path / "s", budget_usd=budget, concurrency=3, settings=CollectSettings(max_tokens=64)
+        )
         spent = sum(r["cost_usd"] for r in read_ledger(tmp_path / "s"))
         assert spent <= budget
         assert 1 <= summary.accepted < 12 and summary.budget_stopped == 12 - summary.accepted
@@ -212,8 +250,19 @@ def test_batch_needs_a_teacher_with_a_batch_api(tmp_path, tiny_model_dir):
 
 
 def _collect_cmd(prompts_file, store, *extra):
-    return [sys.executable, "-m", "mlx_distill.cli", "collect", "--teacher", TEACHER, "--prompts", str(prompts_file),
-            "--out", str(store), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "mlx_distill.cli",
+        "collect",
+        "--teacher",
+        TEACHER,
+        "--prompts",
+        str(prompts_file),
+        "--out",
+        str(store),
+        *extra,
+    ]
 
 
 def _wait_for(predicate, timeout=60.0):
@@ -240,9 +289,16 @@ def _kill_when(cmd, predicate, env):
 
 def _prompt_file(tmp_path, n):
     path = tmp_path / "prompts.jsonl"
-    rows = [{"id": f"g{i}", "question": "Which module defines `{function}`?", "label": "tool",
-             "workspace": {"generator": "function_definition", "seed": 1100 + i},
-             "answer": {"type": "contains", "value": "{file_name}"}} for i in range(n // 2)]
+    rows = [
+        {
+            "id": f"g{i}",
+            "question": "Which module defines `{function}`?",
+            "label": "tool",
+            "workspace": {"generator": "function_definition", "seed": 1100 + i},
+            "answer": {"type": "contains", "value": "{file_name}"},
+        }
+        for i in range(n // 2)
+    ]
     rows += [{"id": f"d{i}", "question": f"What is a closure, case {i}?", "label": "direct"} for i in range(n - n // 2)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
@@ -273,7 +329,11 @@ def test_sigkill_during_a_batch_resumes_polling_and_never_resubmits(tmp_path):
     with FakeAnthropic(oracle, batch_polls=4) as fake:
         env = {**os.environ, **fake.env()}
         cmd = _collect_cmd(prompts_file, store, "--batch", "--poll-interval", "0.1")
-        events = lambda: [json.loads(x) for x in open(store / "batches.jsonl")] if (store / "batches.jsonl").exists() else []  # noqa: E731
+
+        def events():
+            path = store / "batches.jsonl"
+            return [json.loads(x) for x in open(path)] if path.exists() else []
+
         _kill_when(cmd, lambda: any(e["event"] == "submitted" for e in events()), env)
         assert len(fake.batches) == 1
         _kill_when(cmd, lambda: sum(e["event"] == "submitted" for e in events()) >= 2, env)
@@ -285,7 +345,8 @@ def test_sigkill_during_a_batch_resumes_polling_and_never_resubmits(tmp_path):
     assert len(submitted) == len(set(submitted)) == 9  # 6 first turns + 3 second turns, each sent once
     assert all(p >= 5 for p in polls)  # each batch polled to its end, across the kills
     assert sorted(json.loads(x)["meta"]["id"] for x in open(store / "records.jsonl")) == sorted(
-        [f"g{i}" for i in range(3)] + [f"d{i}" for i in range(3)])
+        [f"g{i}" for i in range(3)] + [f"d{i}" for i in range(3)]
+    )
 
 
 # -- CLI -----------------------------------------------------------------------------------------
@@ -294,14 +355,17 @@ def test_sigkill_during_a_batch_resumes_polling_and_never_resubmits(tmp_path):
 def test_collect_cli_prints_the_summary_and_a_bad_prompt_line_is_one_located_error(tmp_path, env):
     prompts_file = _prompt_file(tmp_path, 4)
     with env(FakeAnthropic(oracle)):
-        res = CliRunner().invoke(main, ["collect", "--teacher", TEACHER, "--prompts", str(prompts_file),
-                                        "--out", str(tmp_path / "s")])
+        res = CliRunner().invoke(
+            main, ["collect", "--teacher", TEACHER, "--prompts", str(prompts_file), "--out", str(tmp_path / "s")]
+        )
     assert res.exit_code == 0, res.output
     assert "accepted 4, rejected 0" in res.stdout and "cache hit rate" in res.stdout
     assert "per accepted record" in res.stdout
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "ok?"}\n{"question": "x", "workspace": {"generator": "todo_count", "seed": 3}}\n')
-    res = CliRunner().invoke(main, ["collect", "--teacher", TEACHER, "--prompts", str(bad), "--out", str(tmp_path / "b")])
+    res = CliRunner().invoke(
+        main, ["collect", "--teacher", TEACHER, "--prompts", str(bad), "--out", str(tmp_path / "b")]
+    )
     assert res.exit_code == 2 and f"{bad}:2" in res.stderr and "seed" in res.stderr and "1000" in res.stderr
     assert not (tmp_path / "b").exists()
 
@@ -309,8 +373,10 @@ def test_collect_cli_prints_the_summary_and_a_bad_prompt_line_is_one_located_err
 def test_collect_cli_without_a_key_is_one_line(tmp_path, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
-    res = CliRunner().invoke(main, ["collect", "--teacher", TEACHER, "--prompts", str(_prompt_file(tmp_path, 2)),
-                                    "--out", str(tmp_path / "s")])
+    res = CliRunner().invoke(
+        main,
+        ["collect", "--teacher", TEACHER, "--prompts", str(_prompt_file(tmp_path, 2)), "--out", str(tmp_path / "s")],
+    )
     assert res.exit_code == 1 and res.stderr.strip().count("\n") == 0 and "ANTHROPIC_API_KEY" in res.stderr
 
 
@@ -337,8 +403,13 @@ def test_builtin_prompts_are_many_labelled_and_leak_nothing_from_the_benchmark()
 def test_a_local_mlx_teacher_is_collected_through_the_same_path_for_free(tmp_path, scripted, notes_dir):
     call = '<tool_call>\n{"name": "read_file", "arguments": {"path": "notes.txt"}}\n</tool_call>'
     teacher = scripted([call, "It says ship on friday."])
-    prompt = Prompt(id="local", question="What does notes.txt say?", label="tool", category="read",
-                    workspace={"path": str(notes_dir)})
+    prompt = Prompt(
+        id="local",
+        question="What does notes.txt say?",
+        label="tool",
+        category="read",
+        workspace={"path": str(notes_dir)},
+    )
     summary = collect(teacher, [prompt], tmp_path / "s", settings=CollectSettings(max_tokens=48))
     rec = _records(tmp_path / "s")["local"]
     assert summary.accepted == 1 and rec["meta"]["teacher"].startswith("mlx:") and rec["meta"]["cost_usd"] == 0
@@ -369,15 +440,29 @@ def test_a_path_workspace_in_a_git_checkout_is_copied_without_ignored_outputs(tm
 def test_the_budget_caps_a_batch_run_too_and_the_next_run_replays_what_was_paid(tmp_path, env):
     prompts = [Prompt(id=f"d{i}", question=f"What is thing number {i}?") for i in range(6)]
     with env(FakeAnthropic(oracle, batch_polls=0)) as fake:
-        probe = collect(TEACHER, prompts[:1], tmp_path / "probe", batch=True, poll_interval_s=0.01,
-                        settings=CollectSettings(max_tokens=64))
+        probe = collect(
+            TEACHER,
+            prompts[:1],
+            tmp_path / "probe",
+            batch=True,
+            poll_interval_s=0.01,
+            settings=CollectSettings(max_tokens=64),
+        )
         budget = 3.5 * probe.run["cost_usd"]
-        capped = collect(TEACHER, prompts, tmp_path / "s", batch=True, poll_interval_s=0.01, budget_usd=budget,
-                         settings=CollectSettings(max_tokens=64))
+        capped = collect(
+            TEACHER,
+            prompts,
+            tmp_path / "s",
+            batch=True,
+            poll_interval_s=0.01,
+            budget_usd=budget,
+            settings=CollectSettings(max_tokens=64),
+        )
         assert sum(r["cost_usd"] for r in read_ledger(tmp_path / "s")) <= budget
         assert 1 <= capped.accepted < 6 and capped.budget_stopped == 6 - capped.accepted
         sent = sum(len(b["_results"]) for b in fake.batches.values())
-        rest = collect(TEACHER, prompts, tmp_path / "s", batch=True, poll_interval_s=0.01,
-                       settings=CollectSettings(max_tokens=64))
+        rest = collect(
+            TEACHER, prompts, tmp_path / "s", batch=True, poll_interval_s=0.01, settings=CollectSettings(max_tokens=64)
+        )
         assert sum(len(b["_results"]) for b in fake.batches.values()) - sent == 6 - capped.accepted
     assert rest.skipped == capped.accepted and rest.accepted == 6 - capped.accepted

@@ -18,8 +18,9 @@ MODEL = "claude-sonnet-4-5"
 
 @pytest.fixture
 def fake():
-    with FakeAnthropic({"Which file defines main?": [{"tool": "grep", "input": {"pattern": "def main"}},
-                                                     "src/app.py defines main."]}) as f:
+    with FakeAnthropic(
+        {"Which file defines main?": [{"tool": "grep", "input": {"pattern": "def main"}}, "src/app.py defines main."]}
+    ) as f:
         yield f
 
 
@@ -38,12 +39,25 @@ def test_fake_answers_scripted_turns_with_tool_use_then_text(fake):
     assert first.stop_reason == "tool_use"
     assert first.content[0].type == "tool_use" and first.content[0].name == "grep"
     assert first.content[0].input == {"pattern": "def main"}
-    second = c.messages.create(model=MODEL, max_tokens=64, messages=[
-        {"role": "user", "content": "Which file defines main?"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": first.content[0].id, "name": "grep",
-                                           "input": {"pattern": "def main"}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": first.content[0].id,
-                                      "content": "src/app.py:1:def main():"}]}])
+    second = c.messages.create(
+        model=MODEL,
+        max_tokens=64,
+        messages=[
+            {"role": "user", "content": "Which file defines main?"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": first.content[0].id, "name": "grep", "input": {"pattern": "def main"}}
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": first.content[0].id, "content": "src/app.py:1:def main():"}
+                ],
+            },
+        ],
+    )
     assert second.stop_reason == "end_turn" and second.content[0].text == "src/app.py defines main."
     assert ask(c, "What is a tuple?").content[0].text == fake.default_reply
 
@@ -61,8 +75,9 @@ def test_fake_reports_cache_writes_then_reads_for_marked_system_prompt(fake):
     assert counted.input_tokens == count_tokens([{"role": "user", "content": "What is a list?"}])
 
 
-@pytest.mark.parametrize("fault", [Fault(429, retry_after_s=0.01), Fault(500), Fault(529), Fault("drop"),
-                                   Fault("slow", delay_s=1.5)])
+@pytest.mark.parametrize(
+    "fault", [Fault(429, retry_after_s=0.01), Fault(500), Fault(529), Fault("drop"), Fault("slow", delay_s=1.5)]
+)
 def test_sdk_retries_every_transient_fault_and_gets_the_answer(fake, fault):
     fake.inject(fault)
     c = client(fake, timeout=0.5)
@@ -79,8 +94,10 @@ def test_429_carries_retry_after_and_a_persistent_fault_surfaces_after_retries(f
     assert len(fake.message_requests()) == 2
 
 
-@pytest.mark.parametrize("status, error", [(400, anthropic.BadRequestError), (401, anthropic.AuthenticationError),
-                                           (403, anthropic.PermissionDeniedError)])
+@pytest.mark.parametrize(
+    "status, error",
+    [(400, anthropic.BadRequestError), (401, anthropic.AuthenticationError), (403, anthropic.PermissionDeniedError)],
+)
 def test_client_errors_are_not_retried(fake, status, error):
     fake.inject(Fault(status))
     with pytest.raises(error):
@@ -99,10 +116,15 @@ def test_batches_end_and_return_results_in_shuffled_order_matched_by_custom_id()
     with FakeAnthropic({q: [f"answer {i}"] for i, q in enumerate(questions)}, batch_polls=1, seed=3) as f:
         f.batch_expire[questions[2]] = 1
         c = client(f)
-        batch = c.messages.batches.create(requests=[
-            {"custom_id": f"r{i}", "params": {"model": MODEL, "max_tokens": 32,
-                                             "messages": [{"role": "user", "content": q}]}}
-            for i, q in enumerate(questions)])
+        batch = c.messages.batches.create(
+            requests=[
+                {
+                    "custom_id": f"r{i}",
+                    "params": {"model": MODEL, "max_tokens": 32, "messages": [{"role": "user", "content": q}]},
+                }
+                for i, q in enumerate(questions)
+            ]
+        )
         assert batch.processing_status == "in_progress"
         assert c.messages.batches.retrieve(batch.id).processing_status == "in_progress"
         ended = c.messages.batches.retrieve(batch.id)
@@ -121,7 +143,9 @@ def test_batches_end_and_return_results_in_shuffled_order_matched_by_custom_id()
 def test_cost_uses_absolute_prices_per_token_kind_and_the_batch_discount():
     table = load_prices()
     p = table.price(MODEL)
-    u = Usage(input_tokens=1_000_000, output_tokens=2_000_000, cache_write_tokens=3_000_000, cache_read_tokens=4_000_000)
+    u = Usage(
+        input_tokens=1_000_000, output_tokens=2_000_000, cache_write_tokens=3_000_000, cache_read_tokens=4_000_000
+    )
     expected = p.input + 2 * p.output + 3 * p.cache_write + 4 * p.cache_read
     assert cost(f"anthropic:{MODEL}", u) == pytest.approx(expected)
     assert cost(f"anthropic:{MODEL}-20250929", u, batch=True) == pytest.approx(expected * table.batch_discount)
@@ -133,8 +157,10 @@ def test_cost_uses_absolute_prices_per_token_kind_and_the_batch_discount():
 
 def test_price_table_is_data_a_user_can_replace(tmp_path, monkeypatch):
     path = tmp_path / "prices.yaml"
-    path.write_text("as_of: '2030-01-01'\nbatch_discount: 0.25\nmodels:\n"
-                    "  my-model: {input: 2, output: 4, cache_write: 3, cache_read: 1}\n")
+    path.write_text(
+        "as_of: '2030-01-01'\nbatch_discount: 0.25\nmodels:\n"
+        "  my-model: {input: 2, output: 4, cache_write: 3, cache_read: 1}\n"
+    )
     monkeypatch.setenv("MLX_DISTILL_PRICES", str(path))
     assert cost("openai:my-model", Usage(1_000_000, 1_000_000), batch=True) == pytest.approx(1.5)
 
@@ -152,10 +178,18 @@ def test_usage_of_pydantic_ai_usage_splits_out_cache_tokens():
 def test_ledger_appends_rows_with_cost_and_sums_them(tmp_path):
     ledger = Ledger(tmp_path)
     ledger.append(kind="collect", model=f"anthropic:{MODEL}", usage=Usage(1000, 100, 800, 0), latency_s=0.5, key="k1")
-    ledger.append(kind="collect", model=f"anthropic:{MODEL}", usage=Usage(1000, 100, 0, 800), latency_s=0.5, key="k2",
-                  batch=True, call_id="c2")
-    ledger.append(kind="shadow", model=f"anthropic:{MODEL}", usage=Usage(1000, 100, 0, 800), latency_s=0.5,
-                  call_id="c2")  # the same call again: not written twice
+    ledger.append(
+        kind="collect",
+        model=f"anthropic:{MODEL}",
+        usage=Usage(1000, 100, 0, 800),
+        latency_s=0.5,
+        key="k2",
+        batch=True,
+        call_id="c2",
+    )
+    ledger.append(
+        kind="shadow", model=f"anthropic:{MODEL}", usage=Usage(1000, 100, 0, 800), latency_s=0.5, call_id="c2"
+    )  # the same call again: not written twice
     rows = read_ledger(tmp_path)
     assert [r["key"] for r in rows] == ["k1", "k2"]
     assert rows[0]["cost_usd"] == pytest.approx(cost(f"anthropic:{MODEL}", Usage(1000, 100, 800, 0)))
@@ -184,20 +218,43 @@ def test_a_torn_last_ledger_line_is_cut_off_on_open(tmp_path):
 
 def _record(key, accepted=True, qid="q1"):
     verdict = Verdict.accept() if accepted else Verdict.reject("tool-error", "grep failed")
-    return Record.model_validate({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q?"},
-                                               {"role": "assistant", "content": "a."}],
-                                  "meta": {"id": qid, "source": "teacher", "category": "read", "label": "direct",
-                                           "key": key, "verdict": verdict.to_json()}})
+    return Record.model_validate(
+        {
+            "messages": [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "q?"},
+                {"role": "assistant", "content": "a."},
+            ],
+            "meta": {
+                "id": qid,
+                "source": "teacher",
+                "category": "read",
+                "label": "direct",
+                "key": key,
+                "verdict": verdict.to_json(),
+            },
+        }
+    )
 
 
 def test_record_key_changes_with_everything_that_decides_the_answer():
-    base = dict(prompt={"id": "q1", "question": "Q?", "workspace": {"generator": "todo_count", "seed": 1000}},
-                teacher="anthropic:x", settings={"temperature": 0}, system_prompt="S", tools=[{"name": "grep"}])
+    base = dict(
+        prompt={"id": "q1", "question": "Q?", "workspace": {"generator": "todo_count", "seed": 1000}},
+        teacher="anthropic:x",
+        settings={"temperature": 0},
+        system_prompt="S",
+        tools=[{"name": "grep"}],
+    )
     key = record_key(**base)
     assert key == record_key(**{**base, "prompt": {**base["prompt"], "id": "other id"}})
-    for change in ({"prompt": {**base["prompt"], "workspace": {"generator": "todo_count", "seed": 1001}}},
-                   {"teacher": "anthropic:y"}, {"settings": {"temperature": 1}}, {"system_prompt": "T"},
-                   {"tools": []}, {"prompt": {**base["prompt"], "question": "Q2?"}}):
+    for change in (
+        {"prompt": {**base["prompt"], "workspace": {"generator": "todo_count", "seed": 1001}}},
+        {"teacher": "anthropic:y"},
+        {"settings": {"temperature": 1}},
+        {"system_prompt": "T"},
+        {"tools": []},
+        {"prompt": {**base["prompt"], "question": "Q2?"}},
+    ):
         assert record_key(**{**base, **change}) != key
 
 
@@ -224,6 +281,7 @@ def test_store_keeps_each_key_once_and_survives_a_torn_line(tmp_path):
 
 def test_anthropic_teacher_runs_the_real_agent_against_the_fake_with_cache_marks(fake, tmp_path, monkeypatch):
     from mlx_distill.agent import create_agent
+
     for k, v in fake.env().items():
         monkeypatch.setenv(k, v)
     (tmp_path / "src").mkdir()
@@ -265,9 +323,16 @@ def test_the_teacher_transforms_each_tool_schema_once_and_exactly_as_pydantic_ai
         monkeypatch.setenv(k, v)
     teacher = resolve_teacher(f"anthropic:{MODEL}")
     plain = AnthropicModel(MODEL, provider=teacher._provider)
-    params = ModelRequestParameters(function_tools=[
-        ToolDefinition(name=s["function"]["name"], description=s["function"]["description"],
-                       parameters_json_schema=s["function"]["parameters"]) for s in tool_schemas()])
+    params = ModelRequestParameters(
+        function_tools=[
+            ToolDefinition(
+                name=s["function"]["name"],
+                description=s["function"]["description"],
+                parameters_json_schema=s["function"]["parameters"],
+            )
+            for s in tool_schemas()
+        ]
+    )
     ours, theirs = teacher.customize_request_parameters(params), plain.customize_request_parameters(params)
     assert ours == theirs and isinstance(teacher, AnthropicModel)
     assert len(teacher._schema_cache) == 5

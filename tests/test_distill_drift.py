@@ -28,8 +28,10 @@ def direct_student(messages, info: AgentInfo) -> ModelResponse:
 
 @pytest.fixture(scope="module")
 def fake():
-    script = {q: [{"tool": "list_files", "input": {"path": f"folder{i}"}}, "Two files."]
-              for i, q in enumerate(WORKSPACE_QUESTIONS)}
+    script = {
+        q: [{"tool": "list_files", "input": {"path": f"folder{i}"}}, "Two files."]
+        for i, q in enumerate(WORKSPACE_QUESTIONS)
+    }
     with FakeAnthropic(script, default_reply=ANSWER) as f:
         yield f
 
@@ -74,8 +76,9 @@ def test_disagreement_warns_fails_the_gate_and_becomes_training_data(fake, tmp_p
 
     from mlx_distill.distill.gate import GateResult
 
-    passing = GateResult(student="s", against="a", kind="records", threshold=0.95, passed=True, agreement={},
-                         decision={}, cases=[])
+    passing = GateResult(
+        student="s", against="a", kind="records", threshold=0.95, passed=True, agreement={}, decision={}, cases=[]
+    )
     failed = apply_drift(passing, ledger.path, min_samples=3)
     assert not failed.passed and "drift" in failed.reasons[0]
 

@@ -28,15 +28,27 @@ def fake(monkeypatch):
 
 
 def test_collected_store_builds_trains_and_benchmarks_beside_the_teacher(fake, tmp_path, tiny_model_dir):
-    prompts = [Prompt(id=f"lines-{i}", question="Count the lines of {path} for me.", label="tool", category="count",
-                      workspace={"generator": "line_count", "seed": 1000 + i},
-                      answer={"type": "number", "value": "{count}"}) for i in range(8)]
+    prompts = [
+        Prompt(
+            id=f"lines-{i}",
+            question="Count the lines of {path} for me.",
+            label="tool",
+            category="count",
+            workspace={"generator": "line_count", "seed": 1000 + i},
+            answer={"type": "number", "value": "{count}"},
+        )
+        for i in range(8)
+    ]
     prompts += [Prompt(id=f"d{i}", question=q, label="direct", category="concept") for i, q in enumerate(DIRECT)]
     summary = collect(TEACHER, prompts, tmp_path / "store", concurrency=4)
     assert summary.accepted == 12, summary.lines()
 
-    config = {"output_dir": str(tmp_path / "data"), "sources": [{"type": "teacher", "paths": [str(tmp_path / "store")]}],
-              "validation": {"model": None, "bench": []}, "split": {"valid": 0.25, "test": 0.0}}
+    config = {
+        "output_dir": str(tmp_path / "data"),
+        "sources": [{"type": "teacher", "paths": [str(tmp_path / "store")]}],
+        "validation": {"model": None, "bench": []},
+        "split": {"valid": 0.25, "test": 0.0},
+    }
     (tmp_path / "data.yaml").write_text(yaml.safe_dump(config))
     result = build(tmp_path / "data.yaml")
     counts = result.manifest["counts"]
@@ -44,27 +56,69 @@ def test_collected_store_builds_trains_and_benchmarks_beside_the_teacher(fake, t
     # the same through the CLI, the store given on the command line (what train_lora.sh does)
     config["sources"][0]["enabled"] = False
     (tmp_path / "cli.yaml").write_text(yaml.safe_dump(config))
-    res = CliRunner().invoke(main, ["data", "build", "-c", str(tmp_path / "cli.yaml"), "--teacher-store",
-                                    str(tmp_path / "store"), "--json"])
+    res = CliRunner().invoke(
+        main, ["data", "build", "-c", str(tmp_path / "cli.yaml"), "--teacher-store", str(tmp_path / "store"), "--json"]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["counts"] == counts
     row = json.loads(open(result.files["train"]).readline())
     assert row["meta"]["source"] == "teacher" and row["meta"]["verdict"]["accepted"]
 
-    run = train({"model": str(tiny_model_dir), "data": str(tmp_path / "data"), "adapter_path": str(tmp_path / "adapter"),
-                 "batch_size": 2, "num_layers": 2, "iters": 3, "val_batches": 0, "save_every": 3,
-                 "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0}}, progress=False, quiet=True)
+    run = train(
+        {
+            "model": str(tiny_model_dir),
+            "data": str(tmp_path / "data"),
+            "adapter_path": str(tmp_path / "adapter"),
+            "batch_size": 2,
+            "num_layers": 2,
+            "iters": 3,
+            "val_batches": 0,
+            "save_every": 3,
+            "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0},
+        },
+        progress=False,
+        quiet=True,
+    )
     assert run.steps == 3 and (tmp_path / "adapter" / "adapters.safetensors").is_file()
 
     suite = tmp_path / "mini.jsonl"
-    suite.write_text(json.dumps({"id": "t1", "question": "How many lines does {path} have?", "label": "tool",
-                                 "category": "count", "expected_tools": ["read_file"],
-                                 "workspace": {"kind": "line_count"}, "answer": {"type": "number", "value": "{count}"}})
-                     + "\n" + json.dumps({"id": "d1", "question": "What is a semaphore?", "label": "direct",
-                                          "category": "concept"}) + "\n")
-    res = CliRunner().invoke(main, ["bench", "-m", str(tiny_model_dir), "--adapter-path", str(tmp_path / "adapter"),
-                                    "--include-base", "--teacher", TEACHER, "--suite", str(suite), "--max-tokens", "4",
-                                    "--out", str(tmp_path / "bench"), "--json", "--no-progress"])
+    suite.write_text(
+        json.dumps(
+            {
+                "id": "t1",
+                "question": "How many lines does {path} have?",
+                "label": "tool",
+                "category": "count",
+                "expected_tools": ["read_file"],
+                "workspace": {"kind": "line_count"},
+                "answer": {"type": "number", "value": "{count}"},
+            }
+        )
+        + "\n"
+        + json.dumps({"id": "d1", "question": "What is a semaphore?", "label": "direct", "category": "concept"})
+        + "\n"
+    )
+    res = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "-m",
+            str(tiny_model_dir),
+            "--adapter-path",
+            str(tmp_path / "adapter"),
+            "--include-base",
+            "--teacher",
+            TEACHER,
+            "--suite",
+            str(suite),
+            "--max-tokens",
+            "4",
+            "--out",
+            str(tmp_path / "bench"),
+            "--json",
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     labels = [m["label"] for m in data["models"]]
@@ -77,9 +131,24 @@ def test_collected_store_builds_trains_and_benchmarks_beside_the_teacher(fake, t
 def test_compare_shows_the_teacher_beside_the_student(fake, tmp_path, tiny_model_dir):
     prompts = tmp_path / "p.jsonl"
     prompts.write_text(json.dumps({"id": "p1", "question": "What is a mutex?"}) + "\n")
-    res = CliRunner().invoke(main, ["compare", "--prompts", str(prompts), "-m", str(tiny_model_dir), "--teacher",
-                                    TEACHER, "--max-tokens", "4", "--out", str(tmp_path / "cmp"), "--json",
-                                    "--no-progress"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            "--prompts",
+            str(prompts),
+            "-m",
+            str(tiny_model_dir),
+            "--teacher",
+            TEACHER,
+            "--max-tokens",
+            "4",
+            "--out",
+            str(tmp_path / "cmp"),
+            "--json",
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["models"] == [str(tiny_model_dir), f"teacher {TEACHER}"]
@@ -92,7 +161,22 @@ def test_bench_without_a_teacher_key_notes_it_and_runs_the_student(tmp_path, tin
     monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
     prompts = tmp_path / "p.jsonl"
     prompts.write_text(json.dumps({"id": "p1", "question": "What is a mutex?"}) + "\n")
-    res = CliRunner().invoke(main, ["compare", "--prompts", str(prompts), "-m", str(tiny_model_dir), "--teacher",
-                                    TEACHER, "--max-tokens", "2", "--out", str(tmp_path / "cmp"), "--no-progress"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            "--prompts",
+            str(prompts),
+            "-m",
+            str(tiny_model_dir),
+            "--teacher",
+            TEACHER,
+            "--max-tokens",
+            "2",
+            "--out",
+            str(tmp_path / "cmp"),
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert f"note: teacher {TEACHER} skipped:" in res.stderr and "ANTHROPIC_API_KEY" in res.stderr

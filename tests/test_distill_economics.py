@@ -24,11 +24,24 @@ def ledgers(tmp_path):
         store.append(kind="collect", model=TEACHER, usage=CALL, latency_s=1.0)
     for i in range(100):  # routed: 88 answered by the student, 12 fallbacks
         if i < 88:
-            router.append(kind="route", model="local:mlx:student", usage=CALL, latency_s=0.2, cost_usd=0.0,
-                          answered_by="student", reason=None)
+            router.append(
+                kind="route",
+                model="local:mlx:student",
+                usage=CALL,
+                latency_s=0.2,
+                cost_usd=0.0,
+                answered_by="student",
+                reason=None,
+            )
         else:
-            router.append(kind="route", model=TEACHER, usage=CALL, latency_s=1.0, answered_by="teacher",
-                          reason="low_confidence" if i < 96 else "unparseable")
+            router.append(
+                kind="route",
+                model=TEACHER,
+                usage=CALL,
+                latency_s=1.0,
+                answered_by="teacher",
+                reason="low_confidence" if i < 96 else "unparseable",
+            )
     for i in range(5):  # drift checks, one disagreement
         router.append(kind="drift", model=TEACHER, usage=CALL, latency_s=1.0, agree=i > 0)
     return tmp_path / "run", store, router
@@ -74,8 +87,9 @@ def test_cli_writes_markdown_json_and_chart(ledgers, tmp_path):
     root, _, _ = ledgers
     (tmp_path / "adapter").mkdir()
     (tmp_path / "adapter" / "state.json").write_text(json.dumps({"step": 60, "train_seconds": 619.0}))
-    res = CliRunner().invoke(main, ["economics", str(root), "--adapter-path", str(tmp_path / "adapter"),
-                                    "--training-usd-per-hour", "1.5"])
+    res = CliRunner().invoke(
+        main, ["economics", str(root), "--adapter-path", str(tmp_path / "adapter"), "--training-usd-per-hour", "1.5"]
+    )
     assert res.exit_code == 0, res.output
     assert "break-even" in res.stdout and "answered locally" in res.stdout and "88 (88.0%)" in res.stdout
     data = json.loads((root / "economics.json").read_text())

@@ -19,18 +19,28 @@ from mlx_distill.tools import tool_schemas
 SYSTEM = "You are a coding assistant with workspace tools."
 TOOL_CASES = [
     ("Which files import svcs?", "grep", {"pattern": "import svcs", "path": "."}, "src/app.py:3:import svcs"),
-    ("Show me the first ten lines of src/app.py.", "read_file", {"path": "src/app.py", "start_line": 1, "end_line": 10},
-     "import os\n"),
+    (
+        "Show me the first ten lines of src/app.py.",
+        "read_file",
+        {"path": "src/app.py", "start_line": 1, "end_line": 10},
+        "import os\n",
+    ),
     ("What is in the README?", "read_file", {"path": "README.md"}, "# demo\n"),
     ("Run the test suite and tell me if it passes.", "run_command", {"command": "pytest -q"}, "exit code 0\n3 passed"),
 ]
-DIRECT_CASES = ["What is a mutex?", "Explain big-O notation briefly.", "What does git rebase do?",
-                "What is the difference between a list and a tuple in Python?"]
+DIRECT_CASES = [
+    "What is a mutex?",
+    "Explain big-O notation briefly.",
+    "What does git rebase do?",
+    "What is the difference between a list and a tuple in Python?",
+]
 # How the good student writes the same calls: other spellings the schema says are equal.
 GOOD_SPELLING = {
     "Which files import svcs?": ("grep", {"pattern": " import svcs", "path": "./"}),
-    "Show me the first ten lines of src/app.py.": ("read_file", {"path": "./src/app.py", "start_line": "1",
-                                                                 "end_line": 10.0}),
+    "Show me the first ten lines of src/app.py.": (
+        "read_file",
+        {"path": "./src/app.py", "start_line": "1", "end_line": 10.0},
+    ),
     "What is in the README?": ("read_file", {"path": "README.md"}),
     "Run the test suite and tell me if it passes.": ("run_command", {"command": "pytest -q"}),
 }
@@ -40,17 +50,39 @@ def teacher_records() -> list:
     tools = tool_schemas()
     out = []
     for i, (q, name, args, result) in enumerate(TOOL_CASES):
-        out.append(parse_record({"messages": [
-            {"role": "system", "content": SYSTEM}, {"role": "user", "content": q},
-            {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": name, "arguments": args}}]},
-            {"role": "tool", "name": name, "content": result},
-            {"role": "assistant", "content": f"Done: {result.splitlines()[0]}"}],
-            "tools": tools, "meta": {"id": f"t{i}", "source": "teacher", "category": "read", "label": "tool"}}))
+        out.append(
+            parse_record(
+                {
+                    "messages": [
+                        {"role": "system", "content": SYSTEM},
+                        {"role": "user", "content": q},
+                        {
+                            "role": "assistant",
+                            "content": "",
+                            "tool_calls": [{"type": "function", "function": {"name": name, "arguments": args}}],
+                        },
+                        {"role": "tool", "name": name, "content": result},
+                        {"role": "assistant", "content": f"Done: {result.splitlines()[0]}"},
+                    ],
+                    "tools": tools,
+                    "meta": {"id": f"t{i}", "source": "teacher", "category": "read", "label": "tool"},
+                }
+            )
+        )
     for i, q in enumerate(DIRECT_CASES):
-        out.append(parse_record({"messages": [
-            {"role": "system", "content": SYSTEM}, {"role": "user", "content": q},
-            {"role": "assistant", "content": "A short, direct answer."}],
-            "tools": tools, "meta": {"id": f"d{i}", "source": "teacher", "category": "concept", "label": "direct"}}))
+        out.append(
+            parse_record(
+                {
+                    "messages": [
+                        {"role": "system", "content": SYSTEM},
+                        {"role": "user", "content": q},
+                        {"role": "assistant", "content": "A short, direct answer."},
+                    ],
+                    "tools": tools,
+                    "meta": {"id": f"d{i}", "source": "teacher", "category": "concept", "label": "direct"},
+                }
+            )
+        )
     return out
 
 
@@ -123,8 +155,10 @@ def test_right_decision_with_the_wrong_call_is_not_agreement(records_file):
 
 def test_arguments_are_compared_after_schema_normalisation():
     schema = tool_schemas(["read_file"])[0]["function"]["parameters"]
-    assert normalize_arguments({"path": "./src//app.py", "start_line": "3"}, schema) == {"path": "src/app.py",
-                                                                                           "start_line": 3}
+    assert normalize_arguments({"path": "./src//app.py", "start_line": "3"}, schema) == {
+        "path": "src/app.py",
+        "start_line": 3,
+    }
     assert equivalent_arguments({"path": "src/app.py"}, {"path": "src/app.py/"}, schema)
     assert not equivalent_arguments({"path": "src/app.py"}, {"path": "src/main.py"}, schema)
     with_default = {"properties": {"n": {"type": "integer", "default": 5}}}
@@ -144,12 +178,27 @@ def test_cli_writes_report_and_exits_1_when_the_student_fails(tiny_model_dir, re
 
     ledger = Ledger(tmp_path / "router")
     for i in range(12):  # a router's drift checks: 10 of the last 12 agreed
-        ledger.append(kind="drift", model="anthropic:claude-haiku-4-5", usage={"input_tokens": 10}, latency_s=0.1,
-                      agree=i >= 2)
+        ledger.append(
+            kind="drift", model="anthropic:claude-haiku-4-5", usage={"input_tokens": 10}, latency_s=0.1, agree=i >= 2
+        )
     out = tmp_path / "gate"
-    res = CliRunner().invoke(main, ["gate", "--student", str(tiny_model_dir), "--against", str(records_file),
-                                    "--max-tokens", "4", "--out", str(out), "--no-progress", "--ledger",
-                                    str(ledger.path)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "gate",
+            "--student",
+            str(tiny_model_dir),
+            "--against",
+            str(records_file),
+            "--max-tokens",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--ledger",
+            str(ledger.path),
+        ],
+    )
     assert res.exit_code == 1, res.output
     assert "FAIL" in res.stdout and "majority baseline" in res.stdout and "recall tool" in res.stdout
     assert "drift agreement (rolling)" in res.stdout and "83.3%" in res.stdout

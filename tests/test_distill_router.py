@@ -53,17 +53,25 @@ def route(teacher, ledger, workspace):
     return run
 
 
-@pytest.mark.parametrize("reply,reason", [
-    ('<tool_call>\n{"name": "list_files", "arguments": {"path": </tool_call>', "unparseable"),
-    ("", "empty"),
-    ('<tool_call>\n{"name": "delete_everything", "arguments": {}}\n</tool_call>', "unknown_tool"),
-    ('<tool_call>\n{"name": "read_file", "arguments": {"path": 3}}\n</tool_call>', "invalid_arguments"),
-])
+@pytest.mark.parametrize(
+    "reply,reason",
+    [
+        ('<tool_call>\n{"name": "list_files", "arguments": {"path": </tool_call>', "unparseable"),
+        ("", "empty"),
+        ('<tool_call>\n{"name": "delete_everything", "arguments": {}}\n</tool_call>', "unknown_tool"),
+        ('<tool_call>\n{"name": "read_file", "arguments": {"path": 3}}\n</tool_call>', "invalid_arguments"),
+    ],
+)
 def test_an_unusable_student_turn_goes_to_the_teacher_with_its_reason(scripted, route, ledger, reply, reason):
     router, out = route(scripted([reply]))
     assert out.outcome == "answered" and out.final_text == TEACHER_ANSWER
-    assert router.stats.to_json() == {"calls": 1, "answered_by_student": 0, "answered_by_teacher": 1,
-                                      "local_fraction": 0.0, "fallback_reasons": {reason: 1}}
+    assert router.stats.to_json() == {
+        "calls": 1,
+        "answered_by_student": 0,
+        "answered_by_teacher": 1,
+        "local_fraction": 0.0,
+        "fallback_reasons": {reason: 1},
+    }
     (row,) = read_ledger(ledger.path)
     assert (row["kind"], row["answered_by"], row["reason"]) == ("route", "teacher", reason)
     assert row["model"] == f"anthropic:{TEACHER}" and row["usage"]["output_tokens"] > 0
@@ -89,7 +97,9 @@ def test_a_repeated_call_is_a_loop_and_goes_to_the_teacher(scripted, route, ledg
     assert router.stats.student == 1 and router.stats.reasons == {"loop": 1}
     rows = read_ledger(ledger.path)
     assert [(r["answered_by"], r["reason"], r["cost_usd"] > 0) for r in rows] == [
-        ("student", None, False), ("teacher", "loop", True)]
+        ("student", None, False),
+        ("teacher", "loop", True),
+    ]
     assert totals(rows)["cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in rows), abs=1e-6)
     assert totals(rows)["calls"] == 2
 
@@ -156,9 +166,14 @@ def test_mlx_responses_carry_the_first_token_margin(scripted, workspace):
 
 def test_router_names():
     assert split_router_name("router:embedded:smollm2-135m+anthropic:claude-haiku-4-5") == (
-        "embedded:smollm2-135m", "anthropic:claude-haiku-4-5", {})
-    assert split_router_name("router:a/b+c:d?min_margin=0.3&student_retries=1")[2] == {"min_margin": 0.3,
-                                                                                       "student_retries": 1}
+        "embedded:smollm2-135m",
+        "anthropic:claude-haiku-4-5",
+        {},
+    )
+    assert split_router_name("router:a/b+c:d?min_margin=0.3&student_retries=1")[2] == {
+        "min_margin": 0.3,
+        "student_retries": 1,
+    }
     with pytest.raises(ValueError, match="router:STUDENT\\+TEACHER"):
         split_router_name("router:only-one")
     with pytest.raises(ValueError, match="unknown router option 'margin'"):
@@ -175,10 +190,33 @@ def test_bench_runs_the_router_as_a_model(tiny_model_dir, fake, tmp_path, monkey
     for k, v in fake.env().items():
         monkeypatch.setenv(k, v)
     suite = tmp_path / "mini.jsonl"
-    suite.write_text(json.dumps({"id": "d1", "question": "What is a mutex?", "label": "direct",
-                                 "category": "concept", "answer": {"type": "any_of", "keywords": ["two files"]}}) + "\n")
-    res = CliRunner().invoke(main, ["bench", "-m", f"router:{tiny_model_dir}+anthropic:{TEACHER}", "--suite",
-                                    str(suite), "--max-tokens", "4", "--out", str(tmp_path / "run"), "--no-progress"])
+    suite.write_text(
+        json.dumps(
+            {
+                "id": "d1",
+                "question": "What is a mutex?",
+                "label": "direct",
+                "category": "concept",
+                "answer": {"type": "any_of", "keywords": ["two files"]},
+            }
+        )
+        + "\n"
+    )
+    res = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "-m",
+            f"router:{tiny_model_dir}+anthropic:{TEACHER}",
+            "--suite",
+            str(suite),
+            "--max-tokens",
+            "4",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads((tmp_path / "run" / "report.json").read_text())
     routing = data["models"][0]["routing"]

@@ -21,8 +21,10 @@ from mlx_distill.testing.fake_anthropic import FakeAnthropic
 TOKEN = "sk-ant-api03-" + "Q" * 40
 ENV_SECRET = "hunter2-very-secret-value"
 QUESTIONS = {
-    "What is in config.py?": [{"tool": "read_file", "input": {"path": "config.py"}},
-                              "config.py sets the API key and the port 8080."],
+    "What is in config.py?": [
+        {"tool": "read_file", "input": {"path": "config.py"}},
+        "config.py sets the API key and the port 8080.",
+    ],
     "Which file sets the port?": [{"tool": "grep", "input": {"pattern": "PORT"}}, "config.py sets PORT = 8080."],
     "What is a mutex?": ["A mutex is a lock that lets one thread at a time into a critical section."],
 }
@@ -72,10 +74,17 @@ def test_each_teacher_run_becomes_one_valid_redacted_record_that_data_build_read
     assert sum(r.meta.cost_usd for r in records) == pytest.approx(totals(rows)["cost_usd"], abs=1e-6)
 
     config = tmp_path / "data.yaml"
-    config.write_text(yaml.safe_dump({"seed": 0, "output_dir": str(tmp_path / "built"),
-                                      "sources": [{"type": "teacher", "paths": [str(root)]}],
-                                      "validation": {"model": None, "bench": []},
-                                      "split": {"valid": 0.0, "test": 0.0}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "seed": 0,
+                "output_dir": str(tmp_path / "built"),
+                "sources": [{"type": "teacher", "paths": [str(root)]}],
+                "validation": {"model": None, "bench": []},
+                "split": {"valid": 0.0, "test": 0.0},
+            }
+        )
+    )
     build(config, use_template=False)
     built = [json.loads(line) for line in (tmp_path / "built" / "train.jsonl").read_text().splitlines()]
     assert sorted(r["meta"]["id"] for r in built) == sorted(r.meta.id for r in records)
@@ -98,10 +107,18 @@ def test_nothing_is_recorded_without_the_capability(workspace, tmp_path):
     assert not any(tmp_path.rglob("records.jsonl"))
 
 
-@pytest.mark.parametrize("secret", [
-    "sk-ant-api03-abcdefghijklmnopqrstuv", "sk-proj-abcdefghijklmnopqrstuvwx", "ghp_" + "a" * 36,
-    "AKIAABCDEFGHIJKLMNOP", "xoxb-1234567890-abcdef", "hf_" + "b" * 34,
-    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-ant-api03-abcdefghijklmnopqrstuv",
+        "sk-proj-abcdefghijklmnopqrstuvwx",
+        "ghp_" + "a" * 36,
+        "AKIAABCDEFGHIJKLMNOP",
+        "xoxb-1234567890-abcdef",
+        "hf_" + "b" * 34,
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ],
+)
 def test_redaction_catches_common_token_formats(secret):
     out = redact_text(f"token here: {secret} end", env_values=[])
     assert secret not in out and PLACEHOLDER in out and out.endswith(" end")

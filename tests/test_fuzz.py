@@ -22,12 +22,43 @@ FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(Healt
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 # Pieces the parsers and converters look for, so random text reaches their deeper paths.
-MARKERS = ["<tool_call>", "</tool_call>", "<function=", "</function>", "<parameter=", "</parameter>", "```", "```json",
-           "{", "}", "[", "]", '"name"', '"arguments"', ":", ",", '"', "'", "\\", "\n", "grep", "read_file", "NaN",
-           "1e999", "\\ud800", "<functioncall>", "USER:", "ASSISTANT:", "<tools>", "</tools>", "<|endoftext|>"]
+MARKERS = [
+    "<tool_call>",
+    "</tool_call>",
+    "<function=",
+    "</function>",
+    "<parameter=",
+    "</parameter>",
+    "```",
+    "```json",
+    "{",
+    "}",
+    "[",
+    "]",
+    '"name"',
+    '"arguments"',
+    ":",
+    ",",
+    '"',
+    "'",
+    "\\",
+    "\n",
+    "grep",
+    "read_file",
+    "NaN",
+    "1e999",
+    "\\ud800",
+    "<functioncall>",
+    "USER:",
+    "ASSISTANT:",
+    "<tools>",
+    "</tools>",
+    "<|endoftext|>",
+]
 marker_text = st.lists(st.sampled_from(MARKERS) | st.text(max_size=6), max_size=40).map("".join)
 
 
@@ -40,8 +71,12 @@ def only_input_errors(fn, *args, **kwargs):
 
 
 @FUZZ
-@given(lines=st.lists(st.binary(max_size=60) | json_values.map(lambda v: json.dumps(v).encode()) |
-                      marker_text.map(str.encode), max_size=6))
+@given(
+    lines=st.lists(
+        st.binary(max_size=60) | json_values.map(lambda v: json.dumps(v).encode()) | marker_text.map(str.encode),
+        max_size=6,
+    )
+)
 def test_read_jsonl(tmp_path_factory, lines):
     p = tmp_path_factory.mktemp("fuzz") / "in.jsonl"
     p.write_bytes(b"\n".join(lines))
@@ -53,23 +88,51 @@ def test_read_jsonl(tmp_path_factory, lines):
 
 
 def _message():
-    return st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant", "tool", "human", "gpt",
-                                                           "function_call", "observation"]) | json_values},
-                                 optional={"content": marker_text | json_values, "from": st.text(max_size=6),
-                                           "value": marker_text, "tool_calls": json_values,
-                                           "function_call": json_values, "name": st.text(max_size=8)})
+    return st.fixed_dictionaries(
+        {
+            "role": st.sampled_from(
+                ["system", "user", "assistant", "tool", "human", "gpt", "function_call", "observation"]
+            )
+            | json_values
+        },
+        optional={
+            "content": marker_text | json_values,
+            "from": st.text(max_size=6),
+            "value": marker_text,
+            "tool_calls": json_values,
+            "function_call": json_values,
+            "name": st.text(max_size=8),
+        },
+    )
 
 
-format_items = st.fixed_dictionaries({}, optional={
-    "messages": st.lists(_message(), max_size=4) | json_values, "conversations": st.lists(_message(), max_size=4),
-    "tools": json_values | marker_text, "chat": marker_text, "system": marker_text, "query": marker_text,
-    "answers": json_values | marker_text, "question": json_values, "function": json_values, "id": json_values,
-    "category": json_values}) | json_values
+format_items = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "messages": st.lists(_message(), max_size=4) | json_values,
+            "conversations": st.lists(_message(), max_size=4),
+            "tools": json_values | marker_text,
+            "chat": marker_text,
+            "system": marker_text,
+            "query": marker_text,
+            "answers": json_values | marker_text,
+            "question": json_values,
+            "function": json_values,
+            "id": json_values,
+            "category": json_values,
+        },
+    )
+    | json_values
+)
 
 
 @FUZZ
-@given(fmt=st.sampled_from(sorted(FORMATS)), first=format_items.filter(lambda x: not isinstance(x, list)),
-       more=st.lists(format_items, max_size=3))
+@given(
+    fmt=st.sampled_from(sorted(FORMATS)),
+    first=format_items.filter(lambda x: not isinstance(x, list)),
+    more=st.lists(format_items, max_size=3),
+)
 def test_converters(tmp_path_factory, fmt, first, more):
     items = [first, *more]  # a first line that is an array makes the file a JSON array (tested below)
     d = tmp_path_factory.mktemp("fuzz")
@@ -92,12 +155,30 @@ def test_a_json_array_with_text_after_it_is_an_error_not_a_silent_loss(tmp_path)
 
 record_like = st.fixed_dictionaries(
     {"messages": st.lists(_message(), max_size=5) | json_values},
-    optional={"tools": st.lists(st.fixed_dictionaries({"type": st.just("function") | json_values, "function":
-                                st.fixed_dictionaries({"name": st.sampled_from(TOOL_NAMES) | st.text(max_size=5)},
-                                                      optional={"parameters": json_values})}), max_size=2),
-              "meta": st.fixed_dictionaries({"id": st.text(max_size=5), "source": st.text(max_size=5),
-                                             "category": st.text(max_size=5), "label": st.sampled_from(
-                                                 ["tool", "direct", "refuse", "x"])}) | json_values})
+    optional={
+        "tools": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "type": st.just("function") | json_values,
+                    "function": st.fixed_dictionaries(
+                        {"name": st.sampled_from(TOOL_NAMES) | st.text(max_size=5)},
+                        optional={"parameters": json_values},
+                    ),
+                }
+            ),
+            max_size=2,
+        ),
+        "meta": st.fixed_dictionaries(
+            {
+                "id": st.text(max_size=5),
+                "source": st.text(max_size=5),
+                "category": st.text(max_size=5),
+                "label": st.sampled_from(["tool", "direct", "refuse", "x"]),
+            }
+        )
+        | json_values,
+    },
+)
 
 
 @settings(FUZZ, max_examples=25)
@@ -119,10 +200,16 @@ def test_tool_call_parser(text):
 
 
 @FUZZ
-@given(name=st.sampled_from(TOOL_NAMES) | st.text(max_size=10),
-       arguments=marker_text | json_values | st.dictionaries(
-           st.sampled_from(["path", "content", "pattern", "glob", "ignore_case", "start_line", "end_line", "command"]),
-           json_values | marker_text, max_size=4))
+@given(
+    name=st.sampled_from(TOOL_NAMES) | st.text(max_size=10),
+    arguments=marker_text
+    | json_values
+    | st.dictionaries(
+        st.sampled_from(["path", "content", "pattern", "glob", "ignore_case", "start_line", "end_line", "command"]),
+        json_values | marker_text,
+        max_size=4,
+    ),
+)
 def test_workspace_call_with_json_strings_and_values(tmp_path_factory, name, arguments):
     root = tmp_path_factory.mktemp("ws")
     (root / "a.txt").write_text("alpha\n")
@@ -133,10 +220,29 @@ def test_workspace_call_with_json_strings_and_values(tmp_path_factory, name, arg
 
 
 config_values = json_values | st.sampled_from(["embedded:smollm2-135m", "data", "adam", "lora", -1, 0, 1e-4])
-config_dicts = st.dictionaries(st.sampled_from(["model", "data", "iters", "batch_size", "learning_rate", "lora_parameters",
-                                                "optimizer", "lr_schedule", "num_layers", "mask", "seed", "alpha",
-                                                "fine_tune_type", "max_seq_length"]) | st.text(max_size=6),
-                               config_values, max_size=5)
+config_dicts = st.dictionaries(
+    st.sampled_from(
+        [
+            "model",
+            "data",
+            "iters",
+            "batch_size",
+            "learning_rate",
+            "lora_parameters",
+            "optimizer",
+            "lr_schedule",
+            "num_layers",
+            "mask",
+            "seed",
+            "alpha",
+            "fine_tune_type",
+            "max_seq_length",
+        ]
+    )
+    | st.text(max_size=6),
+    config_values,
+    max_size=5,
+)
 
 
 @settings(FUZZ, max_examples=15)

@@ -38,10 +38,20 @@ def test_loop_journals_mistakes_and_rewrites_the_strategy(tmp_path, monkeypatch)
         for k, v in fake.env().items():
             monkeypatch.setenv(k, v)
         teacher = JournaledTeacher(TEACHER, tmp_path / "loop" / "teacher", max_tokens=256)
-        result = run_loop(task, teacher, tmp_path, batches=3, batch_size=4, rewrite_every=2, difficulties=[1, 2],
-                          seed=0, strategy="Think.")
-        journal_asks = [b for b in fake.message_requests()
-                        if b["messages"][0]["content"][0]["text"].startswith("You answered")]
+        result = run_loop(
+            task,
+            teacher,
+            tmp_path,
+            batches=3,
+            batch_size=4,
+            rewrite_every=2,
+            difficulties=[1, 2],
+            seed=0,
+            strategy="Think.",
+        )
+        journal_asks = [
+            b for b in fake.message_requests() if b["messages"][0]["content"][0]["text"].startswith("You answered")
+        ]
     assert [b["accuracy"] for b in result.batches] == [0.5, 0.5, 0.5]  # YES is right on the balanced half
     assert result.versions == 2  # after batch 2 and after the last batch
     assert (tmp_path / "loop" / "strategy-v0.md").read_text() == "Think."
@@ -79,13 +89,26 @@ def test_sigkill_and_resume_loses_and_repeats_nothing(tmp_path, monkeypatch):
     recipe = tmp_path / "lrl.yaml"
     recipe.write_text("loop: {batches: 4, batch_size: 4, rewrite_every: 2, difficulties: [1, 2]}\n")
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    cmd = [sys.executable, "-m", "mlx_distill.cli", "lrl", "loop", "-c", str(recipe), "--task", "meeting-rooms",
-           "--teacher", TEACHER, "--run-dir", str(killed)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlx_distill.cli",
+        "lrl",
+        "loop",
+        "-c",
+        str(recipe),
+        "--task",
+        "meeting-rooms",
+        "--teacher",
+        TEACHER,
+        "--run-dir",
+        str(killed),
+    ]
     turns = killed / "loop" / "teacher" / "turns.jsonl"
     with FakeAnthropic(yes_sayer, latency_s=0.05) as fake:
         env = {**os.environ, **fake.env()}
-        _kill_when(cmd, lambda: _lines(turns) >= 3, env)    # mid first batch
-        _kill_when(cmd, lambda: _lines(turns) >= 12, env)   # after the first strategy rewrite
+        _kill_when(cmd, lambda: _lines(turns) >= 3, env)  # mid first batch
+        _kill_when(cmd, lambda: _lines(turns) >= 12, env)  # after the first strategy rewrite
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         killed_bodies = [json.dumps(b, sort_keys=True) for b in fake.message_requests()]

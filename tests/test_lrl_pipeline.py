@@ -11,20 +11,34 @@ import yaml
 def _recipe(tmp_path, model_dir):
     strategy = tmp_path / "strategy.md"
     strategy.write_text("Sweep the events in time order, ends before starts; peak <= rooms means YES.\n")
-    cfg = {"task": "meeting-rooms", "strategy": str(strategy), "student": str(model_dir),
-           "run_dir": str(tmp_path / "run"),
-           "synth": {"n": 24, "difficulties": [1], "valid": 0.2},
-           "train": {"num_layers": 2, "batch_size": 2, "iters": 3, "learning_rate": 1e-4, "max_seq_length": 512,
-                     "val_batches": 1, "steps_per_eval": 3, "save_every": 3, "steps_per_report": 1},
-           "eval": {"n": 4, "difficulties": [1], "max_tokens": 4, "batch_size": 4}}
+    cfg = {
+        "task": "meeting-rooms",
+        "strategy": str(strategy),
+        "student": str(model_dir),
+        "run_dir": str(tmp_path / "run"),
+        "synth": {"n": 24, "difficulties": [1], "valid": 0.2},
+        "train": {
+            "num_layers": 2,
+            "batch_size": 2,
+            "iters": 3,
+            "learning_rate": 1e-4,
+            "max_seq_length": 512,
+            "val_batches": 1,
+            "steps_per_eval": 3,
+            "save_every": 3,
+            "steps_per_report": 1,
+        },
+        "eval": {"n": 4, "difficulties": [1], "max_tokens": 4, "batch_size": 4},
+    }
     path = tmp_path / "lrl.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "mlx_distill.cli", "lrl", *args], capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "mlx_distill.cli", "lrl", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_offline_run_trains_and_reports_and_a_rerun_redoes_nothing(tmp_path, tiny_model_dir):

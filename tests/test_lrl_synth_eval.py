@@ -64,14 +64,17 @@ def test_train_and_eval_prompts_are_byte_identical(task, tiny_tokenizer):
     # and the trainer supervises exactly what comes after that prompt
     ids, mask = tokenize_for_training(rec.template_messages(), None, tiny_tokenizer)
     prompt_ids = tiny_tokenizer.encode(eval_prompt, add_special_tokens=False)
-    assert ids[:len(prompt_ids)] == prompt_ids
-    assert not any(mask[:len(prompt_ids)]) and mask[len(prompt_ids)]
+    assert ids[: len(prompt_ids)] == prompt_ids
+    assert not any(mask[: len(prompt_ids)]) and mask[len(prompt_ids)]
 
 
 def test_synthetic_records_pass_data_validate_and_data_build(task, tiny_model_dir, tiny_tokenizer, tmp_path):
     path = save_records(tmp_path / "synthetic.jsonl", synthesize(task, 40, strategy=STRATEGY, seed=1, difficulties=[1]))
-    out = subprocess.run([sys.executable, "-m", "mlx_distill.cli", "data", "validate", str(path),
-                          "--model", str(tiny_model_dir)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mlx_distill.cli", "data", "validate", str(path), "--model", str(tiny_model_dir)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     result = build_data(path, tmp_path / "data", task=task, tokenizer=tiny_tokenizer)
     train = load_records(result.files["train"])
@@ -111,13 +114,17 @@ def test_the_shared_prompt_prefix_is_computed_once_and_changes_no_answer(task, t
 
     problems = mixed_set(task, 6, seed=5, difficulties=[1, 2])
     model, tokenizer = load_model(str(tiny_model_dir))
-    prompts = [tokenizer.encode(student_prompt(task, p, STRATEGY, tokenizer), add_special_tokens=False) for p in problems]
+    prompts = [
+        tokenizer.encode(student_prompt(task, p, STRATEGY, tokenizer), add_special_tokens=False) for p in problems
+    ]
     shared, cache = prefill_shared_prefix(model, prompts)
-    system = tokenizer.encode(student_prompt(task, problems[0], STRATEGY, tokenizer).split("Meetings:")[0],
-                              add_special_tokens=False)
+    system = tokenizer.encode(
+        student_prompt(task, problems[0], STRATEGY, tokenizer).split("Meetings:")[0], add_special_tokens=False
+    )
     assert shared >= len(system) - 1 and cache[0].offset == shared  # at least the system prompt and the strategy
     assert all(len(p) > shared for p in prompts)
     with_prefix = student(task, str(tiny_model_dir), strategy=STRATEGY, max_tokens=12, batch_size=4)(problems)
-    without = student(task, str(tiny_model_dir), strategy=STRATEGY, max_tokens=12, batch_size=4,
-                      share_prefix=False)(problems)
+    without = student(task, str(tiny_model_dir), strategy=STRATEGY, max_tokens=12, batch_size=4, share_prefix=False)(
+        problems
+    )
     assert with_prefix == without

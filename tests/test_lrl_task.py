@@ -94,10 +94,12 @@ def test_worked_solution_checks_each_start_against_the_earlier_ends_and_ends_in_
     task = MeetingRooms()
     p = {"meetings": [[540, 630], [570, 660], [630, 720]], "rooms": 1, "difficulty": 1}
     text = task.explain(p)
-    assert text == ("A 09:00: In use 1\n"
-                    "B 09:30: A ends 10:30 busy. In use 2\n"
-                    "C 10:30: A ends 10:30 free, B ends 11:00 busy. In use 2\n"
-                    "Peak 2, rooms 1: too many.\nAnswer: NO")
+    assert text == (
+        "A 09:00: In use 1\n"
+        "B 09:30: A ends 10:30 busy. In use 2\n"
+        "C 10:30: A ends 10:30 free, B ends 11:00 busy. In use 2\n"
+        "Peak 2, rooms 1: too many.\nAnswer: NO"
+    )
     assert task.parse(text) == "NO"
     assert task.render(p).startswith("Meetings:\nA 09:00-10:30\nB 09:30-11:00\nC 10:30-12:00\nRooms: 1\n")
 
@@ -121,7 +123,8 @@ def test_user_tasks_load_from_a_file_path(tmp_path):
         "    def render(self, p): return f\"Is {p['n']} even or odd?\"\n"
         "    def parse(self, text): return text.strip().upper() or None\n"
         "    def solve(self, p): return 'ODD' if p['n'] % 2 else 'EVEN'\n"
-        "    def verify(self, p, a): return a == self.solve(p)\n")
+        "    def verify(self, p, a): return a == self.solve(p)\n"
+    )
     task = get_task(f"{mod}:Parity")
     assert task.name == "parity"
     assert class_balance(task, problem_set(task, 10, seed=0, difficulty=3)) == {"EVEN": 5, "ODD": 5}

@@ -18,8 +18,9 @@ def test_embedded_student_answers_paris(embedded_model_dir):
     from mlx_lm import generate
 
     model, tok = load_model("embedded:smollm2-135m")
-    prompt = prompting.render([{"role": "user", "content": "What is the capital of France?"}], None, tok,
-                              add_generation_prompt=True)
+    prompt = prompting.render(
+        [{"role": "user", "content": "What is the capital of France?"}], None, tok, add_generation_prompt=True
+    )
     assert "Paris" in generate(model, tok, prompt, max_tokens=16)
 
 
@@ -30,11 +31,18 @@ def test_without_tools_the_template_is_stock_smollm2(embedded_model_dir):
     _, meta = mx.load(str(gguf_path()), return_metadata=True)
     stock = jinja2.Environment().from_string(meta["tokenizer.chat_template"])
     tok = load_tokenizer(embedded_model_dir)
-    for msgs in ([{"role": "user", "content": "Hi"}],
-                 [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"},
-                  {"role": "assistant", "content": "A"}, {"role": "user", "content": "Q2"}]):
+    for msgs in (
+        [{"role": "user", "content": "Hi"}],
+        [
+            {"role": "system", "content": "S"},
+            {"role": "user", "content": "Q"},
+            {"role": "assistant", "content": "A"},
+            {"role": "user", "content": "Q2"},
+        ],
+    ):
         assert prompting.render(msgs, None, tok, add_generation_prompt=True) == stock.render(
-            messages=msgs, add_generation_prompt=True)
+            messages=msgs, add_generation_prompt=True
+        )
 
 
 def test_embedded_tokenizer_keeps_special_tokens_whole(embedded_model_dir):
@@ -48,12 +56,15 @@ def test_embedded_tokenizer_keeps_special_tokens_whole(embedded_model_dir):
 
 def test_conversion_is_atomic_and_redone_when_damaged(tmp_path):
     env = dict(os.environ, MLX_DISTILL_HOME=str(tmp_path))
-    code = ("import mlx_distill, sys; from mlx_distill.models.embedded import prepare;"
-            "print(prepare('embedded:smollm2-135m-4bit'))")
+    code = (
+        "import mlx_distill, sys; from mlx_distill.models.embedded import prepare;"
+        "print(prepare('embedded:smollm2-135m-4bit'))"
+    )
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     d = first.stdout.strip().splitlines()[-1]
     from pathlib import Path
+
     d = Path(d)
     assert is_intact(d)
     assert [p.name for p in d.parent.iterdir()] == [d.name]  # no temporary leftovers
@@ -77,7 +88,9 @@ def test_model_names_resolve_or_fail_clearly(tiny_model_dir, tmp_path):
         resolve_model("embedded:gpt-9")
     with pytest.raises(InputError, match="model directory not found"):
         resolve_model("./no/such/dir")
-    assert resolve_model("mlx-community/Qwen2.5-Coder-7B-Instruct-4bit") == "mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
+    assert (
+        resolve_model("mlx-community/Qwen2.5-Coder-7B-Instruct-4bit") == "mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
+    )
 
 
 def test_tiny_model_generates_and_its_tokenizer_round_trips(tiny_model_dir):
@@ -87,8 +100,9 @@ def test_tiny_model_generates_and_its_tokenizer_round_trips(tiny_model_dir):
     assert type(tok._tokenizer).__name__ == "Qwen2Tokenizer"
     text = "Which files import svcs? résumé 42"
     assert tok.decode(tok.encode(text, add_special_tokens=False)) == text
-    out = generate(model, tok, prompting.render(prompting.conversation("hi"), None, tok, add_generation_prompt=True),
-                   max_tokens=5)
+    out = generate(
+        model, tok, prompting.render(prompting.conversation("hi"), None, tok, add_generation_prompt=True), max_tokens=5
+    )
     assert isinstance(out, str)
 
 

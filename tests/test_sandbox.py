@@ -90,8 +90,12 @@ def test_the_workspace_itself_is_writable_and_a_read_only_workspace_is_not(ws):
 def test_secrets_in_our_environment_never_reach_a_command(ws, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
     monkeypatch.setenv("GIT_CONFIG_PARAMETERS", f"'user.name'='{FAKE_KEY}'")
-    outputs = [run(ws, "env"), run(ws, "python -c \"import os; print(dict(os.environ))\""),
-               run(ws, "git var -l"), run(ws, "sh -c 'cat /proc/$PPID/environ /proc/1/environ'")]
+    outputs = [
+        run(ws, "env"),
+        run(ws, 'python -c "import os; print(dict(os.environ))"'),
+        run(ws, "git var -l"),
+        run(ws, "sh -c 'cat /proc/$PPID/environ /proc/1/environ'"),
+    ]
     for out in outputs:
         assert FAKE_KEY not in out
     env = dict(line.split("=", 1) for line in outputs[0].splitlines()[1:] if "=" in line)
@@ -107,8 +111,10 @@ def test_no_network_even_to_our_loopback(ws):
     accepted = []
     t = threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True)
     t.start()
-    out = run(ws, f"python -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2); "
-                  f"print('connected')\"")
+    out = run(
+        ws,
+        f"python -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2); print('connected')\"",
+    )
     server.close()
     assert "connected" not in out and out.startswith("exit code 1\n")
     assert not accepted
@@ -117,14 +123,16 @@ def test_no_network_even_to_our_loopback(ws):
 def test_a_daemonised_grandchild_dies_at_the_timeout(ws):
     """setsid + double fork: the grandchild leaves the process group; the PID namespace still ends it."""
     beat = ws.root / "beat"
-    daemon = ("import os, time\n"
-              "if os.fork() == 0:\n"
-              "    os.setsid()\n"
-              "    if os.fork() == 0:\n"
-              "        while True:\n"
-              "            open('beat', 'a').write('x'); time.sleep(0.1)\n"
-              "    os._exit(0)\n"
-              "time.sleep(60)\n")
+    daemon = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        while True:\n"
+        "            open('beat', 'a').write('x'); time.sleep(0.1)\n"
+        "    os._exit(0)\n"
+        "time.sleep(60)\n"
+    )
     (ws.root / "daemon.py").write_text(daemon)
     slow = Workspace(ws.root, timeout_s=1)
     assert run(slow, "python daemon.py") == "Error: command timed out after 1s"
@@ -134,8 +142,10 @@ def test_a_daemonised_grandchild_dies_at_the_timeout(ws):
 
 
 def test_a_daemon_left_by_a_finished_command_dies_too(ws):
-    (ws.root / "bg.py").write_text("import os, time\nif os.fork() == 0:\n    os.setsid()\n"
-                                   "    while True:\n        open('beat2', 'a').write('x'); time.sleep(0.1)\n")
+    (ws.root / "bg.py").write_text(
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+        "    while True:\n        open('beat2', 'a').write('x'); time.sleep(0.1)\n"
+    )
     start = time.monotonic()
     assert run(ws, "python bg.py") == "exit code 0\n"
     assert time.monotonic() - start < 5
@@ -147,13 +157,16 @@ def test_a_daemon_left_by_a_finished_command_dies_too(ws):
 
 def test_resource_limits_apply(ws):
     limited = Workspace(ws.root, limits=sandbox.Limits(max_processes=64, max_memory_bytes=1 << 30, cpu_seconds=1))
-    out = run(limited, "python -c \"import resource as r; print(r.getrlimit(r.RLIMIT_NPROC), "
-                       "r.getrlimit(r.RLIMIT_AS), r.getrlimit(r.RLIMIT_CPU))\"")
+    out = run(
+        limited,
+        'python -c "import resource as r; print(r.getrlimit(r.RLIMIT_NPROC), '
+        'r.getrlimit(r.RLIMIT_AS), r.getrlimit(r.RLIMIT_CPU))"',
+    )
     assert out == f"exit code 0\n(64, 64) ({1 << 30}, {1 << 30}) (1, 1)\n"
-    out = run(limited, "python -c \"x = bytearray(2 << 30)\"")
+    out = run(limited, 'python -c "x = bytearray(2 << 30)"')
     assert out.startswith("exit code 1\n") and "MemoryError" in out
     start = time.monotonic()
-    out = run(limited, "python -c \"while True: pass\"")  # killed by SIGXCPU/SIGKILL after 1 CPU second
+    out = run(limited, 'python -c "while True: pass"')  # killed by SIGXCPU/SIGKILL after 1 CPU second
     assert not out.startswith("exit code 0") and time.monotonic() - start < 8
 
 
@@ -170,14 +183,19 @@ def test_without_a_sandbox_run_command_refuses_with_how_to_enable_it(tmp_path):
     bindir.mkdir()
     (bindir / "python3").symlink_to(sys.executable)
     (bindir / "echo").symlink_to("/bin/echo")
-    code = ("import json; from mlx_distill.tools import Workspace\n"
-            "def echo(**kw): return Workspace('.', allowed_commands=('echo',), **kw).call('run_command', {'command': 'echo hi'})\n"
-            "print(json.dumps([echo(), echo(dangerously_unsandboxed=True)]))\n")
+    code = (
+        "import json; from mlx_distill.tools import Workspace\n"
+        "def echo(**kw): return Workspace('.', allowed_commands=('echo',), **kw).call('run_command', {'command': 'echo hi'})\n"
+        "print(json.dumps([echo(), echo(dangerously_unsandboxed=True)]))\n"
+    )
     env = {"PATH": str(bindir), "HOME": str(tmp_path)}
 
     def outputs():
-        return json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                                         cwd=tmp_path, timeout=60).stdout)
+        return json.loads(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+            ).stdout
+        )
 
     refused, risked = outputs()
     assert refused.startswith("Error: run_command needs an OS sandbox and none works here") and "\n" not in refused

@@ -11,8 +11,11 @@ GOOD = {
     "messages": [
         {"role": "system", "content": "sys"},
         {"role": "user", "content": "Which files import svcs?"},
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"type": "function", "function": {"name": "grep", "arguments": {"pattern": "import svcs"}}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"type": "function", "function": {"name": "grep", "arguments": {"pattern": "import svcs"}}}],
+        },
         {"role": "tool", "name": "grep", "content": "src/app.py:3:import svcs"},
         {"role": "assistant", "content": "Only src/app.py."},
     ],
@@ -43,10 +46,14 @@ def test_string_arguments_are_refused_with_location(tmp_path):
 
 def test_lenient_reading_collects_every_error_and_keeps_good_records(tmp_path):
     p = tmp_path / "c.jsonl"
-    bad_role = json.loads(json.dumps(GOOD)); bad_role["messages"][1]["role"] = "human"; bad_role["meta"]["id"] = "x"
-    no_label = json.loads(json.dumps(GOOD)); del no_label["meta"]["label"]
-    p.write_text("\n".join([json.dumps(GOOD), "{not json", json.dumps(bad_role), json.dumps(no_label),
-                            json.dumps(GOOD)]) + "\n")
+    bad_role = json.loads(json.dumps(GOOD))
+    bad_role["messages"][1]["role"] = "human"
+    bad_role["meta"]["id"] = "x"
+    no_label = json.loads(json.dumps(GOOD))
+    del no_label["meta"]["label"]
+    p.write_text(
+        "\n".join([json.dumps(GOOD), "{not json", json.dumps(bad_role), json.dumps(no_label), json.dumps(GOOD)]) + "\n"
+    )
     recs, errs = load_records_lenient(p)
     assert len(recs) == 2
     assert [e.line for e in errs] == [2, 3, 4]

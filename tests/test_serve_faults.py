@@ -49,8 +49,18 @@ def test_a_port_in_use_fails_at_once_with_a_clear_message(tiny_model_dir):
 
 
 def _serve(tiny_model_dir):
-    cmd = [sys.executable, "-c", "from mlx_distill.cli import main; main()", "serve", "--model", str(tiny_model_dir),
-           "--port", "0", "--timeout", "120"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from mlx_distill.cli import main; main()",
+        "serve",
+        "--model",
+        str(tiny_model_dir),
+        "--port",
+        "0",
+        "--timeout",
+        "120",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     assert line.startswith("serving "), line
@@ -88,8 +98,18 @@ def _children(pid: int) -> list[int]:
 
 def test_ctrl_c_while_the_server_is_still_starting_stops_it_too(tiny_model_dir):
     """Before this, an interrupt during the health wait left mlx_lm.server running under PID 1."""
-    cmd = [sys.executable, "-c", "from mlx_distill.cli import main; main()", "serve", "--model", str(tiny_model_dir),
-           "--port", "0", "--timeout", "120"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from mlx_distill.cli import main; main()",
+        "serve",
+        "--model",
+        str(tiny_model_dir),
+        "--port",
+        "0",
+        "--timeout",
+        "120",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _children(proc.pid):

@@ -14,8 +14,20 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from mlx_distill.tools import (
-    DEFAULT_ALLOWED_COMMANDS, TOOL_NAMES, CommandOutput, FileExcerpt, FileList, GrepHit, GrepMatches, ToolResult,
-    Workspace, Written, read_result, tool_schema, tool_schemas, validate_arguments,
+    DEFAULT_ALLOWED_COMMANDS,
+    TOOL_NAMES,
+    CommandOutput,
+    FileExcerpt,
+    FileList,
+    GrepHit,
+    GrepMatches,
+    ToolResult,
+    Workspace,
+    Written,
+    read_result,
+    tool_schema,
+    tool_schemas,
+    validate_arguments,
 )
 
 PARAMS = {
@@ -88,7 +100,9 @@ def test_validate_arguments_accepts_valid_calls():
 def test_validate_arguments_reports_missing_unknown_and_wrong_types():
     assert validate_arguments("read_file", {}) == ["missing required argument 'path'"]
     assert validate_arguments("read_file", {"file": "a.py"}) == [
-        "missing required argument 'path'", "unknown argument 'file'"]
+        "missing required argument 'path'",
+        "unknown argument 'file'",
+    ]
     assert validate_arguments("read_file", {"path": 3}) == ["'path' must be string"]
     assert validate_arguments("read_file", {"path": "a", "start_line": "2"}) == ["'start_line' must be integer"]
     assert validate_arguments("read_file", {"path": "a", "start_line": True}) == ["'start_line' must be integer"]
@@ -98,7 +112,8 @@ def test_validate_arguments_reports_missing_unknown_and_wrong_types():
     assert validate_arguments("run_command", {"command": ""}) == ["'command' must not be empty"]
     assert validate_arguments("grep", ["x"]) == ["arguments must be a JSON object, got array"]
     assert validate_arguments("rm", {}) == [
-        "unknown tool 'rm' (known: read_file, write_file, grep, list_files, run_command)"]
+        "unknown tool 'rm' (known: read_file, write_file, grep, list_files, run_command)"
+    ]
 
 
 # -- the tools on a real workspace --------------------------------------------------------
@@ -119,7 +134,8 @@ def test_read_file_whole_and_by_lines(ws):
     assert ws.call("read_file", {"path": str(ws.root / "README.md")}) == "# Demo\nuses svcs\n"
     assert ws.call("read_file", {"path": "src/app.py", "start_line": 3, "end_line": 2}).startswith("Error: ")
     assert ws.call("read_file", {"path": "src/app.py", "start_line": 99}) == (
-        "Error: start_line 99 is past the end of 'src/app.py' (5 lines)")
+        "Error: start_line 99 is past the end of 'src/app.py' (5 lines)"
+    )
 
 
 def test_read_file_refuses_missing_directory_and_binary(ws):
@@ -130,7 +146,8 @@ def test_read_file_refuses_missing_directory_and_binary(ws):
 
 def test_write_file_creates_parents_and_overwrites(ws):
     assert ws.call("write_file", {"path": "docs/new/notes.md", "content": "hello\n"}) == (
-        "Created docs/new/notes.md (6 characters)")
+        "Created docs/new/notes.md (6 characters)"
+    )
     assert (ws.root / "docs" / "new" / "notes.md").read_text() == "hello\n"
     assert ws.call("write_file", {"path": "docs/new/notes.md", "content": "bye"}).startswith("Overwrote")
     assert ws.read_file("docs/new/notes.md").data.text == "bye"
@@ -141,7 +158,8 @@ def test_write_file_creates_parents_and_overwrites(ws):
 def test_write_file_refused_when_read_only(ws):
     ro = Workspace(ws.root, writable=False)
     assert ro.call("write_file", {"path": "x.txt", "content": "x"}) == (
-        "Error: the workspace is read-only; write_file is disabled")
+        "Error: the workspace is read-only; write_file is disabled"
+    )
     assert not (ws.root / "x.txt").exists()
 
 
@@ -152,7 +170,8 @@ def test_grep_format_sorting_and_skips(ws):
         "src/app.py:5:    return svcs.run()",
     ]  # not logo.bin (binary), .git/ (hidden), __pycache__/, nor the differently-cased util.py
     assert ws.call("grep", {"pattern": "svcs", "path": "src/pkg", "ignore_case": True}) == (
-        "src/pkg/util.py:2:    return 'Svcs'")
+        "src/pkg/util.py:2:    return 'Svcs'"
+    )
     assert ws.call("grep", {"pattern": "svcs", "glob": "*.md"}) == "README.md:2:uses svcs"
     assert ws.call("grep", {"pattern": r"^def \w+", "path": "src/app.py"}) == "src/app.py:4:def main():"
     assert ws.call("grep", {"pattern": "absent_symbol"}) == "No matches."
@@ -164,10 +183,8 @@ def test_grep_reports_an_invalid_regex(ws):
 
 
 def test_list_files_recursive_sorted_and_filtered(ws):
-    assert ws.call("list_files", {}).splitlines() == [
-        "README.md", "logo.bin", "src/app.py", "src/pkg/util.py"]
-    assert ws.call("list_files", {"path": "src", "pattern": "*.py"}).splitlines() == [
-        "src/app.py", "src/pkg/util.py"]
+    assert ws.call("list_files", {}).splitlines() == ["README.md", "logo.bin", "src/app.py", "src/pkg/util.py"]
+    assert ws.call("list_files", {"path": "src", "pattern": "*.py"}).splitlines() == ["src/app.py", "src/pkg/util.py"]
     assert ws.call("list_files", {"pattern": "*.rs"}) == "No files."
     assert ws.call("list_files", {"path": "missing"}) == "Error: path 'missing' does not exist"
 
@@ -255,7 +272,8 @@ def test_run_command_times_out_and_kills_the_command(ws):
     slow = Workspace(ws.root, timeout_s=0.5)
     start = time.monotonic()
     assert slow.call("run_command", {"command": 'python -c "import time; time.sleep(5)"'}) == (
-        "Error: command timed out after 0.5s")
+        "Error: command timed out after 0.5s"
+    )
     assert time.monotonic() - start < 4
 
 
@@ -321,11 +339,13 @@ def test_results_carry_their_data_and_the_text_is_its_rendering(ws, cap):
 
 def test_each_tool_returns_its_own_data(ws):
     assert ws.read_file("src/app.py", start_line=4, end_line=5).data == FileExcerpt(
-        "src/app.py", "def main():\n    return svcs.run()\n", 4, 5)
+        "src/app.py", "def main():\n    return svcs.run()\n", 4, 5
+    )
     assert ws.write_file("out/x.txt", "abc").data == Written("out/x.txt", 3, created=True)
     assert ws.write_file("out/x.txt", "abcd").data == Written("out/x.txt", 4, created=False)
-    assert ws.grep("svcs", path="src").data == GrepMatches((GrepHit("src/app.py", 2, "import svcs"),
-                                                           GrepHit("src/app.py", 5, "    return svcs.run()")))
+    assert ws.grep("svcs", path="src").data == GrepMatches(
+        (GrepHit("src/app.py", 2, "import svcs"), GrepHit("src/app.py", 5, "    return svcs.run()"))
+    )
     assert ws.list_files("src").data == FileList(("src/app.py", "src/pkg/util.py"))
     assert ws.run_command("echo hi").data == CommandOutput(0, "hi\n")
 
@@ -342,19 +362,23 @@ def test_a_path_holding_colon_number_colon_stays_whole_in_the_data(ws):
 
 
 def test_read_result_names_text_no_tool_could_have_returned():
-    for name, text, why in [("grep", "just words", "not 'path:line:text'"),
-                            ("list_files", "/etc/passwd", "not a relative path"),
-                            ("write_file", "Wrote it", "not 'Created|Overwrote"),
-                            ("run_command", "ok", "exit code N")]:
+    for name, text, why in [
+        ("grep", "just words", "not 'path:line:text'"),
+        ("list_files", "/etc/passwd", "not a relative path"),
+        ("write_file", "Wrote it", "not 'Created|Overwrote"),
+        ("run_command", "ok", "exit code N"),
+    ]:
         with pytest.raises(ValueError, match=why):
             read_result(name, {}, text)
 
 
 def test_call_reports_unknown_tools_and_bad_arguments(ws):
     assert ws.call("delete_file", {"path": "x"}) == (
-        "Error: unknown tool 'delete_file' (known: read_file, write_file, grep, list_files, run_command)")
+        "Error: unknown tool 'delete_file' (known: read_file, write_file, grep, list_files, run_command)"
+    )
     assert ws.call("read_file", {"file": "x"}) == (
-        "Error: invalid arguments for read_file: missing required argument 'path'; unknown argument 'file'")
+        "Error: invalid arguments for read_file: missing required argument 'path'; unknown argument 'file'"
+    )
     assert ws.call("read_file", '{"path": "README.md"}') == "# Demo\nuses svcs\n"  # OpenAI-style JSON string
     assert ws.call("read_file", "{not json").startswith("Error: arguments for read_file are not valid JSON")
     assert ws.call("read_file", {"path": "bad\0path"}).startswith("Error: ")
@@ -365,10 +389,27 @@ _json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
-_keys = st.sampled_from(["path", "content", "pattern", "glob", "ignore_case", "start_line", "end_line",
-                         "command", "file"]) | st.text(max_size=8)
-_paths = st.sampled_from([".", "..", "/", "/etc/passwd", "src", "src/app.py", "../secret.txt", "logo.bin",
-                          "new/f.txt", "~", "a\0b", "", "src/../..", "README.md"]) | st.text(max_size=20)
+_keys = st.sampled_from(
+    ["path", "content", "pattern", "glob", "ignore_case", "start_line", "end_line", "command", "file"]
+) | st.text(max_size=8)
+_paths = st.sampled_from(
+    [
+        ".",
+        "..",
+        "/",
+        "/etc/passwd",
+        "src",
+        "src/app.py",
+        "../secret.txt",
+        "logo.bin",
+        "new/f.txt",
+        "~",
+        "a\0b",
+        "",
+        "src/../..",
+        "README.md",
+    ]
+) | st.text(max_size=20)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -388,8 +429,12 @@ def test_call_never_raises(ws, name, arguments):
 @given(path=_paths, content=st.text(max_size=20))
 def test_fuzzed_paths_never_touch_anything_outside(ws, path, content):
     outside_before = sorted(os.listdir(ws.root.parent))
-    for name, args in [("read_file", {"path": path}), ("write_file", {"path": path, "content": content}),
-                       ("list_files", {"path": path}), ("grep", {"pattern": "SECRET", "path": path})]:
+    for name, args in [
+        ("read_file", {"path": path}),
+        ("write_file", {"path": path, "content": content}),
+        ("list_files", {"path": path}),
+        ("grep", {"pattern": "SECRET", "path": path}),
+    ]:
         out = ws.call(name, args)
         assert "TOP SECRET" not in out and "root:" not in out
     assert sorted(os.listdir(ws.root.parent)) == outside_before
@@ -398,8 +443,9 @@ def test_fuzzed_paths_never_touch_anything_outside(ws, path, content):
 
 def test_python_on_path_is_available():
     """run_command tests rely on a `python` on PATH (not necessarily this interpreter)."""
-    assert sys.executable and Workspace(".").call("run_command", {"command": "python -c \"print(1)\""}) == (
-        "exit code 0\n1\n")
+    assert sys.executable and Workspace(".").call("run_command", {"command": 'python -c "print(1)"'}) == (
+        "exit code 0\n1\n"
+    )
 
 
 # -- hostile arguments and special files ---------------------------------------------------
@@ -436,7 +482,8 @@ def test_write_file_keeps_the_mode_and_leaves_hard_links_alone(ws):
     assert script.read_text() == "echo 2\n" and (script.stat().st_mode & 0o777) == 0o751
     os.link(ws.root / "README.md", ws.root / "twin.md")
     assert ws.call("write_file", {"path": "twin.md", "content": "x"}) == (
-        "Error: 'twin.md' has 2 hard links; write_file leaves such files alone")
+        "Error: 'twin.md' has 2 hard links; write_file leaves such files alone"
+    )
     assert (ws.root / "README.md").read_text() == "# Demo\nuses svcs\n"
     ws.call("write_file", {"path": "fresh.txt", "content": "new"})
     assert (ws.root / "fresh.txt").stat().st_mode & 0o777 == 0o666 & ~_umask()
@@ -450,10 +497,14 @@ def _umask() -> int:
 
 def test_oversized_and_deeply_nested_arguments_get_one_line_errors(ws):
     assert ws.call("read_file", {"path": "a" * 5000}) == (
-        "Error: invalid arguments for read_file: 'path' is too long (5000 characters; at most 4096)")
-    assert ws.call("grep", {"pattern": "x" * 3000}).startswith("Error: invalid arguments for grep: 'pattern' is too long")
+        "Error: invalid arguments for read_file: 'path' is too long (5000 characters; at most 4096)"
+    )
+    assert ws.call("grep", {"pattern": "x" * 3000}).startswith(
+        "Error: invalid arguments for grep: 'pattern' is too long"
+    )
     assert ws.call("run_command", {"command": "echo " + "x" * 20_000}).startswith(
-        "Error: invalid arguments for run_command: 'command' is too long")
+        "Error: invalid arguments for run_command: 'command' is too long"
+    )
     deep = "[" * 100_000 + "]" * 100_000
     out = ws.call("read_file", '{"path": ' + deep + "}")
     assert out.startswith("Error: arguments for read_file are not valid JSON") and "\n" not in out

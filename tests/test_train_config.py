@@ -18,20 +18,23 @@ def test_top_level_rank_is_an_error_pointing_to_lora_parameters():
         parse_config({"rank": 16})
 
 
-@pytest.mark.parametrize("data, expected", [
-    ({"itres": 5}, "did you mean 'iters'"),
-    ({"lora_parameters": {"rnak": 4}}, "lora_parameters.rnak' (did you mean 'rank'"),
-    ({"lora_parameters": {"alpha": 16}}, "uses `scale`, not `alpha`"),
-    ({"lr_schedule": {"name": "cosine_decy", "arguments": [1e-4, 100]}}, "did you mean 'cosine_decay'"),
-    ({"optimizer_config": {"adamw": {"weight_decai": 0.1}}}, "did you mean 'weight_decay'"),
-    ({"mask": "assistant"}, "mask"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"mask": "all_assistant", "mask_prompt": True}, "keep one of them"),
-    ({"learning_rate": 1e-4, "lr_schedule": {"name": "cosine_decay", "arguments": [2e-4, 100]}}, "disagree"),
-    ({"report_to": "wandb"}, "not supported"),
-    ({"train": False}, "always trains"),
-    ({"hf_dataset": {"path": "x"}}, "Hugging Face datasets are not read"),
-])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"itres": 5}, "did you mean 'iters'"),
+        ({"lora_parameters": {"rnak": 4}}, "lora_parameters.rnak' (did you mean 'rank'"),
+        ({"lora_parameters": {"alpha": 16}}, "uses `scale`, not `alpha`"),
+        ({"lr_schedule": {"name": "cosine_decy", "arguments": [1e-4, 100]}}, "did you mean 'cosine_decay'"),
+        ({"optimizer_config": {"adamw": {"weight_decai": 0.1}}}, "did you mean 'weight_decay'"),
+        ({"mask": "assistant"}, "mask"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"mask": "all_assistant", "mask_prompt": True}, "keep one of them"),
+        ({"learning_rate": 1e-4, "lr_schedule": {"name": "cosine_decay", "arguments": [2e-4, 100]}}, "disagree"),
+        ({"report_to": "wandb"}, "not supported"),
+        ({"train": False}, "always trains"),
+        ({"hf_dataset": {"path": "x"}}, "Hugging Face datasets are not read"),
+    ],
+)
 def test_bad_keys_and_values_are_one_line_errors(data, expected):
     with pytest.raises(InputError) as e:
         parse_config(data)
@@ -49,7 +52,8 @@ def test_mlx_lm_yaml_is_accepted_as_is(tmp_path):
         "save_every: 100\ntest: false\ntest_batches: 100\nmax_seq_length: 2048\ngrad_checkpoint: true\n"
         "grad_accumulation_steps: 2\nmask_prompt: true\n"
         "lr_schedule:\n  name: cosine_decay\n  warmup: 10\n  warmup_init: 1e-7\n  arguments: [1e-4, 300, 1e-6]\n"
-        "lora_parameters:\n  keys: [self_attn.q_proj, self_attn.v_proj]\n  rank: 8\n  scale: 20.0\n  dropout: 0.05\n")
+        "lora_parameters:\n  keys: [self_attn.q_proj, self_attn.v_proj]\n  rank: 8\n  scale: 20.0\n  dropout: 0.05\n"
+    )
     cfg = load_config(cfg_file)
     assert cfg.learning_rate == 1e-4 and isinstance(cfg.learning_rate, float)  # "1e-4" read as a float, as mlx-lm
     assert cfg.mask == "last"  # mask_prompt: true
@@ -63,8 +67,12 @@ def test_overrides_and_run_name(tmp_path):
     cfg_file = tmp_path / "myrecipe.yaml"
     cfg_file.write_text("iters: 10\nlora_parameters:\n  rank: 8\n  scale: 20\n")
     cfg = load_config(cfg_file, ["lora_parameters.rank=4", "learning_rate=3e-4", "bucketing=false"])
-    assert (cfg.lora_parameters.rank, cfg.lora_parameters.scale, cfg.learning_rate, cfg.bucketing) == (4, 20.0, 3e-4,
-                                                                                                      False)
+    assert (cfg.lora_parameters.rank, cfg.lora_parameters.scale, cfg.learning_rate, cfg.bucketing) == (
+        4,
+        20.0,
+        3e-4,
+        False,
+    )
     assert cfg.run_dir() == Path("adapters/myrecipe")
     with pytest.raises(InputError, match="did you mean 'iters'"):
         load_config(cfg_file, ["iter=3"])
@@ -74,8 +82,9 @@ def test_cli_prints_resolved_config_and_reports_typos_on_one_line(tmp_path):
     runner = CliRunner()
     cfg_file = tmp_path / "r.yaml"
     cfg_file.write_text("iters: 10\n")
-    ok = runner.invoke(train_cmd, ["-c", str(cfg_file), "--iters", "7", "--set", "lora_parameters.rank=3",
-                                   "--print-config"])
+    ok = runner.invoke(
+        train_cmd, ["-c", str(cfg_file), "--iters", "7", "--set", "lora_parameters.rank=3", "--print-config"]
+    )
     assert ok.exit_code == 0, ok.output
     assert "iters: 7" in ok.output and "rank: 3" in ok.output
     bad = runner.invoke(train_cmd, ["-c", str(cfg_file), "--set", "rank=3", "--print-config"])

@@ -23,7 +23,7 @@ def _assistant_texts(messages, tools, tok):
             continue
         before = render(messages[:i], tools, tok, add_generation_prompt=True)
         upto = render(messages[: i + 1], tools, tok)
-        turn = upto[len(before):]
+        turn = upto[len(before) :]
         out.append(turn[: turn.rindex("<|im_end|>") + len("<|im_end|>")])
     return out
 
@@ -99,8 +99,15 @@ def test_bucketing_keeps_prompt_groups_together():
     shared-prefix pass covers them; one-off prompts still go by length, and every example is used."""
     rng = np.random.default_rng(4)
     prompt_a, prompt_b = rng.integers(0, 1000, size=600), rng.integers(0, 1000, size=600)
-    ids = [np.concatenate([prompt_a if i % 3 == 0 else prompt_b if i % 3 == 1 else rng.integers(0, 1000, 600),
-                           rng.integers(0, 1000, size=int(rng.integers(50, 400)))]) for i in range(48)]
+    ids = [
+        np.concatenate(
+            [
+                prompt_a if i % 3 == 0 else prompt_b if i % 3 == 1 else rng.integers(0, 1000, 600),
+                rng.integers(0, 1000, size=int(rng.integers(50, 400))),
+            ]
+        )
+        for i in range(48)
+    ]
     groups = [prefix_group(x) for x in ids]
     sched = BatchSchedule([len(x) for x in ids], 4, seed=0, bucketing=True, groups=groups)
     batches = sched.epoch(0)
@@ -142,8 +149,15 @@ def test_plan_batch_shares_the_common_prefix_and_gathers_every_target():
 
 
 def _cfg(tmp_path, model, data, **kw):
-    return {"model": str(model), "data": str(data), "adapter_path": str(tmp_path / "run"), "iters": 2,
-            "batch_size": 2, "num_layers": 2, **kw}
+    return {
+        "model": str(model),
+        "data": str(data),
+        "adapter_path": str(tmp_path / "run"),
+        "iters": 2,
+        "batch_size": 2,
+        "num_layers": 2,
+        **kw,
+    }
 
 
 def test_bad_input_is_one_line_before_any_model_loads(tmp_path):
@@ -178,5 +192,9 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path, tiny_model_dir):
     with pytest.raises(InputError, match="--resume to continue it, --overwrite"):
         train(_cfg(tmp_path, tiny_model_dir, data), progress=False, quiet=True)
     with pytest.raises(InputError, match="nothing to resume"):
-        train(_cfg(tmp_path, tiny_model_dir, data, adapter_path=str(tmp_path / "other")), resume=True,
-              progress=False, quiet=True)
+        train(
+            _cfg(tmp_path, tiny_model_dir, data, adapter_path=str(tmp_path / "other")),
+            resume=True,
+            progress=False,
+            quiet=True,
+        )

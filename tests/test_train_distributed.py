@@ -21,9 +21,19 @@ from mlx_distill.train.trainer import train
 # at that step; a 3-example batch splits 2 + 1, so the shards carry different target counts. Plain SGD:
 # its update is linear in the gradient, so a wrongly weighted average shows (Adam's normalized update
 # would hide a scale error and amplify float noise in near-zero gradients into sign flips)
-CFG = {"batch_size": 3, "num_layers": 2, "optimizer": "sgd", "learning_rate": 0.2, "steps_per_eval": 3, "val_batches": -1,
-       "save_every": 3, "steps_per_report": 3, "test": True, "test_batches": -1,
-       "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0}}
+CFG = {
+    "batch_size": 3,
+    "num_layers": 2,
+    "optimizer": "sgd",
+    "learning_rate": 0.2,
+    "steps_per_eval": 3,
+    "val_batches": -1,
+    "save_every": 3,
+    "steps_per_report": 3,
+    "test": True,
+    "test_batches": -1,
+    "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0},
+}
 
 
 def _rows(run_dir, kind):
@@ -31,23 +41,40 @@ def _rows(run_dir, kind):
 
 
 def _launch(cfg_path, *args):
-    argv = [sys.executable, "-c", "from mlx_distill.train.cli import train; train()", "-c", str(cfg_path),
-            "--no-progress", *args]
-    p = subprocess.run(local_launch(2, argv), env=subprocess_env(), stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=900)
+    argv = [
+        sys.executable,
+        "-c",
+        "from mlx_distill.train.cli import train; train()",
+        "-c",
+        str(cfg_path),
+        "--no-progress",
+        *args,
+    ]
+    p = subprocess.run(
+        local_launch(2, argv),
+        env=subprocess_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     return p
 
 
 def test_two_processes_train_what_one_trains_on_the_same_global_batches(tmp_path, tiny_model_dir):
     data = write_small_data(tmp_path / "data", n_train=10, n_valid=4, n_test=3)
-    one = train({**CFG, "iters": 6, "model": str(tiny_model_dir), "data": str(data),
-                 "adapter_path": str(tmp_path / "one")}, progress=False, quiet=True)
+    one = train(
+        {**CFG, "iters": 6, "model": str(tiny_model_dir), "data": str(data), "adapter_path": str(tmp_path / "one")},
+        progress=False,
+        quiet=True,
+    )
 
     run = tmp_path / "two"
     cfg = tmp_path / "two.yaml"
-    cfg.write_text(yaml.safe_dump({**CFG, "iters": 3, "model": str(tiny_model_dir), "data": str(data),
-                                   "adapter_path": str(run)}))
+    cfg.write_text(
+        yaml.safe_dump({**CFG, "iters": 3, "model": str(tiny_model_dir), "data": str(data), "adapter_path": str(run)})
+    )
     first = _launch(cfg)
     assert "data parallel: 2 processes" in first.stderr
     assert json.loads((run / "state.json").read_text())["step"] == 3

@@ -18,8 +18,17 @@ from mlx_distill.io import InputError
 from mlx_distill.train.sample_data import write_small_data
 from mlx_distill.train.trainer import train
 
-CFG = {"batch_size": 4, "num_layers": 2, "iters": 4, "learning_rate": 3e-3, "steps_per_eval": 3, "val_batches": 0,
-       "save_every": 2, "steps_per_report": 3, "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0}}
+CFG = {
+    "batch_size": 4,
+    "num_layers": 2,
+    "iters": 4,
+    "learning_rate": 3e-3,
+    "steps_per_eval": 3,
+    "val_batches": 0,
+    "save_every": 2,
+    "steps_per_report": 3,
+    "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0},
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +39,11 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, tiny_model_dir, data_dir):
     run = tmp_path_factory.mktemp("runs") / "done"
-    train({**CFG, "model": str(tiny_model_dir), "data": str(data_dir), "adapter_path": str(run)}, progress=False,
-          quiet=True)
+    train(
+        {**CFG, "model": str(tiny_model_dir), "data": str(data_dir), "adapter_path": str(run)},
+        progress=False,
+        quiet=True,
+    )
     return run
 
 
@@ -43,8 +55,12 @@ def _damaged(tmp_path, finished_run):
 
 def _resume(run, data_dir, model="/nonexistent/model", iters=6):
     """A model path that does not exist: the error must come before the model is even looked for."""
-    return train({**CFG, "iters": iters, "model": model, "data": str(data_dir), "adapter_path": str(run)},
-                 resume=True, progress=False, quiet=True)
+    return train(
+        {**CFG, "iters": iters, "model": model, "data": str(data_dir), "adapter_path": str(run)},
+        resume=True,
+        progress=False,
+        quiet=True,
+    )
 
 
 def test_a_damaged_state_json_is_named_with_the_latest_intact_checkpoint(tmp_path, finished_run, data_dir):
@@ -67,19 +83,24 @@ def test_a_truncated_adapter_points_to_the_previous_checkpoint(tmp_path, finishe
     assert "0000002_adapters.safetensors" in str(e.value)
 
 
-def test_an_optimizer_from_another_save_is_caught_and_deleting_it_resumes(tmp_path, finished_run, data_dir,
-                                                                          tiny_model_dir):
+def test_an_optimizer_from_another_save_is_caught_and_deleting_it_resumes(
+    tmp_path, finished_run, data_dir, tiny_model_dir
+):
     run = _damaged(tmp_path, finished_run)
     shutil.copyfile(run / "0000002_adapters.safetensors", run / "optimizer.safetensors")  # whole, but wrong
-    with pytest.raises(InputError, match=r"optimizer.safetensors \[resume\]: damaged checkpoint file: it is not the "
-                                         r"file of step 4 .* delete it to resume from step 4"):
+    with pytest.raises(
+        InputError,
+        match=r"optimizer.safetensors \[resume\]: damaged checkpoint file: it is not the "
+        r"file of step 4 .* delete it to resume from step 4",
+    ):
         _resume(run, data_dir)
     (run / "optimizer.safetensors").unlink()
     assert _resume(run, data_dir, model=str(tiny_model_dir)).steps == 6
 
 
-def test_a_torn_last_metrics_line_is_dropped_and_a_torn_middle_line_is_named(tmp_path, finished_run, data_dir,
-                                                                            tiny_model_dir):
+def test_a_torn_last_metrics_line_is_dropped_and_a_torn_middle_line_is_named(
+    tmp_path, finished_run, data_dir, tiny_model_dir
+):
     run = _damaged(tmp_path, finished_run)
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"kind": "train", "step": 5, "lo')  # a kill while appending
@@ -96,15 +117,21 @@ def test_a_torn_last_metrics_line_is_dropped_and_a_torn_middle_line_is_named(tmp
 def test_an_adapter_path_that_is_a_file_fails_before_the_model_loads(tmp_path, data_dir):
     (tmp_path / "taken").write_text("not a directory")
     with pytest.raises(InputError, match="adapter_path: expected a run directory, found a file"):
-        train({**CFG, "model": "/nonexistent/model", "data": str(data_dir), "adapter_path": str(tmp_path / "taken")},
-              progress=False, quiet=True)
+        train(
+            {**CFG, "model": "/nonexistent/model", "data": str(data_dir), "adapter_path": str(tmp_path / "taken")},
+            progress=False,
+            quiet=True,
+        )
 
 
 def test_sigkill_mid_training_then_resume_loses_and_repeats_nothing(tmp_path, tiny_model_dir, data_dir):
     run = tmp_path / "killed"
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(yaml.safe_dump({**CFG, "iters": 6, "model": str(tiny_model_dir), "data": str(data_dir),
-                                   "adapter_path": str(run)}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {**CFG, "iters": 6, "model": str(tiny_model_dir), "data": str(data_dir), "adapter_path": str(run)}
+        )
+    )
     cmd = [sys.executable, "-c", "from mlx_distill.train.cli import train; train()", "-c", str(cfg), "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -29,9 +29,20 @@ def data_dir(tmp_path_factory):
 
 
 def _cfg(tmp_path, model, data, name="run", **kw):
-    base = {"model": str(model), "data": str(data), "adapter_path": str(tmp_path / name), "batch_size": 4,
-            "num_layers": 2, "iters": 6, "learning_rate": 3e-3, "steps_per_eval": 3, "val_batches": -1,
-            "save_every": 2, "steps_per_report": 3, "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0}}
+    base = {
+        "model": str(model),
+        "data": str(data),
+        "adapter_path": str(tmp_path / name),
+        "batch_size": 4,
+        "num_layers": 2,
+        "iters": 6,
+        "learning_rate": 3e-3,
+        "steps_per_eval": 3,
+        "val_batches": -1,
+        "save_every": 2,
+        "steps_per_report": 3,
+        "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0},
+    }
     base.update(kw)
     return base
 
@@ -42,8 +53,9 @@ def _losses(run_dir):
 
 
 def test_loss_falls_and_the_run_directory_is_complete(tmp_path, tiny_model_dir, data_dir):
-    r = train(_cfg(tmp_path, tiny_model_dir, data_dir, iters=12, test=True, test_batches=-1), progress=False,
-              quiet=True)
+    r = train(
+        _cfg(tmp_path, tiny_model_dir, data_dir, iters=12, test=True, test_batches=-1), progress=False, quiet=True
+    )
     assert r.steps == 12 and r.seconds > 0 and r.tokens_per_s > 0
     assert r.last_loss < r.first_loss - 0.5, (r.first_loss, r.last_loss)
     rows = [json.loads(line) for line in open(r.run_dir / "metrics.jsonl")]
@@ -56,11 +68,20 @@ def test_loss_falls_and_the_run_directory_is_complete(tmp_path, tiny_model_dir, 
     assert reports and all(k in reports[0] for k in ("train_loss", "learning_rate", "tokens_per_s", "peak_memory_gb"))
     assert r.test_loss is not None
     files = {p.name for p in r.run_dir.iterdir()}
-    assert {"adapter_config.json", "adapters.safetensors", "config.yaml", "run.json", "metrics.jsonl", "loss.png",
-            "state.json", "optimizer.safetensors"} <= files
+    assert {
+        "adapter_config.json",
+        "adapters.safetensors",
+        "config.yaml",
+        "run.json",
+        "metrics.jsonl",
+        "loss.png",
+        "state.json",
+        "optimizer.safetensors",
+    } <= files
     assert {f"{s:07d}_adapters.safetensors" for s in (2, 4, 6, 8, 10, 12)} <= files  # every save_every steps
     run = json.loads((r.run_dir / "run.json").read_text())
     import hashlib
+
     assert run["data_manifest_sha256"] == hashlib.sha256((data_dir / "manifest.json").read_bytes()).hexdigest()
     assert (r.run_dir / "loss.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -68,8 +89,16 @@ def test_loss_falls_and_the_run_directory_is_complete(tmp_path, tiny_model_dir, 
 def _trainer(tiny_model_dir, data_dir, **kw):
     from mlx_lm.utils import load
 
-    cfg = parse_config({"model": str(tiny_model_dir), "data": str(data_dir), "num_layers": 2, "batch_size": 4,
-                        "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0}, **kw})
+    cfg = parse_config(
+        {
+            "model": str(tiny_model_dir),
+            "data": str(data_dir),
+            "num_layers": 2,
+            "batch_size": 4,
+            "lora_parameters": {"rank": 4, "scale": 10.0, "dropout": 0.0},
+            **kw,
+        }
+    )
     model, tok = load(str(tiny_model_dir))
     split = tokenize_split(read_split(data_dir, "train"), tok, mask=cfg.mask, max_seq_length=cfg.max_seq_length)
     apply_fine_tune(model, cfg)
@@ -100,8 +129,9 @@ def test_frozen_prefix_cache_equals_uncached_training_step_by_step(tmp_path, tin
     # 10 examples, batch 4: 3 batches per epoch, so 6 steps cover 2 epochs and the cache is hit from step 4 on
     kw = dict(iters=6, val_batches=0, save_every=100)
     cached = train(_cfg(tmp_path, tiny_model_dir, data_dir, "cached", **kw), progress=False, quiet=True)
-    plain = train(_cfg(tmp_path, tiny_model_dir, data_dir, "plain", cache_frozen_prefix=False, **kw),
-                  progress=False, quiet=True)
+    plain = train(
+        _cfg(tmp_path, tiny_model_dir, data_dir, "plain", cache_frozen_prefix=False, **kw), progress=False, quiet=True
+    )
     assert cached.stats["frozen_prefix_cache"]["hits"] >= 3
     assert plain.stats["frozen_prefix_cache"]["enabled"] is False
     a, b = _losses(cached.run_dir), _losses(plain.run_dir)
@@ -115,27 +145,47 @@ def test_resume_continues_the_step_count_exactly(tmp_path, tiny_model_dir, data_
     first = train(_cfg(tmp_path, tiny_model_dir, data_dir, "resumed", iters=3, **kw), progress=False, quiet=True)
     assert first.steps == 3
     # resuming from the step-3 checkpoint continues at step 4, with the optimizer state and the data order
-    second = train(_cfg(tmp_path, tiny_model_dir, data_dir, "resumed", iters=5, **kw), resume=True, progress=False,
-                   quiet=True)
+    second = train(
+        _cfg(tmp_path, tiny_model_dir, data_dir, "resumed", iters=5, **kw), resume=True, progress=False, quiet=True
+    )
     assert second.resumed_from == 3 and second.steps == 5
     assert [s for s, _ in _losses(second.run_dir)] == [1, 2, 3, 4, 5]
-    assert np.allclose([x for _, x in _losses(second.run_dir)], [x for _, x in _losses(straight.run_dir)],
-                       atol=1e-5)
+    assert np.allclose([x for _, x in _losses(second.run_dir)], [x for _, x in _losses(straight.run_dir)], atol=1e-5)
     opt = mx.load(str(second.run_dir / "optimizer.safetensors"))
     assert int(opt["step"].item()) == 5  # the optimizer's own step count (and state) came back too
     with pytest.raises(InputError, match="cannot resume: lora_parameters"):
-        train(_cfg(tmp_path, tiny_model_dir, data_dir, "resumed", iters=8, **{**kw, "lora_parameters": {
-            "rank": 2, "scale": 10.0, "dropout": 0.1}}), resume=True, progress=False, quiet=True)
+        train(
+            _cfg(
+                tmp_path,
+                tiny_model_dir,
+                data_dir,
+                "resumed",
+                iters=8,
+                **{**kw, "lora_parameters": {"rank": 2, "scale": 10.0, "dropout": 0.1}},
+            ),
+            resume=True,
+            progress=False,
+            quiet=True,
+        )
 
 
 def test_config_keys_reach_the_lora_layers(tmp_path, tiny_model_dir, data_dir):
     from mlx_lm.tuner.lora import LoRALinear
     from mlx_lm.utils import load
 
-    r = train(_cfg(tmp_path, tiny_model_dir, data_dir, iters=1, num_layers=3, val_batches=0,
-                   lora_parameters={"rank": 3, "scale": 7.0, "dropout": 0.25, "keys": ["self_attn.q_proj",
-                                                                                    "mlp.down_proj"]}),
-              progress=False, quiet=True)
+    r = train(
+        _cfg(
+            tmp_path,
+            tiny_model_dir,
+            data_dir,
+            iters=1,
+            num_layers=3,
+            val_batches=0,
+            lora_parameters={"rank": 3, "scale": 7.0, "dropout": 0.25, "keys": ["self_attn.q_proj", "mlp.down_proj"]},
+        ),
+        progress=False,
+        quiet=True,
+    )
     weights = mx.load(str(r.run_dir / "adapters.safetensors"))
     layers = sorted({int(k.split(".")[2]) for k in weights})
     assert layers == [1, 2, 3]  # num_layers: the top 3 of 4
@@ -146,8 +196,19 @@ def test_config_keys_reach_the_lora_layers(tmp_path, tiny_model_dir, data_dir):
     lora = [m for _, m in model.named_modules() if isinstance(m, LoRALinear)]
     assert len(lora) == 6 and all(m.scale == 7.0 and m.dropout._p_1 == pytest.approx(0.75) for m in lora)
     with pytest.raises(InputError, match="matched no module"):
-        train(_cfg(tmp_path, tiny_model_dir, data_dir, "nokeys", iters=1, val_batches=0,
-                   lora_parameters={"rank": 3, "scale": 7.0, "keys": ["self_attn.qproj"]}), progress=False, quiet=True)
+        train(
+            _cfg(
+                tmp_path,
+                tiny_model_dir,
+                data_dir,
+                "nokeys",
+                iters=1,
+                val_batches=0,
+                lora_parameters={"rank": 3, "scale": 7.0, "keys": ["self_attn.qproj"]},
+            ),
+            progress=False,
+            quiet=True,
+        )
     with pytest.raises(InputError, match="num_layers 9 is more than the model's 4 layers"):
         train(_cfg(tmp_path, tiny_model_dir, data_dir, "many", iters=1, num_layers=9), progress=False, quiet=True)
 
@@ -163,9 +224,24 @@ def test_plain_mlx_lm_loads_generates_and_fuses_the_adapter(tmp_path, tiny_model
     assert all(mx.array_equal(params[k], v).item() for k, v in trained.items())
     assert isinstance(generate(model, tok, "Which files import rich?", max_tokens=4), str)
     out = tmp_path / "fused-by-mlx-lm"
-    proc = subprocess.run([sys.executable, "-m", "mlx_lm", "fuse", "--model", str(tiny_model_dir), "--adapter-path",
-                           str(r.adapter_path), "--save-path", str(out)], env=blas_env(), capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlx_lm",
+            "fuse",
+            "--model",
+            str(tiny_model_dir),
+            "--adapter-path",
+            str(r.adapter_path),
+            "--save-path",
+            str(out),
+        ],
+        env=blas_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "model.safetensors").exists() or (out / "model.safetensors.index.json").exists()
 

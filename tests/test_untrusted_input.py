@@ -26,15 +26,21 @@ def record(rid: str, *, tools=None, args=None, user: str | None = None) -> dict:
         msgs.append({"role": "assistant", "content": f"Answer {rid}."})
         label = "direct"
     else:
-        msgs += [{"role": "assistant", "content": "", "tool_calls": [
-                     {"type": "function", "function": {"name": "lookup", "arguments": args or {}}}]},
-                 {"role": "tool", "name": "lookup", "content": f"found {rid}"},
-                 {"role": "assistant", "content": f"found {rid}"}]
+        msgs += [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"type": "function", "function": {"name": "lookup", "arguments": args or {}}}],
+            },
+            {"role": "tool", "name": "lookup", "content": f"found {rid}"},
+            {"role": "assistant", "content": f"found {rid}"},
+        ]
         label = "tool"
     rec = {"messages": msgs, "meta": {"id": rid, "source": "test", "category": "search", "label": label}}
     if tools is not None:
-        rec["tools"] = [{"type": "function", "function": {"name": "lookup", "description": "Look up.",
-                                                            "parameters": tools}}]
+        rec["tools"] = [
+            {"type": "function", "function": {"name": "lookup", "description": "Look up.", "parameters": tools}}
+        ]
     return rec
 
 
@@ -101,8 +107,15 @@ def test_validate_and_build_agree_on_a_lone_surrogate(tmp_path):
 
 
 def _config(tmp_path, sources, **extra) -> str:
-    cfg = {"seed": 0, "root": str(tmp_path), "output_dir": "out", "sources": sources,
-           "validation": {"model": None, "bench": []}, "balance": {"ratio": {"tool": 1, "direct": 1}}, **extra}
+    cfg = {
+        "seed": 0,
+        "root": str(tmp_path),
+        "output_dir": "out",
+        "sources": sources,
+        "validation": {"model": None, "bench": []},
+        "balance": {"ratio": {"tool": 1, "direct": 1}},
+        **extra,
+    }
     p = tmp_path / "data.yaml"
     p.write_text(yaml.safe_dump(cfg))
     return str(p)
@@ -111,14 +124,29 @@ def _config(tmp_path, sources, **extra) -> str:
 # -- converters: wrong JSON types in every field ------------------------------------------------
 
 WRONG_SHAPES = [
-    5, "text", None, [], [1, 2], {"messages": 5}, {"messages": [5]}, {"messages": [{"role": 5, "content": []}]},
-    {"messages": [{"role": "user", "content": {"a": 1}}]}, {"conversations": "x"}, {"conversations": [{"from": 1}]},
-    {"chat": 123, "system": []}, {"chat": ["x"]}, {"query": 1, "tools": 2, "answers": 3},
-    {"query": "q", "tools": "[{\"name\": 5}]", "answers": "[{\"name\": []}]"}, {"question": 5, "function": "f"},
+    5,
+    "text",
+    None,
+    [],
+    [1, 2],
+    {"messages": 5},
+    {"messages": [5]},
+    {"messages": [{"role": 5, "content": []}]},
+    {"messages": [{"role": "user", "content": {"a": 1}}]},
+    {"conversations": "x"},
+    {"conversations": [{"from": 1}]},
+    {"chat": 123, "system": []},
+    {"chat": ["x"]},
+    {"query": 1, "tools": 2, "answers": 3},
+    {"query": "q", "tools": '[{"name": 5}]', "answers": '[{"name": []}]'},
+    {"question": 5, "function": "f"},
     {"id": [], "question": [[{"role": "user", "content": 5}]], "function": [{"name": {}}]},
     {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": "x"}]},
-    {"messages": [{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f",
-                                                                                    "arguments": "{\"a\": NaN}"}}]}]},
+    {
+        "messages": [
+            {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": '{"a": NaN}'}}]}
+        ]
+    },
     {"messages": [{"role": "user", "content": "q"}], "tools": [{"type": "function", "function": 7}]},
 ]
 
@@ -138,8 +166,9 @@ def test_converters_reject_wrong_json_types_item_by_item(tmp_path, fmt):
 
 def test_convert_refuses_to_overwrite_its_input(tmp_path):
     src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"},
-                                            {"role": "assistant", "content": "hello"}]}) + "\n")
+    src.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}) + "\n"
+    )
     before = src.read_bytes()
     result = CliRunner().invoke(main, ["data", "convert", "--from", "openai", str(src), str(src)])
     assert result.exit_code == 2 and "refusing to overwrite the input" in result.output
@@ -148,15 +177,27 @@ def test_convert_refuses_to_overwrite_its_input(tmp_path):
 
 # -- tool schemas inside records -------------------------------------------------------------------
 
+
 def test_remote_refs_and_slow_patterns_in_a_records_tool_schema_are_findings(tmp_path, monkeypatch):
     monkeypatch.setattr("mlx_distill.data.validate.schemas.PATTERN_BUDGET_S", 0.05)
-    rows = [record("slow", tools={"type": "object", "properties": {"q": {"type": "string", "pattern": "^(a|aa)+$"}}},
-                   args={"q": "a" * 30_000 + "b"}),
-            record("remote", tools={"type": "object", "properties": {"q": {"$ref": "http://127.0.0.1:9/s.json"}}},
-                   args={"q": "x"}),
-            record("nowhere", tools={"type": "object", "properties": {"q": {"$ref": "#/nowhere"}}}, args={"q": "x"}),
-            record("keys", tools={"type": "object", "patternProperties": {"^(a|aa)+$": {"type": "integer"}}},
-                   args={"a" * 30_000 + "b": 1})]
+    rows = [
+        record(
+            "slow",
+            tools={"type": "object", "properties": {"q": {"type": "string", "pattern": "^(a|aa)+$"}}},
+            args={"q": "a" * 30_000 + "b"},
+        ),
+        record(
+            "remote",
+            tools={"type": "object", "properties": {"q": {"$ref": "http://127.0.0.1:9/s.json"}}},
+            args={"q": "x"},
+        ),
+        record("nowhere", tools={"type": "object", "properties": {"q": {"$ref": "#/nowhere"}}}, args={"q": "x"}),
+        record(
+            "keys",
+            tools={"type": "object", "patternProperties": {"^(a|aa)+$": {"type": "integer"}}},
+            args={"a" * 30_000 + "b": 1},
+        ),
+    ]
     p = tmp_path / "in.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
     start = time.monotonic()
@@ -170,11 +211,19 @@ def test_remote_refs_and_slow_patterns_in_a_records_tool_schema_are_findings(tmp
 
 # -- the tool-call parser ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "<tool_call>" * 90_000, "</tool_call>" * 80_000, "<function=" * 100_000, "```" * 300_000,
-    "<tool_call></tool_call>```{\"name\": 1}```<function=a></function>" * 15_000,
-    "<tool_call>" + "[" * 100_000 + "</tool_call>", '<tool_call>{"name": "grep", "arguments": ' + "1" * 9000 + "}",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<tool_call>" * 90_000,
+        "</tool_call>" * 80_000,
+        "<function=" * 100_000,
+        "```" * 300_000,
+        '<tool_call></tool_call>```{"name": 1}```<function=a></function>' * 15_000,
+        "<tool_call>" + "[" * 100_000 + "</tool_call>",
+        '<tool_call>{"name": "grep", "arguments": ' + "1" * 9000 + "}",
+    ],
+)
 def test_the_parser_never_raises_and_stays_linear_on_a_megabyte(text):
     start = time.monotonic()
     result = parse_tool_calls(text, tool_schemas())
@@ -184,19 +233,24 @@ def test_the_parser_never_raises_and_stays_linear_on_a_megabyte(text):
 
 # -- the build's paths ------------------------------------------------------------------------------
 
+
 def test_build_refuses_bad_paths_in_one_line_before_anything_loads(tmp_path):
     (tmp_path / "in.jsonl").write_text(json.dumps(record("a")) + "\n")
     (tmp_path / "out").write_text("a file, not a directory")
-    cfg = _config(tmp_path, [{"type": "records", "paths": ["in.jsonl"]}],
-                  validation={"model": "/nonexistent/model", "bench": []})
+    cfg = _config(
+        tmp_path, [{"type": "records", "paths": ["in.jsonl"]}], validation={"model": "/nonexistent/model", "bench": []}
+    )
     with pytest.raises(InputError, match=r"out \[config\]: output_dir: expected a directory, found a file"):
         build(cfg)  # before the (missing) tokenizer is looked for
     (tmp_path / "out").unlink()
     for sources, validation, phrase in [
         ([{"type": "records", "paths": ["missing.jsonl"]}], {"model": None, "bench": []}, "path 'missing.jsonl'"),
         ([{"type": "direct", "paths": ["docs-missing"]}], {"model": None, "bench": []}, "path 'docs-missing'"),
-        ([{"type": "records", "paths": ["in.jsonl"]}], {"model": None, "bench": ["bench-missing"]},
-         "validation.bench path 'bench-missing' does not exist"),
+        (
+            [{"type": "records", "paths": ["in.jsonl"]}],
+            {"model": None, "bench": ["bench-missing"]},
+            "validation.bench path 'bench-missing' does not exist",
+        ),
     ]:
         cfg = _config(tmp_path, sources, validation=validation)
         result = CliRunner().invoke(main, ["data", "build", "-c", cfg])
@@ -210,5 +264,7 @@ def test_thousands_of_broken_calls_give_a_short_retry_prompt():
 
 def test_an_explicit_benchmark_path_that_does_not_exist_is_an_error(tmp_path):
     (tmp_path / "in.jsonl").write_text(json.dumps(record("a")) + "\n")
-    result = CliRunner().invoke(main, ["data", "validate", "--bench", str(tmp_path / "nope"), str(tmp_path / "in.jsonl")])
+    result = CliRunner().invoke(
+        main, ["data", "validate", "--bench", str(tmp_path / "nope"), str(tmp_path / "in.jsonl")]
+    )
     assert result.exit_code == 2 and "nope [bench-file]: benchmark path does not exist" in result.output

@@ -27,9 +27,11 @@ SYSTEM_CANDIDATES = (
     "/usr/lib64/libopenblas.so.0",
 )
 
-FIX = ("`pip install cmeel-openblas` plus `apt-get install libgfortran5` (scripts/setup.sh does both when "
-       "run as root on Debian/Ubuntu), or `apt-get install libopenblas0-pthread`, or point MLX_DISTILL_BLAS "
-       "at a libopenblas.so.0")
+FIX = (
+    "`pip install cmeel-openblas` plus `apt-get install libgfortran5` (scripts/setup.sh does both when "
+    "run as root on Debian/Ubuntu), or `apt-get install libopenblas0-pthread`, or point MLX_DISTILL_BLAS "
+    "at a libopenblas.so.0"
+)
 
 
 def blas_candidates() -> list[str]:
@@ -70,8 +72,10 @@ def preload_blas() -> str | None:
             problems.append(f"{path}: {e}")
             continue
         if "mlx.core" in sys.modules and path not in os.environ.get("LD_PRELOAD", ""):
-            _warn_once("`mlx` was imported before `mlx_distill`, so the optimized BLAS may not be used; "
-                       f"import mlx_distill first or run with LD_PRELOAD={path}")
+            _warn_once(
+                "`mlx` was imported before `mlx_distill`, so the optimized BLAS may not be used; "
+                f"import mlx_distill first or run with LD_PRELOAD={path}"
+            )
         _loaded = path
         return path
     detail = f" ({'; '.join(problems)})" if problems else ""

@@ -95,11 +95,15 @@ def _register() -> None:
     """Add the commands of each area (kept in their own packages so this file stays thin)."""
     import importlib
 
-    for module, names in (("mlx_distill.data.cli", ["data"]), ("mlx_distill.train.cli", ["train", "fuse"]),
-                          ("mlx_distill.agent.cli", ["serve", "chat"]),
-                          ("mlx_distill.bench.cli", ["bench", "compare"]),
-                          ("mlx_distill.distill.cli", ["collect"]),
-                          ("mlx_distill.distill.economics_cli", ["gate", "economics"]), ("mlx_distill.lrl.cli", ["lrl"])):
+    for module, names in (
+        ("mlx_distill.data.cli", ["data"]),
+        ("mlx_distill.train.cli", ["train", "fuse"]),
+        ("mlx_distill.agent.cli", ["serve", "chat"]),
+        ("mlx_distill.bench.cli", ["bench", "compare"]),
+        ("mlx_distill.distill.cli", ["collect"]),
+        ("mlx_distill.distill.economics_cli", ["gate", "economics"]),
+        ("mlx_distill.lrl.cli", ["lrl"]),
+    ):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

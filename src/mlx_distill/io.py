@@ -21,6 +21,7 @@ ERROR, WARNING = "error", "warning"
 class Finding:
     """A located problem with input: the rule it breaks, where (file, line, record id) and how bad
     (`ERROR` or `WARNING`). The validator collects them; `InputError` raises one."""
+
     rule: str | None
     message: str
     path: str | os.PathLike | None = None
@@ -41,21 +42,40 @@ class Finding:
         return f"{loc + ': ' if loc else ''}{self.severity} [{self.rule}] {self.message}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "severity": self.severity, "path": self.path, "line": self.line,
-                "record_id": self.record_id, "message": self.message}
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "path": self.path,
+            "line": self.line,
+            "record_id": self.record_id,
+            "message": self.message,
+        }
 
     def error(self) -> "InputError":
         """This finding, to raise."""
-        return InputError(self.message, path=self.path, line=self.line, record_id=self.record_id, rule=self.rule,
-                          severity=self.severity)
+        return InputError(
+            self.message,
+            path=self.path,
+            line=self.line,
+            record_id=self.record_id,
+            rule=self.rule,
+            severity=self.severity,
+        )
 
 
 class InputError(ValueError):
     """Bad user input that stops the work: one `Finding`, raised. Printed as one line by the CLI."""
 
-    def __init__(self, message: str, *, path: str | os.PathLike | None = None,
-                 line: int | None = None, record_id: str | None = None, rule: str | None = None,
-                 severity: str = ERROR):
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | os.PathLike | None = None,
+        line: int | None = None,
+        record_id: str | None = None,
+        rule: str | None = None,
+        severity: str = ERROR,
+    ):
         self.finding = Finding(rule, message, path, line, record_id, severity)
         super().__init__(self.location() + message)
 
@@ -240,8 +260,9 @@ def _lines(f: Any) -> Iterator[tuple[int, bytes | None]]:
             yield lineno, line
 
 
-def read_jsonl(path: str | os.PathLike, *, errors: list[InputError] | None = None,
-               allow_empty: bool = True) -> Iterator[tuple[int, Any]]:
+def read_jsonl(
+    path: str | os.PathLike, *, errors: list[InputError] | None = None, allow_empty: bool = True
+) -> Iterator[tuple[int, Any]]:
     """Yield (line_number, object) for each non-blank line. A bad line (see `parse_json_line`, and
     lines over MAX_LINE_BYTES) raises InputError with its location, or, when an `errors` list is
     given, is recorded there and skipped. allow_empty=False makes a file without a line an error."""

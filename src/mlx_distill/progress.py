@@ -17,19 +17,40 @@ class Bar:
     """A rich progress bar (description, bar, done/total, `fields` as "name value", elapsed, optionally
     the ETA). `print` writes a line above the bar, or through `echo` when the bar is disabled."""
 
-    def __init__(self, description: str, total: Optional[int], *, completed: int = 0,
-                 fields: Optional[dict[str, str]] = None, eta: bool = False, enabled: bool = True,
-                 console: Any = None, transient: bool = False, echo: Optional[Callable[[str], None]] = None):
+    def __init__(
+        self,
+        description: str,
+        total: Optional[int],
+        *,
+        completed: int = 0,
+        fields: Optional[dict[str, str]] = None,
+        eta: bool = False,
+        enabled: bool = True,
+        console: Any = None,
+        transient: bool = False,
+        echo: Optional[Callable[[str], None]] = None,
+    ):
         self.enabled, self.echo, self.progress = enabled, echo, None
         if not enabled:
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         fields = fields or {}
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   *(TextColumn(f"{name} {{task.fields[{name}]}}") for name in fields), TimeElapsedColumn()]
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            *(TextColumn(f"{name} {{task.fields[{name}]}}") for name in fields),
+            TimeElapsedColumn(),
+        ]
         if eta:
             columns += [TextColumn("ETA"), TimeRemainingColumn()]
         self.progress = Progress(*columns, console=console or Console(stderr=True), transient=transient)

@@ -49,12 +49,14 @@ def _hf(tokenizer: Any) -> Any:
 _STOPS: "weakref.WeakKeyDictionary[Any, list[str]]" = weakref.WeakKeyDictionary()
 
 
-def render(messages: Iterable[Any], tools: Sequence[dict] | None, tokenizer: Any, *,
-           add_generation_prompt: bool = False) -> str:
+def render(
+    messages: Iterable[Any], tools: Sequence[dict] | None, tokenizer: Any, *, add_generation_prompt: bool = False
+) -> str:
     """Render a conversation (and the tools offered) through the tokenizer's chat template."""
     msgs = as_message_dicts(messages)
     return _hf(tokenizer).apply_chat_template(
-        msgs, tools=list(tools) if tools else None, tokenize=False, add_generation_prompt=add_generation_prompt)
+        msgs, tools=list(tools) if tools else None, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
 
 
 def stop_strings(tokenizer: Any) -> list[str]:
@@ -92,9 +94,12 @@ def assistant_spans(messages: Iterable[Any], tools: Sequence[dict] | None, token
         prefix = render(msgs[:i], tools, tokenizer, add_generation_prompt=True) if i else ""
         upto = render(msgs[: i + 1], tools, tokenizer)
         if not (upto.startswith(prefix) and full.startswith(upto)):
-            raise InputError(f"message {i} (assistant) does not render as a continuation of the messages before "
-                             "it; the chat template is not prefix-stable for this conversation", rule="render")
-        turn = upto[len(prefix):]
+            raise InputError(
+                f"message {i} (assistant) does not render as a continuation of the messages before "
+                "it; the chat template is not prefix-stable for this conversation",
+                rule="render",
+            )
+        turn = upto[len(prefix) :]
         end = len(upto)
         for eot in eots:
             k = turn.rfind(eot)
@@ -105,8 +110,9 @@ def assistant_spans(messages: Iterable[Any], tools: Sequence[dict] | None, token
     return spans
 
 
-def tokenize_for_training(messages: Iterable[Any], tools: Sequence[dict] | None, tokenizer: Any,
-                          mask: Mask = "all_assistant") -> tuple[list[int], list[bool]]:
+def tokenize_for_training(
+    messages: Iterable[Any], tools: Sequence[dict] | None, tokenizer: Any, mask: Mask = "all_assistant"
+) -> tuple[list[int], list[bool]]:
     """Token ids of the rendered conversation and, per token, whether it is a supervised target.
 
     all_assistant: every assistant turn (tool calls mid-conversation included); last: only the final
@@ -134,5 +140,7 @@ def tokenize_for_training(messages: Iterable[Any], tools: Sequence[dict] | None,
 
 def conversation(question: str, system_prompt: str | None = None) -> list[dict[str, str]]:
     """The opening messages the agent and the data generators share."""
-    return [{"role": "system", "content": system_prompt or DEFAULT_SYSTEM_PROMPT},
-            {"role": "user", "content": question}]
+    return [
+        {"role": "system", "content": system_prompt or DEFAULT_SYSTEM_PROMPT},
+        {"role": "user", "content": question},
+    ]

@@ -22,18 +22,24 @@ from typing import Any
 GOLD_REFUSAL = re.compile(
     r"\b(i'?m sorry|i am sorry|i (?:can ?not|can't|cannot|am unable|'m unable|am not able|'m not able|"
     r"don't have (?:the )?(?:ability|capability|access))|unable to|not able to|no (?:available )?(?:tool|function)s? "
-    r"(?:can|to|that)|none of the (?:available )?(?:tools|functions))", re.IGNORECASE)
+    r"(?:can|to|that)|none of the (?:available )?(?:tools|functions))",
+    re.IGNORECASE,
+)
 
 # Refusals in model replies.
 REPLY_REFUSAL = re.compile(
     r"\b(i\s*(?:am|'m)\s*(?:not able|unable)|i\s*can(?:not|'t|\s+not)|unable to|"
     r"not able to|don't have (?:access|the ability|a tool)|do not have (?:access|the ability|a tool)|"
-    r"no (?:tool|function) (?:is )?available|outside (?:of )?my (?:capabilities|abilities))\b", re.I)
+    r"no (?:tool|function) (?:is )?available|outside (?:of )?my (?:capabilities|abilities))\b",
+    re.I,
+)
 
 # A model reply that asks for missing information.
 REPLY_CLARIFY = re.compile(
     r"\b(could you|can you|would you|please (?:provide|specify|tell|share|clarify)|"
-    r"which (?:one|\w+) (?:do|would|should)|what (?:is|are) the|do you (?:mean|want))\b[^?]*\?", re.I)
+    r"which (?:one|\w+) (?:do|would|should)|what (?:is|are) the|do you (?:mean|want))\b[^?]*\?",
+    re.I,
+)
 
 
 def text_label(text: str) -> str:

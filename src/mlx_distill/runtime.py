@@ -39,6 +39,10 @@ def subprocess_env(env: dict[str, str] | None = None) -> dict[str, str]:
 def describe() -> dict[str, str]:
     import mlx.core as mx
 
-    return {"platform": sys.platform, "mlx": getattr(mx, "__version__", "?"), "device": str(mx.default_device()),
-            "blas": find_blas() or ("Accelerate" if sys.platform == "darwin" else "reference (slow)"),
-            "cache": str(cache_dir())}
+    return {
+        "platform": sys.platform,
+        "mlx": getattr(mx, "__version__", "?"),
+        "device": str(mx.default_device()),
+        "blas": find_blas() or ("Accelerate" if sys.platform == "darwin" else "reference (slow)"),
+        "cache": str(cache_dir()),
+    }

@@ -35,8 +35,19 @@ OPT_OUT_ENV = "MLX_DISTILL_DANGEROUSLY_RUN_UNSANDBOXED"
 
 # Files and directories under the user's home that hold credentials: hidden inside the sandbox,
 # although the rest of the filesystem stays readable (programs need /usr, the venv, the repository).
-SECRET_HOME_ENTRIES = (".ssh", ".aws", ".gnupg", ".config", ".docker", ".kube", ".netrc", ".pypirc",
-                       ".git-credentials", ".anthropic", ".cache/huggingface/token")
+SECRET_HOME_ENTRIES = (
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".config",
+    ".docker",
+    ".kube",
+    ".netrc",
+    ".pypirc",
+    ".git-credentials",
+    ".anthropic",
+    ".cache/huggingface/token",
+)
 
 MACOS_PROFILE = """(version 1)
 (allow default)
@@ -56,6 +67,7 @@ class SandboxUnavailable(Exception):
 class Limits:
     """What one command may use. RLIMIT_NPROC counts the user's processes and root is exempt
     from it; the address-space and CPU limits hold for everyone."""
+
     max_processes: int = 1024
     max_memory_bytes: int = 4 << 30
     cpu_seconds: int = 120
@@ -78,8 +90,15 @@ def opted_out() -> bool:
 def _bwrap_works(bwrap: str) -> bool:
     """bwrap needs user namespaces (or root): try it once rather than trust its presence."""
     try:
-        return subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=10).returncode == 0
+        return (
+            subprocess.run(
+                [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=10,
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -93,17 +112,26 @@ def available() -> str | None:
 
 
 def how_to_enable() -> str:
-    fix = ("install bubblewrap (Debian/Ubuntu: 'sudo apt-get install bubblewrap'; as root "
-           "scripts/setup.sh does it) and allow unprivileged user namespaces"
-           if sys.platform.startswith("linux") else "run on Linux with bubblewrap or on macOS")
-    return (f"run_command needs an OS sandbox and none works here: {fix}; or accept the risk with "
-            f"--dangerously-unsandboxed or {OPT_OUT_ENV}=1")
+    fix = (
+        "install bubblewrap (Debian/Ubuntu: 'sudo apt-get install bubblewrap'; as root "
+        "scripts/setup.sh does it) and allow unprivileged user namespaces"
+        if sys.platform.startswith("linux")
+        else "run on Linux with bubblewrap or on macOS"
+    )
+    return (
+        f"run_command needs an OS sandbox and none works here: {fix}; or accept the risk with "
+        f"--dangerously-unsandboxed or {OPT_OUT_ENV}=1"
+    )
 
 
 def sandbox_env(workspace: Path) -> dict[str, str]:
     """The command's whole environment: an allow-list, never a copy of ours."""
-    env = {"PATH": os.environ.get("PATH") or os.defpath, "HOME": str(workspace),
-           "LANG": os.environ.get("LANG") or "C.UTF-8", "TERM": os.environ.get("TERM") or "dumb"}
+    env = {
+        "PATH": os.environ.get("PATH") or os.defpath,
+        "HOME": str(workspace),
+        "LANG": os.environ.get("LANG") or "C.UTF-8",
+        "TERM": os.environ.get("TERM") or "dumb",
+    }
     if sys.platform.startswith("linux"):
         env["TMPDIR"] = "/tmp"
     return env
@@ -122,10 +150,28 @@ def _hidden_secrets(workspace: Path) -> list[str]:
 
 def bwrap_argv(argv: Sequence[str], workspace: Path, *, writable: bool, env: dict[str, str]) -> list[str]:
     ws = str(workspace)
-    cmd = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-           "--tmpfs", "/tmp", "--tmpfs", "/run", *_hidden_secrets(workspace),
-           "--bind" if writable else "--ro-bind", ws, ws,
-           "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    cmd = [
+        shutil.which("bwrap") or "bwrap",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/run",
+        *_hidden_secrets(workspace),
+        "--bind" if writable else "--ro-bind",
+        ws,
+        ws,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+    ]
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     return [*cmd, "--chdir", ws, "--", *argv]
@@ -141,23 +187,38 @@ def _limit_argv(limits: Limits) -> list[str]:
     prlimit = shutil.which("prlimit")
     if not prlimit:
         return []
-    return [prlimit, f"--nproc={limits.max_processes}", f"--as={limits.max_memory_bytes}",
-            f"--cpu={limits.cpu_seconds}", "--"]
+    return [
+        prlimit,
+        f"--nproc={limits.max_processes}",
+        f"--as={limits.max_memory_bytes}",
+        f"--cpu={limits.cpu_seconds}",
+        "--",
+    ]
 
 
 def _set_limits(limits: Limits) -> None:  # only where prlimit is missing (macOS)
     import resource
 
-    for which, value in ((resource.RLIMIT_NPROC, limits.max_processes), (resource.RLIMIT_AS, limits.max_memory_bytes),
-                         (resource.RLIMIT_CPU, limits.cpu_seconds)):
+    for which, value in (
+        (resource.RLIMIT_NPROC, limits.max_processes),
+        (resource.RLIMIT_AS, limits.max_memory_bytes),
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+    ):
         try:
             resource.setrlimit(which, (value, value))
         except (ValueError, OSError):  # macOS refuses RLIMIT_AS below what is mapped: keep the others
             pass
 
 
-def run(argv: Sequence[str], workspace: str | os.PathLike, *, timeout_s: float, writable: bool = True,
-        limits: Limits = Limits(), unsandboxed: bool = False) -> Completed:
+def run(
+    argv: Sequence[str],
+    workspace: str | os.PathLike,
+    *,
+    timeout_s: float,
+    writable: bool = True,
+    limits: Limits = Limits(),
+    unsandboxed: bool = False,
+) -> Completed:
     """Run argv (argv[0] an absolute path) in `workspace` under the OS sandbox. Raises
     SandboxUnavailable (see `how_to_enable`), or OSError when the program cannot start."""
     workspace = Path(workspace)
@@ -172,9 +233,16 @@ def run(argv: Sequence[str], workspace: str | os.PathLike, *, timeout_s: float, 
     else:
         wrapped = list(argv)
     limit_argv = _limit_argv(limits)
-    proc = subprocess.Popen([*limit_argv, *wrapped], cwd=workspace, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                            preexec_fn=None if limit_argv else functools.partial(_set_limits, limits))
+    proc = subprocess.Popen(
+        [*limit_argv, *wrapped],
+        cwd=workspace,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=None if limit_argv else functools.partial(_set_limits, limits),
+    )
     try:
         return _collect(proc, timeout_s, limits.max_output_bytes)
     finally:

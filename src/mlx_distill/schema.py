@@ -17,8 +17,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .io import InputError, read_jsonl, write_jsonl
 from .vocab import LABELS, Label
 
-__all__ = ["Role", "Label", "LABELS", "FunctionCall", "ToolCall", "Message", "Meta", "Record", "parse_record",
-           "iter_records", "load_records", "load_records_lenient", "save_records"]
+__all__ = [
+    "Role",
+    "Label",
+    "LABELS",
+    "FunctionCall",
+    "ToolCall",
+    "Message",
+    "Meta",
+    "Record",
+    "parse_record",
+    "iter_records",
+    "load_records",
+    "load_records_lenient",
+    "save_records",
+]
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -105,8 +118,9 @@ class Record(BaseModel):
 
     def content_hash(self) -> str:
         """Stable hash of the conversation (not meta): drives the split and exact-duplicate checks."""
-        body = json.dumps([m.model_dump(mode="json", exclude_none=True) for m in self.messages],
-                          sort_keys=True, ensure_ascii=False)
+        body = json.dumps(
+            [m.model_dump(mode="json", exclude_none=True) for m in self.messages], sort_keys=True, ensure_ascii=False
+        )
         return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 

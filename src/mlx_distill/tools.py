@@ -40,8 +40,22 @@ from .io import atomic_write_text
 TOOL_NAMES: tuple[str, ...] = ("read_file", "write_file", "grep", "list_files", "run_command")
 
 DEFAULT_ALLOWED_COMMANDS: tuple[str, ...] = (
-    "ls", "cat", "head", "tail", "wc", "grep", "find", "python", "python3", "pytest",
-    "git", "echo", "pwd", "sort", "uniq", "diff",
+    "ls",
+    "cat",
+    "head",
+    "tail",
+    "wc",
+    "grep",
+    "find",
+    "python",
+    "python3",
+    "pytest",
+    "git",
+    "echo",
+    "pwd",
+    "sort",
+    "uniq",
+    "diff",
 )
 
 # Directories never walked by grep/list_files (besides every hidden entry, which is skipped too).
@@ -60,14 +74,11 @@ _SCHEMAS: dict[str, dict] = {
         "type": "function",
         "function": {
             "name": "read_file",
-            "description": (
-                "Read a file in the workspace (optionally only lines start_line..end_line, 1-based)."
-            ),
+            "description": ("Read a file in the workspace (optionally only lines start_line..end_line, 1-based)."),
             "parameters": {
                 "type": "object",
                 "properties": {
-                    "path": {"type": "string",
-                             "description": "Relative path, e.g. 'src/app.py'."},
+                    "path": {"type": "string", "description": "Relative path, e.g. 'src/app.py'."},
                     "start_line": {"type": "integer", "minimum": 1},
                     "end_line": {"type": "integer", "minimum": 1},
                 },
@@ -80,9 +91,7 @@ _SCHEMAS: dict[str, dict] = {
         "type": "function",
         "function": {
             "name": "write_file",
-            "description": (
-                "Create or overwrite a file in the workspace. Only when the user asks for a change."
-            ),
+            "description": ("Create or overwrite a file in the workspace. Only when the user asks for a change."),
             "parameters": {
                 "type": "object",
                 "properties": {
@@ -119,9 +128,7 @@ _SCHEMAS: dict[str, dict] = {
         "type": "function",
         "function": {
             "name": "list_files",
-            "description": (
-                "List files under a workspace directory, recursively, one relative path per line."
-            ),
+            "description": ("List files under a workspace directory, recursively, one relative path per line."),
             "parameters": {
                 "type": "object",
                 "properties": {
@@ -143,8 +150,7 @@ _SCHEMAS: dict[str, dict] = {
             "parameters": {
                 "type": "object",
                 "properties": {
-                    "command": {"type": "string", "minLength": 1,
-                                "description": "e.g. 'pytest -q tests/test_app.py'"},
+                    "command": {"type": "string", "minLength": 1, "description": "e.g. 'pytest -q tests/test_app.py'"},
                 },
                 "required": ["command"],
                 "additionalProperties": False,
@@ -175,8 +181,15 @@ def tool_schema(name: str) -> dict:
     return tool_schemas([name])[0]
 
 
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean",
-               int: "integer", float: "number", type(None): "null"}
+_JSON_TYPES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    type(None): "null",
+}
 
 
 def validate_arguments(name: str, arguments: Any) -> list[str]:
@@ -189,8 +202,7 @@ def validate_arguments(name: str, arguments: Any) -> list[str]:
     for error in _VALIDATORS[name].iter_errors(arguments):
         field = error.path[0] if error.path else None
         if error.validator == "required":
-            messages.update(f"missing required argument {r!r}" for r in error.validator_value
-                            if r not in arguments)
+            messages.update(f"missing required argument {r!r}" for r in error.validator_value if r not in arguments)
         elif error.validator == "additionalProperties":
             known = _SCHEMAS[name]["function"]["parameters"]["properties"]
             messages.update(f"unknown argument {k!r}" for k in arguments if k not in known)
@@ -207,9 +219,11 @@ def validate_arguments(name: str, arguments: Any) -> list[str]:
 
 # ---- results: what a tool found, and the text the model is shown ---------------------------
 
+
 @dataclass(frozen=True)
 class FileExcerpt:
     """read_file: the file's text, or lines start_line..end_line of it."""
+
     path: str  # as the call gave it
     text: str
     start_line: int | None = None
@@ -223,6 +237,7 @@ class FileExcerpt:
 @dataclass(frozen=True)
 class Written:
     """write_file: the path written (relative to the root) and how many characters."""
+
     path: str
     characters: int
     created: bool
@@ -245,6 +260,7 @@ class GrepHit:
 class GrepMatches:
     """grep: the matching lines in walk order; `stopped_after` names the last file searched when the
     output grew past the workspace's cap."""
+
     hits: tuple[GrepHit, ...]
     stopped_after: str | None = None
 
@@ -258,6 +274,7 @@ class GrepMatches:
 @dataclass(frozen=True)
 class FileList:
     """list_files: relative paths, sorted."""
+
     paths: tuple[str, ...]
 
     def render(self) -> str:
@@ -267,6 +284,7 @@ class FileList:
 @dataclass(frozen=True)
 class CommandOutput:
     """run_command: the exit code and the combined output (`dropped_bytes` past the sandbox's limit)."""
+
     exit_code: int
     output: str
     dropped_bytes: int = 0
@@ -286,6 +304,7 @@ class ToolResult:
     """One tool call's outcome: `text` is exactly what the model is shown; `data` what the tool found
     (None when the call failed, then `error` holds the message after "Error: "); `truncated` counts the
     characters the output cap cut from the end of `text`."""
+
     text: str
     data: ToolData | None = None
     error: str | None = None
@@ -308,21 +327,22 @@ _EXIT = re.compile(r"^exit code (-?\d+)\n")
 _DROPPED = re.compile(r"\n\.\.\. \[(\d+) more bytes of output dropped\]$")
 
 
-def read_result(name: str, arguments: dict[str, Any], text: str,
-                accept_path: Callable[[str], bool] | None = None) -> ToolResult:
+def read_result(
+    name: str, arguments: dict[str, Any], text: str, accept_path: Callable[[str], bool] | None = None
+) -> ToolResult:
     """A result stored as text (a record's tool message) read back into a ToolResult: the inverse of the
     renderers above. Raises ValueError naming what does not fit tool `name`'s output. A grep line is
     split at the first ':N:' whose path `accept_path` accepts (a path may hold ':N:' itself), else at
     the first one."""
     if text.startswith("Error: "):
-        return ToolResult(text, error=text[len("Error: "):])
+        return ToolResult(text, error=text[len("Error: ") :])
     cut = _TRUNCATED.search(text)
-    body = text[:cut.start()] if cut else text
+    body = text[: cut.start()] if cut else text
     truncated = int(cut.group(1)) if cut else 0
     data: ToolData
     if name == "grep":
         hits, stopped = [], None
-        for ln in ([] if body == "No matches." else body.split("\n")):
+        for ln in [] if body == "No matches." else body.split("\n"):
             note = _NOTE.match(ln)
             if note:
                 stopped = note.group(2) if note.group(2) is not None else stopped
@@ -330,8 +350,8 @@ def read_result(name: str, arguments: dict[str, Any], text: str,
             splits = [m for m in _GREP_SPLIT.finditer(ln) if m.start() > 0]
             if not splits:
                 raise ValueError(f"grep output line {ln[:60]!r} is not 'path:line:text'")
-            m = next((m for m in splits if accept_path is None or accept_path(ln[:m.start()])), splits[0])
-            hits.append(GrepHit(ln[:m.start()], int(m.group(1)), ln[m.end():]))
+            m = next((m for m in splits if accept_path is None or accept_path(ln[: m.start()])), splits[0])
+            hits.append(GrepHit(ln[: m.start()], int(m.group(1)), ln[m.end() :]))
         data = GrepMatches(tuple(hits), stopped)
     elif name == "list_files":
         paths = [] if body == "No files." else [ln for ln in body.split("\n") if not _NOTE.match(ln)]
@@ -348,15 +368,15 @@ def read_result(name: str, arguments: dict[str, Any], text: str,
         m = _EXIT.match(body)
         if not m:
             raise ValueError("run_command output does not start with 'exit code N' and a newline")
-        rest = body[m.end():]
+        rest = body[m.end() :]
         dropped = _DROPPED.search(rest)
-        data = CommandOutput(int(m.group(1)), rest[:dropped.start()] if dropped else rest,
-                             int(dropped.group(1)) if dropped else 0)
+        data = CommandOutput(
+            int(m.group(1)), rest[: dropped.start()] if dropped else rest, int(dropped.group(1)) if dropped else 0
+        )
     elif name == "read_file":
         start, end = arguments.get("start_line"), arguments.get("end_line")
         whole = start is None and end is None
-        data = FileExcerpt(str(arguments.get("path", "")), "" if whole and body == "(empty file)" else body,
-                           start, end)
+        data = FileExcerpt(str(arguments.get("path", "")), "" if whole and body == "(empty file)" else body, start, end)
     else:
         raise ValueError(_unknown_tool(name))
     return ToolResult(text, data, truncated=truncated)
@@ -401,9 +421,17 @@ class Workspace:
     secrets. Without a sandbox run_command refuses, unless `dangerously_unsandboxed` is set.
     """
 
-    def __init__(self, root: str | os.PathLike, *, allowed_commands: Iterable[str] = DEFAULT_ALLOWED_COMMANDS,
-                 timeout_s: float = 10.0, max_output_chars: int = 8000, writable: bool = True,
-                 limits: sandbox.Limits | None = None, dangerously_unsandboxed: bool = False):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        allowed_commands: Iterable[str] = DEFAULT_ALLOWED_COMMANDS,
+        timeout_s: float = 10.0,
+        max_output_chars: int = 8000,
+        writable: bool = True,
+        limits: sandbox.Limits | None = None,
+        dangerously_unsandboxed: bool = False,
+    ):
         self._root = Path(os.path.realpath(root))
         if not self._root.is_dir():
             raise NotADirectoryError(f"workspace root {str(root)!r} is not a directory")
@@ -446,8 +474,11 @@ class Workspace:
             if problems[0].startswith("unknown tool"):
                 return ToolResult.failed(problems[0])
             return ToolResult.failed(f"invalid arguments for {name}: {'; '.join(problems)}")
-        too_long = [f"{k!r} is too long ({len(v)} characters; at most {MAX_ARGUMENT_CHARS[k]})"
-                    for k, v in arguments.items() if len(v if isinstance(v, str) else "") > MAX_ARGUMENT_CHARS.get(k, 1e18)]
+        too_long = [
+            f"{k!r} is too long ({len(v)} characters; at most {MAX_ARGUMENT_CHARS[k]})"
+            for k, v in arguments.items()
+            if len(v if isinstance(v, str) else "") > MAX_ARGUMENT_CHARS.get(k, 1e18)
+        ]
         if too_long:
             return ToolResult.failed(f"invalid arguments for {name}: {'; '.join(too_long)}")
         try:
@@ -495,7 +526,9 @@ class Workspace:
         if len(text) <= self.max_output_chars:
             return result
         cut = len(text) - self.max_output_chars
-        return ToolResult(f"{text[:self.max_output_chars]}\n... [truncated {cut} chars]", result.data, result.error, cut)
+        return ToolResult(
+            f"{text[: self.max_output_chars]}\n... [truncated {cut} chars]", result.data, result.error, cut
+        )
 
     # -- tools ----------------------------------------------------------------------------
 
@@ -521,7 +554,7 @@ class Workspace:
             raise ToolError(f"start_line {start} is past the end of '{path}' ({len(lines)} lines)")
         if end < start:
             raise ToolError(f"end_line {end} is before start_line {start}")
-        return FileExcerpt(path, "".join(lines[start - 1:end]), start_line, end_line)
+        return FileExcerpt(path, "".join(lines[start - 1 : end]), start_line, end_line)
 
     @_tool
     def write_file(self, path: str, content: str) -> Written:
@@ -570,9 +603,11 @@ class Workspace:
                 try:
                     found = compiled.search(line, timeout=max(0.0, deadline - time.monotonic()))
                 except TimeoutError:
-                    raise ToolError(f"pattern too slow: {pattern!r} ran past the {GREP_BUDGET_S:g} s budget "
-                                    f"(at {rel}:{lineno}); use a simpler pattern, e.g. without nested "
-                                    f"repetition like (a+)+") from None
+                    raise ToolError(
+                        f"pattern too slow: {pattern!r} ran past the {GREP_BUDGET_S:g} s budget "
+                        f"(at {rel}:{lineno}); use a simpler pattern, e.g. without nested "
+                        f"repetition like (a+)+"
+                    ) from None
                 if found:
                     hits.append(GrepHit(rel, lineno, line))
                     size += len(hits[-1].render()) + 1
@@ -586,8 +621,13 @@ class Workspace:
         top = self._resolve(path)
         if not top.exists():
             raise ToolError(f"path '{path}' does not exist")
-        return FileList(tuple(f.relative_to(self._root).as_posix() for f in self._walk_files(top)
-                              if pattern is None or fnmatch.fnmatch(f.name, pattern)))
+        return FileList(
+            tuple(
+                f.relative_to(self._root).as_posix()
+                for f in self._walk_files(top)
+                if pattern is None or fnmatch.fnmatch(f.name, pattern)
+            )
+        )
 
     @_tool
     def run_command(self, command: str) -> CommandOutput:
@@ -606,9 +646,14 @@ class Workspace:
         if executable is None:
             raise ToolError(f"command '{program}' is not installed")
         try:  # second layer: the OS sandbox (sandbox.py)
-            done = sandbox.run([executable, *argv[1:]], self._root, timeout_s=self.timeout_s,
-                               writable=self.writable, limits=self.limits,
-                               unsandboxed=self.dangerously_unsandboxed)
+            done = sandbox.run(
+                [executable, *argv[1:]],
+                self._root,
+                timeout_s=self.timeout_s,
+                writable=self.writable,
+                limits=self.limits,
+                unsandboxed=self.dangerously_unsandboxed,
+            )
         except sandbox.SandboxUnavailable as e:
             raise ToolError(str(e)) from None
         except OSError as e:

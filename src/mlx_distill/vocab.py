@@ -20,13 +20,22 @@ TOOL_CATEGORIES: tuple[str, ...] = ("search", "read", "count", "structure", "run
 # Questions answered from general knowledge, without tools.
 DIRECT_CATEGORIES: tuple[str, ...] = ("concept", "comparison", "best_practice", "syntax", "architecture")
 # The category a call of one of the agent's tools stands for (converted records of our own tools).
-CATEGORY_OF_TOOL: dict[str, str] = {"grep": "search", "read_file": "read", "list_files": "structure",
-                                    "run_command": "run", "write_file": "write"}
+CATEGORY_OF_TOOL: dict[str, str] = {
+    "grep": "search",
+    "read_file": "read",
+    "list_files": "structure",
+    "run_command": "run",
+    "write_file": "write",
+}
 # The category of a record without a call, by label (converted public data).
 CATEGORY_OF_LABEL: dict[str, str] = {"direct": "general", "clarify": "clarify", "refuse": "refuse"}
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 
 # When2Call's four answer classes -> our labels.
-WHEN2CALL_LABELS: dict[str, str] = {"tool_call": "tool", "direct": "direct", "request_for_info": "clarify",
-                                    "cannot_answer": "refuse"}
+WHEN2CALL_LABELS: dict[str, str] = {
+    "tool_call": "tool",
+    "direct": "direct",
+    "request_for_info": "clarify",
+    "cannot_answer": "refuse",
+}

@@ -8,7 +8,23 @@ from .outcome import RunOutcome, ToolCallRecord, arun_question, run_question
 from .parsing import ParsedCall, ParseResult, parse_tool_calls
 from .server import ServerHandle, start_server
 
-__all__ = ["MLXModel", "create_agent", "run_question", "arun_question", "RunOutcome", "ToolCallRecord",
-           "LoopDetected", "LoopGuard", "RequestLimitReached", "ToolCallLimitReached", "ToolCallParsing",
-           "load_cached", "to_record_messages", "parse_tool_calls", "ParsedCall", "ParseResult",
-           "ServerHandle", "start_server"]
+__all__ = [
+    "MLXModel",
+    "create_agent",
+    "run_question",
+    "arun_question",
+    "RunOutcome",
+    "ToolCallRecord",
+    "LoopDetected",
+    "LoopGuard",
+    "RequestLimitReached",
+    "ToolCallLimitReached",
+    "ToolCallParsing",
+    "load_cached",
+    "to_record_messages",
+    "parse_tool_calls",
+    "ParsedCall",
+    "ParseResult",
+    "ServerHandle",
+    "start_server",
+]

@@ -49,10 +49,17 @@ class BatchScheduler:
         self.started: list[threading.Thread] = []  # workers to join on close()
         self.stats = {"steps": 0, "max_active": 0}
 
-    def generate(self, ids: list[int], decoding: Decoding, *, max_tokens: int, sampler: Callable | None,
-                 logits_processors: list[Callable] | None, use_cache: bool = True) -> GenerationResult:
-        request = _Request(ids, decoding, max_tokens, sampler, logits_processors, use_cache,
-                           tic=time.perf_counter())
+    def generate(
+        self,
+        ids: list[int],
+        decoding: Decoding,
+        *,
+        max_tokens: int,
+        sampler: Callable | None,
+        logits_processors: list[Callable] | None,
+        use_cache: bool = True,
+    ) -> GenerationResult:
+        request = _Request(ids, decoding, max_tokens, sampler, logits_processors, use_cache, tic=time.perf_counter())
         with self.cond:
             self.pending.append(request)
             if self.worker is None:
@@ -102,8 +109,10 @@ class BatchScheduler:
         for i, request in enumerate(new):
             if not request.use_cache:
                 continue
-            shared = max((common_prefix_length(request.ids, o.ids) for j, o in enumerate(new)
-                          if j != i and o.use_cache), default=0)
+            shared = max(
+                (common_prefix_length(request.ids, o.ids) for j, o in enumerate(new) if j != i and o.use_cache),
+                default=0,
+            )
             shared = min(shared, len(request.ids) - 1)
             covered = max((common_prefix_length(request.ids, t) for t, _ in self.prefixes), default=0)
             if shared - covered < 16:
@@ -112,7 +121,7 @@ class BatchScheduler:
             cache = make_prompt_cache(gen.model, max_kv_size=gen.max_kv_size)
             with mx.stream(stream):
                 for k in range(0, shared, gen.prefill_step_size):
-                    gen.model(mx.array(request.ids[k:min(shared, k + gen.prefill_step_size)])[None], cache=cache)
+                    gen.model(mx.array(request.ids[k : min(shared, k + gen.prefill_step_size)])[None], cache=cache)
                     mx.eval([c.state for c in cache])
             self._keep(request.ids[:shared], cache)
 
@@ -138,8 +147,14 @@ class BatchScheduler:
 
     def _loop(self, BatchGenerator: Any, StopSequences: Any, stream: Any) -> None:
         gen = self.generator
-        batch = BatchGenerator(gen.model, completion_batch_size=self.max_batch, prefill_batch_size=self.max_batch,
-                               prefill_step_size=gen.prefill_step_size, max_kv_size=gen.max_kv_size, stream=stream)
+        batch = BatchGenerator(
+            gen.model,
+            completion_batch_size=self.max_batch,
+            prefill_batch_size=self.max_batch,
+            prefill_step_size=gen.prefill_step_size,
+            max_kv_size=gen.max_kv_size,
+            stream=stream,
+        )
         active: dict[int, _Request] = {}
         try:
             while True:
@@ -152,11 +167,15 @@ class BatchScheduler:
                 self._share_prefixes(new, stream)
                 for request in new:
                     cache, request.reused = self._prefix(request)
-                    uid, = batch.insert([request.ids[request.reused:]], max_tokens=[request.max_tokens],
-                                        caches=[cache] if cache is not None else None,
-                                        all_tokens=[request.ids[:request.reused]],
-                                        samplers=[request.sampler], logits_processors=[request.logits_processors or []],
-                                        stop_sequences=[StopSequences()])
+                    (uid,) = batch.insert(
+                        [request.ids[request.reused :]],
+                        max_tokens=[request.max_tokens],
+                        caches=[cache] if cache is not None else None,
+                        all_tokens=[request.ids[: request.reused]],
+                        samplers=[request.sampler],
+                        logits_processors=[request.logits_processors or []],
+                        stop_sequences=[StopSequences()],
+                    )
                     active[uid] = request
                 self.stats["max_active"] = max(self.stats["max_active"], len(active))
                 _, responses = batch.next()

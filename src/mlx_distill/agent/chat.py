@@ -102,8 +102,14 @@ async def ask(agent: Any, question: str, printer: ChatPrinter, history: list | N
     return result.all_messages(), None
 
 
-def chat_session(agent: Any, *, console: Console | None = None, questions: Iterable[str] | None = None,
-                 input_fn: Callable[[str], str] | None = None, banner: str | None = None) -> int:
+def chat_session(
+    agent: Any,
+    *,
+    console: Console | None = None,
+    questions: Iterable[str] | None = None,
+    input_fn: Callable[[str], str] | None = None,
+    banner: str | None = None,
+) -> int:
     """Run a session: `questions` (non-interactive) or lines read from the terminal until /exit or EOF.
     Returns the number of turns that ended in an error or a stop."""
     console = console or Console()

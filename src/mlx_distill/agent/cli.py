@@ -8,8 +8,12 @@ from ..models import EMBEDDED_DEFAULT
 
 
 @click.command("serve")
-@click.option("--model", default=EMBEDDED_DEFAULT, show_default=True,
-              help="embedded:smollm2-135m or a local mlx-lm model directory.")
+@click.option(
+    "--model",
+    default=EMBEDDED_DEFAULT,
+    show_default=True,
+    help="embedded:smollm2-135m or a local mlx-lm model directory.",
+)
 @click.option("--adapter-path", default=None, help="A LoRA adapter directory to apply.")
 @click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only.")
@@ -23,8 +27,11 @@ def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: f
 
     with stop_on_signals():  # SIGTERM/SIGHUP/Ctrl-C, while starting or serving: the server stops too
         handle = start_server(model, adapter_path, port=port or None, host=host, timeout=timeout)
-        click.echo(f"serving {model}" + (f" + {handle.adapter_path}" if handle.adapter_path else "")
-                   + f" at {handle.url} (pid {handle.pid}, model name 'default_model', log {handle.log_path})")
+        click.echo(
+            f"serving {model}"
+            + (f" + {handle.adapter_path}" if handle.adapter_path else "")
+            + f" at {handle.url} (pid {handle.pid}, model name 'default_model', log {handle.log_path})"
+        )
         click.echo("Ctrl-C to stop.", err=True)
         try:
             status = handle._proc.wait() if handle._proc else None
@@ -35,25 +42,47 @@ def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: f
 
 
 @click.command("chat")
-@click.option("--model", default=EMBEDDED_DEFAULT, show_default=True,
-              help="An MLX model name or directory, a server URL http://127.0.0.1:PORT/v1, "
-                   "or a PydanticAI model name (anthropic:claude-sonnet-4-5).")
+@click.option(
+    "--model",
+    default=EMBEDDED_DEFAULT,
+    show_default=True,
+    help="An MLX model name or directory, a server URL http://127.0.0.1:PORT/v1, "
+    "or a PydanticAI model name (anthropic:claude-sonnet-4-5).",
+)
 @click.option("--adapter-path", default=None, help="A LoRA adapter directory to apply (MLX models).")
-@click.option("--workspace", default=".", show_default=True, type=click.Path(file_okay=False, exists=True),
-              help="The directory the tools work in.")
+@click.option(
+    "--workspace",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="The directory the tools work in.",
+)
 @click.option("--max-tokens", type=int, default=512, show_default=True)
 @click.option("--temperature", type=float, default=0.0, show_default=True)
 @click.option("--max-requests", type=int, default=8, show_default=True, help="Model requests per question.")
 @click.option("--max-tool-calls", type=int, default=6, show_default=True, help="Tool calls per question.")
 @click.option("--system-prompt", default=None, help="Replace the default system prompt.")
-@click.option("-q", "--question", "questions", multiple=True,
-              help="Ask these questions in turn and exit (non-interactive).")
-@click.option("--dangerously-unsandboxed", is_flag=True,
-              help="Let run_command run without an OS sandbox when none works here (the model's commands "
-                   "can then write anywhere you can). Same as MLX_DISTILL_DANGEROUSLY_RUN_UNSANDBOXED=1.")
-def chat(model: str, adapter_path: str | None, workspace: str, max_tokens: int, temperature: float,
-         max_requests: int, max_tool_calls: int, system_prompt: str | None, questions: tuple[str, ...],
-         dangerously_unsandboxed: bool) -> None:
+@click.option(
+    "-q", "--question", "questions", multiple=True, help="Ask these questions in turn and exit (non-interactive)."
+)
+@click.option(
+    "--dangerously-unsandboxed",
+    is_flag=True,
+    help="Let run_command run without an OS sandbox when none works here (the model's commands "
+    "can then write anywhere you can). Same as MLX_DISTILL_DANGEROUSLY_RUN_UNSANDBOXED=1.",
+)
+def chat(
+    model: str,
+    adapter_path: str | None,
+    workspace: str,
+    max_tokens: int,
+    temperature: float,
+    max_requests: int,
+    max_tool_calls: int,
+    system_prompt: str | None,
+    questions: tuple[str, ...],
+    dangerously_unsandboxed: bool,
+) -> None:
     """Talk to an agent in the terminal; tool calls and their results are shown as they happen."""
     if dangerously_unsandboxed:
         import os
@@ -68,11 +97,16 @@ def chat(model: str, adapter_path: str | None, workspace: str, max_tokens: int, 
 
     console = Console()
     with console.status(f"loading {model}…"):
-        agent = create_agent(model, adapter_path=adapter_path, workspace=workspace, system_prompt=system_prompt,
-                             model_settings={"max_tokens": max_tokens, "temperature": temperature},
-                             max_requests=max_requests, max_tool_calls=max_tool_calls)
+        agent = create_agent(
+            model,
+            adapter_path=adapter_path,
+            workspace=workspace,
+            system_prompt=system_prompt,
+            model_settings={"max_tokens": max_tokens, "temperature": temperature},
+            max_requests=max_requests,
+            max_tool_calls=max_tool_calls,
+        )
     banner = None if questions else f"[bold]{model}[/] in {workspace}. {HELP}"
-    failures = chat_session(agent, console=console, questions=list(questions) if questions else None,
-                            banner=banner)
+    failures = chat_session(agent, console=console, questions=list(questions) if questions else None, banner=banner)
     if questions and failures:
         raise SystemExit(1)

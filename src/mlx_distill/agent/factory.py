@@ -53,9 +53,15 @@ def make_tools(workspace: Workspace, names: Iterable[str] | None = None) -> list
     tools = []
     for schema in tool_schemas(names):
         fn = schema["function"]
-        tools.append(Tool.from_schema(_tool_function(workspace, fn["name"]), name=fn["name"],
-                                      description=fn.get("description"), json_schema=fn["parameters"],
-                                      args_validator=_validator(fn["name"])))
+        tools.append(
+            Tool.from_schema(
+                _tool_function(workspace, fn["name"]),
+                name=fn["name"],
+                description=fn.get("description"),
+                json_schema=fn["parameters"],
+                args_validator=_validator(fn["name"]),
+            )
+        )
     return tools
 
 
@@ -77,15 +83,18 @@ def _validator(name: str) -> Any:
     return validator
 
 
-def resolve_agent_model(model: Any, adapter_path: str | os.PathLike | None = None, *,
-                        prefix_cache: bool = True) -> tuple[Model | str, list[str] | None]:
+def resolve_agent_model(
+    model: Any, adapter_path: str | os.PathLike | None = None, *, prefix_cache: bool = True
+) -> tuple[Model | str, list[str] | None]:
     """(the model for Agent(...), its default stop sequences or None when the template's do not apply)."""
     from .server import ServerHandle
 
     if isinstance(model, MLXModel):
         if adapter_path and model.adapter_path != str(Path(adapter_path).expanduser().resolve()):
-            raise UserError("adapter_path given together with an MLXModel built with another adapter; "
-                            "pass MLXModel(..., adapter_path=...) instead")
+            raise UserError(
+                "adapter_path given together with an MLXModel built with another adapter; "
+                "pass MLXModel(..., adapter_path=...) instead"
+            )
         return model, model.stop_strings()
     if isinstance(model, ServerHandle):
         return openai_compatible_model(model.url), model.stop_sequences()
@@ -95,8 +104,10 @@ def resolve_agent_model(model: Any, adapter_path: str | os.PathLike | None = Non
         raise UserError(f"model must be a model name, a directory, a URL or a pydantic-ai Model, got {model!r}")
     if is_url(model):
         if adapter_path:
-            raise UserError("adapter_path cannot be applied to a server URL; start the server with it "
-                            "(`mlx-distill serve --model ... --adapter-path ...`)")
+            raise UserError(
+                "adapter_path cannot be applied to a server URL; start the server with it "
+                "(`mlx-distill serve --model ... --adapter-path ...`)"
+            )
         return openai_compatible_model(model), [END_OF_TURN]
     if is_pydantic_ai_name(model):
         if adapter_path:
@@ -106,13 +117,23 @@ def resolve_agent_model(model: Any, adapter_path: str | os.PathLike | None = Non
     return mlx, mlx.stop_strings()
 
 
-def create_agent(model: Any = EMBEDDED_DEFAULT, *, adapter_path: str | os.PathLike | None = None,
-                 workspace: str | os.PathLike | Workspace | None = None,
-                 tools: Sequence[str] | None = TOOL_NAMES, system_prompt: str | None = None,
-                 model_settings: dict[str, Any] | None = None, max_requests: int | None = 8,
-                 max_tool_calls: int | None = 6, max_repeats: int = 1, retries: int = 3,
-                 prefix_cache: bool = True, extra_tools: Sequence[Tool] = (), capabilities: Sequence[Any] = (),
-                 **agent_kwargs: Any) -> Agent:
+def create_agent(
+    model: Any = EMBEDDED_DEFAULT,
+    *,
+    adapter_path: str | os.PathLike | None = None,
+    workspace: str | os.PathLike | Workspace | None = None,
+    tools: Sequence[str] | None = TOOL_NAMES,
+    system_prompt: str | None = None,
+    model_settings: dict[str, Any] | None = None,
+    max_requests: int | None = 8,
+    max_tool_calls: int | None = 6,
+    max_repeats: int = 1,
+    retries: int = 3,
+    prefix_cache: bool = True,
+    extra_tools: Sequence[Tool] = (),
+    capabilities: Sequence[Any] = (),
+    **agent_kwargs: Any,
+) -> Agent:
     """A PydanticAI agent for the coding-assistant task.
 
     model: an MLX model name or directory (`embedded:smollm2-135m`, a converted model, a Hugging Face id),
@@ -131,7 +152,13 @@ def create_agent(model: Any = EMBEDDED_DEFAULT, *, adapter_path: str | os.PathLi
     ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace or os.getcwd()))
     agent_tools = make_tools(ws, tools) if tools else []
     guard = LoopGuard(max_requests=max_requests, max_tool_calls=max_tool_calls, max_repeats=max_repeats)
-    agent = Agent(agent_model, system_prompt=DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt,
-                  tools=[*agent_tools, *extra_tools], model_settings=settings, retries=retries,
-                  capabilities=[ToolCallParsing(), guard, *capabilities], **agent_kwargs)
+    agent = Agent(
+        agent_model,
+        system_prompt=DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt,
+        tools=[*agent_tools, *extra_tools],
+        model_settings=settings,
+        retries=retries,
+        capabilities=[ToolCallParsing(), guard, *capabilities],
+        **agent_kwargs,
+    )
     return agent

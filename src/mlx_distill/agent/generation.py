@@ -24,14 +24,14 @@ FinishReason = Literal["stop", "length", "cancelled"]
 
 @dataclass
 class GenerationResult:
-    text: str                      # the reply, ending before any stop sequence
-    tokens: list[int]              # generated token ids (an EOS or stop token included when one ended it)
-    finish_reason: FinishReason    # "stop": EOS or a stop sequence; "length": max_tokens reached
-    stopped_by: str | None         # the stop sequence that matched, "eos", or None
-    prompt_tokens: int             # tokens in the prompt
-    cached_tokens: int             # of which were reused from the prefix cache
-    prompt_s: float                # time to process the (uncached part of the) prompt and sample the first token
-    generation_s: float            # time for the rest
+    text: str  # the reply, ending before any stop sequence
+    tokens: list[int]  # generated token ids (an EOS or stop token included when one ended it)
+    finish_reason: FinishReason  # "stop": EOS or a stop sequence; "length": max_tokens reached
+    stopped_by: str | None  # the stop sequence that matched, "eos", or None
+    prompt_tokens: int  # tokens in the prompt
+    cached_tokens: int  # of which were reused from the prefix cache
+    prompt_s: float  # time to process the (uncached part of the) prompt and sample the first token
+    generation_s: float  # time for the rest
     prompt_ids: list[int] = field(default_factory=list, repr=False)
 
     @property
@@ -126,11 +126,21 @@ class Generator:
             return list(self.tokenizer.encode(prompt, add_special_tokens=False))
         return [int(t) for t in prompt]
 
-    def generate(self, prompt: str | Sequence[int], *, max_tokens: int = 512, temperature: float = 0.0,
-                 top_p: float = 1.0, top_k: int = 0, seed: int | None = None, stop: Sequence[str] = (),
-                 logits_processors: list[Callable] | None = None, use_cache: bool = True,
-                 on_text: Callable[[str], None] | None = None,
-                 cancel: threading.Event | None = None) -> GenerationResult:
+    def generate(
+        self,
+        prompt: str | Sequence[int],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        top_k: int = 0,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        logits_processors: list[Callable] | None = None,
+        use_cache: bool = True,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
         """Generate a reply to `prompt` (text or token ids). `on_text` receives the text as it becomes final
         (never any part of a stop sequence). `cancel` ends generation early (finish reason "cancelled").
         Inside `batching()`, the request joins the batch of concurrent requests instead (`seed` then does not
@@ -145,8 +155,14 @@ class Generator:
         sampler = _sampler(temperature, top_p, top_k)
         scheduler = self.scheduler
         if scheduler is not None:
-            return scheduler.generate(ids, decoding, max_tokens=max_tokens, sampler=sampler,
-                                      logits_processors=logits_processors, use_cache=use_cache)
+            return scheduler.generate(
+                ids,
+                decoding,
+                max_tokens=max_tokens,
+                sampler=sampler,
+                logits_processors=logits_processors,
+                use_cache=use_cache,
+            )
         with self.lock:
             if seed is not None:
                 mx.random.seed(int(seed))
@@ -161,9 +177,16 @@ class Generator:
             # at exit ("terminate called without an active exception", seen in ~half of runs with mlx 0.32).
             main = threading.current_thread() is threading.main_thread()
             stream = generation_stream if main else mx.new_stream(mx.default_device())
-            steps = generate_step(mx.array(ids[reused:]), self.model, stream, max_tokens=max_tokens,
-                                  sampler=sampler or _greedy, logits_processors=logits_processors,
-                                  prompt_cache=cache, prefill_step_size=self.prefill_step_size)
+            steps = generate_step(
+                mx.array(ids[reused:]),
+                self.model,
+                stream,
+                max_tokens=max_tokens,
+                sampler=sampler or _greedy,
+                logits_processors=logits_processors,
+                prompt_cache=cache,
+                prefill_step_size=self.prefill_step_size,
+            )
             try:
                 for n, (token, _logprobs) in enumerate(steps):
                     if n == 0:
@@ -230,8 +253,14 @@ class Decoding:
     """One reply's text as tokens arrive: the detokenizer, stop sequences matched on the decoded text (and
     by id when a stop string is one special token), EOS, cancellation, and streaming of the final text."""
 
-    def __init__(self, tokenizer: Any, stop: Sequence[str] = (), *, on_text: Callable[[str], None] | None = None,
-                 cancel: threading.Event | None = None):
+    def __init__(
+        self,
+        tokenizer: Any,
+        stop: Sequence[str] = (),
+        *,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ):
         self.tokenizer, self.on_text, self.cancel = tokenizer, on_text, cancel
         self.stops = [s for s in dict.fromkeys(stop or ()) if s]
         self.stop_ids = _stop_token_ids(tokenizer, self.stops)
@@ -264,7 +293,7 @@ class Decoding:
         if self.on_text is not None:
             safe = len(self.text) - _partial_stop(self.text, self.stops)
             if safe > self.emitted:
-                self.on_text(self.text[self.emitted:safe])
+                self.on_text(self.text[self.emitted : safe])
                 self.emitted = safe
         if self.cancel is not None and self.cancel.is_set():
             self.finish = "cancelled"
@@ -280,12 +309,20 @@ class Decoding:
             if hit:
                 self.text, self.finish, self.stopped_by = self.text[: hit[0]], "stop", hit[1]
         if self.on_text is not None and len(self.text) > self.emitted:
-            self.on_text(self.text[self.emitted:])
+            self.on_text(self.text[self.emitted :])
 
     def result(self, ids: list[int], reused: int, prompt_s: float, gen_s: float) -> GenerationResult:
-        return GenerationResult(text=self.text, tokens=self.tokens, finish_reason=self.finish,
-                                stopped_by=self.stopped_by, prompt_tokens=len(ids), cached_tokens=reused,
-                                prompt_s=prompt_s, generation_s=gen_s, prompt_ids=ids)
+        return GenerationResult(
+            text=self.text,
+            tokens=self.tokens,
+            finish_reason=self.finish,
+            stopped_by=self.stopped_by,
+            prompt_tokens=len(ids),
+            cached_tokens=reused,
+            prompt_s=prompt_s,
+            generation_s=gen_s,
+            prompt_ids=ids,
+        )
 
 
 def forced_reply(tokenizer: Any, text: str, *, then_eos: bool = True) -> Callable[[Any, Any], Any]:

@@ -94,13 +94,16 @@ class LoopGuard(AbstractCapability[Any]):
         return None
 
     async def for_run(self, ctx: Any) -> "LoopGuard":
-        return LoopGuard(max_requests=self.max_requests, max_tool_calls=self.max_tool_calls,
-                         max_repeats=self.max_repeats)
+        return LoopGuard(
+            max_requests=self.max_requests, max_tool_calls=self.max_tool_calls, max_repeats=self.max_repeats
+        )
 
     async def before_model_request(self, ctx: Any, request_context: Any) -> Any:
         if self.max_requests is not None and ctx.usage.requests >= self.max_requests:
-            raise RequestLimitReached(f"request limit reached: {ctx.usage.requests} model requests without a "
-                                      f"final answer (max_requests={self.max_requests})")
+            raise RequestLimitReached(
+                f"request limit reached: {ctx.usage.requests} model requests without a "
+                f"final answer (max_requests={self.max_requests})"
+            )
         return request_context
 
     async def before_tool_execute(self, ctx: Any, *, call: ToolCallPart, tool_def: Any, args: Any) -> Any:
@@ -110,14 +113,17 @@ class LoopGuard(AbstractCapability[Any]):
             self._seen[key] = seen + 1
             shown = key[1] if len(key[1]) <= 200 else key[1][:197] + "..."
             if seen > self.max_repeats:
-                raise LoopDetected(f"loop detected: the model repeated the call {call.tool_name}({shown}) "
-                                   f"{seen} times")
-            raise ModelRetry(f"You already called {call.tool_name} with these arguments and its result is above. "
-                             "Do not repeat the call: answer from that result, or call a tool with different "
-                             "arguments.")
+                raise LoopDetected(f"loop detected: the model repeated the call {call.tool_name}({shown}) {seen} times")
+            raise ModelRetry(
+                f"You already called {call.tool_name} with these arguments and its result is above. "
+                "Do not repeat the call: answer from that result, or call a tool with different "
+                "arguments."
+            )
         if self.max_tool_calls is not None and self._executed >= self.max_tool_calls:
-            raise ToolCallLimitReached(f"tool call limit reached: {self._executed} tool calls without a final "
-                                       f"answer (max_tool_calls={self.max_tool_calls})")
+            raise ToolCallLimitReached(
+                f"tool call limit reached: {self._executed} tool calls without a final "
+                f"answer (max_tool_calls={self.max_tool_calls})"
+            )
         self._executed += 1
         self._seen[key] = 1
         return args

@@ -49,37 +49,66 @@ from .parsing import CALL_MARKERS, TOOL_CALL_OPEN, parse_tool_calls
 PROVIDER = "mlx"
 
 # Settings MLXModel applies to generation.
-APPLIED_SETTINGS = frozenset({"max_tokens", "temperature", "top_p", "top_k", "seed", "stop_sequences",
-                              "presence_penalty", "frequency_penalty", "logit_bias"})
+APPLIED_SETTINGS = frozenset(
+    {
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "seed",
+        "stop_sequences",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+    }
+)
 # Settings pydantic-ai itself resolves (timeouts, framing, thinking, cache, tool choice): accepted, not ours.
-FRAMEWORK_SETTINGS = frozenset({"request_timeout", "first_event_timeout", "framing_announcement", "thinking",
-                                "cache", "tool_choice", "max_retries"})
+FRAMEWORK_SETTINGS = frozenset(
+    {
+        "request_timeout",
+        "first_event_timeout",
+        "framing_announcement",
+        "thinking",
+        "cache",
+        "tool_choice",
+        "max_retries",
+    }
+)
 KNOWN_SETTINGS = frozenset(get_args(ModelSettingName)) | APPLIED_SETTINGS | FRAMEWORK_SETTINGS
 # Known keys that mean nothing to a local model; pydantic-ai warns about the ones that change a guarantee.
 IGNORED_SETTINGS = frozenset(get_args(ModelSettingName)) - APPLIED_SETTINGS - FRAMEWORK_SETTINGS
 
 DEFAULT_MAX_TOKENS = 512
-MISSPELLINGS = {"stop": "stop_sequences", "stop_words": "stop_sequences", "stop_tokens": "stop_sequences",
-                "max_new_tokens": "max_tokens", "max_length": "max_tokens", "temp": "temperature",
-                "random_seed": "seed"}
+MISSPELLINGS = {
+    "stop": "stop_sequences",
+    "stop_words": "stop_sequences",
+    "stop_tokens": "stop_sequences",
+    "max_new_tokens": "max_tokens",
+    "max_length": "max_tokens",
+    "temp": "temperature",
+    "random_seed": "seed",
+}
 
 
 def check_settings(settings: dict[str, Any] | None, *, where: str = "model_settings") -> None:
     """Refuse keys that are not PydanticAI model settings: they would be silently ignored otherwise
     (`{"stop": [...]}` is the classic: the right key is `stop_sequences`)."""
-    for key in (settings or {}):
+    for key in settings or {}:
         if key in KNOWN_SETTINGS:
             continue
         hint = MISSPELLINGS.get(key) or next(iter(difflib.get_close_matches(key, sorted(KNOWN_SETTINGS), 1)), None)
-        raise UserError(f"unknown {where} key {key!r}: PydanticAI would silently ignore it"
-                        + (f"; did you mean {hint!r}?" if hint else "")
-                        + f" (known keys: {', '.join(sorted(get_args(ModelSettingName)))})")
+        raise UserError(
+            f"unknown {where} key {key!r}: PydanticAI would silently ignore it"
+            + (f"; did you mean {hint!r}?" if hint else "")
+            + f" (known keys: {', '.join(sorted(get_args(ModelSettingName)))})"
+        )
     stops = (settings or {}).get("stop_sequences")
     if stops is not None and (isinstance(stops, str) or not all(isinstance(s, str) for s in stops)):
         raise UserError(f"{where}['stop_sequences'] must be a list of strings, got {stops!r}")
 
 
 # -- loading, once per process -------------------------------------------------------------------------
+
 
 @dataclass
 class LoadedModel:
@@ -116,6 +145,7 @@ def loaded_models() -> list[LoadedModel]:
 
 
 # -- pydantic-ai messages -> record messages ---------------------------------------------------------
+
 
 def _user_text(content: Any) -> str:
     if isinstance(content, str):
@@ -174,7 +204,7 @@ def to_record_messages(messages: Sequence[ModelMessage], instructions: str | Non
                 if isinstance(p, ToolCallPart):
                     args = _arguments(p)
                     if args is None:
-                        raw.append(f"<tool_call>\n{{\"name\": \"{p.tool_name}\", \"arguments\": {p.args}}}\n</tool_call>")
+                        raw.append(f'<tool_call>\n{{"name": "{p.tool_name}", "arguments": {p.args}}}\n</tool_call>')
                     else:
                         calls.append({"type": "function", "function": {"name": p.tool_name, "arguments": args}})
             msg: dict[str, Any] = {"role": "assistant", "content": "\n\n".join(t for t in texts + raw if t)}
@@ -201,6 +231,7 @@ def tool_dicts(params: ModelRequestParameters) -> list[dict[str, Any]]:
 
 
 # -- the first decision --------------------------------------------------------------------------------
+
 
 class DecisionProbe:
     """A logits processor that reads the distribution of the first generated token: the probability that
@@ -232,6 +263,7 @@ class DecisionProbe:
 
 # -- the model -------------------------------------------------------------------------------------------
 
+
 def _new_call_id() -> str:
     return f"call_{uuid.uuid4().hex[:16]}"
 
@@ -242,10 +274,17 @@ class MLXModel(Model):
     _announces_lookalike_notes = False  # a small local model was not trained on pydantic-ai's framing notes
     unsupported_settings = IGNORED_SETTINGS
 
-    def __init__(self, model: str = EMBEDDED_DEFAULT, *, adapter_path: str | Path | None = None,
-                 settings: ModelSettings | None = None, prefix_cache: bool = True,
-                 logits_processors: Callable[[], list] | list | None = None,
-                 profile: ModelProfile | None = None, keep_prompts: int = 16):
+    def __init__(
+        self,
+        model: str = EMBEDDED_DEFAULT,
+        *,
+        adapter_path: str | Path | None = None,
+        settings: ModelSettings | None = None,
+        prefix_cache: bool = True,
+        logits_processors: Callable[[], list] | list | None = None,
+        profile: ModelProfile | None = None,
+        keep_prompts: int = 16,
+    ):
         check_settings(settings, where="MLXModel settings")
         self._loaded = load_cached(model, adapter_path)
         self._name = model
@@ -254,10 +293,20 @@ class MLXModel(Model):
         self.logits_processors = logits_processors
         self.prompts: deque[str] = deque(maxlen=keep_prompts)  # rendered prompts, newest last
         self.results: deque[GenerationResult] = deque(maxlen=keep_prompts)
-        super().__init__(settings=settings, profile=profile or ModelProfile(
-            supports_tools=True, supports_json_schema_output=False, supports_json_object_output=False,
-            supports_image_input=False, supports_audio_input=False, supports_document_input=False,
-            supports_video_input=False, supports_thinking=False))
+        super().__init__(
+            settings=settings,
+            profile=profile
+            or ModelProfile(
+                supports_tools=True,
+                supports_json_schema_output=False,
+                supports_json_object_output=False,
+                supports_image_input=False,
+                supports_audio_input=False,
+                supports_document_input=False,
+                supports_video_input=False,
+                supports_thinking=False,
+            ),
+        )
 
     # identity
     @property
@@ -311,13 +360,18 @@ class MLXModel(Model):
             "stop": list(s.get("stop_sequences") or ()),
             "use_cache": self.prefix_cache,
         }
-        processors = self.logits_processors() if callable(self.logits_processors) else list(self.logits_processors or [])
+        processors = (
+            self.logits_processors() if callable(self.logits_processors) else list(self.logits_processors or [])
+        )
         if s.get("presence_penalty") or s.get("frequency_penalty") or s.get("logit_bias"):
             from mlx_lm.sample_utils import make_logits_processors
 
             bias = {int(k): float(v) for k, v in (s.get("logit_bias") or {}).items()} or None
-            processors += make_logits_processors(logit_bias=bias, presence_penalty=s.get("presence_penalty"),
-                                                 frequency_penalty=s.get("frequency_penalty"))
+            processors += make_logits_processors(
+                logit_bias=bias,
+                presence_penalty=s.get("presence_penalty"),
+                frequency_penalty=s.get("frequency_penalty"),
+            )
         kwargs["logits_processors"] = processors or None
         return kwargs
 
@@ -341,39 +395,66 @@ class MLXModel(Model):
             finish = "stop" if result.finish_reason == "stop" else "length"
         elif parsed.calls:
             parts = ([TextPart(parsed.content)] if parsed.content else []) + [
-                ToolCallPart(c.name, c.arguments, tool_call_id=_new_call_id()) for c in parsed.calls]
+                ToolCallPart(c.name, c.arguments, tool_call_id=_new_call_id()) for c in parsed.calls
+            ]
             finish = "tool_call"
         else:
             parts = [TextPart(result.text.strip())]
             finish = "stop" if result.finish_reason == "stop" else "length"
-        return ModelResponse(parts=parts, usage=_usage(result), model_name=self.model_name, provider_name=PROVIDER,
-                             finish_reason=finish, provider_details=details)
+        return ModelResponse(
+            parts=parts,
+            usage=_usage(result),
+            model_name=self.model_name,
+            provider_name=PROVIDER,
+            finish_reason=finish,
+            provider_details=details,
+        )
 
-    async def request(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
-                      model_request_parameters: ModelRequestParameters) -> ModelResponse:
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
         prompt, tools, kwargs, _, probe = self._prepare(messages, model_settings, model_request_parameters)
         result = await anyio.to_thread.run_sync(partial(self.generator.generate, prompt, **kwargs))
         return self._response(result, tools, probe)
 
     @asynccontextmanager
-    async def request_stream(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
-                             model_request_parameters: ModelRequestParameters,
-                             run_context: Any = None) -> AsyncGenerator[StreamedResponse]:
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: Any = None,
+    ) -> AsyncGenerator[StreamedResponse]:
         prompt, tools, kwargs, params, probe = self._prepare(messages, model_settings, model_request_parameters)
-        yield MLXStreamedResponse(model_request_parameters=params, _model_name=self.model_name,
-                                  _generate=partial(self.generator.generate, prompt, **kwargs), _tools=tools,
-                                  _owner=self, _probe=probe)
+        yield MLXStreamedResponse(
+            model_request_parameters=params,
+            _model_name=self.model_name,
+            _generate=partial(self.generator.generate, prompt, **kwargs),
+            _tools=tools,
+            _owner=self,
+            _probe=probe,
+        )
 
 
 def _usage(result: GenerationResult) -> RequestUsage:
-    return RequestUsage(input_tokens=result.prompt_tokens, output_tokens=len(result.tokens),
-                        cache_read_tokens=result.cached_tokens)
+    return RequestUsage(
+        input_tokens=result.prompt_tokens, output_tokens=len(result.tokens), cache_read_tokens=result.cached_tokens
+    )
 
 
 def _details(result: GenerationResult, probe: DecisionProbe | None = None) -> dict[str, Any]:
-    return {"finish": result.finish_reason, "stopped_by": result.stopped_by, "prompt_tokens": result.prompt_tokens,
-            "cached_tokens": result.cached_tokens, "prompt_s": round(result.prompt_s, 4),
-            "generation_s": round(result.generation_s, 4), **(probe.details() if probe else {})}
+    return {
+        "finish": result.finish_reason,
+        "stopped_by": result.stopped_by,
+        "prompt_tokens": result.prompt_tokens,
+        "cached_tokens": result.cached_tokens,
+        "prompt_s": round(result.prompt_s, 4),
+        "generation_s": round(result.generation_s, 4),
+        **(probe.details() if probe else {}),
+    }
 
 
 _DONE = object()
@@ -415,7 +496,7 @@ class MLXStreamedResponse(StreamedResponse):
                 visible = total.lstrip()
                 safe = visible[: _holdback(visible)].rstrip()
                 if len(safe) > len(streamed) and safe.startswith(streamed):
-                    delta, streamed = safe[len(streamed):], safe
+                    delta, streamed = safe[len(streamed) :], safe
                     for event in self._parts_manager.handle_text_delta(vendor_part_id="content", content=delta):
                         yield event
             result = await future
@@ -434,20 +515,23 @@ class MLXStreamedResponse(StreamedResponse):
             details["tool_call_errors"] = parsed.errors
         final = parsed.content if parsed.ok else result.text.strip()
         if final.startswith(streamed) and len(final) > len(streamed):
-            for event in self._parts_manager.handle_text_delta(vendor_part_id="content",
-                                                               content=final[len(streamed):]):
+            for event in self._parts_manager.handle_text_delta(
+                vendor_part_id="content", content=final[len(streamed) :]
+            ):
                 yield event
         elif not streamed and not (parsed.ok and parsed.calls):
             for event in self._parts_manager.handle_text_delta(vendor_part_id="content", content=final):
                 yield event
         if parsed.ok:
             for i, call in enumerate(parsed.calls):
-                yield self._parts_manager.handle_tool_call_part(vendor_part_id=f"call-{i}", tool_name=call.name,
-                                                                args=call.arguments, tool_call_id=_new_call_id())
+                yield self._parts_manager.handle_tool_call_part(
+                    vendor_part_id=f"call-{i}", tool_name=call.name, args=call.arguments, tool_call_id=_new_call_id()
+                )
         self._usage = _usage(result)
         self.provider_details = details
-        self.finish_reason = ("tool_call" if parsed.ok and parsed.calls
-                              else "stop" if result.finish_reason == "stop" else "length")
+        self.finish_reason = (
+            "tool_call" if parsed.ok and parsed.calls else "stop" if result.finish_reason == "stop" else "length"
+        )
 
     @property
     def model_name(self) -> str:

@@ -39,8 +39,17 @@ class RunOutcome:
     @classmethod
     def failed(cls, question: str, error: str) -> "RunOutcome":
         """A run that could not happen (its workspace, agent or scoring failed): an error outcome, nothing done."""
-        return cls(question=question, final_text="", tool_calls=[], requests=0, outcome="error", error=error,
-                   input_tokens=0, output_tokens=0, latency_s=0.0)
+        return cls(
+            question=question,
+            final_text="",
+            tool_calls=[],
+            requests=0,
+            outcome="error",
+            error=error,
+            input_tokens=0,
+            output_tokens=0,
+            latency_s=0.0,
+        )
 
     @property
     def tool_names(self) -> list[str]:
@@ -132,11 +141,21 @@ def run_question(agent: Any, question: str, **run_kwargs: Any) -> RunOutcome:
     return _outcome(question, list(result.all_messages()), tic, "answered", None, output=result.output)
 
 
-def _outcome(question: str, messages: list, tic: float, outcome: Outcome, error: str | None,
-             output: Any = None) -> RunOutcome:
+def _outcome(
+    question: str, messages: list, tic: float, outcome: Outcome, error: str | None, output: Any = None
+) -> RunOutcome:
     final, calls, requests, inp, out = summarize(messages)
     if outcome == "answered" and output is not None:
         final = output if isinstance(output, str) else str(output)
-    return RunOutcome(question=question, final_text=final, tool_calls=calls,
-                      requests=requests, outcome=outcome, error=error, input_tokens=inp, output_tokens=out,
-                      latency_s=round(time.perf_counter() - tic, 4), messages=messages)
+    return RunOutcome(
+        question=question,
+        final_text=final,
+        tool_calls=calls,
+        requests=requests,
+        outcome=outcome,
+        error=error,
+        input_tokens=inp,
+        output_tokens=out,
+        latency_s=round(time.perf_counter() - tic, 4),
+        messages=messages,
+    )

@@ -40,7 +40,7 @@ _PARAMETER_RE = re.compile(r"<parameter=([^<>\s]+)\s*>(.*?)(?:</parameter>|(?=<p
 
 MAX_ERRORS = 10  # sentences kept in ParseResult.errors
 
-FORMAT_HINT = ('<tool_call>\n{"name": <tool name>, "arguments": {<arguments as a JSON object>}}\n</tool_call>')
+FORMAT_HINT = '<tool_call>\n{"name": <tool name>, "arguments": {<arguments as a JSON object>}}\n</tool_call>'
 
 
 ParsedCall = ToolCall  # the name agent/__init__.py exports
@@ -103,24 +103,24 @@ def _load_object(body: str) -> tuple[Any, str | None]:
 
 def _call_from_object(obj: Any, where: str) -> tuple[ToolCall | None, str | None]:
     if not isinstance(obj, dict):
-        return None, f"{where}: expected a JSON object with \"name\" and \"arguments\", got {type(obj).__name__}"
+        return None, f'{where}: expected a JSON object with "name" and "arguments", got {type(obj).__name__}'
     if "function" in obj and isinstance(obj["function"], dict) and "name" not in obj:
         obj = obj["function"]  # OpenAI shape {"type": "function", "function": {...}}
     name = obj.get("name")
     if not isinstance(name, str) or not name.strip():
-        return None, f"{where}: the call has no \"name\" (a tool name string)"
+        return None, f'{where}: the call has no "name" (a tool name string)'
     args = obj.get("arguments", obj.get("parameters", obj.get("args", {})))
     if isinstance(args, str):  # double-encoded arguments: decode once
         try:
             args = json.loads(args) if args.strip() else {}
         except json.JSONDecodeError as e:
-            return None, f"{where}: \"arguments\" of {name} is a string that is not valid JSON ({e.msg})"
+            return None, f'{where}: "arguments" of {name} is a string that is not valid JSON ({e.msg})'
         except (ValueError, RecursionError) as e:
-            return None, f"{where}: \"arguments\" of {name} cannot be read ({type(e).__name__})"
+            return None, f'{where}: "arguments" of {name} cannot be read ({type(e).__name__})'
     if args is None:
         args = {}
     if not isinstance(args, dict):
-        return None, f"{where}: \"arguments\" of {name} must be a JSON object, got {type(args).__name__}"
+        return None, f'{where}: "arguments" of {name} must be a JSON object, got {type(args).__name__}'
     if not all(isinstance(k, str) for k in args):
         return None, f"{where}: the argument names of {name} must be strings"
     return ToolCall.of(name.strip(), args), None
@@ -169,9 +169,11 @@ def parse_tool_calls(text: str, tools: Sequence[dict] | None = None) -> ParseRes
     try:
         return _parse_tool_calls(text, tools)
     except Exception as e:  # noqa: BLE001 - the promise above; the sentence goes back to the model
-        return ParseResult(content=text if isinstance(text, str) else "", raw=text if isinstance(text, str) else "",
-                           errors=[f"the reply could not be read ({type(e).__name__}); write each call as "
-                                   f"{FORMAT_HINT}"])
+        return ParseResult(
+            content=text if isinstance(text, str) else "",
+            raw=text if isinstance(text, str) else "",
+            errors=[f"the reply could not be read ({type(e).__name__}); write each call as {FORMAT_HINT}"],
+        )
 
 
 class _Covered:
@@ -220,7 +222,7 @@ def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
                 errors.append(f"{where}: <function=...> is not closed properly")
             continue
         if not body.strip():
-            errors.append(f"{where}: <tool_call> is empty; put {{\"name\": ..., \"arguments\": {{...}}}} inside it")
+            errors.append(f'{where}: <tool_call> is empty; put {{"name": ..., "arguments": {{...}}}} inside it')
             continue
         obj, err = _load_object(body)
         if err:
@@ -251,7 +253,8 @@ def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
             continue
         obj, err = _load_object(body)
         looks_like_call = bool(re.search(r"[\"']name[\"']\s*:", body)) and bool(
-            re.search(r"[\"'](arguments|parameters)[\"']\s*:", body))
+            re.search(r"[\"'](arguments|parameters)[\"']\s*:", body)
+        )
         if err:
             if looks_like_call:
                 n += 1

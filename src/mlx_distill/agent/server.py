@@ -38,9 +38,9 @@ def free_port(host: str = LOOPBACK) -> int:
 @dataclass
 class ServerHandle:
     pid: int
-    url: str          # the OpenAI-compatible base URL, http://127.0.0.1:PORT/v1
-    model: str        # the model name as given
-    model_path: str   # what was passed as --model
+    url: str  # the OpenAI-compatible base URL, http://127.0.0.1:PORT/v1
+    model: str  # the model name as given
+    model_path: str  # what was passed as --model
     adapter_path: str | None
     log_path: str | None = None
     _proc: subprocess.Popen | None = field(default=None, repr=False)
@@ -105,25 +105,35 @@ def _health(base: str, timeout: float) -> bool:
         return False
 
 
-def server_command(model_path: str, *, adapter_path: str | None, host: str, port: int,
-                   extra_args: Sequence[str] = ()) -> list[str]:
+def server_command(
+    model_path: str, *, adapter_path: str | None, host: str, port: int, extra_args: Sequence[str] = ()
+) -> list[str]:
     cmd = [sys.executable, "-m", "mlx_lm", "server", "--model", model_path, "--host", host, "--port", str(port)]
     if adapter_path:
         cmd += ["--adapter-path", adapter_path]
     return cmd + list(extra_args)
 
 
-def start_server(model: str, adapter_path: str | os.PathLike | None = None, *, port: int | None = None,
-                 host: str = LOOPBACK, timeout: float = 180.0, log_path: str | os.PathLike | None = None,
-                 extra_args: Sequence[str] = ()) -> ServerHandle:
+def start_server(
+    model: str,
+    adapter_path: str | os.PathLike | None = None,
+    *,
+    port: int | None = None,
+    host: str = LOOPBACK,
+    timeout: float = 180.0,
+    log_path: str | os.PathLike | None = None,
+    extra_args: Sequence[str] = (),
+) -> ServerHandle:
     """Start mlx_lm.server for `model` (+ adapter) and wait until /health answers. Raises InputError with
     the end of the server's log if it exits or does not become healthy within `timeout` seconds."""
     if host not in (LOOPBACK, "localhost", "::1"):
         raise InputError(f"refusing to bind {host}: the server has no authentication; use 127.0.0.1")
     model_path = resolve_model(model)
     if not Path(model_path).exists():
-        raise InputError(f"{model!r} is not a local model directory; download or convert it first "
-                         "(the adapter applies only to a local path passed as --model)")
+        raise InputError(
+            f"{model!r} is not a local model directory; download or convert it first "
+            "(the adapter applies only to a local path passed as --model)"
+        )
     model_path = str(Path(model_path).resolve())
     adapter = None
     if adapter_path:
@@ -139,16 +149,26 @@ def start_server(model: str, adapter_path: str | os.PathLike | None = None, *, p
         log_path = Path(tempfile.mkdtemp(prefix="mlx-distill-serve-")) / "server.log"
     log = open(log_path, "ab")
     try:
-        proc = subprocess.Popen(server_command(model_path, adapter_path=adapter, host=host, port=port,
-                                               extra_args=extra_args),
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=subprocess_env(), start_new_session=True,
-                                preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread()
-                                else None)  # the death signal follows the thread that forked
+        proc = subprocess.Popen(
+            server_command(model_path, adapter_path=adapter, host=host, port=port, extra_args=extra_args),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=subprocess_env(),
+            start_new_session=True,
+            preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
+        )  # the death signal follows the thread that forked
     finally:
         log.close()
-    handle = ServerHandle(pid=proc.pid, url=f"http://{host}:{port}/v1", model=model, model_path=model_path,
-                          adapter_path=adapter, log_path=str(log_path), _proc=proc)
+    handle = ServerHandle(
+        pid=proc.pid,
+        url=f"http://{host}:{port}/v1",
+        model=model,
+        model_path=model_path,
+        adapter_path=adapter,
+        log_path=str(log_path),
+        _proc=proc,
+    )
     try:  # whatever stops the wait (a signal, Ctrl-C, an error) stops the child too
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -157,8 +177,10 @@ def start_server(model: str, adapter_path: str | os.PathLike | None = None, *, p
             if handle.healthy(timeout=1.0):
                 owner = listener_pid(port)
                 if owner is not None and owner != proc.pid:
-                    raise InputError(f"port {port} is answered by process {owner}, not by the server started "
-                                     f"(pid {proc.pid}); choose another --port")
+                    raise InputError(
+                        f"port {port} is answered by process {owner}, not by the server started "
+                        f"(pid {proc.pid}); choose another --port"
+                    )
                 return handle
             time.sleep(0.25)
         raise InputError(f"mlx_lm.server did not become healthy within {timeout:.0f} s:\n{_tail(log_path)}")
@@ -216,6 +238,7 @@ def _die_with_parent() -> None:
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Inside: SIGTERM (and SIGHUP) raise KeyboardInterrupt like Ctrl-C, so cleanup code runs for all three."""
+
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 

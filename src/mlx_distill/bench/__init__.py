@@ -16,6 +16,21 @@ from .scoring import CaseScore, aggregate, bfcl_ast_match, score_case, summarize
 from .suites import Case, Suite, load_suite, load_suite_file
 from .workspaces import GENERATORS, build_workspace
 
-__all__ = ["BenchResult", "Case", "CaseScore", "GENERATORS", "ModelSpec", "RunConfig", "Suite", "aggregate",
-           "bfcl_ast_match", "build_workspace", "load_suite", "load_suite_file", "run_benchmark", "run_case",
-           "score_case", "summarize"]
+__all__ = [
+    "BenchResult",
+    "Case",
+    "CaseScore",
+    "GENERATORS",
+    "ModelSpec",
+    "RunConfig",
+    "Suite",
+    "aggregate",
+    "bfcl_ast_match",
+    "build_workspace",
+    "load_suite",
+    "load_suite_file",
+    "run_benchmark",
+    "run_case",
+    "score_case",
+    "summarize",
+]

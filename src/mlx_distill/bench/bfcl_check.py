@@ -11,8 +11,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_PY_TYPES = {"string": str, "integer": int, "float": float, "boolean": bool, "array": list, "tuple": list,
-             "dict": dict, "any": str}
+_PY_TYPES = {
+    "string": str,
+    "integer": int,
+    "float": float,
+    "boolean": bool,
+    "array": list,
+    "tuple": list,
+    "dict": dict,
+    "any": str,
+}
 _NESTED = ("array", "tuple")
 
 
@@ -64,8 +72,11 @@ def _dict_ok(value: dict, allowed: list) -> bool:
 
 def _list_dict_ok(value: list, allowed: list) -> bool:
     for option in allowed:
-        if isinstance(option, list) and len(option) == len(value) and all(
-                isinstance(v, dict) and _dict_ok(v, [o]) for v, o in zip(value, option)):
+        if (
+            isinstance(option, list)
+            and len(option) == len(value)
+            and all(isinstance(v, dict) and _dict_ok(v, [o]) for v, o in zip(value, option))
+        ):
             return True
     return False
 
@@ -118,8 +129,9 @@ def _check_call(doc: dict, call_args: dict, answer: dict) -> tuple[bool, str]:
     return True, "ok"
 
 
-def bfcl_ast_match(functions: list[dict], calls: list[dict[str, dict]], ground_truth: list[dict],
-                   category: str = "simple") -> tuple[bool, str]:
+def bfcl_ast_match(
+    functions: list[dict], calls: list[dict[str, dict]], ground_truth: list[dict], category: str = "simple"
+) -> tuple[bool, str]:
     """BFCL's AST check. `functions` are the original function documents, `calls` the model's calls
     as [{function name: {arg: value}}] (original names), `ground_truth` BFCL's possible answers.
     simple/multiple: exactly one call matching the one answer; parallel: the calls match the answers
@@ -128,8 +140,8 @@ def bfcl_ast_match(functions: list[dict], calls: list[dict[str, dict]], ground_t
     if len(calls) != len(ground_truth):
         return False, f"wrong number of calls ({len(calls)}, expected {len(ground_truth)})"
     if "parallel" not in category:
-        (name, answer), = ground_truth[0].items()
-        (called, args), = calls[0].items()
+        ((name, answer),) = ground_truth[0].items()
+        ((called, args),) = calls[0].items()
         if called != name:
             return False, f"wrong function {called!r} (expected {name!r})"
         if not isinstance(args, dict):
@@ -137,11 +149,16 @@ def bfcl_ast_match(functions: list[dict], calls: list[dict[str, dict]], ground_t
         return _check_call(docs.get(name, {}), args, answer)
     used: set[int] = set()
     for expected in ground_truth:
-        (name, answer), = expected.items()
+        ((name, answer),) = expected.items()
         match = None
         for i, call in enumerate(calls):
-            (called, args), = call.items()
-            if i not in used and called == name and isinstance(args, dict) and _check_call(docs.get(name, {}), args, answer)[0]:
+            ((called, args),) = call.items()
+            if (
+                i not in used
+                and called == name
+                and isinstance(args, dict)
+                and _check_call(docs.get(name, {}), args, answer)[0]
+            ):
                 match = i
                 break
         if match is None:

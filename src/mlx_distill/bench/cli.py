@@ -34,15 +34,18 @@ def parse_temperatures(values: Sequence[str]) -> list[float]:
     return out or [0.0]
 
 
-def model_specs(models: Sequence[str], adapters: Sequence[str], *, include_base: bool = False,
-                prefix_cache: bool = True) -> list[Any]:
+def model_specs(
+    models: Sequence[str], adapters: Sequence[str], *, include_base: bool = False, prefix_cache: bool = True
+) -> list[Any]:
     """Pair --adapter-path values with --model values by position ('-' or 'none' = no adapter); models
     past the last adapter run without one. --include-base adds each adapted model's base as well."""
     from .runner import ModelSpec
 
     if len(adapters) > len(models):
-        raise InputError(f"{len(adapters)} --adapter-path values for {len(models)} --model values: pair each "
-                         "adapter with a model (repeat --model to compare one base with several adapters)")
+        raise InputError(
+            f"{len(adapters)} --adapter-path values for {len(models)} --model values: pair each "
+            "adapter with a model (repeat --model to compare one base with several adapters)"
+        )
     specs: list[ModelSpec] = []
     for i, m in enumerate(models):
         adapter = adapters[i] if i < len(adapters) and adapters[i].lower() not in NO_ADAPTER else None
@@ -85,16 +88,30 @@ class _Bar:
     def __enter__(self) -> "_Bar":
         if self.enabled:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             console = Console(stderr=True, highlight=False)
             if not console.is_terminal:
                 self.console = console
                 return self
-            self.progress = Progress(TextColumn("[bold]{task.fields[what]}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                     TextColumn("{task.description}"), console=console, transient=False)
+            self.progress = Progress(
+                TextColumn("[bold]{task.fields[what]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+                transient=False,
+            )
             self.progress.__enter__()
             self.task = self.progress.add_task("", total=None, what=self.what)
         return self
@@ -104,8 +121,12 @@ class _Bar:
             self.printed = done
             el = time.monotonic() - self.t0
             eta = el / done * (total - done)
-            self.console.print(f"{self.what} {done}/{total}  {int(el // 60)}m{int(el % 60):02d}s elapsed, "
-                               f"ETA {int(eta // 60)}m{int(eta % 60):02d}s  {desc}", markup=False, soft_wrap=True)
+            self.console.print(
+                f"{self.what} {done}/{total}  {int(el // 60)}m{int(el % 60):02d}s elapsed, "
+                f"ETA {int(eta // 60)}m{int(eta % 60):02d}s  {desc}",
+                markup=False,
+                soft_wrap=True,
+            )
         if self.progress is not None:
             self.progress.update(self.task, completed=done, total=total, description=desc[:60])
 
@@ -122,39 +143,92 @@ def _default_out(kind: str) -> Path:
 
 
 @click.command("bench")
-@click.option("--model", "-m", "models", multiple=True, required=True,
-              help="Model to benchmark (repeatable): embedded:smollm2-135m, a model directory, a server URL, "
-                   "or a pydantic-ai model name such as anthropic:claude-sonnet-4-5.")
-@click.option("--adapter-path", "adapters", multiple=True,
-              help="LoRA adapter for the --model at the same position (repeatable; '-' for none).")
+@click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    required=True,
+    help="Model to benchmark (repeatable): embedded:smollm2-135m, a model directory, a server URL, "
+    "or a pydantic-ai model name such as anthropic:claude-sonnet-4-5.",
+)
+@click.option(
+    "--adapter-path",
+    "adapters",
+    multiple=True,
+    help="LoRA adapter for the --model at the same position (repeatable; '-' for none).",
+)
 @click.option("--include-base", is_flag=True, help="Also benchmark the base of every adapted model.")
 @click.option("--teacher", default=None, help="A pydantic-ai model name, included when its API key is present.")
-@click.option("--suite", "-s", "suites", multiple=True, default=("discrimination",), show_default=True,
-              help="Built-in suite name, bfcl:<category>, when2call:<file>, or a suite JSONL file (repeatable).")
+@click.option(
+    "--suite",
+    "-s",
+    "suites",
+    multiple=True,
+    default=("discrimination",),
+    show_default=True,
+    help="Built-in suite name, bfcl:<category>, when2call:<file>, or a suite JSONL file (repeatable).",
+)
 @click.option("--category", "categories", multiple=True, help="Only cases of these categories (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases per suite.")
-@click.option("--temperature", "temperatures", multiple=True, default=("0",), show_default=True,
-              help="Temperatures, comma-separated or repeated: --temperature 0,0.7")
-@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Seeds per temperature (workspace contents and sampling); reports mean and spread.")
+@click.option(
+    "--temperature",
+    "temperatures",
+    multiple=True,
+    default=("0",),
+    show_default=True,
+    help="Temperatures, comma-separated or repeated: --temperature 0,0.7",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Seeds per temperature (workspace contents and sampling); reports mean and spread.",
+)
 @click.option("--max-requests", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--max-tool-calls", type=click.IntRange(min=0), default=6, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
 @click.option("--no-prefix-cache", is_flag=True, help="Disable prefix KV-cache reuse (local MLX models).")
-@click.option("--concurrency", type=click.IntRange(min=1), default=None,
-              help="Cases run at once; on a local MLX model their decoding is batched. Default: 4 on up to "
-                   "2 cores, twice the cores beyond (at most 16). 1 runs cases one by one (seeded sampling "
-                   "at temperature > 0 is reproducible only then).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Run directory (default: runs/bench/<timestamp>).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cases run at once; on a local MLX model their decoding is batched. Default: 4 on up to "
+    "2 cores, twice the cores beyond (at most 16). 1 runs cases one by one (seeded sampling "
+    "at temperature > 0 is reproducible only then).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run directory (default: runs/bench/<timestamp>).",
+)
 @click.option("--keep-workspaces", is_flag=True, help="Copy each case's final workspace into the run directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the table.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @one_line_errors
-def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool, teacher: str | None,
-          suites: tuple[str, ...], categories: tuple[str, ...], limit: int | None, temperatures: tuple[str, ...],
-          seeds: int, max_requests: int, max_tool_calls: int, max_tokens: int, no_prefix_cache: bool,
-          concurrency: int | None, out_dir: str | None, keep_workspaces: bool, as_json: bool, no_progress: bool) -> None:
+def bench(
+    models: tuple[str, ...],
+    adapters: tuple[str, ...],
+    include_base: bool,
+    teacher: str | None,
+    suites: tuple[str, ...],
+    categories: tuple[str, ...],
+    limit: int | None,
+    temperatures: tuple[str, ...],
+    seeds: int,
+    max_requests: int,
+    max_tool_calls: int,
+    max_tokens: int,
+    no_prefix_cache: bool,
+    concurrency: int | None,
+    out_dir: str | None,
+    keep_workspaces: bool,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
     """Benchmark models on tool-vs-direct discrimination through the real agent, side by side.
     Under `mlx.launch -n N -- mlx-distill bench ...` the cases are split over the N processes and rank 0
     writes the one report."""
@@ -169,20 +243,25 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
         known = sorted({c.category for s in loaded for c in s.cases})
         unknown = [c for c in categories if c not in known]
         if unknown:
-            raise InputError(f"unknown category {', '.join(map(repr, unknown))} (in these suites: "
-                             f"{', '.join(known)})")
-    chosen = [Suite(s.name, select(s.cases, limit=limit, categories=list(categories) or None), s.source)
-              for s in loaded]
+            raise InputError(f"unknown category {', '.join(map(repr, unknown))} (in these suites: {', '.join(known)})")
+    chosen = [
+        Suite(s.name, select(s.cases, limit=limit, categories=list(categories) or None), s.source) for s in loaded
+    ]
     chosen = [s for s in chosen if s.cases]
     specs = model_specs(models, adapters, include_base=include_base, prefix_cache=not no_prefix_cache)
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
     out = Path(out_dir) if out_dir else _default_out("bench")
-    config = RunConfig(temperatures=temps, seeds=list(range(seeds)), max_requests=max_requests,
-                       max_tool_calls=max_tool_calls, max_tokens=max_tokens,
-                       concurrency=concurrency or default_concurrency(),
-                       keep_workspaces=str(out / "workspaces") if keep_workspaces else None,
-                       ledger_dir=str(out / "router") if any(str(m).startswith("router:") for m in models) else None)
+    config = RunConfig(
+        temperatures=temps,
+        seeds=list(range(seeds)),
+        max_requests=max_requests,
+        max_tool_calls=max_tool_calls,
+        max_tokens=max_tokens,
+        concurrency=concurrency or default_concurrency(),
+        keep_workspaces=str(out / "workspaces") if keep_workspaces else None,
+        ledger_dir=str(out / "router") if any(str(m).startswith("router:") for m in models) else None,
+    )
 
     group = launched_group()  # under `mlx.launch -n N`: this process runs its share, rank 0 reports
     lead = group is None or group.rank() == 0
@@ -209,35 +288,63 @@ def bench(models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool
         for m in data["models"]:
             if m.get("routing"):  # a router: how much the student answered on its own
                 r = m["routing"]
-                click.echo(f"{m['label']}: {r['answered_by_student']}/{r['calls']} model calls answered by the student "
-                           f"({100 * (r['local_fraction'] or 0):.1f}% local, teacher calls saved), fallbacks "
-                           f"{r['fallback_reasons'] or 'none'}")
+                click.echo(
+                    f"{m['label']}: {r['answered_by_student']}/{r['calls']} model calls answered by the student "
+                    f"({100 * (r['local_fraction'] or 0):.1f}% local, teacher calls saved), fallbacks "
+                    f"{r['fallback_reasons'] or 'none'}"
+                )
         click.echo(f"report: {paths['markdown']}  json: {paths['json']}  chart: {paths['chart']}")
     if len(load_errors(data)) == len(data["models"]):
         sys.exit(1)
 
 
 @click.command("compare")
-@click.option("--prompts", required=True,
-              help="Prompts: a .txt file (one per line), a .jsonl file (question/prompt, optional workspace), "
-                   "or a built-in suite name.")
+@click.option(
+    "--prompts",
+    required=True,
+    help="Prompts: a .txt file (one per line), a .jsonl file (question/prompt, optional workspace), "
+    "or a built-in suite name.",
+)
 @click.option("--model", "-m", "models", multiple=True, required=True, help="Model to run (repeatable).")
-@click.option("--adapter-path", "adapters", multiple=True,
-              help="LoRA adapter for the --model at the same position (repeatable; '-' for none).")
+@click.option(
+    "--adapter-path",
+    "adapters",
+    multiple=True,
+    help="LoRA adapter for the --model at the same position (repeatable; '-' for none).",
+)
 @click.option("--include-base", is_flag=True, help="Also run the base of every adapted model.")
 @click.option("--teacher", default=None, help="A pydantic-ai model name, included when its API key is present.")
-@click.option("--workspace", type=click.Path(exists=True, file_okay=False), default=None,
-              help="A directory copied as the workspace of every prompt without its own workspace spec.")
+@click.option(
+    "--workspace",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="A directory copied as the workspace of every prompt without its own workspace spec.",
+)
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Output directory (default: runs/compare/<timestamp>).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output directory (default: runs/compare/<timestamp>).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print compare.json to stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @one_line_errors
-def compare(prompts: str, models: tuple[str, ...], adapters: tuple[str, ...], include_base: bool,
-            teacher: str | None, workspace: str | None, temperature: float, max_tokens: int, out_dir: str | None,
-            as_json: bool, no_progress: bool) -> None:
+def compare(
+    prompts: str,
+    models: tuple[str, ...],
+    adapters: tuple[str, ...],
+    include_base: bool,
+    teacher: str | None,
+    workspace: str | None,
+    temperature: float,
+    max_tokens: int,
+    out_dir: str | None,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
     """Run the same prompts through each model; write the answers side by side (Markdown and HTML)."""
     from .compare import load_prompts, run_compare, write_compare
 
@@ -246,8 +353,9 @@ def compare(prompts: str, models: tuple[str, ...], adapters: tuple[str, ...], in
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
     with _Bar(not no_progress, "compare") as bar:
-        data = run_compare(specs, items, workspace=workspace, progress=bar, temperature=temperature,
-                           max_tokens=max_tokens)
+        data = run_compare(
+            specs, items, workspace=workspace, progress=bar, temperature=temperature, max_tokens=max_tokens
+        )
     for err in data["load_errors"].values():
         click.echo(f"error: {err}", err=True)
     paths = write_compare(data, Path(out_dir) if out_dir else _default_out("compare"))

@@ -57,12 +57,14 @@ def load_prompts(spec: str) -> list[Prompt]:
                 obj = {"question": obj}
             q = obj.get("question") or obj.get("prompt") if isinstance(obj, dict) else None
             if not isinstance(q, str) or not q.strip():
-                raise InputError("each line needs a non-empty 'question' (or 'prompt')", path=path, line=lineno,
-                                 rule="prompts")
+                raise InputError(
+                    "each line needs a non-empty 'question' (or 'prompt')", path=path, line=lineno, rule="prompts"
+                )
             ws = obj.get("workspace")
             if ws is not None and not isinstance(ws, dict):
-                raise InputError("'workspace' must be an object like {\"kind\": ...}", path=path, line=lineno,
-                                 rule="prompts")
+                raise InputError(
+                    "'workspace' must be an object like {\"kind\": ...}", path=path, line=lineno, rule="prompts"
+                )
             label = obj.get("label")
             if label is not None and label not in LABELS:
                 raise InputError(f"'label' must be one of {', '.join(LABELS)}", path=path, line=lineno, rule="prompts")
@@ -79,33 +81,67 @@ def load_prompts(spec: str) -> list[Prompt]:
 def prompt_cases(prompts: Sequence[Prompt]) -> list[Case]:
     """Prompts as unscored cases for the runner: its scores are not what compare shows, only the trajectories.
     Built without validation: a prompt's label (possibly none) only feeds `judgement`."""
-    return [Case.model_construct(id=p.id, question=p.question, label=p.label, category="prompt",
-                                 workspace=p.workspace, expected_tools=[], scoring="workspace", suite="compare")
-            for p in prompts]
+    return [
+        Case.model_construct(
+            id=p.id,
+            question=p.question,
+            label=p.label,
+            category="prompt",
+            workspace=p.workspace,
+            expected_tools=[],
+            scoring="workspace",
+            suite="compare",
+        )
+        for p in prompts
+    ]
 
 
-def run_compare(specs: Sequence[ModelSpec], prompts: Sequence[Prompt], *, workspace: str | None = None,
-                seed: int = 0, temperature: float = 0.0, max_tokens: int = 512, max_requests: int = 8,
-                max_tool_calls: int = 6, progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+def run_compare(
+    specs: Sequence[ModelSpec],
+    prompts: Sequence[Prompt],
+    *,
+    workspace: str | None = None,
+    seed: int = 0,
+    temperature: float = 0.0,
+    max_tokens: int = 512,
+    max_requests: int = 8,
+    max_tool_calls: int = 6,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
     """{"models": [...labels], "load_errors": {...}, "rows": [{"id", "question", "cells": {label: Cell}}]}:
     every prompt through every model by the benchmark runner, rendered as cells."""
-    config = RunConfig(temperatures=[temperature], seeds=[seed], max_tokens=max_tokens, max_requests=max_requests,
-                       max_tool_calls=max_tool_calls, workspace_template=workspace)
+    config = RunConfig(
+        temperatures=[temperature],
+        seeds=[seed],
+        max_tokens=max_tokens,
+        max_requests=max_requests,
+        max_tool_calls=max_tool_calls,
+        workspace_template=workspace,
+    )
     result = run_benchmark(specs, [Suite("compare", prompt_cases(prompts))], config, progress=progress)
     rows = [{"id": p.id, "question": p.question, "label": p.label, "cells": {}} for p in prompts]
     for run in result.models:
         for row, score, out in zip(rows, run.scores, run.outcomes):
             row["cells"][run.spec.label] = cell(score.question, out).__dict__
-    data = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "models": [s.label for s in specs],
-            "load_errors": {m.spec.label: m.load_error for m in result.models if m.load_error}, "rows": rows}
+    data = {
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "models": [s.label for s in specs],
+        "load_errors": {m.spec.label: m.load_error for m in result.models if m.load_error},
+        "rows": rows,
+    }
     data["judgement"] = judgement(data)
     return data
 
 
 def cell(question: str, out: RunOutcome) -> Cell:
-    return Cell(text=out.final_text, calls=[{"name": c.name, "arguments": c.arguments, "result": c.result}
-                                            for c in out.tool_calls],
-                outcome=out.outcome, error=out.error, latency_s=out.latency_s, question=question)
+    return Cell(
+        text=out.final_text,
+        calls=[{"name": c.name, "arguments": c.arguments, "result": c.result} for c in out.tool_calls],
+        outcome=out.outcome,
+        error=out.error,
+        latency_s=out.latency_s,
+        question=question,
+    )
 
 
 def judgement(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -122,8 +158,14 @@ def judgement(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if any(c is None for _, c in cells):
             continue
         four = any(label in ("clarify", "refuse") for label, _ in cells)
-        pred = ["tool" if c["calls"] else "error" if c["outcome"] == "error" else
-                (classify_reply(c["text"]) if four else "direct") for _, c in cells]
+        pred = [
+            "tool"
+            if c["calls"]
+            else "error"
+            if c["outcome"] == "error"
+            else (classify_reply(c["text"]) if four else "direct")
+            for _, c in cells
+        ]
         out[model] = baseline_verdict([label for label, _ in cells], pred)
     return out
 
@@ -155,16 +197,21 @@ def compare_markdown(data: dict[str, Any]) -> str:
 
         out += ["| model | balanced acc. | majority baseline | decision acc. | verdict |", "|---|---:|---:|---:|---|"]
         for model, v in data["judgement"].items():
-            out.append(f"| {model.replace('|', chr(92) + '|')} | {_pct(v['balanced_accuracy'])} | "
-                       f"{_pct(v['majority_baseline'])} ({v['majority_class']}) | {_pct(v['decision_accuracy'])} | "
-                       f"{verdict_text(v)} |")
+            out.append(
+                f"| {model.replace('|', chr(92) + '|')} | {_pct(v['balanced_accuracy'])} | "
+                f"{_pct(v['majority_baseline'])} ({v['majority_class']}) | {_pct(v['decision_accuracy'])} | "
+                f"{verdict_text(v)} |"
+            )
         out.append("")
     out.append("| prompt | " + " | ".join(m.replace("|", "\\|") for m in models) + " |")
     out.append("|" + "---|" * (len(models) + 1))
     for row in data["rows"]:
         q = next((c["question"] for c in row["cells"].values()), row["question"])
-        out.append(f"| **{row['id']}** {q.replace('|', chr(92) + '|')} | "
-                   + " | ".join(_cell_md(row["cells"].get(m)) for m in models) + " |")
+        out.append(
+            f"| **{row['id']}** {q.replace('|', chr(92) + '|')} | "
+            + " | ".join(_cell_md(row["cells"].get(m)) for m in models)
+            + " |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -179,8 +226,11 @@ def _cell_html(cell: dict | None) -> str:
     if cell["text"]:
         parts.append(f"<div class='text'>{html.escape(cell['text'])}</div>")
     if cell["outcome"] != "answered":
-        parts.append(f"<div class='bad'>{html.escape(cell['outcome'])}"
-                     + (f": {html.escape(cell['error'])}" if cell.get("error") else "") + "</div>")
+        parts.append(
+            f"<div class='bad'>{html.escape(cell['outcome'])}"
+            + (f": {html.escape(cell['error'])}" if cell.get("error") else "")
+            + "</div>"
+        )
     parts.append(f"<div class='meta'>{cell.get('latency_s', 0):.1f} s</div>")
     return "".join(parts)
 
@@ -192,7 +242,9 @@ def compare_html(data: dict[str, Any]) -> str:
     for row in data["rows"]:
         q = next((c["question"] for c in row["cells"].values()), row["question"])
         cells = "".join(f"<td>{_cell_html(row['cells'].get(m))}</td>" for m in models)
-        body.append(f"<tr><th class='q'><span class='id'>{html.escape(row['id'])}</span><br>{html.escape(q)}</th>{cells}</tr>")
+        body.append(
+            f"<tr><th class='q'><span class='id'>{html.escape(row['id'])}</span><br>{html.escape(q)}</th>{cells}</tr>"
+        )
     errors = "".join(f"<li>{html.escape(e)}</li>" for e in data["load_errors"].values())
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>mlx-distill compare</title>
@@ -205,8 +257,8 @@ td .text {{ white-space: pre-wrap; }}
 .bad {{ color: #a00; }} .meta {{ color: #888; font-size: .8em; }} .id {{ color: #888; font-weight: normal; }}
 </style></head><body>
 <h1>Model comparison</h1>
-<p>{len(data['rows'])} prompts, {len(models)} models ({html.escape(data['created'])}).</p>
-{f'<ul>{errors}</ul>' if errors else ''}
+<p>{len(data["rows"])} prompts, {len(models)} models ({html.escape(data["created"])}).</p>
+{f"<ul>{errors}</ul>" if errors else ""}
 <table><thead><tr><th>prompt</th>{head}</tr></thead><tbody>
 {chr(10).join(body)}
 </tbody></table></body></html>
@@ -216,6 +268,8 @@ td .text {{ white-space: pre-wrap; }}
 def write_compare(data: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return {"json": write_json(out / "compare.json", data),
-            "markdown": atomic_write_text(out / "compare.md", compare_markdown(data)),
-            "html": atomic_write_text(out / "compare.html", compare_html(data))}
+    return {
+        "json": write_json(out / "compare.json", data),
+        "markdown": atomic_write_text(out / "compare.md", compare_markdown(data)),
+        "html": atomic_write_text(out / "compare.html", compare_html(data)),
+    }

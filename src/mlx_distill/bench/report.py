@@ -48,8 +48,15 @@ def fmt(metric: str, cell: dict | None, *, spread: bool = True) -> str:
 def _extra_rows(data: dict[str, Any]) -> list[tuple[str, list[str]]]:
     cols = columns(data)
     rows = [
-        ("cases", [str(m["pooled"]["cases"] // max(1, len(data["config"]["temperatures"]) * len(data["config"]["seeds"])))
-                   if m.get("pooled") else "–" for _, _, m in cols]),
+        (
+            "cases",
+            [
+                str(m["pooled"]["cases"] // max(1, len(data["config"]["temperatures"]) * len(data["config"]["seeds"])))
+                if m.get("pooled")
+                else "–"
+                for _, _, m in cols
+            ],
+        ),
         ("cases/min", [f"{m['cases_per_min']:.1f}" if m.get("cases_per_min") else "–" for _, _, m in cols]),
         ("peak memory (MB)", [f"{m['peak_memory_mb']:.0f}" if m.get("peak_memory_mb") else "–" for _, _, m in cols]),
     ]
@@ -66,8 +73,18 @@ def table_rows(data: dict[str, Any]) -> tuple[list[str], list[tuple[str, list[st
     return header, rows + _extra_rows(data)
 
 
-SUITE_HEADER = ["suite", "model", "cases", "balanced acc.", "majority baseline", "decision acc.",
-                "tool recall", "no call when none wanted", "valid args", "verdict"]
+SUITE_HEADER = [
+    "suite",
+    "model",
+    "cases",
+    "balanced acc.",
+    "majority baseline",
+    "decision acc.",
+    "tool recall",
+    "no call when none wanted",
+    "valid args",
+    "verdict",
+]
 
 
 def suite_rows(data: dict[str, Any]) -> list[list[str]]:
@@ -88,9 +105,20 @@ def suite_rows(data: dict[str, Any]) -> list[list[str]]:
             if no_call is None and suite == "(pooled)" and v.get("tool_hallucination_rate") is not None:
                 no_call = 1 - v["tool_hallucination_rate"]
             verdict = verdict_text(v)
-            rows.append([suite, m["label"], str(v["cases"]), _pct(v["balanced_accuracy"]), base,
-                         _pct(v["decision_accuracy"]), _pct(v.get("tool_recall")), _pct(no_call),
-                         _pct(v.get("argument_validity")), verdict])
+            rows.append(
+                [
+                    suite,
+                    m["label"],
+                    str(v["cases"]),
+                    _pct(v["balanced_accuracy"]),
+                    base,
+                    _pct(v["decision_accuracy"]),
+                    _pct(v.get("tool_recall")),
+                    _pct(no_call),
+                    _pct(v.get("argument_validity")),
+                    verdict,
+                ]
+            )
     return rows
 
 
@@ -126,13 +154,16 @@ def load_errors(data: dict[str, Any]) -> list[str]:
     return [m["load_error"] for m in data["models"] if m.get("load_error")]
 
 
-def _md_table(header: list[str], rows: Iterable[tuple[str, list[str]]] | Iterable[list[str]], *,
-              right: bool = True) -> str:
+def _md_table(
+    header: list[str], rows: Iterable[tuple[str, list[str]]] | Iterable[list[str]], *, right: bool = True
+) -> str:
     def esc(s: Any) -> str:
         return str(s).replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(esc(h) for h in header) + " |",
-             "|" + "|".join(["---"] + ["---:" if right else "---"] * (len(header) - 1)) + "|"]
+    lines = [
+        "| " + " | ".join(esc(h) for h in header) + " |",
+        "|" + "|".join(["---"] + ["---:" if right else "---"] * (len(header) - 1)) + "|",
+    ]
     for row in rows:
         cells = [row[0], *row[1]] if isinstance(row, tuple) else list(row)
         lines.append("| " + " | ".join(esc(c) for c in cells) + " |")
@@ -142,25 +173,39 @@ def _md_table(header: list[str], rows: Iterable[tuple[str, list[str]]] | Iterabl
 def markdown(data: dict[str, Any], *, max_failures: int = 40) -> str:
     header, rows = table_rows(data)
     cfg = data["config"]
-    out = ["# Benchmark report", "",
-           f"- started: {data.get('started', '')} ({data.get('wall_s', 0):.0f} s)",
-           "- suites: " + ", ".join(f"`{s['name']}` ({s['cases']} cases: "
-                                    + ", ".join(f"{k} {v}" for k, v in s["labels"].items()) + ")"
-                                    for s in data["suites"]),
-           f"- temperatures: {', '.join(f'{t:g}' for t in cfg['temperatures'])}; seeds: "
-           f"{', '.join(map(str, cfg['seeds']))}; max requests {cfg['max_requests']}, "
-           f"max tool calls {cfg['max_tool_calls']}, max tokens {cfg['max_tokens']}",
-           "", "## Summary", "", _md_table(header, rows), ""]
+    out = [
+        "# Benchmark report",
+        "",
+        f"- started: {data.get('started', '')} ({data.get('wall_s', 0):.0f} s)",
+        "- suites: "
+        + ", ".join(
+            f"`{s['name']}` ({s['cases']} cases: " + ", ".join(f"{k} {v}" for k, v in s["labels"].items()) + ")"
+            for s in data["suites"]
+        ),
+        f"- temperatures: {', '.join(f'{t:g}' for t in cfg['temperatures'])}; seeds: "
+        f"{', '.join(map(str, cfg['seeds']))}; max requests {cfg['max_requests']}, "
+        f"max tool calls {cfg['max_tool_calls']}, max tokens {cfg['max_tokens']}",
+        "",
+        "## Summary",
+        "",
+        _md_table(header, rows),
+        "",
+    ]
     if len(cfg["seeds"]) > 1:
         out += ["Cells are the mean ± sample standard deviation over seeds.", ""]
     errors = load_errors(data)
     if errors:
         out += ["## Models that failed to load", ""] + [f"- {e}" for e in errors] + [""]
-    out += ["## Judgement by suite (pooled over temperatures and seeds)", "",
-            "Balanced accuracy is the mean of the per-class recalls: a model that always calls a tool, or "
-            "never does, scores 1/k on k classes. The majority baseline is the decision accuracy of always "
-            "giving the most frequent answer.", "",
-            _md_table(SUITE_HEADER, suite_rows(data)), ""]
+    out += [
+        "## Judgement by suite (pooled over temperatures and seeds)",
+        "",
+        "Balanced accuracy is the mean of the per-class recalls: a model that always calls a tool, or "
+        "never does, scores 1/k on k classes. The majority baseline is the decision accuracy of always "
+        "giving the most frequent answer.",
+        "",
+        _md_table(SUITE_HEADER, suite_rows(data)),
+        "",
+    ]
     # per class and per category, pooled over temperatures and seeds
     out += ["## Per class (pooled)", ""]
     ok_models = [m for m in data["models"] if m.get("pooled")]
@@ -181,18 +226,32 @@ def markdown(data: dict[str, Any], *, max_failures: int = 40) -> str:
             v = m["pooled"]["by_category"].get(c)
             cells.append(f"{_pct(v['decision_accuracy'])} / {_pct(v['answer_correctness'])}" if v else "–")
         cat_rows.append((c, cells))
-    out += ["decision accuracy / answer correctness", "",
-            _md_table(["category"] + [m["label"] for m in ok_models], cat_rows), ""]
-    failures = [c for c in data["cases"] if c["predicted"] != c["label"] or c["correct"] is False
-                or c["outcome"] != "answered"]
+    out += [
+        "decision accuracy / answer correctness",
+        "",
+        _md_table(["category"] + [m["label"] for m in ok_models], cat_rows),
+        "",
+    ]
+    failures = [
+        c for c in data["cases"] if c["predicted"] != c["label"] or c["correct"] is False or c["outcome"] != "answered"
+    ]
     if failures:
         out += [f"## Cases that went wrong ({len(failures)})", ""]
         rows2 = []
         for c in failures[:max_failures]:
             calls = ", ".join(t["name"] for t in c["tool_calls"]) or "–"
             what = c["error"] or c["why"]
-            rows2.append([c["model"], f"{c['case_id']} (T={c['temperature']:g}, s={c['seed']})", c["label"],
-                          c["predicted"], calls, c["outcome"], _short(what, 100)])
+            rows2.append(
+                [
+                    c["model"],
+                    f"{c['case_id']} (T={c['temperature']:g}, s={c['seed']})",
+                    c["label"],
+                    c["predicted"],
+                    calls,
+                    c["outcome"],
+                    _short(what, 100),
+                ]
+            )
         out += [_md_table(["model", "case", "label", "decided", "calls", "outcome", "why"], rows2, right=False), ""]
         if len(failures) > max_failures:
             out += [f"... and {len(failures) - max_failures} more in report.json.", ""]
@@ -208,10 +267,16 @@ def _short(s: Any, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-CHART_METRICS = [("decision_accuracy", "decision acc."), ("macro_f1", "macro-F1"), ("tool_recall", "tool recall"),
-                 ("direct_recall", "direct recall"), ("tool_hallucination_rate", "hallucination"),
-                 ("right_tool_rate", "right tool"), ("argument_validity", "valid args"),
-                 ("answer_correctness", "answer correct")]
+CHART_METRICS = [
+    ("decision_accuracy", "decision acc."),
+    ("macro_f1", "macro-F1"),
+    ("tool_recall", "tool recall"),
+    ("direct_recall", "direct recall"),
+    ("tool_hallucination_rate", "hallucination"),
+    ("right_tool_rate", "right tool"),
+    ("argument_validity", "valid args"),
+    ("answer_correctness", "answer correct"),
+]
 
 
 def chart(data: dict[str, Any], path: str | os.PathLike) -> Path:
@@ -244,9 +309,11 @@ def write_run_dir(data: dict[str, Any], out_dir: str | os.PathLike) -> dict[str,
     """report.json, report.md, cases.jsonl and chart.png in `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": write_json(out / "report.json", data),
-             "markdown": atomic_write_text(out / "report.md", markdown(data) + "\n"),
-             "cases": write_jsonl(out / "cases.jsonl", data["cases"])}
+    paths = {
+        "json": write_json(out / "report.json", data),
+        "markdown": atomic_write_text(out / "report.md", markdown(data) + "\n"),
+        "cases": write_jsonl(out / "cases.jsonl", data["cases"]),
+    }
     paths["chart"] = chart(data, out / "chart.png")
     return paths
 

@@ -61,9 +61,14 @@ class RunConfig:
     ledger_dir: str | None = None  # where a router records its calls (ledger.jsonl)
 
     def to_json(self) -> dict:
-        return {"temperatures": self.temperatures, "seeds": self.seeds, "max_requests": self.max_requests,
-                "max_tool_calls": self.max_tool_calls, "max_tokens": self.max_tokens,
-                "system_prompt": self.system_prompt}
+        return {
+            "temperatures": self.temperatures,
+            "seeds": self.seeds,
+            "max_requests": self.max_requests,
+            "max_tool_calls": self.max_tool_calls,
+            "max_tokens": self.max_tokens,
+            "system_prompt": self.system_prompt,
+        }
 
 
 @dataclass
@@ -93,13 +98,17 @@ class ModelRun:
         case_time = sum(c.latency_s for c in self.scores)
         return {
             "label": self.spec.label,
-            "model": self.spec.model if isinstance(self.spec.model, str) else self.spec.label, "adapter_path": self.spec.adapter_path,
-            "prefix_cache": self.spec.prefix_cache, "load_error": self.load_error,
-            "load_s": round(self.load_s, 3), "wall_s": round(self.wall_s, 3),
+            "model": self.spec.model if isinstance(self.spec.model, str) else self.spec.label,
+            "adapter_path": self.spec.adapter_path,
+            "prefix_cache": self.spec.prefix_cache,
+            "load_error": self.load_error,
+            "load_s": round(self.load_s, 3),
+            "wall_s": round(self.wall_s, 3),
             "cases_per_min": (60.0 * n / self.wall_s) if self.wall_s and n else None,
             "case_seconds": round(case_time, 3),
             "peak_memory_mb": self.peak_memory_mb,
-            "runs": runs, "by_temperature": by_t,
+            "runs": runs,
+            "by_temperature": by_t,
             "pooled": aggregate(self.scores) if self.scores else None,
             "routing": self.routing,
         }
@@ -119,12 +128,13 @@ class BenchResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "started": self.started, "wall_s": round(self.wall_s, 3),
-            "host": {"platform": platform.platform(), "python": platform.python_version(),
-                     "cpus": os.cpu_count()},
+            "started": self.started,
+            "wall_s": round(self.wall_s, 3),
+            "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
             "config": self.config.to_json(),
-            "suites": [{"name": s.name, "source": s.source, "cases": len(s.cases), "labels": s.counts()}
-                       for s in self.suites],
+            "suites": [
+                {"name": s.name, "source": s.source, "cases": len(s.cases), "labels": s.counts()} for s in self.suites
+            ],
             "models": [m.to_json(self.config.temperatures, self.config.seeds) for m in self.models],
             "cases": [c.to_json() for m in self.models for c in m.scores],
         }
@@ -203,8 +213,14 @@ def _external_toolset(case: Case) -> Any:
     from pydantic_ai.tools import ToolDefinition
     from pydantic_ai.toolsets import ExternalToolset
 
-    defs = [ToolDefinition(name=f["function"]["name"], description=f["function"].get("description") or "",
-                           parameters_json_schema=f["function"]["parameters"]) for f in case.functions or []]
+    defs = [
+        ToolDefinition(
+            name=f["function"]["name"],
+            description=f["function"].get("description") or "",
+            parameters_json_schema=f["function"]["parameters"],
+        )
+        for f in case.functions or []
+    ]
     return ExternalToolset(defs)
 
 
@@ -216,14 +232,14 @@ class CaseRun:
     outcome: RunOutcome
 
 
-def run_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, seed: int,
-             config: RunConfig) -> CaseScore:
+def run_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, seed: int, config: RunConfig) -> CaseScore:
     """One case, end to end, in its own temporary workspace, scored. Never raises."""
     return execute_case(model, spec, case, temperature=temperature, seed=seed, config=config).score
 
 
-def execute_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float, seed: int,
-                 config: RunConfig) -> CaseRun:
+def execute_case(
+    model: Any, spec: ModelSpec, case: Case, *, temperature: float, seed: int, config: RunConfig
+) -> CaseRun:
     """`run_case` with the trajectory kept beside the score (what `compare` renders). Never raises."""
     from ..agent import create_agent, run_question
     from ..agent.outcome import RunOutcome
@@ -250,9 +266,15 @@ def execute_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float,
                     run_kwargs = {"toolsets": [_external_toolset(case)], "output_type": [str, DeferredToolRequests]}
             else:
                 tools = None if case.scoring != "workspace" else _workspace_tools()
-            agent = create_agent(model, workspace=tmp, tools=tools, system_prompt=config.system_prompt,
-                                 model_settings=settings, max_requests=config.max_requests,
-                                 max_tool_calls=config.max_tool_calls)
+            agent = create_agent(
+                model,
+                workspace=tmp,
+                tools=tools,
+                system_prompt=config.system_prompt,
+                model_settings=settings,
+                max_requests=config.max_requests,
+                max_tool_calls=config.max_tool_calls,
+            )
             traj = run_question(agent, question, **run_kwargs)
             if run_kwargs and traj.tool_calls:  # ended by deferred calls: the output is no answer text
                 from ..agent.outcome import summarize as summarize_messages
@@ -261,11 +283,26 @@ def execute_case(model: Any, spec: ModelSpec, case: Case, *, temperature: float,
         except Exception as e:  # noqa: BLE001 - one failing case never aborts the run
             traj = RunOutcome.failed(question, f"{type(e).__name__}: {one_line(e)}")
         try:
-            score = score_case(case, traj, model=spec.label, facts=facts, workspace_root=tmp, question=question,
-                               temperature=temperature, seed=seed)
+            score = score_case(
+                case,
+                traj,
+                model=spec.label,
+                facts=facts,
+                workspace_root=tmp,
+                question=question,
+                temperature=temperature,
+                seed=seed,
+            )
         except Exception as e:  # noqa: BLE001
-            score = score_case(case, RunOutcome.failed(question, f"scoring failed: {type(e).__name__}: {one_line(e)}"),
-                               model=spec.label, facts=facts, question=question, temperature=temperature, seed=seed)
+            score = score_case(
+                case,
+                RunOutcome.failed(question, f"scoring failed: {type(e).__name__}: {one_line(e)}"),
+                model=spec.label,
+                facts=facts,
+                question=question,
+                temperature=temperature,
+                seed=seed,
+            )
             score.why = traceback.format_exc(limit=3)
         if config.keep_workspaces:
             dest = Path(config.keep_workspaces) / _safe(spec.label) / f"t{_tkey(temperature)}-s{seed}" / _safe(case.id)
@@ -293,30 +330,47 @@ def default_concurrency() -> int:
     return max(4, min(16, 2 * (os.cpu_count() or 1)))
 
 
-def _execute(model: Any, spec: ModelSpec, jobs: list[tuple[float, int, Case]], config: RunConfig,
-             progress: Progress | None, done: int, total: int) -> Iterator[tuple[tuple[float, int, Case], CaseRun]]:
+def _execute(
+    model: Any,
+    spec: ModelSpec,
+    jobs: list[tuple[float, int, Case]],
+    config: RunConfig,
+    progress: Progress | None,
+    done: int,
+    total: int,
+) -> Iterator[tuple[tuple[float, int, Case], CaseRun]]:
     """Each job's run, in job order. On a local MLX model with concurrency > 1 the cases run on threads and
     their generation steps share one batch; other models run one case at a time."""
     if config.concurrency <= 1 or not _is_mlx(model) or len(jobs) <= 1:
         for i, (temperature, seed, case) in enumerate(jobs):
             if progress:
                 progress(done + i, total, f"{spec.label} T={_tkey(temperature)} s={seed} {case.id}")
-            yield (temperature, seed, case), execute_case(model, spec, case, temperature=temperature, seed=seed,
-                                                          config=config)
+            yield (
+                (temperature, seed, case),
+                execute_case(model, spec, case, temperature=temperature, seed=seed, config=config),
+            )
         return
     from concurrent.futures import ThreadPoolExecutor
 
     width = min(config.concurrency, len(jobs))
     with model.generator.batching(width), ThreadPoolExecutor(width, thread_name_prefix="bench-case") as pool:
-        futures = [pool.submit(execute_case, model, spec, case, temperature=t, seed=seed, config=config)
-                   for t, seed, case in jobs]
+        futures = [
+            pool.submit(execute_case, model, spec, case, temperature=t, seed=seed, config=config)
+            for t, seed, case in jobs
+        ]
         for job, future in zip(jobs, futures):
             yield job, future.result()
 
 
-def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: RunConfig | None = None, *,
-                  progress: Progress | None = None,
-                  on_model_error: Callable[[ModelSpec, str], None] | None = None, group: Any = None) -> BenchResult:
+def run_benchmark(
+    specs: Sequence[ModelSpec],
+    suites: Sequence[Suite],
+    config: RunConfig | None = None,
+    *,
+    progress: Progress | None = None,
+    on_model_error: Callable[[ModelSpec, str], None] | None = None,
+    group: Any = None,
+) -> BenchResult:
     """Every case of every suite, for every model, temperature and seed. With a distributed `group`
     (`sharding.launched_group()`), this process runs its share of the cases and every process returns
     the merged result."""
@@ -355,8 +409,12 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
                 run.outcomes.append(ran.outcome)
                 done += 1
                 if progress:
-                    progress(done, total, f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
-                                          f"{'correct' if sc.correct else 'wrong'}, {sc.outcome}, {sc.latency_s:.0f}s")
+                    progress(
+                        done,
+                        total,
+                        f"{spec.label} {case.id}: {sc.label} -> {sc.predicted}, "
+                        f"{'correct' if sc.correct else 'wrong'}, {sc.outcome}, {sc.latency_s:.0f}s",
+                    )
             run.wall_s = time.perf_counter() - t1
             run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
             stats = getattr(model, "stats", None)
@@ -365,8 +423,9 @@ def run_benchmark(specs: Sequence[ModelSpec], suites: Sequence[Suite], config: R
             _merge_shards(run, group)
     if progress:
         progress(done, total, "done")
-    return BenchResult(suites=list(suites), config=config, models=runs, started=started,
-                       wall_s=time.perf_counter() - tic)
+    return BenchResult(
+        suites=list(suites), config=config, models=runs, started=started, wall_s=time.perf_counter() - tic
+    )
 
 
 def _merge_shards(run: ModelRun, group: Any) -> None:
@@ -374,9 +433,17 @@ def _merge_shards(run: ModelRun, group: Any) -> None:
     memory, summed routing counts. Trajectories stay with the rank that ran them (`outcomes` is emptied)."""
     from .sharding import all_gather_json, unshard
 
-    parts = all_gather_json({"scores": [s.to_json() for s in run.scores], "load_error": run.load_error,
-                             "load_s": run.load_s, "wall_s": run.wall_s, "peak_memory_mb": run.peak_memory_mb,
-                             "routing": run.routing}, group)
+    parts = all_gather_json(
+        {
+            "scores": [s.to_json() for s in run.scores],
+            "load_error": run.load_error,
+            "load_s": run.load_s,
+            "wall_s": run.wall_s,
+            "peak_memory_mb": run.peak_memory_mb,
+            "routing": run.routing,
+        },
+        group,
+    )
     run.scores = unshard([[CaseScore.from_json(s) for s in p["scores"]] for p in parts])
     run.outcomes = []
     run.load_error = next((p["load_error"] for p in parts if p["load_error"]), None)
@@ -395,6 +462,10 @@ def _sum_routing(parts: list[dict[str, Any]]) -> dict[str, Any]:
     for p in parts:
         for k, v in (p.get("fallback_reasons") or {}).items():
             reasons[k] = reasons.get(k, 0) + v
-    return {"calls": calls, "answered_by_student": student,
-            "answered_by_teacher": sum(p["answered_by_teacher"] for p in parts),
-            "local_fraction": student / calls if calls else None, "fallback_reasons": reasons}
+    return {
+        "calls": calls,
+        "answered_by_student": student,
+        "answered_by_teacher": sum(p["answered_by_teacher"] for p in parts),
+        "local_fraction": student / calls if calls else None,
+        "fallback_reasons": reasons,
+    }

@@ -37,6 +37,7 @@ def _calls(traj: RunOutcome) -> list[tuple[str, Any]]:
 
 # -- decision ------------------------------------------------------------------------------------
 
+
 def decide(case: Case, traj: RunOutcome) -> str:
     """What the model decided: 'tool' when it made any call, 'error' when the run failed before
     deciding, else 'direct' (or, for four-class suites, the class of its reply)."""
@@ -51,9 +52,29 @@ def decide(case: Case, traj: RunOutcome) -> str:
 
 # -- answer checks -------------------------------------------------------------------------------
 
-_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                 "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-                 "nineteen", "twenty"]
+_NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
 
 
 def _values(spec: dict, facts: dict, key_value: str = "value", key_values: str = "values") -> list[str]:
@@ -75,7 +96,9 @@ def contains_number(text: str, n: int | str) -> bool:
     return False
 
 
-def check_answer(spec: dict | None, text: str, facts: dict, workspace_root: str | Path | None = None) -> tuple[bool | None, str]:
+def check_answer(
+    spec: dict | None, text: str, facts: dict, workspace_root: str | Path | None = None
+) -> tuple[bool | None, str]:
     """(correct, why) for a workspace-suite answer spec; (None, ...) when there is nothing to check."""
     if not spec or spec.get("type") in (None, "none"):
         return None, "no check"
@@ -171,9 +194,17 @@ class CaseScore:
         return cls(**{k: v for k, v in obj.items() if k in cls.__dataclass_fields__})
 
 
-def score_case(case: Case, traj: RunOutcome, *, model: str = "", facts: dict | None = None,
-               workspace_root: str | Path | None = None, question: str | None = None,
-               temperature: float = 0.0, seed: int = 0) -> CaseScore:
+def score_case(
+    case: Case,
+    traj: RunOutcome,
+    *,
+    model: str = "",
+    facts: dict | None = None,
+    workspace_root: str | Path | None = None,
+    question: str | None = None,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> CaseScore:
     facts = facts or {}
     calls = _calls(traj)
     predicted = decide(case, traj)
@@ -198,15 +229,35 @@ def score_case(case: Case, traj: RunOutcome, *, model: str = "", facts: dict | N
     if outcome == "error" and correct is not None and case.scoring == "workspace":
         correct, why = False, f"error: {error}"
     return CaseScore(
-        model=model, case_id=case.id, suite=case.suite, category=case.category, label=case.label,
-        predicted=predicted, temperature=temperature, seed=seed, question=question or case.question,
-        final_text=text, tool_calls=records, right_tool=right_tool, args_valid=valid, args_total=len(calls),
-        correct=correct, why=why, outcome=outcome, error=error, requests=traj.requests,
-        input_tokens=traj.input_tokens, output_tokens=traj.output_tokens, latency_s=traj.latency_s, facts=facts)
+        model=model,
+        case_id=case.id,
+        suite=case.suite,
+        category=case.category,
+        label=case.label,
+        predicted=predicted,
+        temperature=temperature,
+        seed=seed,
+        question=question or case.question,
+        final_text=text,
+        tool_calls=records,
+        right_tool=right_tool,
+        args_valid=valid,
+        args_total=len(calls),
+        correct=correct,
+        why=why,
+        outcome=outcome,
+        error=error,
+        requests=traj.requests,
+        input_tokens=traj.input_tokens,
+        output_tokens=traj.output_tokens,
+        latency_s=traj.latency_s,
+        facts=facts,
+    )
 
 
-def _correctness(case: Case, traj: RunOutcome, predicted: str, calls: list, text: str, facts: dict,
-                 workspace_root: Any) -> tuple[bool | None, str]:
+def _correctness(
+    case: Case, traj: RunOutcome, predicted: str, calls: list, text: str, facts: dict, workspace_root: Any
+) -> tuple[bool | None, str]:
     kind = (case.answer or {}).get("type")
     if case.scoring == "bfcl":
         if kind == "irrelevance":
@@ -222,8 +273,11 @@ def _correctness(case: Case, traj: RunOutcome, predicted: str, calls: list, text
     if case.scoring == "when2call":
         return predicted == case.label, f"predicted {predicted}"
     if case.scoring == "catalogue":
-        return catalogue_call_check(case.answer or {}, calls) if case.label == "tool" else \
-            (predicted == case.label, f"predicted {predicted}")
+        return (
+            catalogue_call_check(case.answer or {}, calls)
+            if case.label == "tool"
+            else (predicted == case.label, f"predicted {predicted}")
+        )
     return check_answer(case.answer, text, facts, workspace_root)
 
 
@@ -314,8 +368,14 @@ def baseline_verdict(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]
     k = len(set(gold))
     chance = 1.0 / k if k else None
     flagged = None if k < 2 else (acc <= base + 1e-9 or bal <= chance + 1e-9)  # type: ignore[operator]
-    return {"decision_accuracy": acc, "balanced_accuracy": bal, "majority_class": cls,
-            "majority_baseline": base, "constant_balanced_accuracy": chance, "at_or_below_baseline": flagged}
+    return {
+        "decision_accuracy": acc,
+        "balanced_accuracy": bal,
+        "majority_class": cls,
+        "majority_baseline": base,
+        "constant_balanced_accuracy": chance,
+        "at_or_below_baseline": flagged,
+    }
 
 
 def verdict_text(verdict: dict[str, Any]) -> str:
@@ -354,10 +414,12 @@ def aggregate(scores: Iterable[CaseScore]) -> dict[str, Any]:
         "right_tool_rate": _ratio(sum(bool(s.right_tool) for s in with_call), len(with_call)),
         "argument_validity": _ratio(sum(s.args_valid for s in scores), sum(s.args_total for s in scores)),
         "answer_correctness": _ratio(sum(bool(s.correct) for s in checked), len(checked)),
-        "answer_correctness_tool": _ratio(sum(bool(s.correct) for s in checked if s.label == "tool"),
-                                          sum(1 for s in checked if s.label == "tool")),
-        "answer_correctness_direct": _ratio(sum(bool(s.correct) for s in checked if s.label != "tool"),
-                                            sum(1 for s in checked if s.label != "tool")),
+        "answer_correctness_tool": _ratio(
+            sum(bool(s.correct) for s in checked if s.label == "tool"), sum(1 for s in checked if s.label == "tool")
+        ),
+        "answer_correctness_direct": _ratio(
+            sum(bool(s.correct) for s in checked if s.label != "tool"), sum(1 for s in checked if s.label != "tool")
+        ),
         "turns_mean": _ratio(sum(s.requests for s in scores), n),
         "tool_calls_mean": _ratio(sum(s.args_total for s in scores), n),
         "loops": sum(s.outcome == "loop" for s in scores),
@@ -369,11 +431,17 @@ def aggregate(scores: Iterable[CaseScore]) -> dict[str, Any]:
         "output_tokens": sum(s.output_tokens for s in scores),
         "input_tokens": sum(s.input_tokens for s in scores),
         "by_suite": {suite: suite_metrics(group) for suite, group in _group(scores, lambda s: s.suite).items()},
-        "by_category": {cat: {"cases": len(group),
-                              "decision_accuracy": _ratio(sum(s.label == s.predicted for s in group), len(group)),
-                              "answer_correctness": _ratio(sum(bool(s.correct) for s in group if s.correct is not None),
-                                                           sum(1 for s in group if s.correct is not None))}
-                        for cat, group in _group(scores, lambda s: s.category).items()},
+        "by_category": {
+            cat: {
+                "cases": len(group),
+                "decision_accuracy": _ratio(sum(s.label == s.predicted for s in group), len(group)),
+                "answer_correctness": _ratio(
+                    sum(bool(s.correct) for s in group if s.correct is not None),
+                    sum(1 for s in group if s.correct is not None),
+                ),
+            }
+            for cat, group in _group(scores, lambda s: s.category).items()
+        },
     }
 
 
@@ -383,11 +451,14 @@ def suite_metrics(scores: Sequence[CaseScore]) -> dict[str, Any]:
     gold = [s.label for s in scores]
     no_call = [s for s in scores if s.label != "tool"]
     tool = [s for s in scores if s.label == "tool"]
-    return {"cases": len(scores), "labels": {c: gold.count(c) for c in sorted(set(gold))},
-            **baseline_verdict(gold, [s.predicted for s in scores]),
-            "tool_recall": _ratio(sum(s.predicted == "tool" for s in tool), len(tool)),
-            "no_call_rate": _ratio(sum(not s.args_total for s in no_call), len(no_call)),
-            "argument_validity": _ratio(sum(s.args_valid for s in scores), sum(s.args_total for s in scores))}
+    return {
+        "cases": len(scores),
+        "labels": {c: gold.count(c) for c in sorted(set(gold))},
+        **baseline_verdict(gold, [s.predicted for s in scores]),
+        "tool_recall": _ratio(sum(s.predicted == "tool" for s in tool), len(tool)),
+        "no_call_rate": _ratio(sum(not s.args_total for s in no_call), len(no_call)),
+        "argument_validity": _ratio(sum(s.args_valid for s in scores), sum(s.args_total for s in scores)),
+    }
 
 
 def _group(items: Iterable[Any], key: Any) -> dict[Any, list]:

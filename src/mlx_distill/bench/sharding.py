@@ -52,4 +52,4 @@ def all_gather_json(obj: Any, group: Any) -> list[Any]:
         width = max(lengths)
         padded = np.frombuffer(data.ljust(width, b"\0"), dtype=np.uint8)
         joined = np.array(mx.distributed.all_gather(mx.array(padded), group=group), copy=False)
-    return [json.loads(joined[r * width: r * width + n].tobytes()) for r, n in enumerate(lengths)]
+    return [json.loads(joined[r * width : r * width + n].tobytes()) for r, n in enumerate(lengths)]

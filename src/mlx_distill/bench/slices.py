@@ -42,8 +42,16 @@ def case_of(item: Item, suite: str) -> dict[str, Any]:
         answer["target_tool"] = item.extra["target_tool"]
     if item.extra.get("absent_tool"):
         answer["absent_tool"] = item.extra["absent_tool"]
-    return {"id": item.id, "question": item.question, "label": item.label, "category": f"{item.kind}",
-            "functions": item.tools, "scoring": "catalogue", "answer": answer, "suite": suite}
+    return {
+        "id": item.id,
+        "question": item.question,
+        "label": item.label,
+        "category": f"{item.kind}",
+        "functions": item.tools,
+        "scoring": "catalogue",
+        "answer": answer,
+        "suite": suite,
+    }
 
 
 def slice_cases(name: str, *, seed: int = HELDOUT_SEED) -> list[dict[str, Any]]:

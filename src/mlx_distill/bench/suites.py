@@ -76,8 +76,9 @@ class Case(BaseModel):
         if self.workspace is not None:
             kind = self.workspace.get("kind")
             if kind not in GENERATORS:
-                raise ValueError(f"workspace.kind {kind!r} is not a known generator "
-                                 f"(known: {', '.join(sorted(GENERATORS))})")
+                raise ValueError(
+                    f"workspace.kind {kind!r} is not a known generator (known: {', '.join(sorted(GENERATORS))})"
+                )
         if self.label == "tool" and not self.expected_tools:
             raise ValueError("a tool case needs expected_tools")
         if self.label == "direct" and self.expected_tools:
@@ -90,7 +91,9 @@ class Case(BaseModel):
                 raise ValueError("answer of type any_of needs a non-empty keywords list")
             if t in ("contains", "number") and not (self.answer.get("value") or self.answer.get("fact")):
                 raise ValueError(f"answer of type {t} needs value or fact")
-            if t == "file_contains" and not (self.answer.get("path") and (self.answer.get("value") or self.answer.get("values"))):
+            if t == "file_contains" and not (
+                self.answer.get("path") and (self.answer.get("value") or self.answer.get("values"))
+            ):
                 raise ValueError("answer of type file_contains needs path and value(s)")
         fields = _placeholders(self.question) | _answer_placeholders(self.answer)
         if fields and self.workspace is None:
@@ -143,6 +146,7 @@ def fill(template: str, facts: dict[str, Any]) -> str:
 
 
 # -- built-in and file suites -------------------------------------------------------------------
+
 
 def builtin_dir() -> Path:
     """data/bench of the source tree (or $MLX_DISTILL_BENCH_DIR)."""
@@ -201,12 +205,15 @@ def load_suite(spec: str) -> Suite:
             raise InputError("is a directory, not a suite file", path=path, rule="suite")
         return load_suite_file(path)
     known = ", ".join(available_suites()) or "(none)"
-    raise InputError(f"unknown suite {spec!r}: not a built-in name, bfcl:<category>, when2call:<file> or an "
-                     f"existing file (built-in: {known})")
+    raise InputError(
+        f"unknown suite {spec!r}: not a built-in name, bfcl:<category>, when2call:<file> or an "
+        f"existing file (built-in: {known})"
+    )
 
 
-def select(cases: list[Case], *, limit: int | None = None, categories: list[str] | None = None,
-           labels: list[str] | None = None) -> list[Case]:
+def select(
+    cases: list[Case], *, limit: int | None = None, categories: list[str] | None = None, labels: list[str] | None = None
+) -> list[Case]:
     """Cases of the given categories/labels; with `limit`, a spread: round-robin over labels, and
     within a label over categories (so `--limit 10` on the built-in suite is 5 tool + 5 direct from
     ten categories), returned in suite order."""
@@ -270,13 +277,24 @@ def load_bfcl(category: str, *, data_dir: str | os.PathLike | None = None) -> Su
             tools, name_map = functions_to_tools(obj.get("function") or [])
             gt = answers.get(obj["id"]) if kind == "ast" else None
             if kind == "ast" and gt is None:
-                raise InputError("no possible answer for this case", path=path, line=lineno, record_id=obj["id"],
-                                 rule="bfcl")
-            cases.append(Case(id=obj["id"], question=bfcl.question_text(obj["question"]), label=label,
-                              category=f"bfcl_{category}", functions=tools, name_map=name_map,
-                              ground_truth=gt, scoring="bfcl", suite=f"bfcl:{category}",
-                              source_functions=obj.get("function") or [],
-                              answer={"type": kind}))
+                raise InputError(
+                    "no possible answer for this case", path=path, line=lineno, record_id=obj["id"], rule="bfcl"
+                )
+            cases.append(
+                Case(
+                    id=obj["id"],
+                    question=bfcl.question_text(obj["question"]),
+                    label=label,
+                    category=f"bfcl_{category}",
+                    functions=tools,
+                    name_map=name_map,
+                    ground_truth=gt,
+                    scoring="bfcl",
+                    suite=f"bfcl:{category}",
+                    source_functions=obj.get("function") or [],
+                    answer={"type": kind},
+                )
+            )
         except (KeyError, TypeError, IndexError, ValueError) as e:  # ValueError: also pydantic's ValidationError
             raise InputError(f"unexpected BFCL record shape: {e}", path=path, line=lineno, rule="bfcl") from None
     return Suite(name=f"bfcl:{category}", cases=cases, source=str(path))
@@ -302,14 +320,25 @@ def load_when2call(path: str | os.PathLike) -> Suite:
             target = when2call.target_tool(obj)
             if target:
                 answer["target_tool"] = target
-            cases.append(Case(id=str(obj.get("uuid") or f"when2call-{lineno}"), question=str(obj["question"]),
-                              label=label, category=f"when2call_{cls}", functions=tools,
-                              name_map=name_map, scoring="when2call", suite="when2call", answer=answer))
+            cases.append(
+                Case(
+                    id=str(obj.get("uuid") or f"when2call-{lineno}"),
+                    question=str(obj["question"]),
+                    label=label,
+                    category=f"when2call_{cls}",
+                    functions=tools,
+                    name_map=name_map,
+                    scoring="when2call",
+                    suite="when2call",
+                    answer=answer,
+                )
+            )
         except InputError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as e:  # ValueError: also pydantic's
-            raise InputError(f"unexpected When2Call record shape: {e}", path=path, line=lineno,
-                             rule="when2call") from None
+            raise InputError(
+                f"unexpected When2Call record shape: {e}", path=path, line=lineno, rule="when2call"
+            ) from None
     if not cases:
         raise InputError("When2Call file has no cases", path=path, rule="when2call")
     return Suite(name="when2call", cases=cases, source=str(path))

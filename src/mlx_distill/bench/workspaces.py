@@ -32,6 +32,7 @@ def generator(kind: str) -> Callable[[Generator], Generator]:
     def register(fn: Generator) -> Generator:
         GENERATORS[kind] = fn
         return fn
+
     return register
 
 
@@ -46,8 +47,11 @@ def build_workspace(spec: dict[str, Any], root: str | Path, *, case_id: str = "c
     spec = dict(spec)
     kind = spec.pop("kind", None)
     if kind not in GENERATORS:
-        raise InputError(f"unknown workspace kind {kind!r} (known: {', '.join(sorted(GENERATORS))})",
-                         record_id=case_id, rule="workspace")
+        raise InputError(
+            f"unknown workspace kind {kind!r} (known: {', '.join(sorted(GENERATORS))})",
+            record_id=case_id,
+            rule="workspace",
+        )
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     try:
@@ -60,20 +64,139 @@ def build_workspace(spec: dict[str, Any], root: str | Path, *, case_id: str = "c
 
 # -- word pools ---------------------------------------------------------------------------------
 
-VERBS = ["load", "parse", "merge", "render", "sync", "flush", "resolve", "compute", "validate", "fetch",
-         "encode", "decode", "rotate", "prune", "index", "score", "split", "pack", "emit", "collect",
-         "normalize", "archive", "restore", "schedule", "dispatch", "compact", "verify", "hydrate"]
-NOUNS = ["invoice", "ledger", "ticket", "session", "token", "route", "payload", "batch", "report",
-         "widget", "cursor", "bucket", "shard", "quota", "profile", "manifest", "receipt", "metric",
-         "snapshot", "channel", "voucher", "parcel", "order", "tenant", "journal", "catalog", "beacon",
-         "lease", "segment", "badge", "coupon", "ballot", "harbor", "orchard", "lantern", "meadow"]
-ADJECTIVES = ["amber", "brisk", "cobalt", "dusty", "eager", "fuzzy", "gentle", "hollow", "ivory", "jolly",
-              "keen", "lunar", "mellow", "nimble", "opal", "plucky", "quiet", "rusty", "sunny", "tidy",
-              "umber", "vivid", "witty", "zesty"]
-LIBRARIES = ["requests", "httpx", "attrs", "orjson", "pydantic", "click", "rich", "yaml", "toml",
-             "numpy", "sqlalchemy", "jinja2", "redis", "boto3", "structlog", "tenacity", "arrow", "msgpack"]
-DEPENDENCIES = ["requests", "httpx", "attrs", "orjson", "pydantic", "click", "rich", "pyyaml", "jinja2",
-                "redis", "boto3", "structlog", "tenacity", "arrow", "msgpack", "sqlalchemy", "uvicorn"]
+VERBS = [
+    "load",
+    "parse",
+    "merge",
+    "render",
+    "sync",
+    "flush",
+    "resolve",
+    "compute",
+    "validate",
+    "fetch",
+    "encode",
+    "decode",
+    "rotate",
+    "prune",
+    "index",
+    "score",
+    "split",
+    "pack",
+    "emit",
+    "collect",
+    "normalize",
+    "archive",
+    "restore",
+    "schedule",
+    "dispatch",
+    "compact",
+    "verify",
+    "hydrate",
+]
+NOUNS = [
+    "invoice",
+    "ledger",
+    "ticket",
+    "session",
+    "token",
+    "route",
+    "payload",
+    "batch",
+    "report",
+    "widget",
+    "cursor",
+    "bucket",
+    "shard",
+    "quota",
+    "profile",
+    "manifest",
+    "receipt",
+    "metric",
+    "snapshot",
+    "channel",
+    "voucher",
+    "parcel",
+    "order",
+    "tenant",
+    "journal",
+    "catalog",
+    "beacon",
+    "lease",
+    "segment",
+    "badge",
+    "coupon",
+    "ballot",
+    "harbor",
+    "orchard",
+    "lantern",
+    "meadow",
+]
+ADJECTIVES = [
+    "amber",
+    "brisk",
+    "cobalt",
+    "dusty",
+    "eager",
+    "fuzzy",
+    "gentle",
+    "hollow",
+    "ivory",
+    "jolly",
+    "keen",
+    "lunar",
+    "mellow",
+    "nimble",
+    "opal",
+    "plucky",
+    "quiet",
+    "rusty",
+    "sunny",
+    "tidy",
+    "umber",
+    "vivid",
+    "witty",
+    "zesty",
+]
+LIBRARIES = [
+    "requests",
+    "httpx",
+    "attrs",
+    "orjson",
+    "pydantic",
+    "click",
+    "rich",
+    "yaml",
+    "toml",
+    "numpy",
+    "sqlalchemy",
+    "jinja2",
+    "redis",
+    "boto3",
+    "structlog",
+    "tenacity",
+    "arrow",
+    "msgpack",
+]
+DEPENDENCIES = [
+    "requests",
+    "httpx",
+    "attrs",
+    "orjson",
+    "pydantic",
+    "click",
+    "rich",
+    "pyyaml",
+    "jinja2",
+    "redis",
+    "boto3",
+    "structlog",
+    "tenacity",
+    "arrow",
+    "msgpack",
+    "sqlalchemy",
+    "uvicorn",
+]
 
 
 def _pick(rng: random.Random, pool: list[str], n: int) -> list[str]:
@@ -113,20 +236,28 @@ def _write(root: Path, rel: str, text: str) -> str:
 
 def _function_source(name: str, rng: random.Random, *, calls: str | None = None) -> str:
     arg = rng.choice(["items", "value", "record", "payload", "rows"])
-    body = rng.choice([
-        f"    return [x for x in {arg} if x]\n",
-        f"    return len({arg}) * {rng.randint(2, 9)}\n",
-        f"    result = dict({arg})\n    result['seen'] = True\n    return result\n",
-        f"    if not {arg}:\n        return None\n    return {arg}[0]\n",
-        f"    return sorted({arg})\n",
-    ])
+    body = rng.choice(
+        [
+            f"    return [x for x in {arg} if x]\n",
+            f"    return len({arg}) * {rng.randint(2, 9)}\n",
+            f"    result = dict({arg})\n    result['seen'] = True\n    return result\n",
+            f"    if not {arg}:\n        return None\n    return {arg}[0]\n",
+            f"    return sorted({arg})\n",
+        ]
+    )
     if calls:
         body = f"    {arg} = {calls}({arg})\n" + body
-    return f"def {name}({arg}):\n    \"\"\"{name.replace('_', ' ').capitalize()}.\"\"\"\n{body}\n\n"
+    return f'def {name}({arg}):\n    """{name.replace("_", " ").capitalize()}."""\n{body}\n\n'
 
 
-def _python_package(root: Path, rng: random.Random, *, modules: int, functions: tuple[int, int],
-                    extra_header: dict[str, str] | None = None) -> tuple[str, dict[str, list[str]]]:
+def _python_package(
+    root: Path,
+    rng: random.Random,
+    *,
+    modules: int,
+    functions: tuple[int, int],
+    extra_header: dict[str, str] | None = None,
+) -> tuple[str, dict[str, list[str]]]:
     """A package src/<pkg>/ with `modules` modules; returns (pkg, {relative path: [function names]})."""
     pkg = package_name(rng)
     mods = module_names(rng, modules)
@@ -137,11 +268,12 @@ def _python_package(root: Path, rng: random.Random, *, modules: int, functions: 
     i = 0
     for mod, k in zip(mods, counts):
         rel = f"src/{pkg}/{mod}.py"
-        fns = names[i:i + k]
+        fns = names[i : i + k]
         i += k
         header = (extra_header or {}).get(rel, "")
         text = f'"""{mod.replace("_", " ").capitalize()} helpers."""\n{header}\n\n' + "".join(
-            _function_source(f, rng) for f in fns)
+            _function_source(f, rng) for f in fns
+        )
         _write(root, rel, text)
         layout[rel] = fns
     _write(root, "README.md", f"# {pkg}\n\nInternal tools for the {rng.choice(NOUNS)} service.\n")
@@ -153,6 +285,7 @@ def _basename(rel: str) -> str:
 
 
 # -- search --------------------------------------------------------------------------------------
+
 
 @generator("function_definition")
 def function_definition(root: Path, rng: random.Random, modules: tuple[int, int] = (4, 7)) -> Facts:
@@ -188,10 +321,17 @@ def importers(root: Path, rng: random.Random) -> Facts:
         fns = function_names(rng, 2)
         _write(root, f"{pkg}/{mod}.py", "\n".join(lines) + "\n\n\n" + "".join(_function_source(f, rng) for f in fns))
     _write(root, "requirements.txt", f"{library}\n{other}\n")
-    found = sorted(rel.as_posix() for rel in (p.relative_to(root) for p in root.rglob("*.py"))
-                   if re.search(rf"^(import|from) {re.escape(library)}\b", (root / rel).read_text(), re.M))
-    return {"library": library, "importers": found, "importer_names": [_basename(f) for f in found],
-            "importer_count": len(found)}
+    found = sorted(
+        rel.as_posix()
+        for rel in (p.relative_to(root) for p in root.rglob("*.py"))
+        if re.search(rf"^(import|from) {re.escape(library)}\b", (root / rel).read_text(), re.M)
+    )
+    return {
+        "library": library,
+        "importers": found,
+        "importer_names": [_basename(f) for f in found],
+        "importer_count": len(found),
+    }
 
 
 @generator("error_code")
@@ -205,8 +345,10 @@ def error_code(root: Path, rng: random.Random) -> Facts:
     for i, (rel, fns) in enumerate(sorted(layout.items())):
         fn = f"check_{rng.choice(NOUNS)}_{i}"
         with open(root / rel, "a", encoding="utf-8") as f:
-            f.write(f"def {fn}(value):\n    if value is None:\n        raise ValueError(\"{codes[i]}: missing value\")\n"
-                    "    return value\n")
+            f.write(
+                f'def {fn}(value):\n    if value is None:\n        raise ValueError("{codes[i]}: missing value")\n'
+                "    return value\n"
+            )
         if i == target:
             facts = {"code": codes[i], "file": rel, "file_name": _basename(rel), "function": fn}
     return facts
@@ -219,19 +361,37 @@ def env_var(root: Path, rng: random.Random) -> Facts:
     variable = f"{rng.choice(ADJECTIVES).upper()}_{rng.choice(NOUNS).upper()}_{rng.choice(['URL', 'TOKEN', 'DIR', 'MODE', 'LIMIT'])}"
     rel = rng.choice(sorted(layout))
     with open(root / rel, "a", encoding="utf-8") as f:
-        f.write(f"import os\n\nSETTING = os.environ.get(\"{variable}\", \"\")\n")
+        f.write(f'import os\n\nSETTING = os.environ.get("{variable}", "")\n')
     return {"variable": variable, "file": rel, "file_name": _basename(rel)}
 
 
 # -- read ----------------------------------------------------------------------------------------
 
+
 @generator("config_value")
 def config_value(root: Path, rng: random.Random, format: str | None = None) -> Facts:
     """A configuration file (json, toml, ini or yaml) with a few keys. Facts: path, key, value."""
     fmt = format or rng.choice(["json", "toml", "ini", "yaml"])
-    keys = _names(rng, rng.randint(4, 7), lambda: rng.choice(
-        ["port", "timeout_s", "max_workers", "retries", "batch_size", "cache_ttl", "pool_size", "log_level",
-         "region", "queue_name", "page_size", "backoff_ms"]))
+    keys = _names(
+        rng,
+        rng.randint(4, 7),
+        lambda: rng.choice(
+            [
+                "port",
+                "timeout_s",
+                "max_workers",
+                "retries",
+                "batch_size",
+                "cache_ttl",
+                "pool_size",
+                "log_level",
+                "region",
+                "queue_name",
+                "page_size",
+                "backoff_ms",
+            ]
+        ),
+    )
     values: dict[str, Any] = {}
     for k in keys:
         if k == "log_level":
@@ -265,8 +425,14 @@ def config_value(root: Path, rng: random.Random, format: str | None = None) -> F
 def constant_value(root: Path, rng: random.Random) -> Facts:
     """A module of constants. Facts: path, constant, value."""
     pkg = package_name(rng)
-    names = _names(rng, rng.randint(4, 8), lambda: f"{rng.choice(['MAX', 'MIN', 'DEFAULT', 'LIMIT'])}_"
-                                                 f"{rng.choice(NOUNS).upper()}_{rng.choice(['COUNT', 'SIZE', 'AGE', 'RETRIES'])}")
+    names = _names(
+        rng,
+        rng.randint(4, 8),
+        lambda: (
+            f"{rng.choice(['MAX', 'MIN', 'DEFAULT', 'LIMIT'])}_"
+            f"{rng.choice(NOUNS).upper()}_{rng.choice(['COUNT', 'SIZE', 'AGE', 'RETRIES'])}"
+        ),
+    )
     values = [rng.randint(3, 5000) for _ in names]
     path = f"{pkg}/constants.py"
     _write(root, path, '"""Tunable limits."""\n\n' + "".join(f"{n} = {v}\n" for n, v in zip(names, values)))
@@ -282,9 +448,14 @@ def package_version(root: Path, rng: random.Random) -> Facts:
     version = f"{rng.randint(0, 4)}.{rng.randint(0, 19)}.{rng.randint(0, 30)}"
     deps = _pick(rng, DEPENDENCIES, rng.randint(3, 6))
     pins = {d: f"{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}" for d in deps}
-    _write(root, "pyproject.toml", f'[project]\nname = "{name}"\nversion = "{version}"\n'
-                                   'requires-python = ">=3.10"\ndependencies = [\n'
-                                   + "".join(f'    "{d}=={p}",\n' for d, p in pins.items()) + "]\n")
+    _write(
+        root,
+        "pyproject.toml",
+        f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        'requires-python = ">=3.10"\ndependencies = [\n'
+        + "".join(f'    "{d}=={p}",\n' for d, p in pins.items())
+        + "]\n",
+    )
     _write(root, f"src/{name}/__init__.py", f'__version__ = "{version}"\n')
     dep = rng.choice(deps)
     return {"name": name, "version": version, "dependency": dep, "pin": pins[dep]}
@@ -303,12 +474,14 @@ def changelog(root: Path, rng: random.Random) -> Facts:
     dates = [f"{year}-{mo:02d}-{d:02d}" for mo, d in zip(months, days)]
     body = "# Changelog\n\n" + "".join(
         f"## {v} ({d})\n\n- {rng.choice(['Fixed', 'Added', 'Improved'])} {rng.choice(NOUNS)} handling.\n\n"
-        for v, d in zip(versions, dates))
+        for v, d in zip(versions, dates)
+    )
     _write(root, "CHANGELOG.md", body)
     return {"latest_version": versions[0], "latest_date": dates[0], "oldest_version": versions[-1]}
 
 
 # -- count ---------------------------------------------------------------------------------------
+
 
 @generator("todo_count")
 def todo_count(root: Path, rng: random.Random) -> Facts:
@@ -365,6 +538,7 @@ def function_count(root: Path, rng: random.Random) -> Facts:
 
 # -- run -----------------------------------------------------------------------------------------
 
+
 @generator("script_output")
 def script_output(root: Path, rng: random.Random) -> Facts:
     """A script printing a checksum of data generated from the seed (hard to compute by hand).
@@ -373,13 +547,18 @@ def script_output(root: Path, rng: random.Random) -> Facts:
     salt = rng.randint(1000, 99999)
     name = rng.choice(["checksum", "digest", "fingerprint", "signature"])
     script = f"tools/{name}.py"
-    _write(root, script, (
-        "import hashlib\n\n"
-        f"WORDS = {words!r}\nSALT = {salt}\n\n"
-        "def main():\n"
-        "    text = '|'.join(WORDS) + str(SALT)\n"
-        "    print(hashlib.sha256(text.encode()).hexdigest()[:12])\n\n\n"
-        "if __name__ == '__main__':\n    main()\n"))
+    _write(
+        root,
+        script,
+        (
+            "import hashlib\n\n"
+            f"WORDS = {words!r}\nSALT = {salt}\n\n"
+            "def main():\n"
+            "    text = '|'.join(WORDS) + str(SALT)\n"
+            "    print(hashlib.sha256(text.encode()).hexdigest()[:12])\n\n\n"
+            "if __name__ == '__main__':\n    main()\n"
+        ),
+    )
     output = hashlib.sha256(("|".join(words) + str(salt)).encode()).hexdigest()[:12]
     return {"script": script, "output": output}
 
@@ -394,11 +573,13 @@ def failing_check(root: Path, rng: random.Random) -> Facts:
         a, b = rng.randint(2, 50), rng.randint(2, 50)
         expected = a * b + (rng.randint(1, 5) if n == bad else 0)
         body.append(f"def {n}():\n    return {a} * {b} == {expected}\n\n\n")
-    body.append("def main():\n    failed = [f.__name__ for f in CHECKS if not f()]\n"
-                "    for name in failed:\n        print('FAILED', name)\n"
-                "    print(len(CHECKS) - len(failed), 'passed')\n    return 1 if failed else 0\n\n\n"
-                f"CHECKS = [{', '.join(names)}]\n\n"
-                "if __name__ == '__main__':\n    sys.exit(main())\n")
+    body.append(
+        "def main():\n    failed = [f.__name__ for f in CHECKS if not f()]\n"
+        "    for name in failed:\n        print('FAILED', name)\n"
+        "    print(len(CHECKS) - len(failed), 'passed')\n    return 1 if failed else 0\n\n\n"
+        f"CHECKS = [{', '.join(names)}]\n\n"
+        "if __name__ == '__main__':\n    sys.exit(main())\n"
+    )
     _write(root, "checks.py", "".join(body))
     return {"script": "checks.py", "failing": bad, "checks": names}
 
@@ -411,16 +592,22 @@ def exit_code(root: Path, rng: random.Random) -> Facts:
     rows = ["ok"] * (n - bad) + ["broken"] * bad
     rng.shuffle(rows)
     _write(root, "data/rows.txt", "\n".join(rows) + "\n")
-    _write(root, "validate.py", (
-        "import sys\n\n"
-        "rows = open('data/rows.txt').read().split()\n"
-        "bad = sum(1 for r in rows if r != 'ok')\n"
-        "print(f'{bad} bad rows')\n"
-        "sys.exit(min(bad, 100))\n"))
+    _write(
+        root,
+        "validate.py",
+        (
+            "import sys\n\n"
+            "rows = open('data/rows.txt').read().split()\n"
+            "bad = sum(1 for r in rows if r != 'ok')\n"
+            "print(f'{bad} bad rows')\n"
+            "sys.exit(min(bad, 100))\n"
+        ),
+    )
     return {"script": "validate.py", "code": str(min(bad, 100)), "bad_rows": bad}
 
 
 # -- write ---------------------------------------------------------------------------------------
+
 
 @generator("write_note")
 def write_note(root: Path, rng: random.Random) -> Facts:

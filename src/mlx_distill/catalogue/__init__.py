@@ -35,12 +35,12 @@ CATALOGUES = ("train", "heldout")
 
 # What a good assistant does with an item, and the label it carries (When2Call's four classes).
 KINDS: dict[str, str] = {
-    "call": "tool",            # an offered tool fits and the question gives every required argument
-    "near_miss": "direct",     # same domain, a capability no offered tool has, answerable from knowledge
+    "call": "tool",  # an offered tool fits and the question gives every required argument
+    "near_miss": "direct",  # same domain, a capability no offered tool has, answerable from knowledge
     "out_of_reach": "refuse",  # same domain, needs data no offered tool gives and no one knows
     "missing_tool": "refuse",  # a call question whose fitting tool is not offered (its domain's others are)
-    "clarify": "clarify",      # the fitting tool is offered but a required argument is missing
-    "unrelated": "direct",     # a knowledge question next to tools of other domains only
+    "clarify": "clarify",  # the fitting tool is offered but a required argument is missing
+    "unrelated": "direct",  # a knowledge question next to tools of other domains only
 }
 
 
@@ -96,10 +96,15 @@ class Tool(_Strict):
             if p.enum:
                 prop["enum"] = list(p.enum)
             props[name] = prop
-        params = {"type": "object", "properties": props,
-                  "required": [n for n, p in self.parameters.items() if p.required]}
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                 "parameters": params}}
+        params = {
+            "type": "object",
+            "properties": props,
+            "required": [n for n, p in self.parameters.items() if p.required],
+        }
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": params},
+        }
 
 
 class Domain(_Strict):
@@ -140,8 +145,9 @@ def load_catalogue(name_or_path: str) -> Catalogue:
 
     path = CATALOGUE_DIR / f"{name_or_path}.yaml" if name_or_path in CATALOGUES else Path(name_or_path)
     if not path.is_file():
-        raise InputError(f"no catalogue {name_or_path!r} (shipped: {', '.join(CATALOGUES)})", path=path,
-                         rule="catalogue")
+        raise InputError(
+            f"no catalogue {name_or_path!r} (shipped: {', '.join(CATALOGUES)})", path=path, rule="catalogue"
+        )
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     if not isinstance(raw, list) or not raw:
         raise InputError("a catalogue is a non-empty YAML list of domains", path=path, rule="catalogue")
@@ -217,7 +223,7 @@ def _offered(cat: Catalogue, rng: random.Random, keep: list[Tool], exclude: set[
     domains_of_keep = {d.domain for d in cat.domains for t in d.tools if t in keep}
     pool = [t for d in cat.domains if d.domain not in domains_of_keep for t in d.tools if t.name not in exclude]
     rng.shuffle(pool)
-    tools = keep + pool[:max(0, size - len(keep))]
+    tools = keep + pool[: max(0, size - len(keep))]
     rng.shuffle(tools)
     return [t.schema() for t in tools]
 
@@ -236,14 +242,31 @@ def generate(cat: Catalogue, kind: str, rng: random.Random, *, id: str, max_tool
         question = template.format_map(args)
         result = _fill_result(tool.result, args, rng)
         reply = tool.answer.format_map(_Defaulting({**args, **result}))
-        return Item(id, kind, label, domain.domain, question, _offered(cat, rng, [tool], set(), size),
-                    call={"name": tool.name, "arguments": args}, result=result, reply=reply)
+        return Item(
+            id,
+            kind,
+            label,
+            domain.domain,
+            question,
+            _offered(cat, rng, [tool], set(), size),
+            call={"name": tool.name, "arguments": args},
+            result=result,
+            reply=reply,
+        )
     if kind == "missing_tool":
         return without_fitting_tool(cat, generate(cat, "call", rng, id=id, max_tools=max_tools), rng, id=id)
     if kind == "clarify":
         v = rng.choice(tool.vague)
-        return Item(id, kind, label, domain.domain, v.question, _offered(cat, rng, [tool], set(), size),
-                    reply=v.reply, extra={"target_tool": tool.name})
+        return Item(
+            id,
+            kind,
+            label,
+            domain.domain,
+            v.question,
+            _offered(cat, rng, [tool], set(), size),
+            reply=v.reply,
+            extra={"target_tool": tool.name},
+        )
     pick = rng.choice(domain.near_misses if kind in ("near_miss", "unrelated") else domain.out_of_reach)
     if kind == "unrelated":
         tools = _offered(cat, rng, [], {t.name for t in domain.tools}, size)
@@ -261,8 +284,16 @@ def without_fitting_tool(cat: Catalogue, item: Item, rng: random.Random, *, id: 
     siblings = [t for t in domain.tools if t is not tool]
     tools = _offered(cat, rng, siblings, {tool.name}, max(len(item.tools), len(siblings) or 1))
     reply = f"None of the tools I have here can {tool.purpose}, so I can't answer that. With a tool that can, I would."
-    return Item(id, "missing_tool", KINDS["missing_tool"], item.domain, item.question, tools, reply=reply,
-                extra={"absent_tool": tool.name})
+    return Item(
+        id,
+        "missing_tool",
+        KINDS["missing_tool"],
+        item.domain,
+        item.question,
+        tools,
+        reply=reply,
+        extra={"absent_tool": tool.name},
+    )
 
 
 def items(cat: Catalogue, counts: dict[str, int], *, seed: int, prefix: str, max_tools: int = 10) -> list[Item]:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
-
 def repair_tail(path: str | os.PathLike) -> int:
     """Truncate a torn last line (no newline, or not JSON); returns the bytes removed (0 when intact)."""
     path = Path(path)
@@ -50,4 +49,3 @@ def read_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except ValueError:
                 continue
-

@@ -47,16 +47,26 @@ def custom_id(key: str, fp: str) -> str:
 def usage_of_result(body: str) -> Usage:
     """The usage of a succeeded Messages API result body (Anthropic's split: input excludes cache tokens)."""
     u = (json.loads(body).get("message") or {}).get("usage") or {}
-    return Usage(int(u.get("input_tokens") or 0), int(u.get("output_tokens") or 0),
-                 int(u.get("cache_creation_input_tokens") or 0), int(u.get("cache_read_input_tokens") or 0))
+    return Usage(
+        int(u.get("input_tokens") or 0),
+        int(u.get("output_tokens") or 0),
+        int(u.get("cache_creation_input_tokens") or 0),
+        int(u.get("cache_read_input_tokens") or 0),
+    )
 
 
-def decode(model: Model, row: dict[str, Any], messages: list[ModelMessage], settings: ModelSettings | None,
-           params: ModelRequestParameters) -> ModelResponse:
+def decode(
+    model: Model,
+    row: dict[str, Any],
+    messages: list[ModelMessage],
+    settings: ModelSettings | None,
+    params: ModelRequestParameters,
+) -> ModelResponse:
     """The response a journaled batch result stands for, read with the live request's settings."""
     r = row["batch_result"]
-    request = BatchRequest(custom_id=r["custom_id"], messages=messages, model_settings=settings,
-                           model_request_parameters=params)
+    request = BatchRequest(
+        custom_id=r["custom_id"], messages=messages, model_settings=settings, model_request_parameters=params
+    )
     return model.batch_decode(BatchResult(custom_id=r["custom_id"], status="succeeded", body=r["body"]), request)
 
 
@@ -83,8 +93,9 @@ class Batcher:
         if collector.model.batch_max_requests is None:
             from .collect import CollectError
 
-            raise CollectError(f"--batch needs a teacher with a batch API (anthropic:...); {collector.teacher_id} "
-                               "has none")
+            raise CollectError(
+                f"--batch needs a teacher with a batch API (anthropic:...); {collector.teacher_id} has none"
+            )
         self.c = collector
         self.poll_interval_s, self.max_poll_interval_s = poll_interval_s, max_poll_interval_s
         self.active = 0
@@ -107,8 +118,15 @@ class Batcher:
             self.active -= 1
             self._maybe_flush()
 
-    async def request(self, run: "PromptRun", model: Model, messages: list[ModelMessage],
-                      settings: ModelSettings | None, params: ModelRequestParameters, fp: str) -> dict[str, Any]:
+    async def request(
+        self,
+        run: "PromptRun",
+        model: Model,
+        messages: list[ModelMessage],
+        settings: ModelSettings | None,
+        params: ModelRequestParameters,
+        fp: str,
+    ) -> dict[str, Any]:
         """Queue one request; returns its journal row once its batch has ended."""
         from .collect import RequestFailed
 
@@ -155,13 +173,23 @@ class Batcher:
 
     async def _submit(self, sending: list[_Pending]) -> None:
         model = self.c.model
-        encoded = [await model.batch_encode(BatchRequest(custom_id=p.cid, messages=p.messages, model_settings=p.settings,
-                                                         model_request_parameters=p.params)) for p in sending]
+        encoded = [
+            await model.batch_encode(
+                BatchRequest(
+                    custom_id=p.cid, messages=p.messages, model_settings=p.settings, model_request_parameters=p.params
+                )
+            )
+            for p in sending
+        ]
         tic = time.perf_counter()
         handle = await model.batch_create(encoded)
-        self.c.store.add_batch_event({"event": "submitted", "batch": _BATCH.dump_python(handle, mode="json"),
-                                      "requests": [{"custom_id": p.cid, "key": p.run.key, "fingerprint": p.fp}
-                                                   for p in sending]})
+        self.c.store.add_batch_event(
+            {
+                "event": "submitted",
+                "batch": _BATCH.dump_python(handle, mode="json"),
+                "requests": [{"custom_id": p.cid, "key": p.run.key, "fingerprint": p.fp} for p in sending],
+            }
+        )
         self.submitted += 1
         requests = {p.cid: (p.run.key, p.fp) for p in sending}
         await self._collect(handle, requests, tic)
@@ -179,8 +207,12 @@ class Batcher:
                 p.future.set_exception(RequestFailed(*self._reason(p.run.key, p.fp)))
 
     def _reason(self, key: str, fp: str) -> tuple[str, str]:
-        statuses = [f["status"] for row in self.c.store.batch_events() for f in row.get("failed", [])
-                    if f["key"] == key and f["fingerprint"] == fp]
+        statuses = [
+            f["status"]
+            for row in self.c.store.batch_events()
+            for f in row.get("failed", [])
+            if f["key"] == key and f["fingerprint"] == fp
+        ]
         last = statuses[-1] if statuses else "errored"
         return f"batch-{last}", f"the batch request {last} {len(statuses)} times ({', '.join(statuses)})"
 
@@ -209,13 +241,27 @@ class Batcher:
     def _journal(self, key: str, fp: str, result: BatchResult, batch_id: str, latency_s: float) -> None:
         usage = usage_of_result(result.body or "{}")
         c = self.c
-        row = {"call_id": f"{batch_id}:{result.custom_id}", "batch_result": {"custom_id": result.custom_id,
-                                                                             "body": result.body},
-               "usage": usage.to_json(), "cost_usd": c.prices.cost(c.teacher_id, usage, True),
-               "latency_s": round(latency_s, 4), "batch": True, "batch_id": batch_id, "model": c.teacher_id}
+        row = {
+            "call_id": f"{batch_id}:{result.custom_id}",
+            "batch_result": {"custom_id": result.custom_id, "body": result.body},
+            "usage": usage.to_json(),
+            "cost_usd": c.prices.cost(c.teacher_id, usage, True),
+            "latency_s": round(latency_s, 4),
+            "batch": True,
+            "batch_id": batch_id,
+            "model": c.teacher_id,
+        }
         c.store.add_turn(key, fp, row)
-        c.store.ledger.append(kind="collect", model=c.teacher_id, usage=usage, latency_s=latency_s, key=key,
-                              batch=True, call_id=row["call_id"], batch_id=batch_id)
+        c.store.ledger.append(
+            kind="collect",
+            model=c.teacher_id,
+            usage=usage,
+            latency_s=latency_s,
+            key=key,
+            batch=True,
+            call_id=row["call_id"],
+            batch_id=batch_id,
+        )
 
     # -- resume -------------------------------------------------------------------------------------
 

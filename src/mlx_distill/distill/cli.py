@@ -17,30 +17,70 @@ def builtin_prompts() -> Path:
 
 
 @click.command("collect")
-@click.option("--teacher", required=True,
-              help="anthropic:<model id> (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL), any PydanticAI model name, or a "
-                   "local MLX model (embedded:smollm2-135m, a model directory, a Hugging Face id).")
-@click.option("--prompts", "prompts_path", type=click.Path(dir_okay=False), default=None,
-              help="Prompts JSONL (default: the built-in set, data/teacher/prompts.jsonl).")
-@click.option("--out", "store", type=click.Path(file_okay=False), default="runs/teacher", show_default=True,
-              help="The store directory (records.jsonl, ledger.jsonl...); a re-run resumes it.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Prompts in flight at once (API teachers).")
-@click.option("--budget-usd", type=click.FloatRange(min=0), default=None,
-              help="Stop before the next call could take this run's spending past this many dollars.")
+@click.option(
+    "--teacher",
+    required=True,
+    help="anthropic:<model id> (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL), any PydanticAI model name, or a "
+    "local MLX model (embedded:smollm2-135m, a model directory, a Hugging Face id).",
+)
+@click.option(
+    "--prompts",
+    "prompts_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Prompts JSONL (default: the built-in set, data/teacher/prompts.jsonl).",
+)
+@click.option(
+    "--out",
+    "store",
+    type=click.Path(file_okay=False),
+    default="runs/teacher",
+    show_default=True,
+    help="The store directory (records.jsonl, ledger.jsonl...); a re-run resumes it.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Prompts in flight at once (API teachers).",
+)
+@click.option(
+    "--budget-usd",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop before the next call could take this run's spending past this many dollars.",
+)
 @click.option("--batch", is_flag=True, help="Use the Message Batches API (half price, turn by turn, slower).")
 @click.option("--adapter-path", default=None, help="LoRA adapter of a local MLX teacher.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N prompts.")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
 @click.option("--max-requests", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--max-tool-calls", type=click.IntRange(min=0), default=6, show_default=True)
-@click.option("--poll-interval", type=click.FloatRange(min=0), default=10.0, show_default=True,
-              help="Seconds before the first check of a batch (grows by half after each check).")
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds before the first check of a batch (grows by half after each check).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @one_line_errors
-def collect(teacher: str, prompts_path: str | None, store: str, concurrency: int, budget_usd: float | None, batch: bool,
-            adapter_path: str | None, limit: int | None, max_tokens: int, max_requests: int, max_tool_calls: int,
-            poll_interval: float, as_json: bool) -> None:
+def collect(
+    teacher: str,
+    prompts_path: str | None,
+    store: str,
+    concurrency: int,
+    budget_usd: float | None,
+    batch: bool,
+    adapter_path: str | None,
+    limit: int | None,
+    max_tokens: int,
+    max_requests: int,
+    max_tool_calls: int,
+    poll_interval: float,
+    as_json: bool,
+) -> None:
     """Collect a teacher's verified trajectories on PROMPTS into a resumable store (docs/teacher.md)."""
     from .collect import CollectError, CollectSettings, collect as run_collect
     from .prices import UnknownPrice
@@ -55,9 +95,18 @@ def collect(teacher: str, prompts_path: str | None, store: str, concurrency: int
             click.echo(f"collect {done}/{total} {what}", err=True)
 
     try:
-        summary = run_collect(teacher, prompts, store, progress, settings=settings, concurrency=concurrency,
-                              budget_usd=budget_usd, batch=batch, adapter_path=adapter_path,
-                              poll_interval_s=poll_interval)
+        summary = run_collect(
+            teacher,
+            prompts,
+            store,
+            progress,
+            settings=settings,
+            concurrency=concurrency,
+            budget_usd=budget_usd,
+            batch=batch,
+            adapter_path=adapter_path,
+            poll_interval_s=poll_interval,
+        )
     except (CollectError, TeacherError, UnknownPrice) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)

@@ -70,8 +70,12 @@ class CollectSettings:
     tools: tuple[str, ...] = TOOL_NAMES
 
     def key_settings(self) -> dict[str, Any]:
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "max_requests": self.max_requests,
-                "max_tool_calls": self.max_tool_calls}
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "max_requests": self.max_requests,
+            "max_tool_calls": self.max_tool_calls,
+        }
 
 
 # -- the budget ----------------------------------------------------------------------------------
@@ -88,18 +92,21 @@ class Budget:
         self.limit, self.prices, self.model_id = limit_usd, prices, model_id
         self.spent = self.reserved = 0.0
 
-    def estimate(self, messages: Sequence[ModelMessage], params: ModelRequestParameters, max_tokens: int,
-                 batch: bool) -> float:
+    def estimate(
+        self, messages: Sequence[ModelMessage], params: ModelRequestParameters, max_tokens: int, batch: bool
+    ) -> float:
         if self.limit is None:  # no cap: nothing to estimate
             return 0.0
         chars = len(ModelMessagesTypeAdapter.dump_json(list(messages))) + sum(
-            len(json.dumps(t.parameters_json_schema)) + len(t.description or "") for t in params.function_tools)
+            len(json.dumps(t.parameters_json_schema)) + len(t.description or "") for t in params.function_tools
+        )
         return self.prices.cost(self.model_id, Usage(int(chars / self.CHARS_PER_TOKEN) + 1, max_tokens), batch)
 
     def reserve(self, amount: float) -> None:
         if self.limit is not None and self.spent + self.reserved + amount > self.limit:
-            raise BudgetExhausted(f"budget ${self.limit:.2f}: ${self.spent:.4f} spent, the next call could cost "
-                                  f"${amount:.4f}")
+            raise BudgetExhausted(
+                f"budget ${self.limit:.2f}: ${self.spent:.4f} spent, the next call could cost ${amount:.4f}"
+            )
         self.reserved += amount
 
     def settle(self, reserved: float, actual: float) -> None:
@@ -138,8 +145,13 @@ class PromptRun:
     failed: str | None = None  # transient failure or budget: not recorded, retried by the next run
     rejected: tuple[str, str] | None = None  # a request that failed for good: recorded as rejected
 
-    async def request(self, wrapped: Model, messages: list[ModelMessage], settings: ModelSettings | None,
-                      params: ModelRequestParameters) -> ModelResponse:
+    async def request(
+        self,
+        wrapped: Model,
+        messages: list[ModelMessage],
+        settings: ModelSettings | None,
+        params: ModelRequestParameters,
+    ) -> ModelResponse:
         c = self.collector
         fp = fingerprint(messages)
         row = c.store.turn(self.key, fp)
@@ -147,14 +159,27 @@ class PromptRun:
             row = await self._ask(wrapped, messages, settings, params, fp)
         response = c.decode(wrapped, row, messages, settings, params)
         if row["call_id"] not in c.store.ledger:  # journaled by a run killed before it logged the call
-            await asyncio.to_thread(c.store.ledger.append, kind="collect", model=c.teacher_id, usage=row["usage"],
-                                    latency_s=row["latency_s"], key=self.key, batch=row["batch"],
-                                    call_id=row["call_id"])
+            await asyncio.to_thread(
+                c.store.ledger.append,
+                kind="collect",
+                model=c.teacher_id,
+                usage=row["usage"],
+                latency_s=row["latency_s"],
+                key=self.key,
+                batch=row["batch"],
+                call_id=row["call_id"],
+            )
         self.calls.append(row)
         return response
 
-    async def _ask(self, wrapped: Model, messages: list[ModelMessage], settings: ModelSettings | None,
-                   params: ModelRequestParameters, fp: str) -> dict[str, Any]:
+    async def _ask(
+        self,
+        wrapped: Model,
+        messages: list[ModelMessage],
+        settings: ModelSettings | None,
+        params: ModelRequestParameters,
+        fp: str,
+    ) -> dict[str, Any]:
         from pydantic_ai.exceptions import ModelAPIError, ModelRequestRejectedError
 
         c = self.collector
@@ -170,8 +195,7 @@ class PromptRun:
             try:  # the reservation holds until the real cost replaces it
                 tic = time.perf_counter()
                 response = await wrapped.request(messages, settings, params)
-                row = await asyncio.to_thread(c.journal, self.key, fp, response, time.perf_counter() - tic,
-                                              batch=False)
+                row = await asyncio.to_thread(c.journal, self.key, fp, response, time.perf_counter() - tic, batch=False)
                 actual = row["cost_usd"]
                 return row
             finally:
@@ -201,8 +225,12 @@ class JournalModel(WrapperModel):
         super().__init__(wrapped)
         self.run = run
 
-    async def request(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
-                      model_request_parameters: ModelRequestParameters) -> ModelResponse:
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
         return await self.run.request(self.wrapped, messages, model_settings, model_request_parameters)
 
 
@@ -236,41 +264,67 @@ class CollectSummary:
         """The summary as printed by `mlx-distill collect`."""
         r, t = self.run, self.store_totals
         done = self.accepted + sum(self.rejected.values())
-        out = [f"collected {done} of {self.prompts} prompts from {self.teacher} in {self.wall_s:.1f}s "
-               f"({self.skipped} already in {self.store})",
-               f"accepted {self.accepted}, rejected {sum(self.rejected.values())}"
-               + (": " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) if self.rejected else "")]
+        out = [
+            f"collected {done} of {self.prompts} prompts from {self.teacher} in {self.wall_s:.1f}s "
+            f"({self.skipped} already in {self.store})",
+            f"accepted {self.accepted}, rejected {sum(self.rejected.values())}"
+            + (": " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) if self.rejected else ""),
+        ]
         if self.failed:
-            out.append(f"not recorded {len(self.failed)} (re-run to retry): " + "; ".join(self.failed[:5])
-                       + (" ..." if len(self.failed) > 5 else ""))
+            out.append(
+                f"not recorded {len(self.failed)} (re-run to retry): "
+                + "; ".join(self.failed[:5])
+                + (" ..." if len(self.failed) > 5 else "")
+            )
         if self.budget_stopped:
             out.append(f"budget reached: {self.budget_stopped} prompts not started or stopped before a call")
         u = r.get("usage", {})
-        out.append(f"this run: {r.get('calls', 0)} calls{f' in {self.batches} batches' if self.batches else ''}, "
-                   f"${r.get('cost_usd', 0.0):.4f}; tokens in {u.get('input_tokens', 0)}, out {u.get('output_tokens', 0)}, "
-                   f"cache write {u.get('cache_write_tokens', 0)}, cache read {u.get('cache_read_tokens', 0)}; "
-                   f"cache hit rate {100 * r.get('cache_hit_rate', 0.0):.1f}%, saved ${r.get('saved_usd', 0.0):.4f}")
+        out.append(
+            f"this run: {r.get('calls', 0)} calls{f' in {self.batches} batches' if self.batches else ''}, "
+            f"${r.get('cost_usd', 0.0):.4f}; tokens in {u.get('input_tokens', 0)}, out {u.get('output_tokens', 0)}, "
+            f"cache write {u.get('cache_write_tokens', 0)}, cache read {u.get('cache_read_tokens', 0)}; "
+            f"cache hit rate {100 * r.get('cache_hit_rate', 0.0):.1f}%, saved ${r.get('saved_usd', 0.0):.4f}"
+        )
         per = self.cost_per_accepted
-        out.append(f"store: {self.store_accepted} accepted records, ${t.get('cost_usd', 0.0):.4f} over "
-                   f"{t.get('calls', 0)} calls" + (f", ${per:.4f} per accepted record" if per is not None else ""))
+        out.append(
+            f"store: {self.store_accepted} accepted records, ${t.get('cost_usd', 0.0):.4f} over "
+            f"{t.get('calls', 0)} calls" + (f", ${per:.4f} per accepted record" if per is not None else "")
+        )
         return out
 
 
 class Collector:
     """One collection run over a store (see `collect`)."""
 
-    def __init__(self, teacher: str | Model, store: TeacherStore | str | Path, *, settings: CollectSettings | None = None,
-                 concurrency: int = 4, budget_usd: float | None = None, batch: bool = False,
-                 adapter_path: str | None = None, prices: PriceTable | None = None, poll_interval_s: float = 10.0,
-                 max_poll_interval_s: float = 120.0, max_retries: int | None = None, timeout_s: float | None = None):
+    def __init__(
+        self,
+        teacher: str | Model,
+        store: TeacherStore | str | Path,
+        *,
+        settings: CollectSettings | None = None,
+        concurrency: int = 4,
+        budget_usd: float | None = None,
+        batch: bool = False,
+        adapter_path: str | None = None,
+        prices: PriceTable | None = None,
+        poll_interval_s: float = 10.0,
+        max_poll_interval_s: float = 120.0,
+        max_retries: int | None = None,
+        timeout_s: float | None = None,
+    ):
         from .teacher import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 
         self.settings = settings or CollectSettings()
         self.store = store if isinstance(store, TeacherStore) else TeacherStore(store)
-        self.teacher_id = (teacher_id(teacher, adapter_path) if isinstance(teacher, str)
-                           else f"{teacher.system}:{teacher.model_name}")  # a Model: "mlx:...", "anthropic:..."
-        self.model = resolve_teacher(teacher, adapter_path, max_retries=DEFAULT_MAX_RETRIES if max_retries is None
-                                     else max_retries, timeout_s=timeout_s or DEFAULT_TIMEOUT_S)
+        self.teacher_id = (
+            teacher_id(teacher, adapter_path) if isinstance(teacher, str) else f"{teacher.system}:{teacher.model_name}"
+        )  # a Model: "mlx:...", "anthropic:..."
+        self.model = resolve_teacher(
+            teacher,
+            adapter_path,
+            max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+            timeout_s=timeout_s or DEFAULT_TIMEOUT_S,
+        )
         if prices is not None:
             self.store.ledger.prices = prices
         self.prices = self.store.ledger.prices
@@ -287,21 +341,41 @@ class Collector:
 
     # -- journal --------------------------------------------------------------------------------
 
-    def journal(self, key: str, fp: str, response: ModelResponse, latency_s: float, *, batch: bool,
-                call_id: str | None = None) -> dict[str, Any]:
+    def journal(
+        self, key: str, fp: str, response: ModelResponse, latency_s: float, *, batch: bool, call_id: str | None = None
+    ) -> dict[str, Any]:
         """Journal a paid response, then log it in the ledger; returns the journal row."""
         usage = Usage.of(response.usage)
-        row = {"call_id": call_id or uuid.uuid4().hex, "response": dump_response(response), "usage": usage.to_json(),
-               "cost_usd": self.prices.cost(self.teacher_id, usage, batch), "latency_s": round(latency_s, 4),
-               "batch": batch, "model": self.teacher_id}
+        row = {
+            "call_id": call_id or uuid.uuid4().hex,
+            "response": dump_response(response),
+            "usage": usage.to_json(),
+            "cost_usd": self.prices.cost(self.teacher_id, usage, batch),
+            "latency_s": round(latency_s, 4),
+            "batch": batch,
+            "model": self.teacher_id,
+        }
         self.store.add_turn(key, fp, row)
         row = self.store.turn(key, fp) or row
-        self.store.ledger.append(kind="collect", model=self.teacher_id, usage=usage, latency_s=latency_s, key=key,
-                                 batch=batch, call_id=row["call_id"])
+        self.store.ledger.append(
+            kind="collect",
+            model=self.teacher_id,
+            usage=usage,
+            latency_s=latency_s,
+            key=key,
+            batch=batch,
+            call_id=row["call_id"],
+        )
         return row
 
-    def decode(self, wrapped: Model, row: dict[str, Any], messages: list[ModelMessage],
-               settings: ModelSettings | None, params: ModelRequestParameters) -> ModelResponse:
+    def decode(
+        self,
+        wrapped: Model,
+        row: dict[str, Any],
+        messages: list[ModelMessage],
+        settings: ModelSettings | None,
+        params: ModelRequestParameters,
+    ) -> ModelResponse:
         """The response a journal row holds (a batch result is read with the live request's settings)."""
         if "response" in row:
             return load_response(row["response"])
@@ -312,8 +386,13 @@ class Collector:
     # -- prompts --------------------------------------------------------------------------------
 
     def key_of(self, prompt: Prompt) -> str:
-        return record_key(prompt.key_fields(), teacher=self.teacher_id, settings=self.settings.key_settings(),
-                          system_prompt=self.settings.system_prompt, tools=self.tool_schemas)
+        return record_key(
+            prompt.key_fields(),
+            teacher=self.teacher_id,
+            settings=self.settings.key_settings(),
+            system_prompt=self.settings.system_prompt,
+            tools=self.tool_schemas,
+        )
 
     async def run_prompt(self, prompt: Prompt) -> PromptRun:
         from ..agent import create_agent
@@ -325,13 +404,21 @@ class Collector:
             facts = await asyncio.to_thread(prepare_workspace, prompt, tmp)
             question = question_text(prompt, facts)
             stops = getattr(self.model, "stop_strings", None)
-            model_settings: dict[str, Any] = {"temperature": self.settings.temperature,
-                                              "max_tokens": self.settings.max_tokens}
+            model_settings: dict[str, Any] = {
+                "temperature": self.settings.temperature,
+                "max_tokens": self.settings.max_tokens,
+            }
             if stops is not None:  # a local MLX teacher: the template's end-of-turn strings
                 model_settings["stop_sequences"] = list(stops())
-            agent = create_agent(JournalModel(self.model, run), workspace=tmp, tools=self.settings.tools,
-                                 system_prompt=self.settings.system_prompt, model_settings=model_settings,
-                                 max_requests=self.settings.max_requests, max_tool_calls=self.settings.max_tool_calls)
+            agent = create_agent(
+                JournalModel(self.model, run),
+                workspace=tmp,
+                tools=self.settings.tools,
+                system_prompt=self.settings.system_prompt,
+                model_settings=model_settings,
+                max_requests=self.settings.max_requests,
+                max_tool_calls=self.settings.max_tool_calls,
+            )
             outcome = await arun_question(agent, question)
             if run.fatal or run.failed:
                 return run
@@ -353,20 +440,40 @@ class Collector:
         if run.rejected:
             verdict = Verdict.reject(*run.rejected)
         else:
-            verdict = verify(messages, offered=list(self.settings.tools), outcome=outcome.outcome, stop_reason=stop,
-                             final_text=outcome.final_text, label=p.label, answer=p.answer,
-                             facts=facts if p.answer else None, workspace_root=root)
+            verdict = verify(
+                messages,
+                offered=list(self.settings.tools),
+                outcome=outcome.outcome,
+                stop_reason=stop,
+                final_text=outcome.final_text,
+                label=p.label,
+                answer=p.answer,
+                facts=facts if p.answer else None,
+                workspace_root=root,
+            )
             if outcome.error and verdict.accepted:
                 verdict = Verdict.reject("unclean-end", outcome.error)
         usage = sum((Usage.of(c["usage"]) for c in run.calls), Usage())
         decided = "tool" if outcome.tool_calls else "direct"
-        meta = {"id": p.id, "source": SOURCE, "category": p.category or decided, "label": p.label or decided,
-                "key": run.key, "verdict": verdict.to_json(), "teacher": self.teacher_id, "question": question,
-                "workspace": p.workspace.model_dump(mode="json") if p.workspace else None,
-                "usage": usage.to_json(), "cost_usd": round(sum(c["cost_usd"] for c in run.calls), 8),
-                "latency_s": round(sum(c["latency_s"] for c in run.calls), 4), "requests": len(run.calls),
-                "stop_reason": stop, "outcome": outcome.outcome, "batch": any(c["batch"] for c in run.calls),
-                "settings": self.settings.key_settings()}
+        meta = {
+            "id": p.id,
+            "source": SOURCE,
+            "category": p.category or decided,
+            "label": p.label or decided,
+            "key": run.key,
+            "verdict": verdict.to_json(),
+            "teacher": self.teacher_id,
+            "question": question,
+            "workspace": p.workspace.model_dump(mode="json") if p.workspace else None,
+            "usage": usage.to_json(),
+            "cost_usd": round(sum(c["cost_usd"] for c in run.calls), 8),
+            "latency_s": round(sum(c["latency_s"] for c in run.calls), 4),
+            "requests": len(run.calls),
+            "stop_reason": stop,
+            "outcome": outcome.outcome,
+            "batch": any(c["batch"] for c in run.calls),
+            "settings": self.settings.key_settings(),
+        }
         return Record.model_validate({"messages": messages, "tools": self.tool_schemas, "meta": meta})
 
     async def run(self, prompts: Sequence[Prompt], progress: Progress | None = None) -> CollectSummary:
@@ -430,13 +537,20 @@ class Collector:
         summary.store_accepted = len(self.store.records(accepted=True))
         summary.wall_s = time.perf_counter() - tic
         if fatal is not None:
-            raise CollectError(f"prompt {fatal.prompt.id}: the teacher refused the request ({fatal.fatal}); "
-                               f"nothing was recorded for it")
+            raise CollectError(
+                f"prompt {fatal.prompt.id}: the teacher refused the request ({fatal.fatal}); "
+                f"nothing was recorded for it"
+            )
         return summary
 
 
-async def acollect(teacher: str | Model, prompts: Sequence[Prompt], store: str | Path | TeacherStore,
-                   progress: Progress | None = None, **options: Any) -> CollectSummary:
+async def acollect(
+    teacher: str | Model,
+    prompts: Sequence[Prompt],
+    store: str | Path | TeacherStore,
+    progress: Progress | None = None,
+    **options: Any,
+) -> CollectSummary:
     """`collect` for async callers."""
     collector = Collector(teacher, store, **options)
     try:
@@ -447,10 +561,14 @@ async def acollect(teacher: str | Model, prompts: Sequence[Prompt], store: str |
             await client.close()
 
 
-def collect(teacher: str | Model, prompts: Sequence[Prompt], store: str | Path | TeacherStore,
-            progress: Progress | None = None, **options: Any) -> CollectSummary:
+def collect(
+    teacher: str | Model,
+    prompts: Sequence[Prompt],
+    store: str | Path | TeacherStore,
+    progress: Progress | None = None,
+    **options: Any,
+) -> CollectSummary:
     """Collect every prompt not yet in `store` from `teacher`; returns the summary. Options: settings
     (CollectSettings), concurrency, budget_usd, batch, adapter_path, prices, poll_interval_s, max_retries,
     timeout_s. Raises CollectError when the teacher rejects a request (bad key, bad request)."""
     return asyncio.run(acollect(teacher, prompts, store, progress, **options))
-

@@ -61,9 +61,17 @@ class DriftWatch:
     """Samples `rate` of the student's turns for a background teacher check. `ledger`: where each check is
     recorded (kind `drift`); `store`: a teacher store directory for the disagreeing turns."""
 
-    def __init__(self, rate: float = 0.05, *, window: int = 100, threshold: float = DEFAULT_THRESHOLD,
-                 min_samples: int = 10, seed: int | None = None, ledger: Any = None,
-                 store: str | Path | None = None):
+    def __init__(
+        self,
+        rate: float = 0.05,
+        *,
+        window: int = 100,
+        threshold: float = DEFAULT_THRESHOLD,
+        min_samples: int = 10,
+        seed: int | None = None,
+        ledger: Any = None,
+        store: str | Path | None = None,
+    ):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"drift rate must be within 0..1, got {rate}")
         self.rate, self.window, self.threshold, self.min_samples = rate, window, threshold, min_samples
@@ -79,15 +87,22 @@ class DriftWatch:
 
     # -- sampling -----------------------------------------------------------------------------------
 
-    def maybe_check(self, router: Any, messages: list[ModelMessage], settings: Any, params: ModelRequestParameters,
-                    response: ModelResponse) -> bool:
+    def maybe_check(
+        self,
+        router: Any,
+        messages: list[ModelMessage],
+        settings: Any,
+        params: ModelRequestParameters,
+        response: ModelResponse,
+    ) -> bool:
         """Sample this student turn or not; when sampled, ask the teacher in the background."""
         self.offered += 1
         if self._rng.random() >= self.rate:
             return False
         self.sampled += 1
         task = asyncio.get_running_loop().create_task(
-            self._check(router.teacher, router.student, messages, settings, params, response))
+            self._check(router.teacher, router.student, messages, settings, params, response)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
@@ -97,8 +112,15 @@ class DriftWatch:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _check(self, teacher: Model, student: Model, messages: list[ModelMessage], settings: Any,
-                     params: ModelRequestParameters, response: ModelResponse) -> None:
+    async def _check(
+        self,
+        teacher: Model,
+        student: Model,
+        messages: list[ModelMessage],
+        settings: Any,
+        params: ModelRequestParameters,
+        response: ModelResponse,
+    ) -> None:
         tic = time.perf_counter()
         try:
             answer = await teacher.request(teacher.prepare_messages(list(messages), params), settings, params)
@@ -108,9 +130,16 @@ class DriftWatch:
         agree = turns_agree(response, answer, params)
         key = None if agree else self._keep(messages, answer, params, response)
         self.agreements.append(agree)
-        self._log(teacher, answer, time.perf_counter() - tic, agree=agree, student=student.model_id,
-                  student_decision=list(decision(response)[:2]), teacher_decision=list(decision(answer)[:2]),
-                  kept=key)
+        self._log(
+            teacher,
+            answer,
+            time.perf_counter() - tic,
+            agree=agree,
+            student=student.model_id,
+            student_decision=list(decision(response)[:2]),
+            teacher_decision=list(decision(answer)[:2]),
+            kept=key,
+        )
         self._maybe_warn()
 
     def _log(self, teacher: Model, answer: ModelResponse | None, latency_s: float, **extra: Any) -> None:
@@ -118,13 +147,23 @@ class DriftWatch:
             return
         from pydantic_ai.usage import RequestUsage
 
-        self.ledger.append(kind="drift", model=teacher.model_id, usage=answer.usage if answer else RequestUsage(),
-                           latency_s=latency_s, **extra)
+        self.ledger.append(
+            kind="drift",
+            model=teacher.model_id,
+            usage=answer.usage if answer else RequestUsage(),
+            latency_s=latency_s,
+            **extra,
+        )
 
     # -- what a disagreement leaves behind ---------------------------------------------------------------
 
-    def _keep(self, messages: list[ModelMessage], answer: ModelResponse, params: ModelRequestParameters,
-              student_response: ModelResponse) -> str | None:
+    def _keep(
+        self,
+        messages: list[ModelMessage],
+        answer: ModelResponse,
+        params: ModelRequestParameters,
+        student_response: ModelResponse,
+    ) -> str | None:
         """The conversation up to this turn plus the teacher's turn, as an accepted teacher record."""
         if self.store is None:
             return None
@@ -138,10 +177,22 @@ class DriftWatch:
         tools = tool_dicts(params)
         key = content_hash({"messages": rec_messages, "tools": tools})
         label = "tool" if any(m.get("tool_calls") for m in rec_messages) else "direct"
-        record = parse_record({"messages": rec_messages, "tools": tools, "meta": {
-            "id": f"drift-{key[:16]}", "source": "teacher", "category": "drift", "label": label, "key": key,
-            "verdict": Verdict.accept().to_json(), "teacher": answer.model_name,
-            "drift": {"student": list(decision(student_response)[:2]), "teacher": list(decision(answer)[:2])}}})
+        record = parse_record(
+            {
+                "messages": rec_messages,
+                "tools": tools,
+                "meta": {
+                    "id": f"drift-{key[:16]}",
+                    "source": "teacher",
+                    "category": "drift",
+                    "label": label,
+                    "key": key,
+                    "verdict": Verdict.accept().to_json(),
+                    "teacher": answer.model_name,
+                    "drift": {"student": list(decision(student_response)[:2]), "teacher": list(decision(answer)[:2])},
+                },
+            }
+        )
         if TeacherStore(self.store).add(record):
             self.kept.append(key)
         return key
@@ -159,31 +210,49 @@ class DriftWatch:
     def _maybe_warn(self) -> None:
         if self.below() and not self._warned:
             self._warned = True
-            warnings.warn(DriftWarning(drift_message(self.rolling_agreement, len(self.agreements), self.threshold)),
-                          stacklevel=2)
+            warnings.warn(
+                DriftWarning(drift_message(self.rolling_agreement, len(self.agreements), self.threshold)), stacklevel=2
+            )
 
     def status(self) -> dict[str, Any]:
-        return drift_status(list(self.agreements), threshold=self.threshold, min_samples=self.min_samples,
-                            offered=self.offered, sampled=self.sampled)
+        return drift_status(
+            list(self.agreements),
+            threshold=self.threshold,
+            min_samples=self.min_samples,
+            offered=self.offered,
+            sampled=self.sampled,
+        )
 
 
 def drift_message(agreement: float | None, n: int, threshold: float) -> str:
-    return (f"drift: the student agreed with the teacher on {agreement:.1%} of the last {n} sampled calls, "
-            f"below the gate threshold {threshold:.0%}; the disagreeing turns were kept as training data")
+    return (
+        f"drift: the student agreed with the teacher on {agreement:.1%} of the last {n} sampled calls, "
+        f"below the gate threshold {threshold:.0%}; the disagreeing turns were kept as training data"
+    )
 
 
 def drift_status(agreements: list[bool], *, threshold: float, min_samples: int = 10, **extra: Any) -> dict[str, Any]:
     value = rolling_agreement(agreements)
     below = len(agreements) >= min_samples and value is not None and value < threshold
-    return {"checks": len(agreements), "rolling_agreement": value, "threshold": threshold, "below": below,
-            "warnings": [drift_message(value, len(agreements), threshold)] if below else [], **extra}
+    return {
+        "checks": len(agreements),
+        "rolling_agreement": value,
+        "threshold": threshold,
+        "below": below,
+        "warnings": [drift_message(value, len(agreements), threshold)] if below else [],
+        **extra,
+    }
 
 
-def ledger_drift(ledger_path: str | Path, *, threshold: float, window: int = 100, min_samples: int = 10) -> dict[str, Any]:
+def ledger_drift(
+    ledger_path: str | Path, *, threshold: float, window: int = 100, min_samples: int = 10
+) -> dict[str, Any]:
     """The drift status of a ledger: rolling agreement over its last `window` drift checks."""
     from .ledger import read_ledger
 
-    checks = [bool(r["agree"]) for r in read_ledger(ledger_path) if r.get("kind") == "drift" and r.get("agree") is not None]
+    checks = [
+        bool(r["agree"]) for r in read_ledger(ledger_path) if r.get("kind") == "drift" and r.get("agree") is not None
+    ]
     return drift_status(checks[-window:], threshold=threshold, min_samples=min_samples)
 
 

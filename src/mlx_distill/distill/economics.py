@@ -61,8 +61,9 @@ def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def analyze(rows: list[dict[str, Any]], *, training_s: float | None = None,
-            training_usd_per_hour: float = 0.0) -> dict[str, Any]:
+def analyze(
+    rows: list[dict[str, Any]], *, training_s: float | None = None, training_usd_per_hour: float = 0.0
+) -> dict[str, Any]:
     """The economics of a ledger (see the module docstring). Amounts in US dollars."""
     route = [r for r in rows if r.get("kind") == "route"]
     by_teacher = [r for r in route if r.get("answered_by") == "teacher"]
@@ -75,7 +76,9 @@ def analyze(rows: list[dict[str, Any]], *, training_s: float | None = None,
     collection = sum(r["cost_usd"] for r in rows if r.get("kind") == "collect")
     training = (training_s or 0.0) / 3600.0 * training_usd_per_hour
     fixed = collection + training
-    saving = (teacher_per_call - routed_per_call) if teacher_per_call is not None and routed_per_call is not None else None
+    saving = (
+        (teacher_per_call - routed_per_call) if teacher_per_call is not None and routed_per_call is not None else None
+    )
     if saving is None or saving <= 0:
         break_even = None
     else:
@@ -87,7 +90,9 @@ def analyze(rows: list[dict[str, Any]], *, training_s: float | None = None,
         "local_fraction": (n - len(by_teacher)) / n if n else None,
         "fallbacks": len(by_teacher),
         "fallback_rate": len(by_teacher) / n if n else None,
-        "fallback_rate_by_reason": {k or "unknown": v / n for k, v in sorted(reasons.items(), key=lambda kv: str(kv[0]))},
+        "fallback_rate_by_reason": {
+            k or "unknown": v / n for k, v in sorted(reasons.items(), key=lambda kv: str(kv[0]))
+        },
         "drift_checks": len(drift),
         "drift_agreement": _mean([1.0 if r.get("agree") else 0.0 for r in drift if r.get("agree") is not None]),
         "teacher_calls_observed": len(teacher_calls),
@@ -118,19 +123,29 @@ def _pct(x: float | None) -> str:
 
 
 def summary_rows(e: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = [("routed calls", str(e["routed_calls"])),
-            ("answered locally", f"{e['answered_locally']} ({_pct(e['local_fraction'])})"),
-            ("fallback rate", _pct(e["fallback_rate"]))]
+    rows = [
+        ("routed calls", str(e["routed_calls"])),
+        ("answered locally", f"{e['answered_locally']} ({_pct(e['local_fraction'])})"),
+        ("fallback rate", _pct(e["fallback_rate"])),
+    ]
     rows += [(f"  fallback: {k}", _pct(v)) for k, v in e["fallback_rate_by_reason"].items()]
-    rows += [("drift checks (agreement)", f"{e['drift_checks']} ({_pct(e['drift_agreement'])})"),
-             ("teacher cost per call (observed)", f"{_usd(e['teacher_cost_per_call'], 6)} over "
-                                                  f"{e['teacher_calls_observed']} calls"),
-             ("cost per 1,000 calls, teacher only", _usd(e["cost_per_1k_before"], 2)),
-             ("cost per 1,000 calls, routed", _usd(e["cost_per_1k_after"], 2)),
-             ("one-off cost (collection + training)", f"{_usd(e['one_off_cost'], 2)} "
-                                                      f"({_usd(e['collection_cost'], 2)} + {_usd(e['training_cost'], 2)})"),
-             ("break-even", "never (no saving per call)" if e["break_even_calls"] is None
-              else f"{e['break_even_calls']:,} calls")]
+    rows += [
+        ("drift checks (agreement)", f"{e['drift_checks']} ({_pct(e['drift_agreement'])})"),
+        (
+            "teacher cost per call (observed)",
+            f"{_usd(e['teacher_cost_per_call'], 6)} over {e['teacher_calls_observed']} calls",
+        ),
+        ("cost per 1,000 calls, teacher only", _usd(e["cost_per_1k_before"], 2)),
+        ("cost per 1,000 calls, routed", _usd(e["cost_per_1k_after"], 2)),
+        (
+            "one-off cost (collection + training)",
+            f"{_usd(e['one_off_cost'], 2)} ({_usd(e['collection_cost'], 2)} + {_usd(e['training_cost'], 2)})",
+        ),
+        (
+            "break-even",
+            "never (no saving per call)" if e["break_even_calls"] is None else f"{e['break_even_calls']:,} calls",
+        ),
+    ]
     return rows
 
 
@@ -160,8 +175,13 @@ def plot(e: dict[str, Any], path: str | os.PathLike) -> Path | None:
     ax.plot(xs, [e["one_off_cost"] + x * e["routed_cost_per_call"] for x in xs], label="routed (student first)")
     if e["break_even_calls"]:
         ax.axvline(e["break_even_calls"], color="grey", linestyle="--", linewidth=1)
-        ax.annotate(f"break-even: {e['break_even_calls']:,} calls", (e["break_even_calls"], 0),
-                    textcoords="offset points", xytext=(4, 8), fontsize=8)
+        ax.annotate(
+            f"break-even: {e['break_even_calls']:,} calls",
+            (e["break_even_calls"], 0),
+            textcoords="offset points",
+            xytext=(4, 8),
+            fontsize=8,
+        )
     ax.set_xlabel("calls")
     ax.set_ylabel("cumulative cost (USD)")
     ax.set_title("Teacher only vs routed")
@@ -180,7 +200,10 @@ def write_report(e: dict[str, Any], out_dir: str | os.PathLike, *, command: str 
 
     out = Path(out_dir)
     chart = plot(e, out / "economics.png")
-    return {"json": write_json(out / "economics.json", e),
-            "markdown": atomic_write_text(out / "economics.md", to_markdown(e, command=command,
-                                                                            chart="economics.png" if chart else None)),
-            "chart": chart}
+    return {
+        "json": write_json(out / "economics.json", e),
+        "markdown": atomic_write_text(
+            out / "economics.md", to_markdown(e, command=command, chart="economics.png" if chart else None)
+        ),
+        "chart": chart,
+    }

@@ -14,26 +14,59 @@ from ..cli_errors import one_line_errors
 
 
 @click.command("gate")
-@click.option("--student", "-m", required=True,
-              help="The student: embedded:smollm2-135m, a model directory, a server URL or a pydantic-ai name.")
-@click.option("--adapter-path", default=None, type=click.Path(exists=True, file_okay=False),
-              help="The student's LoRA adapter.")
-@click.option("--against", required=True,
-              help="Held-out teacher records (a JSONL file or a store directory) or a benchmark suite "
-                   "(built-in name or suite file).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True,
-              help="Balanced agreement needed to pass.")
+@click.option(
+    "--student",
+    "-m",
+    required=True,
+    help="The student: embedded:smollm2-135m, a model directory, a server URL or a pydantic-ai name.",
+)
+@click.option(
+    "--adapter-path", default=None, type=click.Path(exists=True, file_okay=False), help="The student's LoRA adapter."
+)
+@click.option(
+    "--against",
+    required=True,
+    help="Held-out teacher records (a JSONL file or a store directory) or a benchmark suite "
+    "(built-in name or suite file).",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.95,
+    show_default=True,
+    help="Balanced agreement needed to pass.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases (both classes kept).")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
-@click.option("--ledger", "ledger_path", type=click.Path(exists=True), default=None,
-              help="A router's ledger: fail also when the rolling drift agreement there is below the threshold.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Report directory (default: runs/gate/<timestamp>).")
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(exists=True),
+    default=None,
+    help="A router's ledger: fail also when the rolling drift agreement there is below the threshold.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Report directory (default: runs/gate/<timestamp>).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print gate.json to stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @one_line_errors
-def gate(student: str, adapter_path: str | None, against: str, threshold: float, limit: int | None,
-         max_tokens: int, ledger_path: str | None, out_dir: str | None, as_json: bool, no_progress: bool) -> None:
+def gate(
+    student: str,
+    adapter_path: str | None,
+    against: str,
+    threshold: float,
+    limit: int | None,
+    max_tokens: int,
+    ledger_path: str | None,
+    out_dir: str | None,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
     """Pass or fail a student: its agreement with the teacher per decision class. Exit 0 on pass, 1 on fail."""
     from ..bench.cli import ProgressBar
     from ..bench.runner import ModelSpec, RunConfig
@@ -41,13 +74,20 @@ def gate(student: str, adapter_path: str | None, against: str, threshold: float,
 
     target = load_against(against, limit=limit)
     with ProgressBar(not no_progress, "gate") as bar:
-        result = run_gate(ModelSpec(student, adapter_path), target, threshold=threshold,
-                          config=RunConfig(max_tokens=max_tokens), progress=bar)
+        result = run_gate(
+            ModelSpec(student, adapter_path),
+            target,
+            threshold=threshold,
+            config=RunConfig(max_tokens=max_tokens),
+            progress=bar,
+        )
     if ledger_path:
         from .drift import apply_drift
 
         apply_drift(result, ledger_path)
-    paths = write_gate_report(result, Path(out_dir) if out_dir else Path("runs") / "gate" / time.strftime("%Y%m%d-%H%M%S"))
+    paths = write_gate_report(
+        result, Path(out_dir) if out_dir else Path("runs") / "gate" / time.strftime("%Y%m%d-%H%M%S")
+    )
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -64,18 +104,43 @@ def gate(student: str, adapter_path: str | None, against: str, threshold: float,
 
 @click.command("economics")
 @click.argument("report_dir", type=click.Path(exists=True))
-@click.option("--ledger", "ledgers", multiple=True, type=click.Path(exists=True),
-              help="More ledgers (files or directories) to read besides REPORT_DIR's (repeatable).")
-@click.option("--adapter-path", default=None, type=click.Path(exists=True, file_okay=False),
-              help="The student's adapter: its recorded training time counts as a one-off cost.")
-@click.option("--training-usd-per-hour", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="What an hour of your training machine costs (0: a machine you already own).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Where economics.md/.json/.png go (default: REPORT_DIR, or its folder for a file).")
+@click.option(
+    "--ledger",
+    "ledgers",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="More ledgers (files or directories) to read besides REPORT_DIR's (repeatable).",
+)
+@click.option(
+    "--adapter-path",
+    default=None,
+    type=click.Path(exists=True, file_okay=False),
+    help="The student's adapter: its recorded training time counts as a one-off cost.",
+)
+@click.option(
+    "--training-usd-per-hour",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="What an hour of your training machine costs (0: a machine you already own).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where economics.md/.json/.png go (default: REPORT_DIR, or its folder for a file).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print economics.json to stdout.")
 @one_line_errors
-def economics(report_dir: str, ledgers: tuple[str, ...], adapter_path: str | None, training_usd_per_hour: float,
-              out_dir: str | None, as_json: bool) -> None:
+def economics(
+    report_dir: str,
+    ledgers: tuple[str, ...],
+    adapter_path: str | None,
+    training_usd_per_hour: float,
+    out_dir: str | None,
+    as_json: bool,
+) -> None:
     """Cost per 1,000 calls before and after routing, local fraction, fallbacks and break-even, from ledgers."""
     from ..io import InputError
     from .economics import analyze, find_ledgers, read_rows, summary_rows, training_seconds, write_report
@@ -83,13 +148,22 @@ def economics(report_dir: str, ledgers: tuple[str, ...], adapter_path: str | Non
     paths = [p for root in (report_dir, *ledgers) for p in find_ledgers(root)]
     if not paths:
         raise InputError("no ledger.jsonl found (run the router, collect or shadow first)", path=report_dir)
-    data = analyze(read_rows(paths), training_s=training_seconds(adapter_path) if adapter_path else None,
-                   training_usd_per_hour=training_usd_per_hour)
+    data = analyze(
+        read_rows(paths),
+        training_s=training_seconds(adapter_path) if adapter_path else None,
+        training_usd_per_hour=training_usd_per_hour,
+    )
     data["ledgers"] = [str(p) for p in paths]
     out = Path(out_dir) if out_dir else (Path(report_dir) if Path(report_dir).is_dir() else Path(report_dir).parent)
-    command = " ".join(["mlx-distill economics", report_dir, *(f"--ledger {p}" for p in ledgers),
-                        *([f"--adapter-path {adapter_path}"] if adapter_path else []),
-                        *([f"--training-usd-per-hour {training_usd_per_hour:g}"] if training_usd_per_hour else [])])
+    command = " ".join(
+        [
+            "mlx-distill economics",
+            report_dir,
+            *(f"--ledger {p}" for p in ledgers),
+            *([f"--adapter-path {adapter_path}"] if adapter_path else []),
+            *([f"--training-usd-per-hour {training_usd_per_hour:g}"] if training_usd_per_hour else []),
+        ]
+    )
     written = write_report(data, out, command=command)
     if as_json:
         click.echo(json.dumps(data, indent=2))

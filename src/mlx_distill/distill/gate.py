@@ -78,9 +78,16 @@ def case_from_record(record: Record) -> tuple[Case, Reference]:
     answer: dict[str, Any] = {"type": "relevance" if ref.decision == "tool" else "irrelevance"}
     if ref.tool:
         answer["target_tool"] = ref.tool
-    case = Case(id=record.id, question=record.user_text() or "(no question)", label=ref.decision,
-                category=record.meta.category, functions=list(record.tools), answer=answer, scoring="bfcl",
-                suite="teacher-records")
+    case = Case(
+        id=record.id,
+        question=record.user_text() or "(no question)",
+        label=ref.decision,
+        category=record.meta.category,
+        functions=list(record.tools),
+        answer=answer,
+        scoring="bfcl",
+        suite="teacher-records",
+    )
     return case, ref
 
 
@@ -113,8 +120,12 @@ def load_against(spec: str | os.PathLike, *, limit: int | None = None) -> Agains
             keep = {c.id for c in _balanced_head([c for c, _ in pairs], limit)}
             pairs = [(c, ref) for c, ref in pairs if c.id in keep]
         systems = Counter(m.content for r in records for m in r.messages[:1] if m.role == "system")
-        return Against(Suite(path.name, [c for c, _ in pairs], str(path)), {c.id: ref for c, ref in pairs},
-                       systems.most_common(1)[0][0] if systems else None, kind="records")
+        return Against(
+            Suite(path.name, [c for c, _ in pairs], str(path)),
+            {c.id: ref for c, ref in pairs},
+            systems.most_common(1)[0][0] if systems else None,
+            kind="records",
+        )
     suite = load_suite(str(spec))
     if limit:
         suite = Suite(suite.name, _balanced_head(suite.cases, limit), suite.source)
@@ -199,8 +210,10 @@ def agreement(score: CaseScore, ref: Reference | None) -> tuple[bool, str]:
     if first.get("name") != ref.tool:
         return False, f"called {first.get('name')}, teacher called {ref.tool}"
     if ref.arguments is not None and not equivalent_arguments(first.get("arguments"), ref.arguments, ref.schema):
-        return False, (f"arguments {json.dumps(first.get('arguments'), sort_keys=True)} differ from the teacher's "
-                       f"{json.dumps(ref.arguments, sort_keys=True)}")
+        return False, (
+            f"arguments {json.dumps(first.get('arguments'), sort_keys=True)} differ from the teacher's "
+            f"{json.dumps(ref.arguments, sort_keys=True)}"
+        )
     return True, "same call"
 
 
@@ -232,9 +245,18 @@ class GateResult:
     drift: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"student": self.student, "against": self.against, "kind": self.kind, "threshold": self.threshold,
-                "passed": self.passed, "reasons": self.reasons, "agreement": self.agreement,
-                "decision": self.decision, "drift": self.drift, "cases": self.cases}
+        return {
+            "student": self.student,
+            "against": self.against,
+            "kind": self.kind,
+            "threshold": self.threshold,
+            "passed": self.passed,
+            "reasons": self.reasons,
+            "agreement": self.agreement,
+            "decision": self.decision,
+            "drift": self.drift,
+            "cases": self.cases,
+        }
 
 
 def verdict(metrics: dict[str, Any], threshold: float) -> tuple[bool, list[str]]:
@@ -246,8 +268,10 @@ def verdict(metrics: dict[str, Any], threshold: float) -> tuple[bool, list[str]]
     if balanced is None:
         reasons.append("no cases were scored")
     elif len(classes) < 2:
-        reasons.append(f"the reference has only {', '.join(classes) or 'no'} cases: a student that always decides "
-                       "the same way would pass; add cases of the other decision")
+        reasons.append(
+            f"the reference has only {', '.join(classes) or 'no'} cases: a student that always decides "
+            "the same way would pass; add cases of the other decision"
+        )
     elif balanced < threshold:
         reasons.append(f"balanced agreement {balanced:.1%} is below the threshold {threshold:.0%}")
     if metrics.get("at_or_below_baseline"):
@@ -255,8 +279,14 @@ def verdict(metrics: dict[str, Any], threshold: float) -> tuple[bool, list[str]]
     return not reasons, reasons
 
 
-def run_gate(student: ModelSpec, against: Against, *, threshold: float = DEFAULT_THRESHOLD,
-             config: RunConfig | None = None, progress: Callable[[int, int, str], None] | None = None) -> GateResult:
+def run_gate(
+    student: ModelSpec,
+    against: Against,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    config: RunConfig | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> GateResult:
     """Replay `against` through the student in the real agent and score agreement per decision class."""
     config = config or RunConfig()
     if against.system_prompt and config.system_prompt is None:
@@ -268,13 +298,32 @@ def run_gate(student: ModelSpec, against: Against, *, threshold: float = DEFAULT
     scored = agreement_scores(run.scores, against.references)
     agreed = aggregate([s for s, _ in scored])
     passed, reasons = verdict(agreed, threshold)
-    cases = [{"id": s.case_id, "category": s.category, "reference": orig.label, "student": orig.predicted,
-              "agrees": s.predicted == s.label, "why": why, "calls": orig.tool_calls, "correct": orig.correct,
-              "outcome": orig.outcome, "final_text": orig.final_text[:500]}
-             for (s, why), orig in zip(scored, run.scores)]
-    return GateResult(student=student.label, against=against.suite.source or against.suite.name, kind=against.kind,
-                      threshold=threshold, passed=passed, agreement=agreed, decision=aggregate(run.scores),
-                      cases=cases, reasons=reasons)
+    cases = [
+        {
+            "id": s.case_id,
+            "category": s.category,
+            "reference": orig.label,
+            "student": orig.predicted,
+            "agrees": s.predicted == s.label,
+            "why": why,
+            "calls": orig.tool_calls,
+            "correct": orig.correct,
+            "outcome": orig.outcome,
+            "final_text": orig.final_text[:500],
+        }
+        for (s, why), orig in zip(scored, run.scores)
+    ]
+    return GateResult(
+        student=student.label,
+        against=against.suite.source or against.suite.name,
+        kind=against.kind,
+        threshold=threshold,
+        passed=passed,
+        agreement=agreed,
+        decision=aggregate(run.scores),
+        cases=cases,
+        reasons=reasons,
+    )
 
 
 # -- reports ------------------------------------------------------------------------------------------
@@ -286,18 +335,22 @@ def _pct(x: Any) -> str:
 
 def summary_rows(result: GateResult) -> list[tuple[str, str]]:
     a, d = result.agreement, result.decision
-    rows = [("balanced agreement", _pct(a.get("balanced_accuracy"))),
-            ("majority baseline", _pct(a.get("majority_baseline"))),
-            ("threshold", _pct(result.threshold))]
+    rows = [
+        ("balanced agreement", _pct(a.get("balanced_accuracy"))),
+        ("majority baseline", _pct(a.get("majority_baseline"))),
+        ("threshold", _pct(result.threshold)),
+    ]
     for cls, v in sorted((a.get("per_class") or {}).items()):
         if v.get("support"):
             rows.append((f"recall {cls} ({v['support']} cases)", _pct(v.get("recall"))))
-    rows += [("decision accuracy (call vs answer)", _pct(d.get("decision_accuracy"))),
-             ("decision balanced accuracy", _pct(d.get("balanced_accuracy"))),
-             ("same tool", _pct(d.get("right_tool_rate"))),
-             ("argument validity", _pct(d.get("argument_validity"))),
-             ("answer correct (where known)", _pct(d.get("answer_correctness") if result.kind == "suite" else None)),
-             ("cases", str(a.get("cases", 0)))]
+    rows += [
+        ("decision accuracy (call vs answer)", _pct(d.get("decision_accuracy"))),
+        ("decision balanced accuracy", _pct(d.get("balanced_accuracy"))),
+        ("same tool", _pct(d.get("right_tool_rate"))),
+        ("argument validity", _pct(d.get("argument_validity"))),
+        ("answer correct (where known)", _pct(d.get("answer_correctness") if result.kind == "suite" else None)),
+        ("cases", str(a.get("cases", 0))),
+    ]
     if result.drift:
         rows.append(("drift agreement (rolling)", _pct(result.drift.get("rolling_agreement"))))
     return rows
@@ -306,9 +359,11 @@ def summary_rows(result: GateResult) -> list[tuple[str, str]]:
 def verdict_line(result: GateResult) -> str:
     head = "PASS" if result.passed else "FAIL"
     tail = "" if result.passed else ": " + "; ".join(result.reasons)
-    return (f"{head} {result.student} against {result.against}: balanced agreement "
-            f"{_pct(result.agreement.get('balanced_accuracy'))} (majority baseline "
-            f"{_pct(result.agreement.get('majority_baseline'))}, threshold {_pct(result.threshold)}){tail}")
+    return (
+        f"{head} {result.student} against {result.against}: balanced agreement "
+        f"{_pct(result.agreement.get('balanced_accuracy'))} (majority baseline "
+        f"{_pct(result.agreement.get('majority_baseline'))}, threshold {_pct(result.threshold)}){tail}"
+    )
 
 
 def to_markdown(result: GateResult) -> str:
@@ -323,5 +378,7 @@ def to_markdown(result: GateResult) -> str:
 
 def write_gate_report(result: GateResult, out_dir: str | os.PathLike) -> dict[str, Path]:
     out = Path(out_dir)
-    return {"json": write_json(out / "gate.json", result.to_json()),
-            "markdown": atomic_write_text(out / "gate.md", to_markdown(result))}
+    return {
+        "json": write_json(out / "gate.json", result.to_json()),
+        "markdown": atomic_write_text(out / "gate.md", to_markdown(result)),
+    }

@@ -37,18 +37,35 @@ class Ledger:
     def __contains__(self, call_id: str) -> bool:
         return call_id in self._ids
 
-    def append(self, *, kind: str, model: str, usage: Any, latency_s: float, key: str | None = None,
-               batch: bool = False, call_id: str | None = None, cost_usd: float | None = None,
-               **extra: Any) -> dict[str, Any]:
+    def append(
+        self,
+        *,
+        kind: str,
+        model: str,
+        usage: Any,
+        latency_s: float,
+        key: str | None = None,
+        batch: bool = False,
+        call_id: str | None = None,
+        cost_usd: float | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         """Record one call. The cost comes from the price table unless given. A `call_id` already in the
         ledger is not written twice (a resumed run re-logging a journaled call)."""
         u = Usage.of(usage)
-        row = {"kind": kind, "model": model, "usage": u.to_json(),
-               "cost_usd": round(self.prices.cost(model, u, batch) if cost_usd is None else cost_usd, 8),
-               "saved_usd": round(self.prices.cache_savings(model, u, batch), 8),
-               "latency_s": round(float(latency_s), 4), "batch": batch, "key": key,
-               "call_id": call_id or uuid.uuid4().hex,
-               "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **extra}
+        row = {
+            "kind": kind,
+            "model": model,
+            "usage": u.to_json(),
+            "cost_usd": round(self.prices.cost(model, u, batch) if cost_usd is None else cost_usd, 8),
+            "saved_usd": round(self.prices.cache_savings(model, u, batch), 8),
+            "latency_s": round(float(latency_s), 4),
+            "batch": batch,
+            "key": key,
+            "call_id": call_id or uuid.uuid4().hex,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            **extra,
+        }
         with self._lock:
             if row["call_id"] in self._ids:
                 return row
@@ -78,13 +95,15 @@ def totals(rows: Iterable[dict[str, Any]], *, kind: str | None = None) -> dict[s
     for r in rows:
         by_kind[r.get("kind", "?")] += r.get("cost_usd", 0.0)
         by_model[r.get("model", "?")] += r.get("cost_usd", 0.0)
-    return {"calls": len(rows), "batch_calls": sum(1 for r in rows if r.get("batch")),
-            "usage": usage.to_json(),
-            "cost_usd": round(sum(r.get("cost_usd", 0.0) for r in rows), 6),
-            "saved_usd": round(sum(r.get("saved_usd", 0.0) for r in rows), 6),
-            "cache_hit_rate": round(usage.cache_read_tokens / usage.prompt_tokens, 4) if usage.prompt_tokens else 0.0,
-            "latency_s": round(sum(r.get("latency_s", 0.0) for r in rows), 3),
-            "calls_by_kind": dict(Counter(r.get("kind", "?") for r in rows)),
-            "cost_by_kind": {k: round(v, 6) for k, v in by_kind.items()},
-            "cost_by_model": {k: round(v, 6) for k, v in by_model.items()}}
-
+    return {
+        "calls": len(rows),
+        "batch_calls": sum(1 for r in rows if r.get("batch")),
+        "usage": usage.to_json(),
+        "cost_usd": round(sum(r.get("cost_usd", 0.0) for r in rows), 6),
+        "saved_usd": round(sum(r.get("saved_usd", 0.0) for r in rows), 6),
+        "cache_hit_rate": round(usage.cache_read_tokens / usage.prompt_tokens, 4) if usage.prompt_tokens else 0.0,
+        "latency_s": round(sum(r.get("latency_s", 0.0) for r in rows), 3),
+        "calls_by_kind": dict(Counter(r.get("kind", "?") for r in rows)),
+        "cost_by_kind": {k: round(v, 6) for k, v in by_kind.items()},
+        "cost_by_model": {k: round(v, 6) for k, v in by_model.items()},
+    }

@@ -87,16 +87,22 @@ class PriceTable:
         prefixes = [k for k in self.models if name.startswith(k + "-")]
         if prefixes:
             return self.models[max(prefixes, key=len)]
-        raise UnknownPrice(f"no price for model {model_id!r} in {self.path} (as of {self.as_of}); add it there "
-                           f"or set {PRICES_ENV} to a table that has it (known: {', '.join(sorted(self.models))})")
+        raise UnknownPrice(
+            f"no price for model {model_id!r} in {self.path} (as of {self.as_of}); add it there "
+            f"or set {PRICES_ENV} to a table that has it (known: {', '.join(sorted(self.models))})"
+        )
 
     def cost(self, model_id: str, usage: Any, batch: bool = False) -> float:
         p = self.price(model_id)
         if p is None:
             return 0.0
         u = Usage.of(usage)
-        dollars = (u.input_tokens * p.input + u.output_tokens * p.output + u.cache_write_tokens * p.cache_write
-                   + u.cache_read_tokens * p.cache_read) / PER
+        dollars = (
+            u.input_tokens * p.input
+            + u.output_tokens * p.output
+            + u.cache_write_tokens * p.cache_write
+            + u.cache_read_tokens * p.cache_read
+        ) / PER
         return dollars * (self.batch_discount if batch else 1.0)
 
     def cache_savings(self, model_id: str, usage: Any, batch: bool = False) -> float:
@@ -105,7 +111,9 @@ class PriceTable:
         if p is None:
             return 0.0
         u = Usage.of(usage)
-        saved = (u.cache_read_tokens * (p.input - p.cache_read) - u.cache_write_tokens * (p.cache_write - p.input)) / PER
+        saved = (
+            u.cache_read_tokens * (p.input - p.cache_read) - u.cache_write_tokens * (p.cache_write - p.input)
+        ) / PER
         return saved * (self.batch_discount if batch else 1.0)
 
 
@@ -126,11 +134,20 @@ def _load(path: str) -> PriceTable:
     raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     try:
         models = {str(name): Price(**{k: float(v) for k, v in entry.items()}) for name, entry in raw["models"].items()}
-        return PriceTable(as_of=str(raw["as_of"]), batch_discount=float(raw.get("batch_discount", 1.0)),
-                          models=models, free_providers=tuple(raw.get("free_providers") or ()), path=str(p))
+        return PriceTable(
+            as_of=str(raw["as_of"]),
+            batch_discount=float(raw.get("batch_discount", 1.0)),
+            models=models,
+            free_providers=tuple(raw.get("free_providers") or ()),
+            path=str(p),
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise InputError(f"bad price table ({type(e).__name__}: {e}); expected as_of, batch_discount and "
-                         "models: {name: {input, output, cache_write, cache_read}}", path=p, rule="prices") from None
+        raise InputError(
+            f"bad price table ({type(e).__name__}: {e}); expected as_of, batch_discount and "
+            "models: {name: {input, output, cache_write, cache_read}}",
+            path=p,
+            rule="prices",
+        ) from None
 
 
 def cost(model_id: str, usage: Any, batch: bool = False) -> float:

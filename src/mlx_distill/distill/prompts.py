@@ -90,8 +90,7 @@ def load_prompts(path: str | os.PathLike) -> list[Prompt]:
     stem = Path(path).stem
     for lineno, obj in read_jsonl(path):
         if not isinstance(obj, dict):
-            raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=lineno,
-                             rule="prompt")
+            raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=lineno, rule="prompt")
         try:
             prompt = Prompt.model_validate(obj)
         except ValidationError as e:
@@ -100,9 +99,13 @@ def load_prompts(path: str | os.PathLike) -> list[Prompt]:
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "greater_than_equal" and loc.endswith("seed"):
                 msg += " (training seeds start at 1000: lower ones are the held-out benchmark's)"
-            raise InputError(f"{loc or '<prompt>'}: {msg}", path=path, line=lineno,
-                             record_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
-                             rule="prompt") from None
+            raise InputError(
+                f"{loc or '<prompt>'}: {msg}",
+                path=path,
+                line=lineno,
+                record_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
+                rule="prompt",
+            ) from None
         prompt.id = prompt.id or f"{stem}-{lineno}"
         claim_id(ids, prompt.id, path=path, line=lineno, rule="prompt")
         prompts.append(prompt)
@@ -123,8 +126,12 @@ def _git_files(src: Path) -> list[str] | None:
     import subprocess
 
     try:
-        out = subprocess.run(["git", "-C", str(src), "ls-files", "-z", "-co", "--exclude-standard"],
-                             capture_output=True, timeout=30, check=True).stdout
+        out = subprocess.run(
+            ["git", "-C", str(src), "ls-files", "-z", "-co", "--exclude-standard"],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return [f for f in out.decode("utf-8", "replace").split("\0") if f]
@@ -171,11 +178,12 @@ def question_text(prompt: Prompt, facts: dict[str, Any]) -> str:
     try:
         return fill(prompt.question, facts)
     except (KeyError, IndexError, ValueError) as e:
-        raise InputError(f"question placeholder {e} is not a fact of generator "
-                         f"{getattr(prompt.workspace, 'generator', '?')} (facts: {', '.join(sorted(facts))})",
-                         record_id=prompt.id, rule="prompt") from None
-
-
+        raise InputError(
+            f"question placeholder {e} is not a fact of generator "
+            f"{getattr(prompt.workspace, 'generator', '?')} (facts: {', '.join(sorted(facts))})",
+            record_id=prompt.id,
+            rule="prompt",
+        ) from None
 
 
 def asked_questions(prompts: list[Prompt]) -> list[str]:
@@ -198,8 +206,17 @@ def leakage_findings(prompts: list[Prompt], bench: list[str | os.PathLike], *, p
     from ..data.validate import Located, corpus_findings, load_bench
     from ..schema import Record
 
-    items = [Located(Record.model_validate({"messages": [{"role": "user", "content": q}],
-                                            "meta": {"id": p.id, "source": "prompt", "category": p.category or "x",
-                                                     "label": p.label or "tool"}}), path, i + 1)
-             for i, (p, q) in enumerate(zip(prompts, asked_questions(prompts)))]
+    items = [
+        Located(
+            Record.model_validate(
+                {
+                    "messages": [{"role": "user", "content": q}],
+                    "meta": {"id": p.id, "source": "prompt", "category": p.category or "x", "label": p.label or "tool"},
+                }
+            ),
+            path,
+            i + 1,
+        )
+        for i, (p, q) in enumerate(zip(prompts, asked_questions(prompts)))
+    ]
     return corpus_findings(items, load_bench(bench))

@@ -14,22 +14,27 @@ from typing import Any, Mapping
 PLACEHOLDER = "[REDACTED]"
 
 # Token shapes of common providers; each pattern matches the whole token.
-TOKEN_PATTERNS = [re.compile(p) for p in (
-    r"sk-ant-[A-Za-z0-9_\-]{16,}",               # Anthropic
-    r"sk-(?:proj-|live-|test-)?[A-Za-z0-9_\-]{20,}",  # OpenAI-style, Stripe
-    r"gh[pousr]_[A-Za-z0-9]{30,}",               # GitHub tokens
-    r"github_pat_[A-Za-z0-9_]{30,}",
-    r"xox[abprs]-[A-Za-z0-9\-]{10,}",            # Slack
-    r"AKIA[0-9A-Z]{16}",                         # AWS access key id
-    r"AIza[0-9A-Za-z_\-]{35}",                   # Google API key
-    r"hf_[A-Za-z0-9]{30,}",                      # Hugging Face
-    r"glpat-[A-Za-z0-9_\-]{20,}",                # GitLab
-    r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWT
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
-)]
+TOKEN_PATTERNS = [
+    re.compile(p)
+    for p in (
+        r"sk-ant-[A-Za-z0-9_\-]{16,}",  # Anthropic
+        r"sk-(?:proj-|live-|test-)?[A-Za-z0-9_\-]{20,}",  # OpenAI-style, Stripe
+        r"gh[pousr]_[A-Za-z0-9]{30,}",  # GitHub tokens
+        r"github_pat_[A-Za-z0-9_]{30,}",
+        r"xox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack
+        r"AKIA[0-9A-Z]{16}",  # AWS access key id
+        r"AIza[0-9A-Za-z_\-]{35}",  # Google API key
+        r"hf_[A-Za-z0-9]{30,}",  # Hugging Face
+        r"glpat-[A-Za-z0-9_\-]{20,}",  # GitLab
+        r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWT
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+    )
+]
 # `Authorization: Bearer ...`, `api_key = "..."`, `password: ...`: the value after a secret-looking name.
-ASSIGNMENT = re.compile(r"(?i)\b((?:api[_-]?key|secret|token|password|passwd|authorization|bearer)"
-                        r"[\"']?\s*[:=]\s*(?:bearer\s+)?[\"']?)([^\s\"',;]{8,})")
+ASSIGNMENT = re.compile(
+    r"(?i)\b((?:api[_-]?key|secret|token|password|passwd|authorization|bearer)"
+    r"[\"']?\s*[:=]\s*(?:bearer\s+)?[\"']?)([^\s\"',;]{8,})"
+)
 SECRET_NAME = re.compile(r"(?i)(key|token|secret|password|passwd|credential|auth|cookie|session)")
 MIN_ENV_VALUE = 8  # shorter values ("1", "true", "dev") are not secrets and would redact ordinary words
 

@@ -78,8 +78,9 @@ def _args(part: ToolCallPart) -> Any:
 
 
 def _previous_calls(messages: list[ModelMessage]) -> set[tuple[str, str]]:
-    return {call_key(p) for m in messages if isinstance(m, ModelResponse) for p in m.parts
-            if isinstance(p, ToolCallPart)}
+    return {
+        call_key(p) for m in messages if isinstance(m, ModelResponse) for p in m.parts if isinstance(p, ToolCallPart)
+    }
 
 
 def retries_in_a_row(messages: list[ModelMessage]) -> int:
@@ -93,8 +94,13 @@ def retries_in_a_row(messages: list[ModelMessage]) -> int:
     return n
 
 
-def unusable_reason(response: ModelResponse, messages: list[ModelMessage], params: ModelRequestParameters, *,
-                    min_margin: float | None = None) -> str | None:
+def unusable_reason(
+    response: ModelResponse,
+    messages: list[ModelMessage],
+    params: ModelRequestParameters,
+    *,
+    min_margin: float | None = None,
+) -> str | None:
     """Why a student turn cannot be used (one of REASONS), or None when it can."""
     calls, unreadable = _calls(response, params)
     if unreadable:
@@ -150,15 +156,28 @@ class RouteStats:
         return self.student / self.calls if self.calls else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"calls": self.calls, "answered_by_student": self.student, "answered_by_teacher": self.teacher,
-                "local_fraction": self.local_fraction, "fallback_reasons": dict(self.reasons)}
+        return {
+            "calls": self.calls,
+            "answered_by_student": self.student,
+            "answered_by_teacher": self.teacher,
+            "local_fraction": self.local_fraction,
+            "fallback_reasons": dict(self.reasons),
+        }
 
 
 class Router(FallbackModel):
     """Student first, teacher on an unusable student turn. `ledger`: a `distill.ledger.Ledger` (or None)."""
 
-    def __init__(self, student: Model, teacher: Model, *, min_margin: float | None = None,
-                 student_retries: int = 0, ledger: Any = None, drift: Any = None):
+    def __init__(
+        self,
+        student: Model,
+        teacher: Model,
+        *,
+        min_margin: float | None = None,
+        student_retries: int = 0,
+        ledger: Any = None,
+        drift: Any = None,
+    ):
         super().__init__(student, teacher, fallback_on=[self._student_failed, self._student_unusable])
         self.student, self.teacher = self.models
         self.min_margin = min_margin
@@ -192,8 +211,12 @@ class Router(FallbackModel):
         turn.reason = reason
         return reason is not None
 
-    async def request(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
-                      model_request_parameters: ModelRequestParameters) -> ModelResponse:
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
         turn = _Turn(list(messages), model_request_parameters)
         token = _TURN.set(turn)
         tic = time.perf_counter()
@@ -207,9 +230,13 @@ class Router(FallbackModel):
         return response
 
     @asynccontextmanager
-    async def request_stream(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
-                             model_request_parameters: ModelRequestParameters,
-                             run_context: Any = None) -> AsyncIterator[StreamedResponse]:
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: Any = None,
+    ) -> AsyncIterator[StreamedResponse]:
         """A streamed request is answered whole: the student's turn must be judged before anyone sees it."""
         from pydantic_ai.models.function import FunctionModel
 
@@ -223,11 +250,14 @@ class Router(FallbackModel):
                 yield text
             calls = [p for p in response.parts if isinstance(p, ToolCallPart)]
             if calls:
-                yield {i: DeltaToolCall(name=p.tool_name, json_args=p.args_as_json_str(), tool_call_id=p.tool_call_id)
-                       for i, p in enumerate(calls)}
+                yield {
+                    i: DeltaToolCall(name=p.tool_name, json_args=p.args_as_json_str(), tool_call_id=p.tool_call_id)
+                    for i, p in enumerate(calls)
+                }
 
-        async with FunctionModel(stream_function=replay, model_name=response.model_name or self.model_name
-                                 ).request_stream(messages, model_settings, model_request_parameters) as stream:
+        async with FunctionModel(
+            stream_function=replay, model_name=response.model_name or self.model_name
+        ).request_stream(messages, model_settings, model_request_parameters) as stream:
             yield stream
 
     @asynccontextmanager
@@ -251,12 +281,20 @@ class Router(FallbackModel):
         if self.ledger is None:
             return
         model = self.teacher.model_id if by_teacher else local_id(self.student)
-        student_usage = (turn.student_response.usage if turn.student_response is not None else None)
+        student_usage = turn.student_response.usage if turn.student_response is not None else None
         self.ledger.append(
-            kind="route", model=model, usage=response.usage, latency_s=latency_s,
-            cost_usd=None if by_teacher else 0.0, answered_by="teacher" if by_teacher else "student",
-            reason=turn.reason, error=turn.error, student=self.student.model_id, teacher=self.teacher.model_id,
-            student_usage=_usage_json(student_usage) if by_teacher and student_usage is not None else None)
+            kind="route",
+            model=model,
+            usage=response.usage,
+            latency_s=latency_s,
+            cost_usd=None if by_teacher else 0.0,
+            answered_by="teacher" if by_teacher else "student",
+            reason=turn.reason,
+            error=turn.error,
+            student=self.student.model_id,
+            teacher=self.teacher.model_id,
+            student_usage=_usage_json(student_usage) if by_teacher and student_usage is not None else None,
+        )
 
 
 def local_id(student: Model) -> str:
@@ -282,7 +320,7 @@ def split_router_name(name: str) -> tuple[str, str, dict[str, Any]]:
     teacher is after the last `+`."""
     from ..io import InputError
 
-    body, _, query = name[len(ROUTER_PREFIX):].partition("?")
+    body, _, query = name[len(ROUTER_PREFIX) :].partition("?")
     student, sep, teacher = body.rpartition("+")
     if not sep or not student or not teacher:
         raise InputError(f"a router is named router:STUDENT+TEACHER, got {name!r}", rule="router")
@@ -290,13 +328,15 @@ def split_router_name(name: str) -> tuple[str, str, dict[str, Any]]:
     for item in filter(None, query.split("&")):
         key, _, value = item.partition("=")
         if key not in NAME_OPTIONS:
-            raise InputError(f"unknown router option {key!r} in {name!r} (known: {', '.join(NAME_OPTIONS)})",
-                             rule="router")
+            raise InputError(
+                f"unknown router option {key!r} in {name!r} (known: {', '.join(NAME_OPTIONS)})", rule="router"
+            )
         try:
             options[key] = NAME_OPTIONS[key](value)
         except ValueError:
-            raise InputError(f"router option {key}={value!r} is not a {NAME_OPTIONS[key].__name__}",
-                             rule="router") from None
+            raise InputError(
+                f"router option {key}={value!r} is not a {NAME_OPTIONS[key].__name__}", rule="router"
+            ) from None
     return student, teacher, options
 
 
@@ -316,8 +356,9 @@ def student_model(name: str, adapter_path: str | None = None) -> Model:
     return model
 
 
-def router_from_name(name: str, adapter_path: str | None = None, *, ledger_dir: str | os.PathLike | None = None,
-                     **kwargs: Any) -> Router:
+def router_from_name(
+    name: str, adapter_path: str | None = None, *, ledger_dir: str | os.PathLike | None = None, **kwargs: Any
+) -> Router:
     """`router:STUDENT+TEACHER[?options]` as a Router; `adapter_path` is the student's; its calls go to
     `ledger_dir`/ledger.jsonl when given."""
     from .teacher import resolve_teacher

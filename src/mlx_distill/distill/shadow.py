@@ -125,18 +125,34 @@ class ShadowRecorder(AbstractCapability[Any]):
         from .verify import verify
 
         tools = tool_dicts(self._params)
-        body = redact({"messages": to_record_messages(messages, get_instructions(messages, self._params)),
-                       "tools": tools})
+        body = redact(
+            {"messages": to_record_messages(messages, get_instructions(messages, self._params)), "tools": tools}
+        )
         final = redact(output if isinstance(output, str) else str(output))
         decided = "tool" if any(m.get("tool_calls") for m in body["messages"]) else "direct"
         stop = self._calls[-1].finish if self._calls else None
-        verdict = verify(body["messages"], offered=[t["function"]["name"] for t in tools], outcome="answered",
-                         stop_reason=stop, final_text=final)
+        verdict = verify(
+            body["messages"],
+            offered=[t["function"]["name"] for t in tools],
+            outcome="answered",
+            stop_reason=stop,
+            final_text=final,
+        )
         key = content_hash(body)
         usage = sum((Usage.of(c.usage) for c in self._calls), Usage())
-        meta = {"id": f"shadow-{key[:16]}", "source": SOURCE, "category": self.category, "label": decided,
-                "key": key, "verdict": verdict.to_json(), "teacher": self._calls[-1].model if self._calls else None,
-                "usage": usage.to_json(), "cost_usd": round(sum(c.cost_usd for c in self._calls), 8),
-                "latency_s": round(sum(c.latency_s for c in self._calls), 4), "requests": len(self._calls),
-                "stop_reason": stop, "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        meta = {
+            "id": f"shadow-{key[:16]}",
+            "source": SOURCE,
+            "category": self.category,
+            "label": decided,
+            "key": key,
+            "verdict": verdict.to_json(),
+            "teacher": self._calls[-1].model if self._calls else None,
+            "usage": usage.to_json(),
+            "cost_usd": round(sum(c.cost_usd for c in self._calls), 8),
+            "latency_s": round(sum(c.latency_s for c in self._calls), 4),
+            "requests": len(self._calls),
+            "stop_reason": stop,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
         return Record.model_validate({**body, "meta": meta})

@@ -44,13 +44,15 @@ def content_hash(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
 
 
-def record_key(prompt: dict[str, Any], *, teacher: str, settings: dict[str, Any], system_prompt: str,
-               tools: list[dict[str, Any]]) -> str:
+def record_key(
+    prompt: dict[str, Any], *, teacher: str, settings: dict[str, Any], system_prompt: str, tools: list[dict[str, Any]]
+) -> str:
     """The content hash a record is stored under. `prompt` is the prompt line without its id (two ids
     with the same question and workspace are the same work)."""
     body = {k: v for k, v in prompt.items() if k != "id"}
-    return content_hash({"prompt": body, "teacher": teacher, "settings": settings, "system_prompt": system_prompt,
-                         "tools": tools})
+    return content_hash(
+        {"prompt": body, "teacher": teacher, "settings": settings, "system_prompt": system_prompt, "tools": tools}
+    )
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,9 @@ class TeacherStore:
         self.records_path = self.root / RECORDS_FILE
         self.turns_path = self.root / TURNS_FILE
         self.batches_path = self.root / BATCHES_FILE
-        self.repaired = {p.name: n for p in (self.records_path, self.turns_path, self.batches_path)
-                         if (n := repair_tail(p))}
+        self.repaired = {
+            p.name: n for p in (self.records_path, self.turns_path, self.batches_path) if (n := repair_tail(p))
+        }
         self.ledger = Ledger(self.root)
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}

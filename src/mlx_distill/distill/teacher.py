@@ -53,8 +53,14 @@ def teacher_id(name: str, adapter_path: str | os.PathLike | None = None) -> str:
     return name
 
 
-def anthropic_model(model_id: str, *, max_retries: int = DEFAULT_MAX_RETRIES, timeout_s: float = DEFAULT_TIMEOUT_S,
-                    api_key: str | None = None, base_url: str | None = None) -> Model:
+def anthropic_model(
+    model_id: str,
+    *,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    api_key: str | None = None,
+    base_url: str | None = None,
+) -> Model:
     """PydanticAI's Anthropic model over an SDK client (key and base URL from the environment unless given)."""
     from anthropic import AnthropicError, AsyncAnthropic
     from pydantic_ai.models.anthropic import AnthropicModel
@@ -65,10 +71,12 @@ def anthropic_model(model_id: str, *, max_retries: int = DEFAULT_MAX_RETRIES, ti
     except AnthropicError as e:
         raise TeacherError(f"anthropic:{model_id}: {' '.join(str(e).split())}") from None
     if not (client.api_key or getattr(client, "auth_token", None)):
-        raise TeacherError(f"anthropic:{model_id}: no API key; set ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for "
-                           "another endpoint)")
-    return _teacher_class(AnthropicModel)(model_id, provider=AnthropicProvider(anthropic_client=client),
-                                          settings=dict(ANTHROPIC_CACHE_SETTINGS))
+        raise TeacherError(
+            f"anthropic:{model_id}: no API key; set ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for another endpoint)"
+        )
+    return _teacher_class(AnthropicModel)(
+        model_id, provider=AnthropicProvider(anthropic_client=client), settings=dict(ANTHROPIC_CACHE_SETTINGS)
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -106,8 +114,13 @@ def _teacher_class(base: type) -> type:
     return SchemaCachingModel
 
 
-def resolve_teacher(name: str | Model, adapter_path: str | os.PathLike | None = None, *,
-                    max_retries: int = DEFAULT_MAX_RETRIES, timeout_s: float = DEFAULT_TIMEOUT_S) -> Model:
+def resolve_teacher(
+    name: str | Model,
+    adapter_path: str | os.PathLike | None = None,
+    *,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Model:
     """The teacher model for `name` (see the module docstring). Raises TeacherError for what a user must fix."""
     if isinstance(name, Model):
         return name
@@ -128,4 +141,3 @@ def resolve_teacher(name: str | Model, adapter_path: str | os.PathLike | None = 
 
     model, _stops = resolve_agent_model(name, adapter_path)
     return model  # type: ignore[return-value]
-

@@ -26,13 +26,26 @@ CLEAN_STOPS = (None, "end_turn", "stop_sequence", "stop")
 
 
 def _calls(messages: Sequence[dict[str, Any]]) -> list[tuple[str, Any]]:
-    return [(c["function"]["name"], c["function"].get("arguments"))
-            for m in messages if m.get("role") == "assistant" for c in m.get("tool_calls") or []]
+    return [
+        (c["function"]["name"], c["function"].get("arguments"))
+        for m in messages
+        if m.get("role") == "assistant"
+        for c in m.get("tool_calls") or []
+    ]
 
 
-def verify(messages: Sequence[dict[str, Any]], *, offered: Sequence[str], outcome: str, stop_reason: str | None,
-           final_text: str, label: str | None = None, answer: dict[str, Any] | None = None,
-           facts: dict[str, Any] | None = None, workspace_root: str | Path | None = None) -> Verdict:
+def verify(
+    messages: Sequence[dict[str, Any]],
+    *,
+    offered: Sequence[str],
+    outcome: str,
+    stop_reason: str | None,
+    final_text: str,
+    label: str | None = None,
+    answer: dict[str, Any] | None = None,
+    facts: dict[str, Any] | None = None,
+    workspace_root: str | Path | None = None,
+) -> Verdict:
     """The verdict on one trajectory (record-format messages). `outcome` is the agent's (answered, loop,
     limit, error); `stop_reason` the teacher's last one."""
     problems: list[tuple[str, str]] = []
@@ -48,8 +61,11 @@ def verify(messages: Sequence[dict[str, Any]], *, offered: Sequence[str], outcom
         if m.get("role") == "tool" and str(m.get("content", "")).startswith("Error:"):
             problems.append(("tool-error", f"{m.get('name')}: {' '.join(str(m['content']).split())[:200]}"))
     if outcome != "answered" or stop_reason not in CLEAN_STOPS or not final_text.strip():
-        why = outcome if outcome != "answered" else (f"stop reason {stop_reason}" if stop_reason not in CLEAN_STOPS
-                                                      else "empty final answer")
+        why = (
+            outcome
+            if outcome != "answered"
+            else (f"stop reason {stop_reason}" if stop_reason not in CLEAN_STOPS else "empty final answer")
+        )
         problems.append(("unclean-end", why))
     if answer and facts is not None:
         from ..bench.scoring import check_answer
@@ -60,7 +76,12 @@ def verify(messages: Sequence[dict[str, Any]], *, offered: Sequence[str], outcom
     if label in ("tool", "direct"):
         decided = "tool" if calls else "direct"
         if decided != label:
-            problems.append(("decision-mismatch", f"labelled {label}, the teacher {'called a tool' if calls else 'answered directly'}"))
+            problems.append(
+                (
+                    "decision-mismatch",
+                    f"labelled {label}, the teacher {'called a tool' if calls else 'answered directly'}",
+                )
+            )
     if not problems:
         return Verdict.accept()
     problems.sort(key=lambda p: RULES.index(p[0]))

@@ -26,8 +26,13 @@ FORMATS: dict[str, str] = {
 }
 
 READERS: dict[str, Callable[[Any, Context], Converted]] = {
-    "legacy": legacy.convert, "glaive": glaive.convert, "hermes": hermes.convert, "xlam": xlam.convert,
-    "openai": openai.convert, "bfcl": bfcl.convert, "when2call": when2call.convert,
+    "legacy": legacy.convert,
+    "glaive": glaive.convert,
+    "hermes": hermes.convert,
+    "xlam": xlam.convert,
+    "openai": openai.convert,
+    "bfcl": bfcl.convert,
+    "when2call": when2call.convert,
 }
 assert set(READERS) == set(FORMATS)
 

@@ -33,8 +33,10 @@ def data_dir() -> Path:
 
     spec = importlib.util.find_spec("bfcl_eval")
     if spec is None or not spec.submodule_search_locations:
-        raise InputError("BFCL suites need the bfcl-eval package: pip install 'mlx-distill[bfcl]' "
-                         "(or pip install --no-deps bfcl-eval: only its data is used)")
+        raise InputError(
+            "BFCL suites need the bfcl-eval package: pip install 'mlx-distill[bfcl]' "
+            "(or pip install --no-deps bfcl-eval: only its data is used)"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
@@ -72,8 +74,10 @@ def question_messages(flat: list[Any]) -> list[dict[str, str]]:
 def question_text(question: Any) -> str:
     """The question as one string, as the benchmark asks it: system text as a preamble, then the user's."""
     messages = question_messages(flatten(question))
-    return "\n\n".join([m["content"] for m in messages if m["role"] == "system"] +
-                       [m["content"] for m in messages if m["role"] == "user"])
+    return "\n\n".join(
+        [m["content"] for m in messages if m["role"] == "system"]
+        + [m["content"] for m in messages if m["role"] == "user"]
+    )
 
 
 def _choose(options: Any) -> tuple[bool, Any]:
@@ -104,7 +108,7 @@ def _calls(truth: Any, ctx: Context) -> list[dict[str, Any]]:
     for entry in truth:
         if not isinstance(entry, dict) or len(entry) != 1:
             raise ctx.error("each ground-truth entry must be {function_name: {param: [options]}}", "bad-arguments")
-        (name, params), = entry.items()
+        ((name, params),) = entry.items()
         if not isinstance(params, dict):
             raise ctx.error(f"ground truth of {name!r} is not an object", "bad-arguments")
         args = {}
@@ -123,8 +127,11 @@ def convert(obj: Any, ctx: Context) -> Converted:
     item_id = str(obj.get("id", ""))
     category = category_of(item_id) if item_id else (ctx.bfcl_category or "bfcl")
     if any(category.startswith(u) for u in UNSUPPORTED) or "function" not in obj:
-        raise ctx.error(f"BFCL category {category!r} is not supported (multi-turn, memory and web-search "
-                        "items need an executable environment)", "unsupported")
+        raise ctx.error(
+            f"BFCL category {category!r} is not supported (multi-turn, memory and web-search "
+            "items need an executable environment)",
+            "unsupported",
+        )
     flat = flatten(obj["question"])
     if not flat:
         raise ctx.error("'question' has no messages")

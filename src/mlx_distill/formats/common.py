@@ -69,14 +69,14 @@ def parse_arguments(value: Any, ctx: Context, name: str) -> dict[str, Any]:
             try:
                 decoded = ast.literal_eval(value.strip())
             except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-                why = str(e)[len("invalid JSON ("):-1] if str(e).startswith("invalid JSON (") else str(e)
-                raise ctx.error(f"arguments of {name!r} are not valid JSON ({why}): {value[:80]!r}",
-                                "bad-arguments") from None
+                why = str(e)[len("invalid JSON (") : -1] if str(e).startswith("invalid JSON (") else str(e)
+                raise ctx.error(
+                    f"arguments of {name!r} are not valid JSON ({why}): {value[:80]!r}", "bad-arguments"
+                ) from None
         if isinstance(decoded, str):  # double-encoded
             return parse_arguments(decoded, ctx, name)
         if not isinstance(decoded, dict):
-            raise ctx.error(f"arguments of {name!r} decode to {type(decoded).__name__}, not an object",
-                            "bad-arguments")
+            raise ctx.error(f"arguments of {name!r} decode to {type(decoded).__name__}, not an object", "bad-arguments")
         return decoded
     raise ctx.error(f"arguments of {name!r} are a {type(value).__name__}, not an object", "bad-arguments")
 

@@ -14,8 +14,9 @@ from .json_schema import to_openai_tool
 
 _TURN = re.compile(r"(?:^|\n+)\s*(USER|ASSISTANT|FUNCTION RESPONSE|SYSTEM):\s?")
 _CALL = re.compile(r"<functioncall>\s*(.*)$", re.DOTALL)
-_QUOTED = re.compile(r'^\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"arguments"\s*:\s*\'(?P<args>.*)\'\s*\}\s*$',
-                     re.DOTALL)
+_QUOTED = re.compile(
+    r'^\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"arguments"\s*:\s*\'(?P<args>.*)\'\s*\}\s*$', re.DOTALL
+)
 
 
 def _json_objects(text: str) -> Iterator[Any]:
@@ -72,7 +73,7 @@ def convert(obj: Any, ctx: Context) -> Converted:
             if m:
                 made = _call(m.group(1), ctx)
                 last_call = made["function"]["name"]
-                messages.append({"role": "assistant", "content": text[:m.start()].strip(), "tool_calls": [made]})
+                messages.append({"role": "assistant", "content": text[: m.start()].strip(), "tool_calls": [made]})
             else:
                 messages.append({"role": "assistant", "content": text})
         elif role == "FUNCTION RESPONSE":

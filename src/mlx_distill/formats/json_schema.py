@@ -17,15 +17,44 @@ from typing import Any
 from ..io import parse_json_line
 
 TYPE_MAP = {
-    "str": "string", "string": "string", "text": "string", "char": "string", "String": "string",
-    "int": "integer", "integer": "integer", "long": "integer", "Integer": "integer", "Long": "integer",
-    "float": "number", "double": "number", "number": "number", "Float": "number", "Double": "number",
+    "str": "string",
+    "string": "string",
+    "text": "string",
+    "char": "string",
+    "String": "string",
+    "int": "integer",
+    "integer": "integer",
+    "long": "integer",
+    "Integer": "integer",
+    "Long": "integer",
+    "float": "number",
+    "double": "number",
+    "number": "number",
+    "Float": "number",
+    "Double": "number",
     "decimal": "number",
-    "bool": "boolean", "boolean": "boolean", "Boolean": "boolean",
-    "list": "array", "array": "array", "tuple": "array", "set": "array", "List": "array", "Array": "array",
-    "ArrayList": "array", "Tuple": "array", "Set": "array",
-    "dict": "object", "object": "object", "Dict": "object", "HashMap": "object", "Map": "object", "mapping": "object",
-    "null": "null", "None": "null", "arraylist": "array", "hashmap": "object",
+    "bool": "boolean",
+    "boolean": "boolean",
+    "Boolean": "boolean",
+    "list": "array",
+    "array": "array",
+    "tuple": "array",
+    "set": "array",
+    "List": "array",
+    "Array": "array",
+    "ArrayList": "array",
+    "Tuple": "array",
+    "Set": "array",
+    "dict": "object",
+    "object": "object",
+    "Dict": "object",
+    "HashMap": "object",
+    "Map": "object",
+    "mapping": "object",
+    "null": "null",
+    "None": "null",
+    "arraylist": "array",
+    "hashmap": "object",
 }
 
 
@@ -33,8 +62,11 @@ def json_type(t: Any) -> tuple[str | None, dict[str, Any], bool]:
     """A source type name -> (JSON schema type or None for 'any', extra schema, optional?)."""
     if isinstance(t, list):  # JSON schema union
         types = [json_type(x)[0] for x in t]
-        return (None if None in types else types[0]), ({"type": types} if None not in types and len(types) > 1
-                                                        else {}), False
+        return (
+            (None if None in types else types[0]),
+            ({"type": types} if None not in types and len(types) > 1 else {}),
+            False,
+        )
     if not isinstance(t, str):
         return None, {}, False
     s = t.strip()
@@ -109,8 +141,11 @@ def normalize_schema(schema: Any) -> dict[str, Any]:
             continue
         else:
             out[k] = v
-    if out.get("type") == "array" and isinstance(out.get("enum"), list) and not any(
-            isinstance(x, list) for x in out["enum"]):
+    if (
+        out.get("type") == "array"
+        and isinstance(out.get("enum"), list)
+        and not any(isinstance(x, list) for x in out["enum"])
+    ):
         # BFCL puts the allowed item values on the array itself; they belong to its items
         items = dict(out.get("items") or {})
         items.setdefault("enum", out.pop("enum"))
@@ -205,8 +240,10 @@ def function_to_tool(doc: Any) -> tuple[dict[str, Any], str]:
     description is always present."""
     fn = to_openai_tool(doc)["function"]
     safe = _SAFE_NAME.sub("_", fn["name"])[:64] or "function"
-    return {"type": "function", "function": {"name": safe, "description": fn.get("description", ""),
-                                             "parameters": fn["parameters"]}}, safe
+    return {
+        "type": "function",
+        "function": {"name": safe, "description": fn.get("description", ""), "parameters": fn["parameters"]},
+    }, safe
 
 
 def functions_to_tools(docs: list[Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:

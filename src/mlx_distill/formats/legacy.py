@@ -33,8 +33,11 @@ def _fenced_calls(content: str, i: int, ctx: Context) -> tuple[list[dict[str, An
             body = json.loads(block.group(1))
         except json.JSONDecodeError as e:
             if re.search(r'"(tool|name)"\s*:', block.group(1)):
-                raise ctx.error(f"messages[{i}]: a ```json tool call is not valid JSON ({e.msg} at "
-                                f"line {e.lineno} column {e.colno})", "bad-arguments") from None
+                raise ctx.error(
+                    f"messages[{i}]: a ```json tool call is not valid JSON ({e.msg} at "
+                    f"line {e.lineno} column {e.colno})",
+                    "bad-arguments",
+                ) from None
             continue
         bodies = body if isinstance(body, list) else [body]
         if all(isinstance(b, dict) and ("tool" in b or "name" in b) for b in bodies):
@@ -90,5 +93,11 @@ def convert(obj: Any, ctx: Context) -> Converted:
             tools = tool_schemas()
     name_results(messages)
     meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
-    return Converted(messages, tools, system=source_system, source_id=source_id(obj),
-                     label=obj.get("label") or meta.get("label"), category=obj.get("category") or meta.get("category"))
+    return Converted(
+        messages,
+        tools,
+        system=source_system,
+        source_id=source_id(obj),
+        label=obj.get("label") or meta.get("label"),
+        category=obj.get("category") or meta.get("category"),
+    )

@@ -11,18 +11,35 @@ from ..cli_errors import one_line_errors
 
 
 def _recipe_options(fn):
-    for opt in reversed([
-        click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
-                     help="Recipe YAML (configs/lrl-meeting-rooms.yaml)."),
-        click.option("--task", default=None, help="Task name (meeting-rooms) or package.module:attr / file.py:attr."),
-        click.option("--teacher", default=None, help="anthropic:MODEL, any pydantic-ai model name, or a local MLX "
-                     "model. Given here without --strategy, the teacher loop writes the strategy (the recipe's "
-                     "strategy file is not used)."),
-        click.option("--strategy", default=None, type=click.Path(dir_okay=False),
-                     help="A strategy file: skips the teacher loop (offline with no teacher)."),
-        click.option("--student", default=None, help="The student model (default embedded:smollm2-135m)."),
-        click.option("--run-dir", default=None, help="Where everything is written (resumable)."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "-c",
+                "--config",
+                "config_path",
+                type=click.Path(dir_okay=False),
+                help="Recipe YAML (configs/lrl-meeting-rooms.yaml).",
+            ),
+            click.option(
+                "--task", default=None, help="Task name (meeting-rooms) or package.module:attr / file.py:attr."
+            ),
+            click.option(
+                "--teacher",
+                default=None,
+                help="anthropic:MODEL, any pydantic-ai model name, or a local MLX "
+                "model. Given here without --strategy, the teacher loop writes the strategy (the recipe's "
+                "strategy file is not used).",
+            ),
+            click.option(
+                "--strategy",
+                default=None,
+                type=click.Path(dir_okay=False),
+                help="A strategy file: skips the teacher loop (offline with no teacher).",
+            ),
+            click.option("--student", default=None, help="The student model (default embedded:smollm2-135m)."),
+            click.option("--run-dir", default=None, help="Where everything is written (resumable)."),
+        ]
+    ):
         fn = opt(fn)
     return fn
 
@@ -76,8 +93,12 @@ def synth_cmd(config_path: str | None, **overrides: Any) -> None:
 
 @lrl.command("eval")
 @_recipe_options
-@click.option("--adapter-path", default=None, type=click.Path(file_okay=False),
-              help="The adapter to evaluate (default: the run dir's trained adapter, if any).")
+@click.option(
+    "--adapter-path",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="The adapter to evaluate (default: the run dir's trained adapter, if any).",
+)
 @one_line_errors
 def eval_cmd(config_path: str | None, adapter_path: str | None, **overrides: Any) -> None:
     """Evaluate base and adapted student (and the teacher with/without the strategy) on the held-out set."""

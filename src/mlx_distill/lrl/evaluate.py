@@ -25,6 +25,7 @@ Answerer = Callable[[Sequence[Problem]], list[str]]
 @dataclass
 class Subject:
     """One column of the report: a model (with or without the strategy) and how to get its answers."""
+
     name: str
     answer: Answerer
     strategy_used: bool = False
@@ -56,8 +57,9 @@ def score(task: Task, problems: Sequence[Problem], texts: Sequence[str]) -> dict
     }
 
 
-def evaluate(task: Task, problems: Sequence[Problem], subjects: Sequence[Subject], *,
-             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def evaluate(
+    task: Task, problems: Sequence[Problem], subjects: Sequence[Subject], *, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Every subject answers every problem; returns the report data (scores, answers, timings)."""
     say = log or (lambda _m: None)
     balance = class_balance(task, list(problems))
@@ -70,12 +72,22 @@ def evaluate(task: Task, problems: Sequence[Problem], subjects: Sequence[Subject
         m = score(task, problems, texts)
         m.update(name=s.name, strategy=s.strategy_used, seconds=round(seconds, 1), **s.info)
         columns.append(m)
-        say(f"{s.name}: accuracy {m['accuracy']:.1%}, balanced {m['balanced_accuracy']:.1%}"
-            f"{' (NOT above the majority baseline)' if m['at_or_below_baseline'] else ''} [{seconds:.0f} s]")
+        say(
+            f"{s.name}: accuracy {m['accuracy']:.1%}, balanced {m['balanced_accuracy']:.1%}"
+            f"{' (NOT above the majority baseline)' if m['at_or_below_baseline'] else ''} [{seconds:.0f} s]"
+        )
         for i, (p, t) in enumerate(zip(problems, texts)):
             a = task.parse(t)
-            rows.append({"subject": s.name, "problem": i, "gold": task.solve(p), "parsed": a,
-                         "correct": task.verify(p, a), "text": t})
+            rows.append(
+                {
+                    "subject": s.name,
+                    "problem": i,
+                    "gold": task.solve(p),
+                    "parsed": a,
+                    "correct": task.verify(p, a),
+                    "text": t,
+                }
+            )
     return {"task": task.name, "test_balance": balance, "columns": columns, "answers": rows}
 
 
@@ -88,12 +100,16 @@ def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     cols = data["columns"]
     classes = list(data["test_balance"])
     header = ["metric"] + [c["name"] for c in cols]
-    rows = [["accuracy"] + [_pct(c["accuracy"]) for c in cols],
-            ["balanced accuracy"] + [_pct(c["balanced_accuracy"]) for c in cols]]
+    rows = [
+        ["accuracy"] + [_pct(c["accuracy"]) for c in cols],
+        ["balanced accuracy"] + [_pct(c["balanced_accuracy"]) for c in cols],
+    ]
     rows += [[f"recall {k}"] + [_pct(c["recall"].get(k)) for c in cols] for k in classes]
     rows.append(["majority baseline"] + [_pct(c["majority_baseline"]) for c in cols])
-    rows.append(["answers " + " / ".join([*classes, UNPARSED])] +
-                [" / ".join(str(c["answers"].get(k, 0)) for k in [*classes, UNPARSED]) for c in cols])
+    rows.append(
+        ["answers " + " / ".join([*classes, UNPARSED])]
+        + [" / ".join(str(c["answers"].get(k, 0)) for k in [*classes, UNPARSED]) for c in cols]
+    )
     rows.append(["above majority baseline"] + ["**NO**" if c["at_or_below_baseline"] else "yes" for c in cols])
     return header, rows
 
@@ -101,10 +117,15 @@ def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 def markdown(data: dict[str, Any]) -> str:
     header, rows = table_rows(data)
     bal = ", ".join(f"{k} {v}" for k, v in data["test_balance"].items())
-    out = [f"# LRL evaluation: {data['task']}", "",
-           f"Held-out test set: {sum(data['test_balance'].values())} problems ({bal}); "
-           "the same prompt for every model, the strategy in it where the column says so.", "",
-           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out = [
+        f"# LRL evaluation: {data['task']}",
+        "",
+        f"Held-out test set: {sum(data['test_balance'].values())} problems ({bal}); "
+        "the same prompt for every model, the strategy in it where the column says so.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     flagged = [c["name"] for c in data["columns"] if c["at_or_below_baseline"]]
     if flagged:
@@ -129,8 +150,9 @@ def chart(data: dict[str, Any], path: str | os.PathLike) -> Path:
         vals = [100 * (c[k] if k in c else (c["recall"].get(k) or 0.0)) for k, _ in metrics]
         ax.bar([x + (i - (len(cols) - 1) / 2) * width for x in range(len(metrics))], vals, width, label=c["name"])
     if cols:
-        ax.axhline(100 * cols[0]["majority_baseline"], color="black", linestyle="--", linewidth=1,
-                   label="majority baseline")
+        ax.axhline(
+            100 * cols[0]["majority_baseline"], color="black", linestyle="--", linewidth=1, label="majority baseline"
+        )
     ax.set_xticks(range(len(metrics)))
     ax.set_xticklabels([label for _, label in metrics])
     ax.set_ylim(0, 105)
@@ -155,16 +177,27 @@ def write_report(data: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, 
     """report.json, report.md, answers.jsonl and chart.png in `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return {"json": write_json(out / "report.json", data),
-            "markdown": atomic_write_text(out / "report.md", markdown(data) + "\n"),
-            "answers": write_jsonl(out / "answers.jsonl", data["answers"]),
-            "chart": chart(data, out / "chart.png")}
+    return {
+        "json": write_json(out / "report.json", data),
+        "markdown": atomic_write_text(out / "report.md", markdown(data) + "\n"),
+        "answers": write_jsonl(out / "answers.jsonl", data["answers"]),
+        "chart": chart(data, out / "chart.png"),
+    }
 
 
 # -- answerers ---------------------------------------------------------------------------------------------
 
-def student(task: Task, model_name: str, *, adapter_path: str | None = None, strategy: str | None = None,
-            max_tokens: int = 256, batch_size: int = 16, share_prefix: bool = True) -> Answerer:
+
+def student(
+    task: Task,
+    model_name: str,
+    *,
+    adapter_path: str | None = None,
+    strategy: str | None = None,
+    max_tokens: int = 256,
+    batch_size: int = 16,
+    share_prefix: bool = True,
+) -> Answerer:
     """A local MLX model answering greedily through `prompting.render` (the training rendering), in
     batches (mlx-lm's batch_generate: many prompts per forward pass, far faster on a CPU than one by one).
     The prompts share a long prefix (system prompt, strategy, the question's opening): it goes through the
@@ -177,15 +210,24 @@ def student(task: Task, model_name: str, *, adapter_path: str | None = None, str
         from ..models import load_model
 
         model, tokenizer = load_model(model_name, adapter_path)
-        prompts = [tokenizer.encode(student_prompt(task, p, strategy, tokenizer), add_special_tokens=False)
-                   for p in problems]
+        prompts = [
+            tokenizer.encode(student_prompt(task, p, strategy, tokenizer), add_special_tokens=False) for p in problems
+        ]
         shared, prefix_cache = prefill_shared_prefix(model, prompts) if share_prefix else (0, None)
         out: list[str] = []
         for i in range(0, len(prompts), batch_size):
-            chunk = [ids[shared:] for ids in prompts[i:i + batch_size]]
+            chunk = [ids[shared:] for ids in prompts[i : i + batch_size]]
             caches = [copy.deepcopy(prefix_cache) for _ in chunk] if prefix_cache is not None else None
-            out.extend(batch_generate(model, tokenizer, chunk, prompt_caches=caches, max_tokens=max_tokens,
-                                      completion_batch_size=batch_size).texts)
+            out.extend(
+                batch_generate(
+                    model,
+                    tokenizer,
+                    chunk,
+                    prompt_caches=caches,
+                    max_tokens=max_tokens,
+                    completion_batch_size=batch_size,
+                ).texts
+            )
         return out
 
     return answer

@@ -45,8 +45,8 @@ class EvalSpec(_Strict):
     seed: int = 1_000_000  # far from the synthesis and loop seeds; questions are excluded from both anyway
     max_tokens: int = Field(default=128, ge=1)
     batch_size: int = Field(default=20, ge=1)
-    base: bool = True       # also evaluate the student without the adapter
-    teacher: bool = True    # also evaluate the teacher, with and without the strategy (when there is a teacher)
+    base: bool = True  # also evaluate the student without the adapter
+    teacher: bool = True  # also evaluate the teacher, with and without the strategy (when there is a teacher)
 
 
 class LoopSpec(_Strict):
@@ -60,13 +60,15 @@ class LoopSpec(_Strict):
 
 class LRLConfig(_Strict):
     task: str = "meeting-rooms"
-    teacher: Optional[str] = None     # any name resolve_teacher accepts; None: offline (needs `strategy`)
-    strategy: Optional[str] = None    # a strategy file; given, the teacher loop is skipped
+    teacher: Optional[str] = None  # any name resolve_teacher accepts; None: offline (needs `strategy`)
+    strategy: Optional[str] = None  # a strategy file; given, the teacher loop is skipped
     student: str = "embedded:smollm2-135m"
     run_dir: str = "runs/lrl/meeting-rooms"
     loop: LoopSpec = Field(default_factory=LoopSpec)
     synth: SynthSpec = Field(default_factory=SynthSpec)
-    train: dict[str, Any] = Field(default_factory=dict)  # `mlx-distill train` keys; data/adapter_path/model are set here
+    train: dict[str, Any] = Field(
+        default_factory=dict
+    )  # `mlx-distill train` keys; data/adapter_path/model are set here
     eval: EvalSpec = Field(default_factory=EvalSpec)
 
 
@@ -106,12 +108,14 @@ class Pipeline:
     def teacher(self) -> Any:
         if self._teacher is None:
             if not self.cfg.teacher:
-                raise InputError("this stage needs a teacher (--teacher MODEL) or a strategy file (--strategy FILE)",
-                                 rule="config")
+                raise InputError(
+                    "this stage needs a teacher (--teacher MODEL) or a strategy file (--strategy FILE)", rule="config"
+                )
             from .teacher import JournaledTeacher
 
-            self._teacher = JournaledTeacher(self.cfg.teacher, self.dir / "loop" / "teacher",
-                                             max_tokens=self.cfg.loop.max_tokens)
+            self._teacher = JournaledTeacher(
+                self.cfg.teacher, self.dir / "loop" / "teacher", max_tokens=self.cfg.loop.max_tokens
+            )
         return self._teacher
 
     def test_problems(self) -> list[dict[str, Any]]:
@@ -146,11 +150,22 @@ class Pipeline:
 
         lp = self.cfg.loop
         self.say(f"teacher loop: {lp.batches} batches of {lp.batch_size} with {self.cfg.teacher}")
-        result = run_loop(self.task, self.teacher(), self.dir, batches=lp.batches, batch_size=lp.batch_size,
-                          rewrite_every=lp.rewrite_every, difficulties=lp.difficulties, seed=lp.seed,
-                          exclude=self.held_out_questions(), log=self.say)
-        self.say(f"teacher accuracy by batch: {', '.join(f'{a:.0%}' for a in result.accuracy_by_batch)}; "
-                 f"{result.versions} strategy versions")
+        result = run_loop(
+            self.task,
+            self.teacher(),
+            self.dir,
+            batches=lp.batches,
+            batch_size=lp.batch_size,
+            rewrite_every=lp.rewrite_every,
+            difficulties=lp.difficulties,
+            seed=lp.seed,
+            exclude=self.held_out_questions(),
+            log=self.say,
+        )
+        self.say(
+            f"teacher accuracy by batch: {', '.join(f'{a:.0%}' for a in result.accuracy_by_batch)}; "
+            f"{result.versions} strategy versions"
+        )
         atomic_write_text(path, result.strategy)
         return result.strategy
 
@@ -165,16 +180,29 @@ class Pipeline:
         stamp = self.dir / "synthetic.strategy"
         if not (records_path.exists() and stamp.exists() and stamp.read_text() == strategy_hash(strategy)):
             s = self.cfg.synth
-            records = synthesize(self.task, s.n, strategy=strategy, seed=s.seed, difficulties=s.difficulties,
-                                 exclude=self.held_out_questions())
+            records = synthesize(
+                self.task,
+                s.n,
+                strategy=strategy,
+                seed=s.seed,
+                difficulties=s.difficulties,
+                exclude=self.held_out_questions(),
+            )
             save_records(records_path, records)
             atomic_write_text(stamp, strategy_hash(strategy))
             self.say(f"synthesized {balance_line(self.task, records)}")
             if (data_dir / "manifest.json").exists():
                 (data_dir / "manifest.json").unlink()
         if not (data_dir / "manifest.json").exists():
-            result = build_data(records_path, data_dir, task=self.task, valid=self.cfg.synth.valid,
-                                seed=self.cfg.synth.seed, model=self.cfg.student, log=self.say)
+            result = build_data(
+                records_path,
+                data_dir,
+                task=self.task,
+                valid=self.cfg.synth.valid,
+                seed=self.cfg.synth.seed,
+                model=self.cfg.student,
+                log=self.say,
+            )
             train = load_records(result.files["train"])
             self.say(f"data build: train {balance_line(self.task, train)}")
         return data_dir
@@ -211,21 +239,41 @@ class Pipeline:
         problems = self.test_problems()
         subjects = []
         if e.base:
-            subjects.append(Subject("base student", student(self.task, self.cfg.student, strategy=strategy,
-                                                            max_tokens=e.max_tokens, batch_size=e.batch_size),
-                                    strategy_used=True))
+            subjects.append(
+                Subject(
+                    "base student",
+                    student(
+                        self.task, self.cfg.student, strategy=strategy, max_tokens=e.max_tokens, batch_size=e.batch_size
+                    ),
+                    strategy_used=True,
+                )
+            )
         if adapter_path is not None:
-            subjects.append(Subject("adapted student", student(self.task, self.cfg.student, adapter_path=str(adapter_path),
-                                                               strategy=strategy, max_tokens=e.max_tokens,
-                                                               batch_size=e.batch_size), strategy_used=True))
+            subjects.append(
+                Subject(
+                    "adapted student",
+                    student(
+                        self.task,
+                        self.cfg.student,
+                        adapter_path=str(adapter_path),
+                        strategy=strategy,
+                        max_tokens=e.max_tokens,
+                        batch_size=e.batch_size,
+                    ),
+                    strategy_used=True,
+                )
+            )
         if e.teacher and self.cfg.teacher:
             t = self.teacher()
             subjects.append(Subject("teacher", model_answerer(self.task, t)))
-            subjects.append(Subject("teacher + strategy", model_answerer(self.task, t, strategy=strategy),
-                                    strategy_used=True))
+            subjects.append(
+                Subject("teacher + strategy", model_answerer(self.task, t, strategy=strategy), strategy_used=True)
+            )
         out = self.dir / "eval"
-        cached = [Subject(s.name, _cached(out / f"answers-{_slug(s.name)}.jsonl", s.answer), s.strategy_used, s.info)
-                  for s in subjects]
+        cached = [
+            Subject(s.name, _cached(out / f"answers-{_slug(s.name)}.jsonl", s.answer), s.strategy_used, s.info)
+            for s in subjects
+        ]
         if adapter_path is not None:  # a new adapter: its old answers are stale
             stale = out / "answers-adapted-student.jsonl"
             if stale.exists() and stale.stat().st_mtime < Path(adapter_path, "adapters.safetensors").stat().st_mtime:

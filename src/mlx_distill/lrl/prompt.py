@@ -12,8 +12,9 @@ from typing import Any
 from ..prompting import conversation, render
 from .task import Problem, Task
 
-BASE_SYSTEM = ("You solve reasoning problems. Work step by step, then end with a last line "
-               "of the form \"Answer: <answer>\".")
+BASE_SYSTEM = (
+    'You solve reasoning problems. Work step by step, then end with a last line of the form "Answer: <answer>".'
+)
 
 
 def system_prompt(strategy: str | None) -> str:

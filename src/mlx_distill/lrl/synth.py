@@ -26,26 +26,52 @@ def record_for(task: Task, problem: Problem, strategy: str | None) -> Record:
     target = explain(task, problem)
     truth = task.solve(problem)
     if not task.verify(problem, task.parse(target)):
-        raise InputError(f"{task.name}: the worked solution parses to {task.parse(target)!r}, the solver says "
-                         f"{truth!r}", rule="verify")
+        raise InputError(
+            f"{task.name}: the worked solution parses to {task.parse(target)!r}, the solver says {truth!r}",
+            rule="verify",
+        )
     msgs = messages(task, problem, strategy) + [{"role": "assistant", "content": target}]
     question = task.render(problem)
-    return build_record(msgs, [], id=stable_id("lrl", task.name, question, strategy_hash(strategy)), source=SOURCE,
-                        category=f"{task.name}/{truth.lower()}", label="direct", task=task.name, answer=truth,
-                        difficulty=problem.get("difficulty"))
+    return build_record(
+        msgs,
+        [],
+        id=stable_id("lrl", task.name, question, strategy_hash(strategy)),
+        source=SOURCE,
+        category=f"{task.name}/{truth.lower()}",
+        label="direct",
+        task=task.name,
+        answer=truth,
+        difficulty=problem.get("difficulty"),
+    )
 
 
-def synthesize(task: Task, n: int, *, strategy: str | None, seed: int, difficulties: list[int],
-               exclude: set[str] | frozenset[str] = frozenset()) -> list[Record]:
+def synthesize(
+    task: Task,
+    n: int,
+    *,
+    strategy: str | None,
+    seed: int,
+    difficulties: list[int],
+    exclude: set[str] | frozenset[str] = frozenset(),
+) -> list[Record]:
     """`n` verified records, class-balanced at each difficulty (n is spread over the difficulties), none
     with a question in `exclude` (the held-out test set)."""
     problems = mixed_set(task, n, seed=seed, difficulties=difficulties, exclude=exclude)
     return [record_for(task, p, strategy) for p in problems]
 
 
-def build_data(records_path: str | os.PathLike, out_dir: str | os.PathLike, *, task: Task, valid: float = 0.1,
-               seed: int = 0, tokenizer: Any = None, model: str | None = "embedded:smollm2-135m",
-               max_seq_length: int = 2048, log: Callable[[str], None] | None = None) -> Any:
+def build_data(
+    records_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    task: Task,
+    valid: float = 0.1,
+    seed: int = 0,
+    tokenizer: Any = None,
+    model: str | None = "embedded:smollm2-135m",
+    max_seq_length: int = 2048,
+    log: Callable[[str], None] | None = None,
+) -> Any:
     """`mlx-distill data build` over the synthetic records: the standard validator (schema, render, mask,
     length), one balancer cap per answer class, the content-hash split. LRL questions differ only in
     their numbers, so token-set near-duplicates are expected and kept; exact duplicates are still errors."""
@@ -53,14 +79,23 @@ def build_data(records_path: str | os.PathLike, out_dir: str | os.PathLike, *, t
     from ..data.config import DataConfig
 
     records_path = Path(records_path)
-    cfg = DataConfig.model_validate({
-        "seed": seed, "output_dir": str(out_dir),
-        "sources": [{"type": "records", "name": SOURCE, "paths": [str(records_path)]}],
-        "validation": {"model": model, "max_seq_length": max_seq_length, "bench": [], "near_threshold": 1.0,
-                       "drop_near_duplicates": False, "on_error": "drop"},
-        "balance": {"ratio": {"direct": 1}, "keep_sources": []},
-        "split": {"valid": valid, "test": 0.0},
-    })
+    cfg = DataConfig.model_validate(
+        {
+            "seed": seed,
+            "output_dir": str(out_dir),
+            "sources": [{"type": "records", "name": SOURCE, "paths": [str(records_path)]}],
+            "validation": {
+                "model": model,
+                "max_seq_length": max_seq_length,
+                "bench": [],
+                "near_threshold": 1.0,
+                "drop_near_duplicates": False,
+                "on_error": "drop",
+            },
+            "balance": {"ratio": {"direct": 1}, "keep_sources": []},
+            "split": {"valid": valid, "test": 0.0},
+        }
+    )
     return build(cfg, tokenizer=tokenizer, use_template=tokenizer is not None or model is not None, log=log)
 
 

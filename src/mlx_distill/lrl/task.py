@@ -66,8 +66,11 @@ def get_task(spec: "str | Task") -> Task:
     if spec in _REGISTRY:
         return _checked(_REGISTRY[spec](), spec)
     if ":" not in spec:
-        raise InputError(f"unknown task {spec!r} (built in: {', '.join(sorted(_REGISTRY))}; or give "
-                         "package.module:attribute or path/to/file.py:attribute)", rule="task")
+        raise InputError(
+            f"unknown task {spec!r} (built in: {', '.join(sorted(_REGISTRY))}; or give "
+            "package.module:attribute or path/to/file.py:attribute)",
+            rule="task",
+        )
     where, attr = spec.rsplit(":", 1)
     if where.endswith(".py"):
         path = Path(where)
@@ -104,8 +107,15 @@ def explain(task: Task, problem: Problem) -> str:
     return fn(problem) if fn is not None else f"Answer: {task.solve(problem)}"
 
 
-def problem_set(task: Task, n: int, *, seed: int, difficulty: int, exclude: set[str] | frozenset[str] = frozenset(),
-                max_tries: int | None = None) -> list[Problem]:
+def problem_set(
+    task: Task,
+    n: int,
+    *,
+    seed: int,
+    difficulty: int,
+    exclude: set[str] | frozenset[str] = frozenset(),
+    max_tries: int | None = None,
+) -> list[Problem]:
     """`n` distinct problems, exactly n / len(classes) of each solver answer (n must divide evenly), none
     whose rendered question is in `exclude` (a held-out set stays held out). Deterministic in `seed`."""
     k = len(task.classes)
@@ -120,8 +130,11 @@ def problem_set(task: Task, n: int, *, seed: int, difficulty: int, exclude: set[
     while len(out) < n:
         tries += 1
         if tries > limit:
-            raise InputError(f"{task.name}: could not generate {n} distinct balanced problems at difficulty "
-                             f"{difficulty} (have {dict(Counter(task.solve(p) for p in out))})", rule="balance")
+            raise InputError(
+                f"{task.name}: could not generate {n} distinct balanced problems at difficulty "
+                f"{difficulty} (have {dict(Counter(task.solve(p) for p in out))})",
+                rule="balance",
+            )
         p = task.generate(rng, difficulty)
         truth = task.solve(p)
         q = task.render(p)
@@ -133,8 +146,14 @@ def problem_set(task: Task, n: int, *, seed: int, difficulty: int, exclude: set[
     return out
 
 
-def mixed_set(task: Task, n: int, *, seed: int, difficulties: list[int] | tuple[int, ...],
-              exclude: set[str] | frozenset[str] = frozenset()) -> list[Problem]:
+def mixed_set(
+    task: Task,
+    n: int,
+    *,
+    seed: int,
+    difficulties: list[int] | tuple[int, ...],
+    exclude: set[str] | frozenset[str] = frozenset(),
+) -> list[Problem]:
     """`n` problems spread evenly over `difficulties`, each part class-balanced, all distinct."""
     k = len(task.classes)
     per = [n // len(difficulties) // k * k] * len(difficulties)

@@ -33,16 +33,24 @@ class JournaledTeacher:
         done = self.store.turn(key, "lrl")
         if done is not None:
             if key not in self.store.ledger:  # journaled by a run killed before it logged the call
-                self.store.ledger.append(kind="lrl", model=self.id, usage=done["usage"], latency_s=done["latency_s"],
-                                         key=key, call_id=key, purpose=purpose)
+                self.store.ledger.append(
+                    kind="lrl",
+                    model=self.id,
+                    usage=done["usage"],
+                    latency_s=done["latency_s"],
+                    key=key,
+                    call_id=key,
+                    purpose=purpose,
+                )
             return done["text"]
         tic = time.perf_counter()
         text, reply = request_text(self.model, msgs, max_tokens=self.max_tokens)
         latency = time.perf_counter() - tic
         row = {"text": text, "purpose": purpose, "usage": _usage(reply), "latency_s": round(latency, 4)}
         self.store.add_turn(key, "lrl", row)
-        self.store.ledger.append(kind="lrl", model=self.id, usage=reply.usage, latency_s=latency, key=key,
-                                 call_id=key, purpose=purpose)
+        self.store.ledger.append(
+            kind="lrl", model=self.id, usage=reply.usage, latency_s=latency, key=key, call_id=key, purpose=purpose
+        )
         self.asked += 1
         return text
 
@@ -52,8 +60,9 @@ def request_text(model: Any, msgs: list[dict[str, str]], *, max_tokens: int) -> 
     from pydantic_ai.direct import model_request_sync
     from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
 
-    parts: list[Any] = [SystemPromptPart(m["content"]) if m["role"] == "system" else UserPromptPart(m["content"])
-                        for m in msgs]
+    parts: list[Any] = [
+        SystemPromptPart(m["content"]) if m["role"] == "system" else UserPromptPart(m["content"]) for m in msgs
+    ]
     reply = model_request_sync(model, [ModelRequest(parts=parts)], model_settings={"max_tokens": max_tokens})
     return "".join(p.content for p in reply.parts if isinstance(p, TextPart)), reply
 

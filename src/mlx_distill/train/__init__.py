@@ -10,9 +10,13 @@ Names are imported lazily so that `mlx-distill --help` does not load MLX.
 from __future__ import annotations
 
 _EXPORTS = {
-    "train": "trainer", "TrainResult": "trainer",
-    "TrainConfig": "config", "load_config": "config", "parse_config": "config",
-    "fuse_adapter": "fuse", "FuseResult": "fuse",
+    "train": "trainer",
+    "TrainResult": "trainer",
+    "TrainConfig": "config",
+    "load_config": "config",
+    "parse_config": "config",
+    "fuse_adapter": "fuse",
+    "FuseResult": "fuse",
     "write_sample_data": "sample_data",
 }
 

@@ -49,8 +49,10 @@ def numbered_checkpoints(run_dir: Path) -> list[Path]:
 def _recover_hint(run_dir: Path, exclude: Path | None = None) -> str:
     intact = [p for p in numbered_checkpoints(run_dir) if p != exclude and safetensors_problem(p) is None]
     if intact:
-        return (f"to recover, start a new run from the latest intact checkpoint ({intact[-1].name}): set "
-                f"resume_adapter_file: {intact[-1]} and a new adapter_path, or pass --overwrite to start over")
+        return (
+            f"to recover, start a new run from the latest intact checkpoint ({intact[-1].name}): set "
+            f"resume_adapter_file: {intact[-1]} and a new adapter_path, or pass --overwrite to start over"
+        )
     return "to recover, pass --overwrite to start the run over"
 
 
@@ -61,8 +63,9 @@ def checkpoint_state(run_dir: Path) -> dict[str, Any]:
         state = json.loads(sp.read_text(encoding="utf-8"))
         int(state["step"])
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
-        raise InputError(f"damaged checkpoint state ({type(e).__name__}); {_recover_hint(run_dir)}", path=sp,
-                         rule="resume") from None
+        raise InputError(
+            f"damaged checkpoint state ({type(e).__name__}); {_recover_hint(run_dir)}", path=sp, rule="resume"
+        ) from None
     adapter = run_dir / state.get("adapter_file", ADAPTER_FILE)
     if not adapter.exists():
         adapter = run_dir / ADAPTER_FILE
@@ -72,20 +75,26 @@ def checkpoint_state(run_dir: Path) -> dict[str, Any]:
     for path, expected in files:
         problem = safetensors_problem(path)
         if problem is None and expected and sha256_file(path) != expected:
-            problem = (f"it is not the file of step {state['step']} that {STATE_FILE} records (the run was "
-                       "stopped while saving a checkpoint)")
+            problem = (
+                f"it is not the file of step {state['step']} that {STATE_FILE} records (the run was "
+                "stopped while saving a checkpoint)"
+            )
         if problem:
-            hint = (f"delete it to resume from step {state['step']} with a fresh optimizer state, or "
-                    f"{_recover_hint(run_dir)[len('to recover, '):]}" if path.name == OPTIMIZER_FILE
-                    else _recover_hint(run_dir, exclude=path))
+            hint = (
+                f"delete it to resume from step {state['step']} with a fresh optimizer state, or "
+                f"{_recover_hint(run_dir)[len('to recover, ') :]}"
+                if path.name == OPTIMIZER_FILE
+                else _recover_hint(run_dir, exclude=path)
+            )
             raise InputError(f"damaged checkpoint file: {problem}; {hint}", path=path, rule="resume")
     config = run_dir / "adapter_config.json"
     if config.exists():
         try:
             json.loads(config.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise InputError(f"damaged adapter config ({type(e).__name__}); {_recover_hint(run_dir)}", path=config,
-                             rule="resume") from None
+            raise InputError(
+                f"damaged adapter config ({type(e).__name__}); {_recover_hint(run_dir)}", path=config, rule="resume"
+            ) from None
     return state
 
 
@@ -100,8 +109,12 @@ def read_metrics(path: Path, *, tolerate_torn_tail: bool = False) -> list[dict]:
     for e in errors:
         if tolerate_torn_tail and e.line and e.line > last:
             continue
-        raise InputError(f"damaged metrics line ({e.message}); delete that line (and the ones after it) to resume",
-                         path=path, line=e.line, rule="resume")
+        raise InputError(
+            f"damaged metrics line ({e.message}); delete that line (and the ones after it) to resume",
+            path=path,
+            line=e.line,
+            rule="resume",
+        )
     return [row for _, row in rows if isinstance(row, dict)]
 
 
@@ -121,8 +134,9 @@ def _save_safetensors(path: Path, arrays: dict) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any, extra: dict, *,
-                    numbered: bool = True) -> None:
+def save_checkpoint(
+    run_dir: Path, step: int, model: Any, optimizer: Any, extra: dict, *, numbered: bool = True
+) -> None:
     """The adapter (and a numbered copy, mlx-lm's naming), the optimizer state, then state.json."""
     from mlx.utils import tree_flatten
 

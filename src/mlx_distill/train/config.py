@@ -124,8 +124,10 @@ class TrainConfig(BaseModel):
     @classmethod
     def _no_reporting(cls, v: Optional[str]) -> Optional[str]:
         if v:
-            raise ValueError("reporting to wandb/swanlab is not supported: metrics go to <run>/metrics.jsonl and "
-                             "loss.png; remove the key")
+            raise ValueError(
+                "reporting to wandb/swanlab is not supported: metrics go to <run>/metrics.jsonl and "
+                "loss.png; remove the key"
+            )
         return v
 
     @field_validator("train")
@@ -154,15 +156,19 @@ class TrainConfig(BaseModel):
         if self.mask_prompt is not None:
             implied = "last" if self.mask_prompt else "none"
             if "mask" in self.model_fields_set and self.mask != implied:
-                raise ValueError(f"mask_prompt: {str(self.mask_prompt).lower()} means mask: {implied}, but mask: "
-                                 f"{self.mask} is also set; keep one of them")
+                raise ValueError(
+                    f"mask_prompt: {str(self.mask_prompt).lower()} means mask: {implied}, but mask: "
+                    f"{self.mask} is also set; keep one of them"
+                )
             if self.mask != implied:
                 object.__setattr__(self, "mask", implied)
         if self.lr_schedule is not None and "learning_rate" in self.model_fields_set:
             first = float(self.lr_schedule.arguments[0])
             if abs(first - self.learning_rate) > 1e-12 * max(1.0, abs(first)):
-                raise ValueError(f"learning_rate {self.learning_rate} and lr_schedule.arguments[0] {first} disagree "
-                                 "(with a schedule, its first argument is the learning rate); keep one")
+                raise ValueError(
+                    f"learning_rate {self.learning_rate} and lr_schedule.arguments[0] {first} disagree "
+                    "(with a schedule, its first argument is the learning rate); keep one"
+                )
         for name, kwargs in self.optimizer_config.items():
             if name not in OPTIMIZERS:
                 raise ValueError(f"optimizer_config.{name}: unknown optimizer{_suggest(name, OPTIMIZERS)}")
@@ -187,8 +193,13 @@ class TrainConfig(BaseModel):
 def optimizer_class(name: str):
     import mlx.optimizers as optim
 
-    return {"adam": optim.Adam, "adamw": optim.AdamW, "muon": optim.Muon, "sgd": optim.SGD,
-            "adafactor": optim.Adafactor}[name]
+    return {
+        "adam": optim.Adam,
+        "adamw": optim.AdamW,
+        "muon": optim.Muon,
+        "sgd": optim.SGD,
+        "adafactor": optim.Adafactor,
+    }[name]
 
 
 def _check_optimizer_kwargs(name: str, kwargs: dict) -> None:
@@ -196,8 +207,10 @@ def _check_optimizer_kwargs(name: str, kwargs: dict) -> None:
     for k in kwargs:
         if k not in params or k == "learning_rate":
             why = " (set learning_rate or lr_schedule at the top level)" if k == "learning_rate" else ""
-            raise ValueError(f"optimizer_config.{name}.{k}: not an argument of {name}{why}"
-                             f"{_suggest(k, [p for p in params if p != 'learning_rate'])}")
+            raise ValueError(
+                f"optimizer_config.{name}.{k}: not an argument of {name}{why}"
+                f"{_suggest(k, [p for p in params if p != 'learning_rate'])}"
+            )
 
 
 def _suggest(word: str, choices) -> str:
@@ -239,8 +252,11 @@ def parse_config(data: dict[str, Any], *, source: str | os.PathLike | None = Non
             raise InputError(f"{key}: {why}", path=source, rule="config")
     data = {k: v for k, v in data.items() if k not in UNSUPPORTED}
     if isinstance(data.get("lora_parameters"), dict) and "alpha" in data["lora_parameters"]:
-        raise InputError("lora_parameters.alpha: mlx-lm's LoRA uses `scale`, not `alpha` (scale = alpha / rank in "
-                         "other frameworks)", path=source, rule="config")
+        raise InputError(
+            "lora_parameters.alpha: mlx-lm's LoRA uses `scale`, not `alpha` (scale = alpha / rank in other frameworks)",
+            path=source,
+            rule="config",
+        )
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as e:
@@ -287,8 +303,9 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
         pairs = {}
         for item in overrides:
             if "=" not in item:
-                raise InputError(f"override {item!r} must look like key=value (e.g. --set lora_parameters.rank=16)",
-                                 rule="config")
+                raise InputError(
+                    f"override {item!r} must look like key=value (e.g. --set lora_parameters.rank=16)", rule="config"
+                )
             k, v = item.split("=", 1)
             pairs[k.strip()] = parse_value(v)
         overrides = pairs
@@ -305,8 +322,9 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] 
     return data
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: dict[str, Any] | list[str] | None = None
-                ) -> TrainConfig:
+def load_config(
+    path: str | os.PathLike | None = None, overrides: dict[str, Any] | list[str] | None = None
+) -> TrainConfig:
     """Read a YAML recipe (or none: defaults), apply overrides, validate. Run name defaults to the file's stem."""
     data = read_yaml(path) if path else {}
     data = apply_overrides(data, overrides)

@@ -46,10 +46,16 @@ class Split:
 
     def stats(self) -> dict[str, Any]:
         lens = [len(e) for e in self.examples]
-        return {"records": len(self.records), "examples": len(self.examples), "truncated": self.truncated,
-                "dropped_no_target": len(self.dropped), "tokens": int(sum(lens)),
-                "target_tokens": int(sum(e.n_targets for e in self.examples)),
-                "max_len": max(lens) if lens else 0, "mean_len": round(float(np.mean(lens)), 1) if lens else 0}
+        return {
+            "records": len(self.records),
+            "examples": len(self.examples),
+            "truncated": self.truncated,
+            "dropped_no_target": len(self.dropped),
+            "tokens": int(sum(lens)),
+            "target_tokens": int(sum(e.n_targets for e in self.examples)),
+            "max_len": max(lens) if lens else 0,
+            "mean_len": round(float(np.mean(lens)), 1) if lens else 0,
+        }
 
 
 def split_path(data_dir: str | os.PathLike, name: str) -> Path:
@@ -68,13 +74,21 @@ def _check_record(obj: Any, path: Path, line: int) -> dict[str, Any]:
     # a plain mlx-lm chat record (no meta): check the messages the same way
     msgs = obj.get("messages")
     if not isinstance(msgs, list) or not msgs:
-        raise InputError("a chat record needs a non-empty `messages` list (prompt/completion and text records are "
-                         "not supported)", path=path, line=line, rule="schema")
+        raise InputError(
+            "a chat record needs a non-empty `messages` list (prompt/completion and text records are not supported)",
+            path=path,
+            line=line,
+            rule="schema",
+        )
     try:
         clean = [Message.model_validate(m).model_dump(mode="json", exclude_none=True) for m in msgs]
     except ValidationError as e:
-        raise InputError("; ".join(f"messages.{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()),
-                         path=path, line=line, rule="schema") from None
+        raise InputError(
+            "; ".join(f"messages.{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()),
+            path=path,
+            line=line,
+            rule="schema",
+        ) from None
     out = {"messages": clean}
     if obj.get("tools"):
         out["tools"] = obj["tools"]
@@ -85,9 +99,11 @@ def read_split(data_dir: str | os.PathLike, name: str, *, required: bool = True)
     """Read and validate one split. A missing or empty required split is an InputError naming the fix."""
     path = split_path(data_dir, name)
     if not Path(data_dir).exists():
-        raise InputError(f"data directory {data_dir} does not exist; build it with `mlx-distill data build -c "
-                         "configs/data.yaml` or set `data:` to a directory holding train.jsonl and valid.jsonl",
-                         rule="data")
+        raise InputError(
+            f"data directory {data_dir} does not exist; build it with `mlx-distill data build -c "
+            "configs/data.yaml` or set `data:` to a directory holding train.jsonl and valid.jsonl",
+            rule="data",
+        )
     if not path.exists():
         if not required:
             return None
@@ -98,13 +114,15 @@ def read_split(data_dir: str | os.PathLike, name: str, *, required: bool = True)
         records.append(_check_record(obj, path, line))
     if not records and required:
         hint = " (or set val_batches: 0 to train without validation)" if name == "valid" else ""
-        raise InputError(f"the {name} split is empty; rebuild the data with `mlx-distill data build`{hint}",
-                         path=path, rule="data")
+        raise InputError(
+            f"the {name} split is empty; rebuild the data with `mlx-distill data build`{hint}", path=path, rule="data"
+        )
     return Split(name=name, path=path, records=records)
 
 
-def tokenize_split(split: Split, tokenizer: Any, *, mask: str, max_seq_length: int, key_prefix: str | None = None
-                   ) -> Split:
+def tokenize_split(
+    split: Split, tokenizer: Any, *, mask: str, max_seq_length: int, key_prefix: str | None = None
+) -> Split:
     """Render + tokenize each record with its target mask; truncate to max_seq_length; drop (and count)
     examples left without any target token."""
     from ..prompting import tokenize_for_training
@@ -119,8 +137,9 @@ def tokenize_split(split: Split, tokenizer: Any, *, mask: str, max_seq_length: i
         if len(ids) > max_seq_length:
             ids, m = ids[:max_seq_length], m[:max_seq_length]
             truncated += 1
-        ex = Example(np.asarray(ids, dtype=np.int32), np.asarray(m, dtype=bool), key=(key_prefix or split.name, i),
-                     rid=rid)
+        ex = Example(
+            np.asarray(ids, dtype=np.int32), np.asarray(m, dtype=bool), key=(key_prefix or split.name, i), rid=rid
+        )
         if ex.n_targets == 0:
             dropped.append(rid)
             continue
@@ -152,8 +171,14 @@ class BatchSchedule:
     order, batch order permuted each epoch with numpy's RandomState(seed), as mlx-lm does.
     """
 
-    def __init__(self, lengths: Iterable[int], batch_size: int, seed: int = 0, bucketing: bool = True,
-                 groups: Iterable[Any] | None = None):
+    def __init__(
+        self,
+        lengths: Iterable[int],
+        batch_size: int,
+        seed: int = 0,
+        bucketing: bool = True,
+        groups: Iterable[Any] | None = None,
+    ):
         self.lengths = np.asarray(list(lengths), dtype=np.int64)
         self.n = len(self.lengths)
         if self.n == 0:
@@ -182,7 +207,7 @@ class BatchSchedule:
             window = B * BUCKET_WINDOW
             order = []
             for s in range(0, self.n, window):
-                chunk = perm[s: s + window].tolist()
+                chunk = perm[s : s + window].tolist()
                 sizes: dict[Any, int] = {}
                 for i in chunk:
                     sizes[self.groups[i]] = sizes.get(self.groups[i], 0) + 1
@@ -192,7 +217,7 @@ class BatchSchedule:
                     if g is not None and sizes[g] >= B and g not in rank:
                         rank[g] = len(rank)
                 order.extend(sorted(chunk, key=lambda i: (rank.get(self.groups[i], len(rank)), int(self.lengths[i]))))
-            batches = [order[i: i + B] for i in range(0, self.n, B)]
+            batches = [order[i : i + B] for i in range(0, self.n, B)]
             return [batches[i] for i in rng.permutation(len(batches))]
         batches = [list(range(i, min(i + B, self.n))) for i in range(0, self.n, B)]
         if self._rs is None or self._rs_epoch >= e:
@@ -221,4 +246,4 @@ def eval_batches(examples: list[Example], batch_size: int, num_batches: int, see
     if num_batches != -1:
         perm = perm[: num_batches * B]
     perm = sorted(perm.tolist(), key=lambda i: len(examples[i]))
-    return [perm[i: i + B] for i in range(0, len(perm), B)]
+    return [perm[i : i + B] for i in range(0, len(perm), B)]

@@ -33,7 +33,7 @@ class Group:
         return self.rank == 0
 
     def shard(self, items: Sequence[T]) -> list[T]:
-        return list(items[self.rank::self.size])
+        return list(items[self.rank :: self.size])
 
     def sum(self, x: mx.array) -> mx.array:
         return x if self.size == 1 else mx.distributed.all_sum(x, group=self.world, stream=mx.cpu)

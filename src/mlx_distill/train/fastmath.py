@@ -25,8 +25,7 @@ def _exp(x: mx.array) -> mx.array:
 
 
 def attention(queries, keys, values, cache, scale, mask, sinks=None, *, _orig=None):
-    if sinks is not None or hasattr(cache, "bits") or not (mask is None or isinstance(mask, str) and
-                                                            mask == "causal"):
+    if sinks is not None or hasattr(cache, "bits") or not (mask is None or isinstance(mask, str) and mask == "causal"):
         return _orig(queries, keys, values, cache=cache, scale=scale, mask=mask, sinks=sinks)
     B, H, Lq, D = queries.shape
     Hk, Lk = keys.shape[1], keys.shape[2]
@@ -57,8 +56,9 @@ def fast_math(model: nn.Module, enabled: bool = True):
 
     originals = {"scaled_dot_product_attention": base.scaled_dot_product_attention, "swiglu": activations.swiglu}
     replacements = {
-        "scaled_dot_product_attention": lambda *a, **k: attention(*a, **k, _orig=originals[
-            "scaled_dot_product_attention"]),
+        "scaled_dot_product_attention": lambda *a, **k: attention(
+            *a, **k, _orig=originals["scaled_dot_product_attention"]
+        ),
         "swiglu": swiglu,
     }
     modules = set()

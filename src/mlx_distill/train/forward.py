@@ -99,9 +99,15 @@ def plan_batch(examples: list[Example], share_prefix: bool = True) -> BatchPlan:
         t = np.flatnonzero(e.mask[1:]) + 1  # target token indices
         gather.append(i * Ls + (t - 1 - P))
         targets.append(e.ids[t])
-    return BatchPlan(examples=examples, prefix=P, suffix_ids=ids, suffix_len=lens,
-                     gather=np.concatenate(gather).astype(np.int32), targets=np.concatenate(targets).astype(np.int32),
-                     keys=[e.key for e in examples])
+    return BatchPlan(
+        examples=examples,
+        prefix=P,
+        suffix_ids=ids,
+        suffix_len=lens,
+        gather=np.concatenate(gather).astype(np.int32),
+        targets=np.concatenate(targets).astype(np.int32),
+        keys=[e.key for e in examples],
+    )
 
 
 class SharedPrefixCache:
@@ -174,8 +180,9 @@ class SplitModel:
     def embed(self, ids: mx.array) -> mx.array:
         return self.inner.embed_tokens(ids)
 
-    def run_layers(self, start: int, stop: int, hp: Optional[mx.array], hs: mx.array, P: int,
-                   checkpoint: bool = False) -> tuple[Optional[mx.array], mx.array]:
+    def run_layers(
+        self, start: int, stop: int, hp: Optional[mx.array], hs: mx.array, P: int, checkpoint: bool = False
+    ) -> tuple[Optional[mx.array], mx.array]:
         """Layers [start, stop) over the prefix hp (1, P, D) (or None) and the suffixes hs (B, Ls, D).
 
         The suffix pass uses MLX's "causal" mask, which aligns queries to the end of the keys when there
@@ -244,8 +251,9 @@ def reference_loss(model: nn.Module, examples: list[Example]) -> tuple[float, in
     return (ce.sum() / n).item(), n
 
 
-def plain_loss(model: nn.Module, ids: mx.array, tmask: mx.array, denom: Optional[float] = None
-               ) -> tuple[mx.array, mx.array]:
+def plain_loss(
+    model: nn.Module, ids: mx.array, tmask: mx.array, denom: Optional[float] = None
+) -> tuple[mx.array, mx.array]:
     """Fallback for layouts SplitModel cannot cut: full logits, CE summed over the target mask and divided
     by `denom` (default: the mean over the targets)."""
     logits = model(ids[:, :-1]).astype(mx.float32)

@@ -41,8 +41,11 @@ class FuseResult:
 def _adapter_base(adapter_dir: Path, model: Optional[str]) -> str:
     cfg_path = adapter_dir / "adapter_config.json"
     if not cfg_path.exists():
-        raise InputError(f"{adapter_dir} is not an adapter directory (no adapter_config.json); pass the run "
-                         "directory written by `mlx-distill train`", rule="fuse")
+        raise InputError(
+            f"{adapter_dir} is not an adapter directory (no adapter_config.json); pass the run "
+            "directory written by `mlx-distill train`",
+            rule="fuse",
+        )
     if not (adapter_dir / "adapters.safetensors").exists():
         raise InputError(f"no adapters.safetensors in {adapter_dir}: the run has not saved weights yet", rule="fuse")
     if model:
@@ -64,7 +67,8 @@ def check_bits(bits: Optional[int], force: bool) -> None:
             f"refusing to re-quantize the fused model to {bits} bits: a LoRA change is smaller than a {bits}-bit "
             "quantization step, so rounding the fused weights erases most of it and the result behaves like the "
             "base model. Keep it unquantized (the default), use --bits 8 or 6, or pass --force to do it anyway",
-            rule="fuse")
+            rule="fuse",
+        )
 
 
 def _probe_logits(model, tokenizer):
@@ -87,9 +91,17 @@ def _set_lora_scale(model, factor: float) -> list:
     return saved
 
 
-def fuse_adapter(adapter_dir: str | os.PathLike, save_path: str | os.PathLike | None = None, *,
-                 model: Optional[str] = None, bits: Optional[int] = None, group_size: int = 64,
-                 force: bool = False, verify: bool = True, log=print) -> FuseResult:
+def fuse_adapter(
+    adapter_dir: str | os.PathLike,
+    save_path: str | os.PathLike | None = None,
+    *,
+    model: Optional[str] = None,
+    bits: Optional[int] = None,
+    group_size: int = 64,
+    force: bool = False,
+    verify: bool = True,
+    log=print,
+) -> FuseResult:
     """Fuse `adapter_dir` (a run directory) into its base and save an mlx-lm model directory."""
     import mlx.core as mx
     from mlx.utils import tree_unflatten
@@ -107,8 +119,9 @@ def fuse_adapter(adapter_dir: str | os.PathLike, save_path: str | os.PathLike | 
     try:
         mdl, tokenizer, config = load(base_path, adapter_path=str(adapter_dir), return_config=True)
     except (OSError, ValueError, FileNotFoundError) as e:
-        raise InputError(f"could not load {base_name!r} with the adapter {adapter_dir}: {str(e).splitlines()[0]}",
-                         rule="fuse") from None
+        raise InputError(
+            f"could not load {base_name!r} with the adapter {adapter_dir}: {str(e).splitlines()[0]}", rule="fuse"
+        ) from None
     quantized = "quantization" in config or "quantization_config" in config
     adapted = base_logits = None
     if verify:
@@ -139,8 +152,26 @@ def fuse_adapter(adapter_dir: str | os.PathLike, save_path: str | os.PathLike | 
             err = float(mx.sqrt(((fused_logits - adapted) ** 2).sum()).item())
             kept = max(0.0, 1.0 - err / effect) if effect > 0 else None
     save(save_path, base_path, mdl, tokenizer, config, donate_model=False)
-    (save_path / "mlx-distill-fuse.json").write_text(json.dumps(
-        {"base": base_name, "adapter": str(adapter_dir), "bits": bits, "dequantized": quantized,
-         "max_logit_diff": max_diff, "adapter_effect_kept": kept}, indent=2) + "\n")
-    return FuseResult(save_path=save_path, base=base_name, dequantized=quantized, bits=bits, fused_layers=len(fused),
-                      max_logit_diff=max_diff, adapter_effect_kept=kept)
+    (save_path / "mlx-distill-fuse.json").write_text(
+        json.dumps(
+            {
+                "base": base_name,
+                "adapter": str(adapter_dir),
+                "bits": bits,
+                "dequantized": quantized,
+                "max_logit_diff": max_diff,
+                "adapter_effect_kept": kept,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return FuseResult(
+        save_path=save_path,
+        base=base_name,
+        dequantized=quantized,
+        bits=bits,
+        fused_layers=len(fused),
+        max_logit_diff=max_diff,
+        adapter_effect_kept=kept,
+    )

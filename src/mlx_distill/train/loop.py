@@ -28,13 +28,26 @@ class LoopTotals:
     targets: int = 0
 
 
-def run_steps(trainer: "Trainer", splits: dict[str, Split], *, start_step: int, trained_tokens: int,
-              emit: Callable[[dict], None], save: Callable[[int, dict], None], progress: bool) -> LoopTotals:
+def run_steps(
+    trainer: "Trainer",
+    splits: dict[str, Split],
+    *,
+    start_step: int,
+    trained_tokens: int,
+    emit: Callable[[dict], None],
+    save: Callable[[int, dict], None],
+    progress: bool,
+) -> LoopTotals:
     """Steps start_step+1 .. iters. `emit` takes each metrics row; `save(step, totals)` writes a checkpoint."""
     cfg, log, model = trainer.cfg, trainer.log, trainer.model
     train_split, valid = splits["train"], splits.get("valid")
-    schedule = BatchSchedule([len(e) for e in train_split.examples], cfg.batch_size, cfg.seed, cfg.bucketing,
-                             groups=[prefix_group(e.ids) for e in train_split.examples] if cfg.share_prompt_prefix else None)
+    schedule = BatchSchedule(
+        [len(e) for e in train_split.examples],
+        cfg.batch_size,
+        cfg.seed,
+        cfg.bucketing,
+        groups=[prefix_group(e.ids) for e in train_split.examples] if cfg.share_prompt_prefix else None,
+    )
     model.train()
     accum, accum_n = None, 0
     window: list[dict] = []
@@ -43,8 +56,16 @@ def run_steps(trainer: "Trainer", splits: dict[str, Split], *, start_step: int, 
         log(f"already at step {start_step} of {cfg.iters}; raise iters to train further")
     if valid is not None and start_step == 0 and start_step < cfg.iters:
         _validate(trainer, valid, 0, emit, log)
-    bar = Bar("[bold]train", cfg.iters, completed=start_step, fields={"loss": "-"}, eta=True,
-              enabled=progress and not log.quiet, console=log.console, echo=log)
+    bar = Bar(
+        "[bold]train",
+        cfg.iters,
+        completed=start_step,
+        fields={"loss": "-"},
+        eta=True,
+        enabled=progress and not log.quiet,
+        console=log.console,
+        echo=log,
+    )
     with bar:
         for step in range(start_step + 1, cfg.iters + 1):
             tic = time.perf_counter()
@@ -67,9 +88,16 @@ def run_steps(trainer: "Trainer", splits: dict[str, Split], *, start_step: int, 
             totals.targets += n_t
             totals.trained_tokens += n_tok
             lr = float(trainer.optimizer.learning_rate.item())
-            row = {"kind": "train", "step": step, "loss": round(loss.item(), 6), "learning_rate": lr,
-                   "tokens": n_tok, "targets": n_t, "seconds": round(dt, 4),
-                   "epoch": round(schedule.epoch_of(step), 3)}
+            row = {
+                "kind": "train",
+                "step": step,
+                "loss": round(loss.item(), 6),
+                "learning_rate": lr,
+                "tokens": n_tok,
+                "targets": n_t,
+                "seconds": round(dt, 4),
+                "epoch": round(schedule.epoch_of(step), 3),
+            }
             emit(row)
             window.append(row)
             bar.advance(loss=f"{row['loss']:.4f}")
@@ -77,8 +105,10 @@ def run_steps(trainer: "Trainer", splits: dict[str, Split], *, start_step: int, 
             if step % cfg.steps_per_report == 0 or step == cfg.iters:
                 rep = _report(window, step, lr, totals.trained_tokens)
                 emit(rep)
-                bar.print(f"step {step}: train loss {rep['train_loss']:.4f}, lr {lr:.2e}, "
-                          f"{rep['tokens_per_s']:.0f} tok/s, peak {rep['peak_memory_gb']:.2f} GB")
+                bar.print(
+                    f"step {step}: train loss {rep['train_loss']:.4f}, lr {lr:.2e}, "
+                    f"{rep['tokens_per_s']:.0f} tok/s, peak {rep['peak_memory_gb']:.2f} GB"
+                )
                 window = []
             if valid is not None and (step % cfg.steps_per_eval == 0 or step == cfg.iters):
                 _validate(trainer, valid, step, emit, bar.print)
@@ -89,15 +119,22 @@ def run_steps(trainer: "Trainer", splits: dict[str, Split], *, start_step: int, 
 
 def _report(window: list[dict], step: int, lr: float, trained_tokens: int) -> dict:
     w_s = sum(r["seconds"] for r in window)
-    return {"kind": "report", "step": step, "train_loss": float(np.mean([r["loss"] for r in window])),
-            "learning_rate": lr, "tokens_per_s": sum(r["tokens"] for r in window) / w_s,
-            "target_tokens_per_s": sum(r["targets"] for r in window) / w_s,
-            "steps_per_s": len(window) / w_s, "trained_tokens": trained_tokens,
-            "peak_memory_gb": round(mx.get_peak_memory() / 1e9, 3)}
+    return {
+        "kind": "report",
+        "step": step,
+        "train_loss": float(np.mean([r["loss"] for r in window])),
+        "learning_rate": lr,
+        "tokens_per_s": sum(r["tokens"] for r in window) / w_s,
+        "target_tokens_per_s": sum(r["targets"] for r in window) / w_s,
+        "steps_per_s": len(window) / w_s,
+        "trained_tokens": trained_tokens,
+        "peak_memory_gb": round(mx.get_peak_memory() / 1e9, 3),
+    }
 
 
-def _validate(trainer: "Trainer", valid: Split, step: int, emit: Callable[[dict], None],
-              say: Callable[[str], None]) -> None:
+def _validate(
+    trainer: "Trainer", valid: Split, step: int, emit: Callable[[dict], None], say: Callable[[str], None]
+) -> None:
     tic = time.perf_counter()
     val_loss = trainer.evaluate(valid, trainer.cfg.val_batches)
     emit({"kind": "val", "step": step, "val_loss": val_loss, "val_seconds": round(time.perf_counter() - tic, 3)})

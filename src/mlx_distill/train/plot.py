@@ -9,8 +9,13 @@ from typing import Iterable, Optional
 from ..io import read_jsonl, save_figure
 
 
-def plot_losses(metrics: str | os.PathLike, out: str | os.PathLike, *, title: Optional[str] = None,
-                others: Iterable[tuple[str, list[tuple[int, float]]]] = ()) -> Path:
+def plot_losses(
+    metrics: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    title: Optional[str] = None,
+    others: Iterable[tuple[str, list[tuple[int, float]]]] = (),
+) -> Path:
     """Write a PNG of the run's losses; `others` adds named (step, loss) curves (e.g. a plain mlx-lm run)."""
     import matplotlib
 
@@ -26,7 +31,7 @@ def plot_losses(metrics: str | os.PathLike, out: str | os.PathLike, *, title: Op
         ax.plot(xs, ys, lw=0.8, alpha=0.45, color="tab:blue", label="train (per step)")
         k = max(1, len(ys) // 20)
         if k > 1:
-            smooth = [sum(ys[max(0, i - k + 1): i + 1]) / len(ys[max(0, i - k + 1): i + 1]) for i in range(len(ys))]
+            smooth = [sum(ys[max(0, i - k + 1) : i + 1]) / len(ys[max(0, i - k + 1) : i + 1]) for i in range(len(ys))]
             ax.plot(xs, smooth, lw=1.6, color="tab:blue", label=f"train (mean of {k})")
     if val:
         xs, ys = zip(*val)

@@ -130,15 +130,22 @@ class FrozenBottom:
             if e.start == P:
                 h = e.h
             elif e.start > P:  # this batch shares less: the positions [P, start) come from the stored prefix
-                h = mx.concatenate([e.prefix.h[0, P: e.start], e.h], axis=0)
+                h = mx.concatenate([e.prefix.h[0, P : e.start], e.h], axis=0)
             else:
-                h = e.h[P - e.start:]
+                h = e.h[P - e.start :]
             if n < Ls:
                 h = mx.concatenate([h, mx.zeros((Ls - n, h.shape[-1]), dtype=h.dtype)], axis=0)
             rows.append(h)
         return mx.stack(rows)
 
     def stats(self) -> dict:
-        return {"enabled": self.cache_on, "boundary": self.boundary, "examples": len(self.entries),
-                "prefixes": len(self.prefixes), "mb": round(self.bytes / 1e6, 1), "full": self.full,
-                "hits": self.hits, "misses": self.misses}
+        return {
+            "enabled": self.cache_on,
+            "boundary": self.boundary,
+            "examples": len(self.entries),
+            "prefixes": len(self.prefixes),
+            "mb": round(self.bytes / 1e6, 1),
+            "full": self.full,
+            "hits": self.hits,
+            "misses": self.misses,
+        }

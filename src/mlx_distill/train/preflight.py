@@ -21,8 +21,12 @@ def load_splits(cfg: TrainConfig) -> dict[str, Split]:
         splits["test"] = read_split(cfg.data, "test")
     n = len(splits["train"].records)
     if cfg.batch_size > n:
-        raise InputError(f"batch_size {cfg.batch_size} is larger than the train split ({n} records); set "
-                         f"batch_size to at most {n} or add data", path=splits["train"].path, rule="batch_size")
+        raise InputError(
+            f"batch_size {cfg.batch_size} is larger than the train split ({n} records); set "
+            f"batch_size to at most {n} or add data",
+            path=splits["train"].path,
+            rule="batch_size",
+        )
     return splits
 
 
@@ -43,22 +47,34 @@ def load_tokenizer_for(path: str, cfg: TrainConfig):
     except InputError:
         raise
     except Exception as e:  # hub errors, missing files
-        hint = (" (no network here: use embedded:smollm2-135m or a local model directory)"
-                if not Path(path).exists() else "")
-        raise InputError(f"model {cfg.model!r} cannot be found or read: {str(e).splitlines()[0]}{hint}",
-                         rule="model") from None
+        hint = (
+            " (no network here: use embedded:smollm2-135m or a local model directory)"
+            if not Path(path).exists()
+            else ""
+        )
+        raise InputError(
+            f"model {cfg.model!r} cannot be found or read: {str(e).splitlines()[0]}{hint}", rule="model"
+        ) from None
 
 
 def tokenize_splits(cfg: TrainConfig, splits: dict[str, Split], tokenizer, log: Callable[[str], None]) -> None:
     for name, sp in splits.items():
         tokenize_split(sp, tokenizer, mask=cfg.mask, max_seq_length=cfg.max_seq_length)
         if not sp.examples:
-            raise InputError(f"no example of the {name} split has a supervised token left (mask {cfg.mask}, "
-                             f"max_seq_length {cfg.max_seq_length}); raise max_seq_length", path=sp.path, rule="data")
+            raise InputError(
+                f"no example of the {name} split has a supervised token left (mask {cfg.mask}, "
+                f"max_seq_length {cfg.max_seq_length}); raise max_seq_length",
+                path=sp.path,
+                rule="data",
+            )
     train_split = splits["train"]
     if cfg.batch_size > len(train_split.examples):
-        raise InputError(f"batch_size {cfg.batch_size} is larger than the {len(train_split.examples)} usable train "
-                         f"examples; lower batch_size", path=train_split.path, rule="batch_size")
+        raise InputError(
+            f"batch_size {cfg.batch_size} is larger than the {len(train_split.examples)} usable train "
+            f"examples; lower batch_size",
+            path=train_split.path,
+            rule="batch_size",
+        )
     for name, sp in splits.items():
         st = sp.stats()
         extra = []
@@ -66,12 +82,15 @@ def tokenize_splits(cfg: TrainConfig, splits: dict[str, Split], tokenizer, log: 
             extra.append(f"{st['truncated']} truncated to {cfg.max_seq_length} tokens")
         if st["dropped_no_target"]:
             extra.append(f"{st['dropped_no_target']} dropped: no target token left")
-        log(f"{name}: {st['examples']} examples, {st['tokens']} tokens ({st['target_tokens']} targets, mask "
-            f"{cfg.mask}), max {st['max_len']}" + (f"; {', '.join(extra)}" if extra else ""))
+        log(
+            f"{name}: {st['examples']} examples, {st['tokens']} tokens ({st['target_tokens']} targets, mask "
+            f"{cfg.mask}), max {st['max_len']}" + (f"; {', '.join(extra)}" if extra else "")
+        )
 
 
-def preflight(cfg: TrainConfig, *, resume: bool, overwrite: bool, log: Callable[[str], None],
-              run_dir_checks: bool = True) -> tuple[dict[str, Split], str]:
+def preflight(
+    cfg: TrainConfig, *, resume: bool, overwrite: bool, log: Callable[[str], None], run_dir_checks: bool = True
+) -> tuple[dict[str, Split], str]:
     """(tokenized splits, model path), or an InputError naming what to fix. `run_dir_checks`: False in
     the processes of a data-parallel run that never touch the run directory (all but rank 0)."""
     run_dir = cfg.run_dir()

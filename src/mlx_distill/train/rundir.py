@@ -30,9 +30,15 @@ SHAPE_KEYS = ("fine_tune_type", "num_layers", "lora_parameters")
 def adapter_config(cfg: TrainConfig, model_path: str, run_dir: Path) -> dict[str, Any]:
     """mlx-lm's adapter_config.json (vars(args) of mlx_lm.lora) plus our keys, which mlx-lm ignores."""
     d = cfg.model_dump(mode="json")
-    d.update({"model": model_path, "base_model": cfg.model, "adapter_path": str(run_dir),
-              "lora_parameters": cfg.lora_parameters.model_dump(mode="json"),
-              "mask_prompt": cfg.mask == "last"})
+    d.update(
+        {
+            "model": model_path,
+            "base_model": cfg.model,
+            "adapter_path": str(run_dir),
+            "lora_parameters": cfg.lora_parameters.model_dump(mode="json"),
+            "mask_prompt": cfg.mask == "last",
+        }
+    )
     return dict(sorted(d.items()))
 
 
@@ -46,12 +52,16 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     has_run = (run_dir / STATE_FILE).exists() or (run_dir / ADAPTER_FILE).exists()
     if resume:
         if not (run_dir / STATE_FILE).exists():
-            raise InputError(f"nothing to resume in {run_dir} (no {STATE_FILE}); start the run without --resume",
-                             rule="resume")
+            raise InputError(
+                f"nothing to resume in {run_dir} (no {STATE_FILE}); start the run without --resume", rule="resume"
+            )
         return
     if has_run and not overwrite:
-        raise InputError(f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to replace it, "
-                         "or choose another --run-name", rule="run-dir")
+        raise InputError(
+            f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to replace it, "
+            "or choose another --run-name",
+            rule="run-dir",
+        )
 
 
 def check_resume_compatible(run_dir: Path, cfg: TrainConfig) -> None:
@@ -62,12 +72,21 @@ def check_resume_compatible(run_dir: Path, cfg: TrainConfig) -> None:
     new = adapter_config(cfg, "", run_dir)
     for k in SHAPE_KEYS + ("base_model",):
         if k in old and old[k] != new[k]:
-            raise InputError(f"cannot resume: {k} was {old[k]!r} in {run_dir} and is now {new[k]!r}; keep it or "
-                             "start a new run", rule="resume")
+            raise InputError(
+                f"cannot resume: {k} was {old[k]!r} in {run_dir} and is now {new[k]!r}; keep it or start a new run",
+                rule="resume",
+            )
 
 
-def open_run_dir(run_dir: Path, cfg: TrainConfig, model_path: str, splits: dict[str, Split], *,
-                 resumed_from: Optional[int], forward: dict[str, Any]) -> None:
+def open_run_dir(
+    run_dir: Path,
+    cfg: TrainConfig,
+    model_path: str,
+    splits: dict[str, Split],
+    *,
+    resumed_from: Optional[int],
+    forward: dict[str, Any],
+) -> None:
     """Make the directory ready for step `resumed_from` + 1 (None: a new run, whose leftovers go) and write
     adapter_config.json, config.yaml and run.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -76,20 +95,28 @@ def open_run_dir(run_dir: Path, cfg: TrainConfig, model_path: str, splits: dict[
         rows = [r for r in read_metrics(metrics_path, tolerate_torn_tail=True) if r.get("step", 0) <= resumed_from]
         atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
     else:
-        for p in list(run_dir.glob("*_adapters.safetensors")) + [run_dir / n for n in
-                                                                (METRICS_FILE, STATE_FILE, OPTIMIZER_FILE,
-                                                                 ADAPTER_FILE, "loss.png")]:
+        for p in list(run_dir.glob("*_adapters.safetensors")) + [
+            run_dir / n for n in (METRICS_FILE, STATE_FILE, OPTIMIZER_FILE, ADAPTER_FILE, "loss.png")
+        ]:
             if p.exists():
                 p.unlink()
     with open(run_dir / "adapter_config.json", "w") as f:
         json.dump(adapter_config(cfg, model_path, run_dir), f, indent=4)
     atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
     fingerprint = data_fingerprint(cfg.data)
-    write_json(run_dir / "run.json", {
-        "config": cfg.model_dump(mode="json"), "model_path": model_path,
-        "data": {**fingerprint, "splits": {n: s.stats() for n, s in splits.items()}},
-        "data_manifest_sha256": fingerprint["manifest_sha256"], "versions": versions(), "forward": forward,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed_from": resumed_from})
+    write_json(
+        run_dir / "run.json",
+        {
+            "config": cfg.model_dump(mode="json"),
+            "model_path": model_path,
+            "data": {**fingerprint, "splits": {n: s.stats() for n, s in splits.items()}},
+            "data_manifest_sha256": fingerprint["manifest_sha256"],
+            "versions": versions(),
+            "forward": forward,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "resumed_from": resumed_from,
+        },
+    )
 
 
 def versions() -> dict:

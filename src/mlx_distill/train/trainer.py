@@ -88,12 +88,15 @@ def apply_fine_tune(model: nn.Module, cfg: TrainConfig) -> None:
 
     n = len(model.layers)
     if cfg.num_layers > n:
-        raise InputError(f"num_layers {cfg.num_layers} is more than the model's {n} layers; set num_layers to at "
-                         f"most {n} (or -1 for all)", rule="num_layers")
+        raise InputError(
+            f"num_layers {cfg.num_layers} is more than the model's {n} layers; set num_layers to at "
+            f"most {n} (or -1 for all)",
+            rule="num_layers",
+        )
     mx.random.seed(cfg.seed)
     model.freeze()
     if cfg.fine_tune_type == "full":
-        for layer in model.layers[-max(cfg.num_layers, 0):]:
+        for layer in model.layers[-max(cfg.num_layers, 0) :]:
             layer.unfreeze()
     else:
         params = cfg.lora_parameters.model_dump()
@@ -101,10 +104,19 @@ def apply_fine_tune(model: nn.Module, cfg: TrainConfig) -> None:
             params.pop("keys")
         linear_to_lora_layers(model, cfg.num_layers, params, use_dora=cfg.fine_tune_type == "dora")
     if not tree_flatten(model.trainable_parameters()):
-        keys = sorted({k for layer in model.layers[-1:] for k, m in layer.named_modules()
-                       if isinstance(m, (nn.Linear, nn.QuantizedLinear))})
-        raise InputError(f"nothing to train: lora_parameters.keys {cfg.lora_parameters.keys} matched no module; "
-                         f"modules of a layer: {', '.join(keys)}", rule="lora_parameters")
+        keys = sorted(
+            {
+                k
+                for layer in model.layers[-1:]
+                for k, m in layer.named_modules()
+                if isinstance(m, (nn.Linear, nn.QuantizedLinear))
+            }
+        )
+        raise InputError(
+            f"nothing to train: lora_parameters.keys {cfg.lora_parameters.keys} matched no module; "
+            f"modules of a layer: {', '.join(keys)}",
+            rule="lora_parameters",
+        )
 
 
 def make_optimizer(cfg: TrainConfig):
@@ -118,15 +130,19 @@ class Trainer:
     """One model's training computation: loss and gradients of a batch (fast forward or the plain one),
     evaluation, and the check that the fast forward reproduces the plain loss."""
 
-    def __init__(self, cfg: TrainConfig, model: nn.Module, splits: dict[str, Split], *, log: Log,
-                 group: Optional[Group] = None):
+    def __init__(
+        self, cfg: TrainConfig, model: nn.Module, splits: dict[str, Split], *, log: Log, group: Optional[Group] = None
+    ):
         self.cfg, self.model, self.splits, self.log = cfg, model, splits, log
         self.group = group or Group()
         self.split = SplitModel(model)
         self.fast = self.split.ok
         self.boundary = self.split.frozen_boundary() if self.fast else 0
-        self.bottom = FrozenBottom(self.split, self.boundary, cache=cfg.cache_frozen_prefix,
-                                   max_bytes=cfg.cache_max_gb * 1e9) if self.fast else None
+        self.bottom = (
+            FrozenBottom(self.split, self.boundary, cache=cfg.cache_frozen_prefix, max_bytes=cfg.cache_max_gb * 1e9)
+            if self.fast
+            else None
+        )
         self.optimizer = make_optimizer(cfg)
         self.fast_math = cfg.fast_math is True or (cfg.fast_math == "auto" and mx.default_device() == mx.cpu)
         self._lvg = nn.value_and_grad(model, self._fast_loss if self.fast else self._plain_loss)
@@ -135,8 +151,9 @@ class Trainer:
     # `denom` divides the summed cross-entropy: the batch's target count, or a share of the global
     # batch's in data-parallel training (distributed.py)
     def _fast_loss(self, hp, hs, P, gather, targets, denom):
-        _, hs = self.split.run_layers(self.boundary, len(self.split.layers), hp, hs, P,
-                                      checkpoint=self.cfg.grad_checkpoint)
+        _, hs = self.split.run_layers(
+            self.boundary, len(self.split.layers), hp, hs, P, checkpoint=self.cfg.grad_checkpoint
+        )
         logits = self.split.target_logits(hs, gather)
         return cross_entropy_sum(logits, targets) / denom, mx.array(targets.shape[0])
 
@@ -212,8 +229,10 @@ class Trainer:
         if not self.fast:
             return None
         ex = sorted(self.splits["train"].examples, key=len)[:2]
-        ex = [Example(e.ids[: e.first_target + 16], e.mask[: e.first_target + 16], key=("check", i))
-              for i, e in enumerate(ex)]
+        ex = [
+            Example(e.ids[: e.first_target + 16], e.mask[: e.first_target + 16], key=("check", i))
+            for i, e in enumerate(ex)
+        ]
         self.model.eval()
         saved = self.bottom
         self.bottom = FrozenBottom(self.split, self.boundary, cache=False)
@@ -229,21 +248,32 @@ class Trainer:
                 self.fast_math = False
                 diff, fast = rel_diff()
                 if diff <= 1e-3:
-                    self.log("[yellow]warning:[/] exp2 softmax/SiLU do not reproduce this model's loss; using the "
-                             "model's own functions")
+                    self.log(
+                        "[yellow]warning:[/] exp2 softmax/SiLU do not reproduce this model's loss; using the "
+                        "model's own functions"
+                    )
         finally:
             self.bottom = saved
             self.model.train()
         if diff > 1e-3:
-            self.log(f"[yellow]warning:[/] the fast forward does not reproduce this model's loss ({fast:.5f} vs "
-                     f"{ref:.5f}); training with the plain forward (slower, same loss)")
+            self.log(
+                f"[yellow]warning:[/] the fast forward does not reproduce this model's loss ({fast:.5f} vs "
+                f"{ref:.5f}); training with the plain forward (slower, same loss)"
+            )
             self.fast = False
             self._lvg = nn.value_and_grad(self.model, self._plain_loss)
         return diff
 
 
-def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = False, overwrite: bool = False,
-          progress: bool = True, quiet: bool = False, on_row: Optional[Callable[[dict], None]] = None) -> TrainResult:
+def train(
+    config: "TrainConfig | dict | str | os.PathLike",
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    quiet: bool = False,
+    on_row: Optional[Callable[[dict], None]] = None,
+) -> TrainResult:
     """Train per `config` (a TrainConfig, a dict of config keys, or a YAML path). See docs/training.md.
     Under `mlx.launch` every process calls this; rank 0 alone writes the run directory and logs."""
     cfg = as_config(config)
@@ -264,9 +294,19 @@ def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = Fa
         log(f"resuming {run_dir} from step {start_step}" + ("" if had_optimizer else " (no optimizer state: fresh)"))
     start_step = group.share_state(trainer.model, trainer.optimizer, start_step)
     if root:
-        open_run_dir(run_dir, cfg, model_path, splits, resumed_from=start_step if resume else None,
-                     forward={"fast": trainer.fast, "frozen_layers": trainer.boundary, "self_check_rel_diff": diff,
-                              "processes": group.size})
+        open_run_dir(
+            run_dir,
+            cfg,
+            model_path,
+            splits,
+            resumed_from=start_step if resume else None,
+            forward={
+                "fast": trainer.fast,
+                "frozen_layers": trainer.boundary,
+                "self_check_rel_diff": diff,
+                "processes": group.size,
+            },
+        )
     metrics_path = run_dir / METRICS_FILE
     rows: list[dict] = []  # this invocation's, for the result of a process that writes no metrics
 
@@ -279,13 +319,19 @@ def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = Fa
 
     def save(step: int, totals: LoopTotals, numbered: bool = True) -> None:
         if root:
-            save_checkpoint(run_dir, step, trainer.model, trainer.optimizer,
-                            {"trained_tokens": totals.trained_tokens, "train_seconds": prior_seconds + totals.seconds},
-                            numbered=numbered)
+            save_checkpoint(
+                run_dir,
+                step,
+                trainer.model,
+                trainer.optimizer,
+                {"trained_tokens": totals.trained_tokens, "train_seconds": prior_seconds + totals.seconds},
+                numbered=numbered,
+            )
             plot(run_dir)
 
-    totals = run_steps(trainer, splits, start_step=start_step, trained_tokens=trained_tokens, emit=emit, save=save,
-                       progress=progress)
+    totals = run_steps(
+        trainer, splits, start_step=start_step, trained_tokens=trained_tokens, emit=emit, save=save, progress=progress
+    )
     last_step = totals.last_step
     if last_step > start_step or not (run_dir / ADAPTER_FILE).exists():
         save(last_step, totals, numbered=last_step % cfg.save_every == 0)
@@ -296,12 +342,12 @@ def train(config: "TrainConfig | dict | str | os.PathLike", *, resume: bool = Fa
         log(f"test loss {test_loss:.4f} (ppl {math.exp(test_loss):.3f})")
     if root:
         plot(run_dir)
-    return _result(cfg, trainer, totals, start_step, test_loss, log,
-                   rows=read_metrics(metrics_path) if root else rows)
+    return _result(cfg, trainer, totals, start_step, test_loss, log, rows=read_metrics(metrics_path) if root else rows)
 
 
-def _set_up(cfg: TrainConfig, model_path: str, splits: dict[str, Split], log: Log, *, group: Group,
-            load_adapter: bool) -> tuple[Trainer, Optional[float]]:
+def _set_up(
+    cfg: TrainConfig, model_path: str, splits: dict[str, Split], log: Log, *, group: Group, load_adapter: bool
+) -> tuple[Trainer, Optional[float]]:
     """Load the model, add the LoRA layers (and resume_adapter_file's weights when `load_adapter`), build
     the trainer and check its fast forward."""
     log(f"loading {cfg.model}")
@@ -320,34 +366,60 @@ def _set_up(cfg: TrainConfig, model_path: str, splits: dict[str, Split], log: Lo
     trainer = Trainer(cfg, model, splits, log=log, group=group)
     n_train = sum(v.size for _, v in tree_flatten(model.trainable_parameters()))
     n_total = sum(v.size for _, v in tree_flatten(model.parameters()))
-    log(f"{cfg.fine_tune_type} on the top {cfg.num_layers if cfg.num_layers >= 0 else len(model.layers)} of "
+    log(
+        f"{cfg.fine_tune_type} on the top {cfg.num_layers if cfg.num_layers >= 0 else len(model.layers)} of "
         f"{len(model.layers)} layers, rank {cfg.lora_parameters.rank}: {n_train / 1e6:.3f}M trainable parameters "
-        f"({100 * n_train / n_total:.3f}%)")
+        f"({100 * n_train / n_total:.3f}%)"
+    )
     diff = trainer.self_check()
     if trainer.fast:
-        log(f"forward: frozen layers 0-{trainer.boundary - 1} run once per example"
+        log(
+            f"forward: frozen layers 0-{trainer.boundary - 1} run once per example"
             f"{' and cached' if trainer.bottom.cache_on else ''}; shared prompt prefix "
             f"{'on' if cfg.share_prompt_prefix else 'off'}; logits at targets only; exp2 math "
-            f"{'on' if trainer.fast_math else 'off'} (checked against the plain forward: rel. diff {diff:.1e})")
+            f"{'on' if trainer.fast_math else 'off'} (checked against the plain forward: rel. diff {diff:.1e})"
+        )
     return trainer, diff
 
 
-def _result(cfg: TrainConfig, trainer: Trainer, totals: LoopTotals, start_step: int, test_loss: Optional[float],
-            log: Log, *, rows: list[dict]) -> TrainResult:
+def _result(
+    cfg: TrainConfig,
+    trainer: Trainer,
+    totals: LoopTotals,
+    start_step: int,
+    test_loss: Optional[float],
+    log: Log,
+    *,
+    rows: list[dict],
+) -> TrainResult:
     """The run's TrainResult (losses summarized from the metrics `rows`), written to result.json by rank 0
     and summarized in one line."""
     run_dir, seconds, last_step = cfg.run_dir(), totals.seconds, totals.last_step
     first, last, vfirst, vloss = loss_summary(rows, cfg.steps_per_report)
     stats = {"frozen_prefix_cache": trainer.bottom.stats() if trainer.bottom else None, "fast_forward": trainer.fast}
-    result = TrainResult(run_dir=run_dir, adapter_path=run_dir, first_loss=first, last_loss=last, val_loss=vloss,
-                         steps=last_step, seconds=seconds, tokens_per_s=totals.tokens / seconds if seconds else 0.0,
-                         test_loss=test_loss, target_tokens_per_s=totals.targets / seconds if seconds else 0.0,
-                         resumed_from=start_step, stats=stats, first_val_loss=vfirst)
+    result = TrainResult(
+        run_dir=run_dir,
+        adapter_path=run_dir,
+        first_loss=first,
+        last_loss=last,
+        val_loss=vloss,
+        steps=last_step,
+        seconds=seconds,
+        tokens_per_s=totals.tokens / seconds if seconds else 0.0,
+        test_loss=test_loss,
+        target_tokens_per_s=totals.targets / seconds if seconds else 0.0,
+        resumed_from=start_step,
+        stats=stats,
+        first_val_loss=vfirst,
+    )
     if trainer.group.root:
         write_json(run_dir / "result.json", result.to_json())
     if last_step > start_step:
         n = min(cfg.steps_per_report, last_step)
-        log(f"done: {last_step - start_step} steps in {seconds:.1f}s ({result.tokens_per_s:.0f} tok/s); train loss "
+        log(
+            f"done: {last_step - start_step} steps in {seconds:.1f}s ({result.tokens_per_s:.0f} tok/s); train loss "
             f"{first:.4f} (first {n} steps) -> {last:.4f} (last {n})"
-            + (f"; val loss {vfirst:.4f} -> {vloss:.4f}" if vloss is not None else "") + f"; adapter: {run_dir}")
+            + (f"; val loss {vfirst:.4f} -> {vloss:.4f}" if vloss is not None else "")
+            + f"; adapter: {run_dir}"
+        )
     return result

@@ -25,10 +25,11 @@ DAY_START = 9 * 60
 @dataclass(frozen=True)
 class Level:
     """One difficulty: how many meetings, on what time grid, within how long a window, how long at most."""
+
     meetings: int
-    step: int          # minutes between possible start/end times
-    window: int        # minutes from 09:00 in which every meeting lies (smaller = denser overlaps)
-    max_steps: int     # longest meeting, in grid steps
+    step: int  # minutes between possible start/end times
+    window: int  # minutes from 09:00 in which every meeting lies (smaller = denser overlaps)
+    max_steps: int  # longest meeting, in grid steps
     rooms: tuple[int, int]  # room counts drawn from (around the typical peak, so both answers are common)
 
 
@@ -48,7 +49,9 @@ def clock(minutes: int) -> str:
 def sweep(meetings: list[list[int]]) -> list[tuple[int, str, int, int]]:
     """(time, "start"|"end", meeting index, rooms in use after it) in sweep order, ends before starts at
     equal times, up to and including the last start (after it the count only falls)."""
-    events = sorted([(s, 1, i) for i, (s, _e) in enumerate(meetings)] + [(e, 0, i) for i, (_s, e) in enumerate(meetings)])
+    events = sorted(
+        [(s, 1, i) for i, (s, _e) in enumerate(meetings)] + [(e, 0, i) for i, (_s, e) in enumerate(meetings)]
+    )
     out, used = [], 0
     last_start = max(s for s, _e in meetings)
     for t, kind, i in events:
@@ -109,8 +112,10 @@ class MeetingRooms:
 
     def render(self, problem: Problem) -> str:
         lines = [f"{name(i)} {clock(s)}-{clock(e)}" for i, (s, e) in enumerate(problem["meetings"])]
-        return ("Meetings:\n" + "\n".join(lines) + f"\nRooms: {problem['rooms']}\n"
-                "Can all the meetings be held? Answer YES or NO.")
+        return (
+            "Meetings:\n" + "\n".join(lines) + f"\nRooms: {problem['rooms']}\n"
+            "Can all the meetings be held? Answer YES or NO."
+        )
 
     def parse(self, answer_text: str) -> str | None:
         """The last "Answer: YES/NO"; failing that, the first standalone yes or no; else None."""
