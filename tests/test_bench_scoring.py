@@ -269,6 +269,21 @@ def test_an_always_tool_model_is_flagged_even_on_a_balanced_suite():
     assert v["at_or_below_baseline"] is True
 
 
+def test_a_lead_chance_gives_a_constant_model_is_not_shown_as_one():
+    """The LRL student that answered NO 39 times in 40 (21 right on a 20/20 set) beats the 50% baseline by
+    one answer: the verdict says that is not significant; a real lead is."""
+    from mlx_distill.bench.scoring import baseline_verdict, binomial_tail, verdict_text
+
+    gold = ["YES"] * 20 + ["NO"] * 20
+    near_constant = baseline_verdict(gold, ["YES"] + ["NO"] * 19 + ["NO"] * 20)  # YES once, NO 39 times
+    assert near_constant["decision_accuracy"] == 0.525 and near_constant["at_or_below_baseline"] is False
+    assert near_constant["p_value"] == pytest.approx(0.4373, abs=1e-3) and near_constant["significant"] is False
+    assert verdict_text(near_constant) == "above baseline, not significantly (p=0.44)"
+    real = baseline_verdict(gold, ["YES"] * 17 + ["NO"] * 3 + ["NO"] * 17 + ["YES"] * 3)  # 34 of 40
+    assert real["p_value"] < 1e-4 and real["significant"] is True and verdict_text(real) == "above baseline"
+    assert binomial_tail(0, 10, 0.5) == pytest.approx(1.0) and binomial_tail(10, 10, 0.5) == pytest.approx(2**-10)
+
+
 def test_aggregate_reports_baseline_per_suite_and_pooled():
     a = Case(**{**SEARCH.model_dump(), "answer": None, "suite": "a"})
     d = Case(**{**DIRECT.model_dump(), "suite": "b"})

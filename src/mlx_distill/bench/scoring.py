@@ -368,6 +368,8 @@ def baseline_verdict(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]
     k = len(set(gold))
     chance = 1.0 / k if k else None
     flagged = None if k < 2 else (acc <= base + 1e-9 or bal <= chance + 1e-9)  # type: ignore[operator]
+    correct = sum(g == p for g, p in zip(gold, pred))
+    p_value = None if k < 2 or base is None else binomial_tail(correct, n, base)
     return {
         "decision_accuracy": acc,
         "balanced_accuracy": bal,
@@ -375,7 +377,19 @@ def baseline_verdict(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]
         "majority_baseline": base,
         "constant_balanced_accuracy": chance,
         "at_or_below_baseline": flagged,
+        "p_value": p_value,
+        "significant": None if p_value is None else (not flagged and p_value < SIGNIFICANCE),
     }
+
+
+SIGNIFICANCE = 0.05  # a lead over the baseline that chance gives more often than this is not shown as one
+
+
+def binomial_tail(correct: int, n: int, rate: float) -> float:
+    """P(at least `correct` of `n` right) for a model right at `rate` (the majority baseline): how often
+    a constant model would look this good on a sample this small. One answer in 40 above the baseline
+    has p ~ 0.44; a small suite needs a large lead."""
+    return min(1.0, sum(math.comb(n, i) * rate**i * (1 - rate) ** (n - i) for i in range(correct, n + 1)))
 
 
 def verdict_text(verdict: dict[str, Any]) -> str:
@@ -383,7 +397,12 @@ def verdict_text(verdict: dict[str, Any]) -> str:
     flagged = verdict.get("at_or_below_baseline")
     if flagged is None:
         return "one class: recall only"
-    return "NO BETTER THAN BASELINE" if flagged else "above baseline"
+    if flagged:
+        return "NO BETTER THAN BASELINE"
+    p = verdict.get("p_value")
+    if p is not None and p >= SIGNIFICANCE:
+        return f"above baseline, not significantly (p={p:.2f})"
+    return "above baseline"
 
 
 def aggregate(scores: Iterable[CaseScore]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ class Subject:
 def score(task: Task, problems: Sequence[Problem], texts: Sequence[str]) -> dict[str, Any]:
     """The metrics of one model's answers (texts) to `problems`: the bench's baseline verdict (accuracy,
     balanced accuracy, majority baseline, at-or-below-baseline flag), recall per class, answers given."""
-    from ..bench.scoring import baseline_verdict, classification
+    from ..bench.scoring import baseline_verdict, classification, verdict_text
 
     gold = [task.solve(p) for p in problems]
     pred = []
@@ -52,6 +52,9 @@ def score(task: Task, problems: Sequence[Problem], texts: Sequence[str]) -> dict
         "majority_baseline": verdict["majority_baseline"],
         "majority_class": verdict["majority_class"],
         "at_or_below_baseline": verdict["at_or_below_baseline"],
+        "verdict": verdict_text(verdict),
+        "p_value": verdict["p_value"],
+        "significant": verdict["significant"],
         "answers": {c: pred.count(c) for c in (*task.classes, UNPARSED)},
         "gold": {c: gold.count(c) for c in task.classes},
     }
@@ -74,7 +77,7 @@ def evaluate(
         columns.append(m)
         say(
             f"{s.name}: accuracy {m['accuracy']:.1%}, balanced {m['balanced_accuracy']:.1%}"
-            f"{' (NOT above the majority baseline)' if m['at_or_below_baseline'] else ''} [{seconds:.0f} s]"
+            f" ({m['verdict']}) [{seconds:.0f} s]"
         )
         for i, (p, t) in enumerate(zip(problems, texts)):
             a = task.parse(t)
@@ -110,7 +113,7 @@ def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         ["answers " + " / ".join([*classes, UNPARSED])]
         + [" / ".join(str(c["answers"].get(k, 0)) for k in [*classes, UNPARSED]) for c in cols]
     )
-    rows.append(["above majority baseline"] + ["**NO**" if c["at_or_below_baseline"] else "yes" for c in cols])
+    rows.append(["verdict"] + [f"**{c['verdict']}**" if c["at_or_below_baseline"] else c["verdict"] for c in cols])
     return header, rows
 
 
@@ -130,6 +133,13 @@ def markdown(data: dict[str, Any]) -> str:
     flagged = [c["name"] for c in data["columns"] if c["at_or_below_baseline"]]
     if flagged:
         out += ["", "Not above the majority baseline (a constant answer scores as well): " + ", ".join(flagged) + "."]
+    weak = [c["name"] for c in data["columns"] if not c["at_or_below_baseline"] and not c.get("significant", True)]
+    if weak:
+        out += [
+            "",
+            "Above the majority baseline by less than chance often gives a constant answer on this many "
+            "problems (one-sided binomial test, p >= 0.05): " + ", ".join(weak) + ".",
+        ]
     return "\n".join(out)
 
 
