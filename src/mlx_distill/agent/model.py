@@ -140,10 +140,6 @@ def load_cached(name: str, adapter_path: str | Path | None = None) -> LoadedMode
         return _LOADED[key]
 
 
-def loaded_models() -> list[LoadedModel]:
-    return list(_LOADED.values())
-
-
 # -- pydantic-ai messages -> record messages ---------------------------------------------------------
 
 

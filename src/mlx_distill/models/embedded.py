@@ -105,13 +105,8 @@ def is_intact(path: Path) -> bool:
     return bool(w) and sha256_file(path / "model.safetensors") == w["sha256"]
 
 
-def _unpermute(w, n_head: int):
-    """Undo llama.cpp's row permutation of q/k projections (it interleaves rotary halves)."""
-    out = w.shape[0]
-    return w.reshape(n_head, 2, out // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
-
-
 def _unpermute_rows(w, n_head: int):
+    """Undo llama.cpp's row permutation of q/k projections (it interleaves rotary halves)."""
     out = w.shape[0]
     return w.reshape(n_head, out // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
