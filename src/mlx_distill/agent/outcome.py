@@ -79,7 +79,7 @@ def _args(part: ToolCallPart) -> dict[str, Any]:
         return {"_raw": str(part.args)}
 
 
-def summarize(messages: list) -> tuple[str, list[ToolCallRecord], int, int, int]:
+def summarize_messages(messages: list) -> tuple[str, list[ToolCallRecord], int, int, int]:
     """(final text, tool calls with results, requests, input tokens, output tokens) from a run's messages."""
     calls: dict[str, ToolCallRecord] = {}
     order: list[ToolCallRecord] = []
@@ -144,7 +144,7 @@ def run_question(agent: Any, question: str, **run_kwargs: Any) -> RunOutcome:
 def _outcome(
     question: str, messages: list, tic: float, outcome: Outcome, error: str | None, output: Any = None
 ) -> RunOutcome:
-    final, calls, requests, inp, out = summarize(messages)
+    final, calls, requests, inp, out = summarize_messages(messages)
     if outcome == "answered" and output is not None:
         final = output if isinstance(output, str) else str(output)
     return RunOutcome(

@@ -277,7 +277,7 @@ def execute_case(
             )
             traj = run_question(agent, question, **run_kwargs)
             if run_kwargs and traj.tool_calls:  # ended by deferred calls: the output is no answer text
-                from ..agent.outcome import summarize as summarize_messages
+                from ..agent.outcome import summarize_messages
 
                 traj.final_text = summarize_messages(traj.messages)[0]
         except Exception as e:  # noqa: BLE001 - one failing case never aborts the run
