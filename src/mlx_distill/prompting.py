@@ -39,7 +39,7 @@ def as_message_dicts(messages: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _hf(tokenizer: Any) -> Any:
+def hf_tokenizer(tokenizer: Any) -> Any:
     """The Hugging Face tokenizer inside an mlx-lm TokenizerWrapper (or the tokenizer itself)."""
     if type(tokenizer).__name__ == "TokenizerWrapper":
         return tokenizer._tokenizer
@@ -54,14 +54,14 @@ def render(
 ) -> str:
     """Render a conversation (and the tools offered) through the tokenizer's chat template."""
     msgs = as_message_dicts(messages)
-    return _hf(tokenizer).apply_chat_template(
+    return hf_tokenizer(tokenizer).apply_chat_template(
         msgs, tools=list(tools) if tools else None, tokenize=False, add_generation_prompt=add_generation_prompt
     )
 
 
 def stop_strings(tokenizer: Any) -> list[str]:
     """End-of-turn strings of the model's template: the agent's default stop_sequences."""
-    hf = _hf(tokenizer)
+    hf = hf_tokenizer(tokenizer)
     try:  # get_vocab() of a 49k vocabulary takes ~70 ms; this is called once per assistant turn
         return list(_STOPS[hf])
     except (KeyError, TypeError):
@@ -120,7 +120,7 @@ def tokenize_for_training(
     """
     msgs = as_message_dicts(messages)
     text = render(msgs, tools, tokenizer)
-    enc = _hf(tokenizer)(text, add_special_tokens=False, return_offsets_mapping=True)
+    enc = hf_tokenizer(tokenizer)(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]
     if mask == "none":
         return ids, [True] * len(ids)

@@ -59,10 +59,10 @@ class ToolCallParsing(AbstractCapability[Any]):
                 parsed = parse_tool_calls(text, tools)
                 errors = parsed.errors
                 if not errors and parsed.calls:
-                    from .model import _new_call_id
+                    from .model import new_call_id
 
                     parts: list[Any] = [TextPart(parsed.content)] if parsed.content else []
-                    parts += [ToolCallPart(c.name, c.arguments, tool_call_id=_new_call_id()) for c in parsed.calls]
+                    parts += [ToolCallPart(c.name, c.arguments, tool_call_id=new_call_id()) for c in parsed.calls]
                     return replace(response, parts=parts, finish_reason="tool_call")
         if errors:
             names = [t["function"]["name"] for t in tools]

@@ -260,7 +260,7 @@ class DecisionProbe:
 # -- the model -------------------------------------------------------------------------------------------
 
 
-def _new_call_id() -> str:
+def new_call_id() -> str:
     return f"call_{uuid.uuid4().hex[:16]}"
 
 
@@ -391,7 +391,7 @@ class MLXModel(Model):
             finish = "stop" if result.finish_reason == "stop" else "length"
         elif parsed.calls:
             parts = ([TextPart(parsed.content)] if parsed.content else []) + [
-                ToolCallPart(c.name, c.arguments, tool_call_id=_new_call_id()) for c in parsed.calls
+                ToolCallPart(c.name, c.arguments, tool_call_id=new_call_id()) for c in parsed.calls
             ]
             finish = "tool_call"
         else:
@@ -521,7 +521,7 @@ class MLXStreamedResponse(StreamedResponse):
         if parsed.ok:
             for i, call in enumerate(parsed.calls):
                 yield self._parts_manager.handle_tool_call_part(
-                    vendor_part_id=f"call-{i}", tool_name=call.name, args=call.arguments, tool_call_id=_new_call_id()
+                    vendor_part_id=f"call-{i}", tool_name=call.name, args=call.arguments, tool_call_id=new_call_id()
                 )
         self._usage = _usage(result)
         self.provider_details = details

@@ -61,7 +61,7 @@ class RunOutcome:
 
         return to_record_messages(self.messages)
 
-    def to_dict(self, *, with_messages: bool = False) -> dict[str, Any]:
+    def to_json(self, *, with_messages: bool = False) -> dict[str, Any]:
         d = asdict(self)
         d.pop("messages")
         if with_messages:

@@ -14,7 +14,7 @@ def check_rendering(item: Located, tokenizer: Any, max_seq_length: int | None = 
     """render, mask and too-long: the record through the model's chat template, as the trainer sees it.
 
     Returns the findings and the token count (None when it could not be rendered)."""
-    from ...prompting import _hf, assistant_spans, render, tokenize_for_training
+    from ...prompting import hf_tokenizer, assistant_spans, render, tokenize_for_training
 
     out: list[Finding] = []
     rec = item.record
@@ -63,7 +63,7 @@ def check_rendering(item: Located, tokenizer: Any, max_seq_length: int | None = 
                 add_finding(out, "mask", f"message {j} ({m['role']}) text falls inside a supervised span", item)
             cursor = pos + len(content)
     # token level: the flagged tokens must cover each span exactly
-    enc = _hf(tokenizer)(text, add_special_tokens=False, return_offsets_mapping=True)
+    enc = hf_tokenizer(tokenizer)(text, add_special_tokens=False, return_offsets_mapping=True)
     offsets = enc["offset_mapping"]
     if list(enc["input_ids"]) != list(ids) or len(flags) != len(ids):
         add_finding(out, "mask", "tokenize_for_training does not tokenize the rendered text", item)
