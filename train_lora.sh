@@ -8,7 +8,7 @@
 # Environment:
 #   DATA_CONFIG=configs/data.yaml   the data recipe
 #   BENCH_SUITES="discrimination unseen_tools"   held-out suites (also: clarify refuse workspace_negatives)
-#   BENCH_LIMIT=12                  held-out cases per suite and model (spread over labels); "all" for every case
+#   BENCH_LIMIT=6                   held-out cases per suite and model (spread over labels); "all" for every case
 #   BENCH_MAX_TOKENS=128            generation cap per agent turn in the benchmark
 #   BENCH=0                         skip the benchmark
 #   TEACHER=anthropic:claude-sonnet-4-5   collect verified teacher trajectories first (docs/teacher.md), add them
@@ -21,7 +21,7 @@ cd "$(dirname "$0")"
 CONFIG=${1:-configs/default.yaml}
 DATA_CONFIG=${DATA_CONFIG:-configs/data.yaml}
 BENCH_SUITES=${BENCH_SUITES:-discrimination unseen_tools}
-BENCH_LIMIT=${BENCH_LIMIT:-12}
+BENCH_LIMIT=${BENCH_LIMIT:-6}
 BENCH_MAX_TOKENS=${BENCH_MAX_TOKENS:-128}
 if [ ! -f "$CONFIG" ]; then
   echo "error: no config file $CONFIG; recipes: $(ls configs/*.yaml | tr '\n' ' ')" >&2
