@@ -95,7 +95,7 @@ def balance(items: Sequence[T], *, ratio: Mapping[str, float] | None = None, max
         alive.extend(idx)
 
     # label targets: the largest multiple of the ratio that the counts allow (and `total`)
-    counts = Counter(_rec(items[i]).meta.label for i in alive)
+    counts: Counter[str] = Counter(_rec(items[i]).meta.label for i in alive)
     scale = min(counts.get(lab, 0) / w for lab, w in ratio.items())
     if total is not None:
         scale = min(scale, total / sum(ratio.values()))

@@ -9,6 +9,7 @@ the ledger is opened. `totals` sums any rows: calls, tokens, cost, cache hit rat
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections import Counter, defaultdict
@@ -80,7 +81,7 @@ class Ledger:
         return totals(self.rows())
 
 
-def read_ledger(path: str | Path) -> list[dict[str, Any]]:
+def read_ledger(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The rows of a ledger file (or of `ledger.jsonl` in a directory); [] when there is none."""
     path = Path(path)
     return list(read_rows(path / LEDGER_FILE if path.is_dir() else path))

@@ -47,7 +47,7 @@ class Group:
         processes must issue the same all-reduces in the same order."""
         if self.size == 1:
             return tree
-        flat = sorted(tree_flatten(tree), key=lambda kv: kv[0])
+        flat: list[tuple[str, mx.array]] = sorted(tree_flatten(tree), key=lambda kv: kv[0])
         mx.eval([x for _, x in flat])
         out = []
         for k, x in flat:

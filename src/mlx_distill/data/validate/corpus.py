@@ -73,7 +73,7 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
     # form one set, so records that offer them compare as before.
     sets = [_toolset_key(it.record) for it in items]
     near_toks = [t | {sig} if sig else t for t, sig in zip(toks, sets)]
-    bench_norm = {}
+    bench_norm: dict[str, BenchQuestion] = {}
     for b in bench:
         bench_norm.setdefault(normalize_question(b.question), b)
     bench_toks = [question_tokens(b.question) for b in bench]
