@@ -417,7 +417,7 @@ def run_benchmark(
                     )
             run.wall_s = time.perf_counter() - t1
             run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
-            stats = getattr(model, "stats", None)
+            stats: Any = getattr(model, "stats", None)
             run.routing = stats.to_json() if hasattr(stats, "to_json") else None
         if group is not None:
             _merge_shards(run, group)

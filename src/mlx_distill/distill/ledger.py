@@ -27,7 +27,7 @@ LEDGER_FILE = "ledger.jsonl"
 class Ledger:
     """Append-only ledger at `path` (a file, or a directory that gets `ledger.jsonl`)."""
 
-    def __init__(self, path: str | Path, prices: PriceTable | None = None):
+    def __init__(self, path: str | os.PathLike, prices: PriceTable | None = None):
         path = Path(path)
         self.path = path / LEDGER_FILE if path.suffix != ".jsonl" else path
         self.prices = prices or load_prices()
