@@ -83,7 +83,7 @@ class ModelRun:
     outcomes: list[RunOutcome] = field(default_factory=list, repr=False)  # what each scored case did, in order
 
     def to_json(self, temperatures: Sequence[float], seeds: Sequence[int]) -> dict[str, Any]:
-        runs = []
+        runs: list[dict[str, Any]] = []
         for t in temperatures:
             for s in seeds:
                 group = [c for c in self.scores if c.temperature == t and c.seed == s]

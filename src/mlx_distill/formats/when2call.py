@@ -104,6 +104,7 @@ def convert(obj: Any, ctx: Context) -> Converted:
     if "chosen_response" in obj:  # the preference shape: the chosen reply completes the prompt
         messages.append(_assistant(obj["chosen_response"], ctx))
     label = conversation_label(messages)
-    kind = {v: k for k, v in WHEN2CALL_LABELS.items()}[label]
+    kind_of: dict[str, str] = {v: k for k, v in WHEN2CALL_LABELS.items()}
+    kind = kind_of[label]
     name_results(messages)
     return Converted(messages, tools, system=system, source_id=source_id(obj), label=label, category=kind)

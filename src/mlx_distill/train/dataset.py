@@ -225,12 +225,12 @@ class BatchSchedule:
         batches = [list(range(i, min(i + B, self.n))) for i in range(0, self.n, B)]
         if self._rs is None or self._rs_epoch >= e:
             self._rs, self._rs_epoch = np.random.RandomState(self.seed), -1
-        perm = None
+        epoch_perm = None
         while self._rs_epoch < e:
-            perm = self._rs.permutation(len(batches))
+            epoch_perm = self._rs.permutation(len(batches))
             self._rs_epoch += 1
-        assert perm is not None  # the loop runs at least once: _rs_epoch < e after the reset above
-        return [batches[i] for i in perm]
+        assert epoch_perm is not None  # the loop runs at least once: _rs_epoch < e after the reset above
+        return [batches[i] for i in epoch_perm]
 
     def batch_at(self, step: int) -> list[int]:
         """Example indices of the batch trained at `step` (1-based)."""

@@ -165,7 +165,7 @@ class SplitModel:
 
     def __init__(self, model: nn.Module):
         self.model = model
-        inner = getattr(model, "model", None)
+        inner: Any = getattr(model, "model", None)
         self.ok = all(hasattr(inner, a) for a in ("embed_tokens", "norm")) and hasattr(model, "layers")
         if not self.ok:
             return

@@ -84,9 +84,9 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
     for i, (it, nq) in enumerate(zip(items, norms)):
         if not nq:
             continue
-        b = bench_norm.get(nq)
-        if b is not None:
-            add_finding(out, "bench-overlap", f"question is identical to {b.path}:{b.line}", it)
+        same = bench_norm.get(nq)
+        if same is not None:
+            add_finding(out, "bench-overlap", f"question is identical to {same.path}:{same.line}", it)
         j = first_by_norm.get((nq, sets[i]))
         if j is None:
             first_by_norm[(nq, sets[i])] = i
