@@ -104,7 +104,7 @@ def check_settings(settings: Mapping[str, object] | None, *, where: str = "model
             + (f"; did you mean {hint!r}?" if hint else "")
             + f" (known keys: {', '.join(sorted(get_args(ModelSettingName)))})"
         )
-    stops = (settings or {}).get("stop_sequences")
+    stops: Any = (settings or {}).get("stop_sequences")
     if stops is not None and (isinstance(stops, str) or not all(isinstance(s, str) for s in stops)):
         raise UserError(f"{where}['stop_sequences'] must be a list of strings, got {stops!r}")
 

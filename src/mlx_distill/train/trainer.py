@@ -214,7 +214,7 @@ class Trainer:
                 continue
             loss, _, n_t = self.loss(shard)
             mx.eval(loss)
-            total += loss.item() * n_t  # type: ignore[operator]  # mlx types item() as int | float | complex
+            total += loss.item() * n_t  # type: ignore[operator,assignment]  # mlx types item() as int | float | complex
             count += n_t
             self.clear_cache()
         self.model.train()
