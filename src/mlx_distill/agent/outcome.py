@@ -104,8 +104,8 @@ def summarize(messages: list) -> tuple[str, list[ToolCallRecord], int, int, int]
             for part in m.parts:
                 if isinstance(part, ToolReturnPart) and part.tool_call_id in calls:
                     calls[part.tool_call_id].result = part.model_response_str()
-                elif isinstance(p, RetryPromptPart) and getattr(p, "tool_call_id", None) in calls:
-                    calls[p.tool_call_id].result = p.model_response()
+                elif isinstance(part, RetryPromptPart) and getattr(part, "tool_call_id", None) in calls:
+                    calls[part.tool_call_id].result = part.model_response()
     return final, order, requests, input_tokens, output_tokens
 
 
