@@ -23,7 +23,7 @@ class Bar:
         total: Optional[int],
         *,
         completed: int = 0,
-        fields: Optional[dict[str, str]] = None,
+        fields: Optional[dict[str, Any]] = None,
         eta: bool = False,
         enabled: bool = True,
         console: Any = None,
@@ -65,7 +65,7 @@ class Bar:
         if self.progress is not None:
             self.progress.__exit__(*exc)
 
-    def advance(self, n: int = 1, **fields: str) -> None:
+    def advance(self, n: int = 1, **fields: Any) -> None:
         if self.progress is not None:
             self.progress.update(self.task, advance=n, **fields)
 

@@ -198,7 +198,7 @@ def validate_arguments(name: str, arguments: Any) -> list[str]:
         return [_unknown_tool(name)]
     if not isinstance(arguments, dict):
         return [f"arguments must be a JSON object, got {_JSON_TYPES.get(type(arguments), type(arguments).__name__)}"]
-    messages = set()
+    messages: set[str] = set()
     for error in _VALIDATORS[name].iter_errors(arguments):
         field = error.path[0] if error.path else None
         if error.validator == "required":
@@ -350,8 +350,8 @@ def read_result(
             splits = [m for m in _GREP_SPLIT.finditer(ln) if m.start() > 0]
             if not splits:
                 raise ValueError(f"grep output line {ln[:60]!r} is not 'path:line:text'")
-            m = next((m for m in splits if accept_path is None or accept_path(ln[: m.start()])), splits[0])
-            hits.append(GrepHit(ln[: m.start()], int(m.group(1)), ln[m.end() :]))
+            split = next((m for m in splits if accept_path is None or accept_path(ln[: m.start()])), splits[0])
+            hits.append(GrepHit(ln[: split.start()], int(split.group(1)), ln[split.end() :]))
         data = GrepMatches(tuple(hits), stopped)
     elif name == "list_files":
         paths = [] if body == "No files." else [ln for ln in body.split("\n") if not _NOTE.match(ln)]
@@ -660,6 +660,7 @@ class Workspace:
             raise ToolError(f"cannot run '{program}': {e.strerror or e}") from None
         if done.timed_out:
             raise ToolError(f"command timed out after {self.timeout_s:g}s")
+        assert done.returncode is not None  # None only when timed out, handled above
         return CommandOutput(done.returncode, done.output.decode("utf-8", errors="replace"), done.dropped_bytes)
 
 

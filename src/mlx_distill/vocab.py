@@ -33,7 +33,7 @@ CATEGORY_OF_LABEL: dict[str, str] = {"direct": "general", "clarify": "clarify", 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 
 # When2Call's four answer classes -> our labels.
-WHEN2CALL_LABELS: dict[str, str] = {
+WHEN2CALL_LABELS: dict[str, Label] = {
     "tool_call": "tool",
     "direct": "direct",
     "request_for_info": "clarify",

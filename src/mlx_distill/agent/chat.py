@@ -72,7 +72,7 @@ class ChatPrinter:
                 self.text(event.delta.content_delta)
             elif isinstance(event, FunctionToolCallEvent):
                 try:
-                    args = event.part.args_as_dict()
+                    args: Any = event.part.args_as_dict()
                 except Exception:  # noqa: BLE001
                     args = event.part.args
                 self.tool_call(event.part.tool_name, args)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 from pydantic_ai import Agent, Tool
 from pydantic_ai.exceptions import ModelRetry, UserError
 from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
 
 from ..chat_template import END_OF_TURN
 from ..models import EMBEDDED_DEFAULT
@@ -156,7 +157,7 @@ def create_agent(
         agent_model,
         system_prompt=DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt,
         tools=[*agent_tools, *extra_tools],
-        model_settings=settings,
+        model_settings=cast(ModelSettings, settings),  # keys checked against ModelSettings by check_settings
         retries=retries,
         capabilities=[ToolCallParsing(), guard, *capabilities],
         **agent_kwargs,

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import os
 import threading
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from typing import Any, Callable, Sequence, get_args
 import anyio
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.messages import (
+    FinishReason,
     ModelMessage,
     ModelRequest,
     ModelResponse,
@@ -90,7 +92,7 @@ MISSPELLINGS = {
 }
 
 
-def check_settings(settings: dict[str, Any] | None, *, where: str = "model_settings") -> None:
+def check_settings(settings: Mapping[str, object] | None, *, where: str = "model_settings") -> None:
     """Refuse keys that are not PydanticAI model settings: they would be silently ignored otherwise
     (`{"stop": [...]}` is the classic: the right key is `stop_sequences`)."""
     for key in settings or {}:
@@ -102,7 +104,7 @@ def check_settings(settings: dict[str, Any] | None, *, where: str = "model_setti
             + (f"; did you mean {hint!r}?" if hint else "")
             + f" (known keys: {', '.join(sorted(get_args(ModelSettingName)))})"
         )
-    stops = (settings or {}).get("stop_sequences")
+    stops: Any = (settings or {}).get("stop_sequences")
     if stops is not None and (isinstance(stops, str) or not all(isinstance(s, str) for s in stops)):
         raise UserError(f"{where}['stop_sequences'] must be a list of strings, got {stops!r}")
 
@@ -124,7 +126,7 @@ _LOADED: dict[tuple[str, str | None], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def load_cached(name: str, adapter_path: str | Path | None = None) -> LoadedModel:
+def load_cached(name: str, adapter_path: str | os.PathLike | None = None) -> LoadedModel:
     """Load a model (and adapter) once per process; later calls with the same pair get the same objects."""
     import mlx.core as mx
 
@@ -187,8 +189,9 @@ def to_record_messages(messages: Sequence[ModelMessage], instructions: str | Non
                     out.append({"role": "tool", "name": part.tool_name, "content": part.model_response_str()})
                 elif isinstance(part, (RetryPromptPart, RetryFeedbackPart)):  # direct calls, unprepared
                     text = part.model_response() if hasattr(part, "model_response") else str(part.content)
-                    if getattr(part, "tool_name", None):
-                        out.append({"role": "tool", "name": part.tool_name, "content": text})
+                    tool_name = getattr(part, "tool_name", None)
+                    if tool_name:
+                        out.append({"role": "tool", "name": tool_name, "content": text})
                     else:
                         out.append({"role": "user", "content": text})
                 # other parts (deltas, notes for other providers) carry nothing a local model renders
@@ -244,7 +247,7 @@ class DecisionProbe:
             import mlx.core as mx
 
             probs = mx.softmax(logits.astype(mx.float32), axis=-1)
-            self.p_call = float(probs.reshape(-1, probs.shape[-1])[-1, self.opener_id].item())
+            self.p_call = float(probs.reshape(-1, probs.shape[-1])[-1, self.opener_id].item())  # type: ignore[arg-type]  # mlx types item() as int | float | complex
         return logits
 
     @property
@@ -274,7 +277,7 @@ class MLXModel(Model):
         self,
         model: str = EMBEDDED_DEFAULT,
         *,
-        adapter_path: str | Path | None = None,
+        adapter_path: str | os.PathLike | None = None,
         settings: ModelSettings | None = None,
         prefix_cache: bool = True,
         logits_processors: Callable[[], list] | list | None = None,
@@ -346,7 +349,7 @@ class MLXModel(Model):
 
     def _generation_kwargs(self, settings: ModelSettings | None) -> dict[str, Any]:
         check_settings(settings)
-        s = dict(settings or {})
+        s: dict[str, Any] = dict(settings or {})
         kwargs: dict[str, Any] = {
             "max_tokens": int(s.get("max_tokens") or DEFAULT_MAX_TOKENS),
             "temperature": float(s.get("temperature") or 0.0),
@@ -385,6 +388,7 @@ class MLXModel(Model):
         self.results.append(result)
         parsed = parse_tool_calls(result.text, tools)
         details = _details(result, probe)
+        finish: FinishReason
         if parsed.errors:
             details["tool_call_errors"] = parsed.errors
             parts: list[Any] = [TextPart(result.text.strip())]
@@ -471,13 +475,15 @@ class MLXStreamedResponse(StreamedResponse):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancel = threading.Event()
+        generate = self._generate
+        assert generate is not None  # request_stream always sets it
 
         def on_text(chunk: str) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, chunk)
 
         def work() -> GenerationResult:
             try:
-                return self._generate(on_text=on_text, cancel=cancel)
+                return generate(on_text=on_text, cancel=cancel)
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 

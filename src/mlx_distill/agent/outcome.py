@@ -101,11 +101,11 @@ def summarize_messages(messages: list) -> tuple[str, list[ToolCallRecord], int, 
             if not has_calls:
                 final = "\n\n".join(texts).strip()
         elif isinstance(m, ModelRequest):
-            for p in m.parts:
-                if isinstance(p, ToolReturnPart) and p.tool_call_id in calls:
-                    calls[p.tool_call_id].result = p.model_response_str()
-                elif isinstance(p, RetryPromptPart) and getattr(p, "tool_call_id", None) in calls:
-                    calls[p.tool_call_id].result = p.model_response()
+            for part in m.parts:
+                if isinstance(part, ToolReturnPart) and part.tool_call_id in calls:
+                    calls[part.tool_call_id].result = part.model_response_str()
+                elif isinstance(part, RetryPromptPart) and getattr(part, "tool_call_id", None) in calls:
+                    calls[part.tool_call_id].result = part.model_response()
     return final, order, requests, input_tokens, output_tokens
 
 

@@ -9,7 +9,7 @@ entry point; `bench/scoring.py` calls it for BFCL cases.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 _PY_TYPES = {
     "string": str,
@@ -49,7 +49,9 @@ def _type_ok(value: Any, allowed: list, expected: type, nested: type | None) -> 
         if nested is None:
             return True, is_variable
         for item in allowed:
-            if type(item) == list and all(_type_ok(v, item, nested, None)[0] for v in value):
+            if type(item) == list and all(
+                _type_ok(v, item, nested, None)[0] for v in cast(list, value)
+            ):  # nested is set only when expected is list
                 return True, is_variable
             if type(item) != list:
                 return True, is_variable

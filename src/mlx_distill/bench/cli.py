@@ -82,7 +82,9 @@ class _Bar:
 
     def __init__(self, enabled: bool, what: str):
         self.enabled, self.what = enabled, what
-        self.progress = self.task = self.console = None
+        self.progress: Any = None  # rich Progress and Console, imported lazily when shown
+        self.task: Any = None
+        self.console: Any = None
         self.t0, self.printed = time.monotonic(), 0
 
     def __enter__(self) -> "_Bar":

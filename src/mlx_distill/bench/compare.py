@@ -119,7 +119,7 @@ def run_compare(
         workspace_template=workspace,
     )
     result = run_benchmark(specs, [Suite("compare", prompt_cases(prompts))], config, progress=progress)
-    rows = [{"id": p.id, "question": p.question, "label": p.label, "cells": {}} for p in prompts]
+    rows: list[dict[str, Any]] = [{"id": p.id, "question": p.question, "label": p.label, "cells": {}} for p in prompts]
     for run in result.models:
         for row, score, out in zip(rows, run.scores, run.outcomes):
             row["cells"][run.spec.label] = cell(score.question, out).__dict__

@@ -83,7 +83,7 @@ class ModelRun:
     outcomes: list[RunOutcome] = field(default_factory=list, repr=False)  # what each scored case did, in order
 
     def to_json(self, temperatures: Sequence[float], seeds: Sequence[int]) -> dict[str, Any]:
-        runs = []
+        runs: list[dict[str, Any]] = []
         for t in temperatures:
             for s in seeds:
                 group = [c for c in self.scores if c.temperature == t and c.seed == s]
@@ -417,7 +417,7 @@ def run_benchmark(
                     )
             run.wall_s = time.perf_counter() - t1
             run.peak_memory_mb = _peak_mb() if _is_mlx(model) else None
-            stats = getattr(model, "stats", None)
+            stats: Any = getattr(model, "stats", None)
             run.routing = stats.to_json() if hasattr(stats, "to_json") else None
         if group is not None:
             _merge_shards(run, group)

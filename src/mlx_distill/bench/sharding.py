@@ -48,7 +48,7 @@ def all_gather_json(obj: Any, group: Any) -> list[Any]:
 
     data = json.dumps(obj, ensure_ascii=False).encode()
     with mx.stream(mx.cpu):
-        lengths = mx.distributed.all_gather(mx.array([len(data)], dtype=mx.int32), group=group).tolist()
+        lengths: list[int] = mx.distributed.all_gather(mx.array([len(data)], dtype=mx.int32), group=group).tolist()  # type: ignore[assignment]  # mlx types tolist() as any nesting; a 1-D int32 array gives list[int]
         width = max(lengths)
         padded = np.frombuffer(data.ljust(width, b"\0"), dtype=np.uint8)
         joined = np.array(mx.distributed.all_gather(mx.array(padded), group=group), copy=False)

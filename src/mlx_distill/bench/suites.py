@@ -244,7 +244,7 @@ def select(
 
 # category -> (how it is scored, gold label). Scoring: irrelevance = no call, relevance = any call,
 # ast = BFCL's AST match of the first response's calls against the possible answers.
-BFCL_CATEGORIES: dict[str, tuple[str, str]] = {
+BFCL_CATEGORIES: dict[str, tuple[str, Label]] = {
     "irrelevance": ("irrelevance", "direct"),
     "live_irrelevance": ("irrelevance", "direct"),
     "live_relevance": ("relevance", "tool"),

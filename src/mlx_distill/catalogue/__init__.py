@@ -88,7 +88,7 @@ class Tool(_Strict):
                 raise ValueError(f"tool {self.name}: a vague question takes no placeholders: {v.question!r}")
         return self
 
-    def schema(self) -> dict[str, Any]:
+    def schema(self) -> dict[str, Any]:  # type: ignore[override]  # shadows pydantic's deprecated v1 classmethod `schema`
         """The OpenAI-style tool schema the model is shown."""
         props: dict[str, Any] = {}
         for name, p in self.parameters.items():

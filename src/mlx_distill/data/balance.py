@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from ..schema import Record
 from ..vocab import SPLITS
@@ -62,7 +62,7 @@ def _toolset_counts(records: Iterable[Record]) -> dict[str, dict[str, int]]:
 def balance(items: Sequence[T], *, ratio: Mapping[str, float] | None = None, max_per_category: int | None = None,
             category_caps: Mapping[str, int] | None = None, total: int | None = None,
             keep_sources: Iterable[str] = ("hand_authored",), other_labels: str = "keep",
-            toolsets: Mapping[str, float] | None = None,
+            toolsets: Mapping[Any, float] | None = None,  # toolset kind -> weight
             seed: int = 0, hash_of: Callable[[T], str] | None = None) -> tuple[list[T], BalanceReport]:
     """Records (or anything with `.record`) downsampled to `ratio` between labels; input order is kept.
     toolsets: within each label, the ratio between tool-set kinds (`toolset_kind`), as far as the
@@ -95,7 +95,7 @@ def balance(items: Sequence[T], *, ratio: Mapping[str, float] | None = None, max
         alive.extend(idx)
 
     # label targets: the largest multiple of the ratio that the counts allow (and `total`)
-    counts = Counter(_rec(items[i]).meta.label for i in alive)
+    counts: Counter[str] = Counter(_rec(items[i]).meta.label for i in alive)
     scale = min(counts.get(lab, 0) / w for lab, w in ratio.items())
     if total is not None:
         scale = min(scale, total / sum(ratio.values()))

@@ -171,7 +171,7 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
                               progress=progress)
     bad: set[int] = set()
     near: set[int] = set()
-    index = {(it.path, it.line, it.record.meta.id): i for i, it in enumerate(items)}
+    index: dict[tuple[object, int | None, str | None], int] = {(it.path, it.line, it.record.meta.id): i for i, it in enumerate(items)}
     for f in report.findings:
         i = index.get((f.path, f.line, f.record_id))
         if i is None:
@@ -189,7 +189,7 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
     # 3. balance
     b = cfg.balance
     valid_items = [items[i] for i in keep_idx]
-    labels = Counter(it.record.meta.label for it in valid_items)
+    labels: Counter[str] = Counter(it.record.meta.label for it in valid_items)
     missing = [lab for lab in b.ratio if not labels.get(lab)]
     if missing:
         raise InputError(f"no valid records with label {', '.join(missing)}: cannot balance to "
@@ -292,10 +292,10 @@ def check_paths(cfg: DataConfig, out_dir: Path) -> None:
         if not cfg.resolve(b).exists():
             raise InputError(f"validation.bench path {b!r} does not exist (remove it from the config to skip "
                              "the overlap check)", path=cfg.resolve(b), rule="config")
-    for p in (out_dir, *out_dir.parents):
-        if p.exists():
-            if not p.is_dir():
-                raise InputError("output_dir: expected a directory, found a file", path=p, rule="config")
+    for d in (out_dir, *out_dir.parents):
+        if d.exists():
+            if not d.is_dir():
+                raise InputError("output_dir: expected a directory, found a file", path=d, rule="config")
             break
     if out_dir.is_dir() and any(e.is_dir() for e in out_dir.iterdir()):
         raise InputError("output_dir holds subdirectories: a build replaces its output directory as a whole, "
@@ -333,7 +333,7 @@ def clean_leftovers(out_dir: Path) -> list[Path]:
     killed swap had moved aside is put back first if out_dir is missing). Returns what was removed."""
     import shutil
 
-    removed = []
+    removed: list[Path] = []
     if not out_dir.parent.is_dir():
         return removed
     for p in sorted(out_dir.parent.glob(f".{out_dir.name}{_OLD}*")):

@@ -110,7 +110,9 @@ def _iter_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
     pos_line = i  # position up to which `line` is counted
     ws = re.compile(r"[\s,]*")
     while True:
-        i = ws.match(text, i).end()
+        gap = ws.match(text, i)
+        assert gap is not None  # the pattern matches the empty string
+        i = gap.end()
         if i >= n:
             raise InputError("unterminated JSON array", path=path, line=line)
         if text[i] == "]":

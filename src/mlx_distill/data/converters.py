@@ -46,7 +46,7 @@ def infer_category(messages: list[dict[str, Any]], label: str) -> str:
     """Our tools' own category when the first calling turn uses only them; else the call's shape
     (function_call, parallel_function_call, multi_step_function_call); else by label."""
     if label == "tool":
-        first_turn = next((m["tool_calls"] for m in messages if m.get("role") == "assistant" and m.get("tool_calls")),
+        first_turn: list[dict[str, Any]] = next((m["tool_calls"] for m in messages if m.get("role") == "assistant" and m.get("tool_calls")),
                           [])
         names = [c["function"]["name"] for c in first_turn]
         if names and all(n in CATEGORY_OF_TOOL for n in names):

@@ -241,7 +241,7 @@ class Batcher:
     def _journal(self, key: str, fp: str, result: BatchResult, batch_id: str, latency_s: float) -> None:
         usage = usage_of_result(result.body or "{}")
         c = self.c
-        row = {
+        row: dict[str, Any] = {
             "call_id": f"{batch_id}:{result.custom_id}",
             "batch_result": {"custom_id": result.custom_id, "body": result.body},
             "usage": usage.to_json(),

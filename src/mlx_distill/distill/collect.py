@@ -346,7 +346,7 @@ class Collector:
     ) -> dict[str, Any]:
         """Journal a paid response, then log it in the ledger; returns the journal row."""
         usage = Usage.of(response.usage)
-        row = {
+        row: dict[str, Any] = {
             "call_id": call_id or uuid.uuid4().hex,
             "response": dump_response(response),
             "usage": usage.to_json(),
@@ -524,7 +524,7 @@ class Collector:
                 else:
                     summary.failed.append(f"{r.prompt.id}: {r.failed}")
             elif rec is not None:
-                v = rec.meta.verdict
+                v = rec.meta.verdict  # type: ignore[attr-defined]  # `verdict` is a pydantic extra on Meta (extra="allow")
                 if v["accepted"]:
                     summary.accepted += 1
                 else:

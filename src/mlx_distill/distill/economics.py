@@ -36,7 +36,7 @@ def find_ledgers(root: str | os.PathLike) -> list[Path]:
 
 def read_rows(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
     """The rows of several ledgers, each call once (by call_id)."""
-    seen: set[str] = set()
+    seen: set[str | None] = set()
     rows = []
     for p in paths:
         for r in read_ledger(p):

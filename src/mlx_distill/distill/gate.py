@@ -23,7 +23,7 @@ import posixpath
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from ..bench.runner import ModelSpec, RunConfig, run_benchmark
 from ..bench.scoring import CaseScore, aggregate
@@ -40,7 +40,7 @@ MISMATCH = ":mismatch"  # suffix of a predicted class that made the right decisi
 class Reference:
     """What the teacher did first on a record: its decision and, for a call, the tool and arguments."""
 
-    decision: str  # "tool" | "direct"
+    decision: Literal["tool", "direct"]
     tool: str | None = None
     arguments: dict[str, Any] | None = None
     schema: dict[str, Any] | None = None  # the tool's parameters schema, for normalisation

@@ -9,6 +9,7 @@ the ledger is opened. `totals` sums any rows: calls, tokens, cost, cache hit rat
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections import Counter, defaultdict
@@ -26,7 +27,7 @@ LEDGER_FILE = "ledger.jsonl"
 class Ledger:
     """Append-only ledger at `path` (a file, or a directory that gets `ledger.jsonl`)."""
 
-    def __init__(self, path: str | Path, prices: PriceTable | None = None):
+    def __init__(self, path: str | os.PathLike, prices: PriceTable | None = None):
         path = Path(path)
         self.path = path / LEDGER_FILE if path.suffix != ".jsonl" else path
         self.prices = prices or load_prices()
@@ -80,7 +81,7 @@ class Ledger:
         return totals(self.rows())
 
 
-def read_ledger(path: str | Path) -> list[dict[str, Any]]:
+def read_ledger(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The rows of a ledger file (or of `ledger.jsonl` in a directory); [] when there is none."""
     path = Path(path)
     return list(read_rows(path / LEDGER_FILE if path.is_dir() else path))

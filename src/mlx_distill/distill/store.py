@@ -98,7 +98,7 @@ class TeacherStore:
         self._records: dict[str, Record] = {}
         for lineno, row in enumerate(read_rows(self.records_path), start=1):
             rec = parse_record(row, path=self.records_path, line=lineno)
-            self._records.setdefault(rec.meta.key, rec)
+            self._records.setdefault(rec.meta.key, rec)  # type: ignore[attr-defined]  # `key` is a pydantic extra on Meta (extra="allow")
         self._turns: dict[tuple[str, str], dict[str, Any]] = {}
         for row in read_rows(self.turns_path):
             self._turns.setdefault((row["key"], row["fingerprint"]), row)

@@ -49,7 +49,9 @@ def source_id(obj: Any) -> str | None:
     """The item's own id (`id`, `uuid` or `meta.id`), or None."""
     if not isinstance(obj, dict):
         return None
-    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+    meta = obj.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
     src = obj.get("id") or obj.get("uuid") or meta.get("id")
     return str(src) if src is not None and str(src).strip() else None
 

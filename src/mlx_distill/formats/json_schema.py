@@ -248,7 +248,8 @@ def function_to_tool(doc: Any) -> tuple[dict[str, Any], str]:
 
 def functions_to_tools(docs: list[Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Function documents -> (tools with API-safe names, safe name -> original name)."""
-    tools, name_map = [], {}
+    tools: list[dict[str, Any]] = []
+    name_map: dict[str, str] = {}
     for doc in docs:
         tool, safe = function_to_tool(doc)
         if safe in name_map:  # two names that collide once made safe: keep them apart

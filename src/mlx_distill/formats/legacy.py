@@ -11,13 +11,15 @@ from typing import Any
 from .common import Context, Converted, call, name_results, source_id, text_of, tools_of
 
 _FENCE = re.compile(r"```(?:json|tool|tool_call)?\s*\n(.*?)\n?```", re.DOTALL)
-_ROLES = {"human": "user", "bot": "assistant", "function": "tool", "observation": "tool"}
+_ROLES: dict[Any, str] = {"human": "user", "bot": "assistant", "function": "tool", "observation": "tool"}
 
 
 def _call(c: Any, ctx: Context) -> dict[str, Any]:
     if not isinstance(c, dict):
         raise ctx.error(f"a tool call must be an object, got {type(c).__name__}")
-    fn = c.get("function") if isinstance(c.get("function"), dict) else c
+    fn = c.get("function")
+    if not isinstance(fn, dict):
+        fn = c
     name = fn.get("name") or fn.get("tool")
     if not isinstance(name, str) or not name:
         raise ctx.error("a tool call has neither 'tool' nor 'name'")
@@ -92,7 +94,9 @@ def convert(obj: Any, ctx: Context) -> Converted:
         if used <= set(TOOL_NAMES):
             tools = tool_schemas()
     name_results(messages)
-    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+    meta = obj.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
     return Converted(
         messages,
         tools,

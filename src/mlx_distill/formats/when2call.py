@@ -9,14 +9,14 @@ import re
 from typing import Any
 
 from ..replies import conversation_label
-from ..vocab import WHEN2CALL_LABELS
+from ..vocab import WHEN2CALL_LABELS, Label
 from .common import Context, Converted, call, name_results, source_id, text_of, tools_of
 from .json_schema import loads_any
 
 _TOOLCALL = re.compile(r"<TOOLCALL>(.*?)</TOOLCALL>", re.DOTALL | re.IGNORECASE)
 
 
-def label_of(answer_class: Any) -> str:
+def label_of(answer_class: Any) -> Label:
     """Our label for a `correct_answer`; ValueError names the four classes when it is none of them."""
     if answer_class not in WHEN2CALL_LABELS:
         raise ValueError(f"correct_answer {answer_class!r} is not one of {', '.join(WHEN2CALL_LABELS)}")
@@ -104,6 +104,7 @@ def convert(obj: Any, ctx: Context) -> Converted:
     if "chosen_response" in obj:  # the preference shape: the chosen reply completes the prompt
         messages.append(_assistant(obj["chosen_response"], ctx))
     label = conversation_label(messages)
-    kind = {v: k for k, v in WHEN2CALL_LABELS.items()}[label]
+    kind_of: dict[str, str] = {v: k for k, v in WHEN2CALL_LABELS.items()}
+    kind = kind_of[label]
     name_results(messages)
     return Converted(messages, tools, system=system, source_id=source_id(obj), label=label, category=kind)

@@ -154,7 +154,7 @@ def _solve_batch(
 ) -> dict[str, Any]:
     """The teacher answers one batch with the current strategy, then journals its mistakes."""
     problems: list[Problem] = problem_set(task, batch_size, seed=seed + b, difficulty=difficulty, exclude=seen)
-    answers = []
+    answers: list[dict[str, Any]] = []
     for p in problems:
         text = teacher.ask(messages(task, p, strategy), purpose="answer")
         got = task.parse(text)

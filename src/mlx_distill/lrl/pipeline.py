@@ -20,7 +20,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -291,10 +291,10 @@ class Pipeline:
         return data
 
 
-def _cached(path: Path, answer: Callable[[list], list[str]]) -> Callable[[list], list[str]]:
+def _cached(path: Path, answer: Callable[[Sequence[Any]], list[str]]) -> Callable[[Sequence[Any]], list[str]]:
     """Answers are written once per column: a re-run (or a run killed in a later column) reuses them."""
 
-    def run(problems: list) -> list[str]:
+    def run(problems: Sequence[Any]) -> list[str]:
         if path.exists():
             rows = [row for _line, row in read_jsonl(path)]
             if len(rows) == len(problems):

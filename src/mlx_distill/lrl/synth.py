@@ -100,5 +100,5 @@ def build_data(
 
 
 def balance_line(task: Task, records: list[Record]) -> str:
-    counts = {c: sum(r.meta.model_extra.get("answer") == c for r in records) for c in task.classes}
+    counts = {c: sum((r.meta.model_extra or {}).get("answer") == c for r in records) for c in task.classes}
     return f"{len(records)} records: {describe_balance(counts)}"

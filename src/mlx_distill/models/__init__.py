@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..io import InputError
 from .embedded import EMBEDDED, is_intact, model_dir, prepare
@@ -41,7 +41,9 @@ def load_model(name: str, adapter_path: str | os.PathLike | None = None) -> tupl
     if adapter_path is not None and not (Path(adapter_path) / "adapter_config.json").exists():
         raise InputError(f"no adapter_config.json in {adapter_path}: not an adapter directory")
     try:
-        return load(path, adapter_path=str(adapter_path) if adapter_path else None)
+        return cast(
+            tuple[Any, Any], load(path, adapter_path=str(adapter_path) if adapter_path else None)
+        )  # (model, tokenizer) without return_config
     except (OSError, ValueError) as e:
         hint = " (no network on Linux: use embedded:smollm2-135m or a local directory)" if "/" in name else ""
         raise InputError(f"could not load model {name!r}: {e}{hint}") from e

@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from ..chat_template import CHAT_TEMPLATE
 from ..io import InputError, sha256_file
@@ -155,7 +156,8 @@ def convert(dest: Path, variant: str = "float32", gguf: Path | None = None) -> d
     import mlx.core as mx
 
     gguf = gguf or gguf_path()
-    weights, meta = mx.load(str(gguf), return_metadata=True)
+    # mlx types load() as any of its return shapes; a GGUF with metadata gives (arrays, metadata values)
+    weights, meta = cast(tuple[dict[str, mx.array], dict[str, Any]], mx.load(str(gguf), return_metadata=True))
     num = lambda k: meta[k].item()  # noqa: E731
     n_head, n_kv = int(num("llama.attention.head_count")), int(num("llama.attention.head_count_kv"))
     config = {
@@ -211,6 +213,7 @@ def convert(dest: Path, variant: str = "float32", gguf: Path | None = None) -> d
             full = mx.dequantize(w, scales, biases, group_size=group_size, bits=bits).astype(mx.float32)
             if heads:
                 full = _unpermute_rows(full, heads)
+            assert dtype is not None  # variant is float32 or float16 here
             out[name] = full.astype(dtype)
     if variant == "4bit":
         quant: dict = {"group_size": group_size, "bits": 4}
@@ -251,7 +254,7 @@ def prepare(name: str = "embedded:smollm2-135m", *, force: bool = False, progres
         if progress:
             progress(f"converting {src.name} -> {final} ({spec.variant})")
         convert(build, spec.variant, src)
-        files = {p.name: {"size": p.stat().st_size} for p in build.iterdir() if p.is_file()}
+        files: dict[str, dict[str, Any]] = {p.name: {"size": p.stat().st_size} for p in build.iterdir() if p.is_file()}
         files["model.safetensors"]["sha256"] = sha256_file(build / "model.safetensors")
         info = {
             "format_version": FORMAT_VERSION,

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..io import InputError, read_jsonl, sha256_file, write_json
 
@@ -165,6 +165,7 @@ def restore_checkpoint(run_dir: Path, model: Any, optimizer: Any) -> tuple[dict[
     model.load_weights(str(adapter), strict=False)
     opt_path = run_dir / OPTIMIZER_FILE
     if opt_path.exists():
-        optimizer.state = tree_unflatten(list(mx.load(str(opt_path)).items()))
+        # mlx types load() as any of its return shapes; a .safetensors file gives a dict of arrays
+        optimizer.state = tree_unflatten(list(cast(dict[str, mx.array], mx.load(str(opt_path))).items()))
     mx.eval(model.parameters(), optimizer.state)
     return state, opt_path.exists()

@@ -98,7 +98,7 @@ class TrainConfig(BaseModel):
     grad_accumulation_steps: int = Field(1, ge=1)
     clear_cache_threshold: int = Field(0, ge=0)
     lr_schedule: Optional[LrSchedule] = None
-    lora_parameters: LoraParameters = Field(default_factory=LoraParameters)
+    lora_parameters: LoraParameters = Field(default_factory=LoraParameters)  # type: ignore[arg-type]  # pydantic's Field overloads reject a model class as factory under plain mypy
     mask_prompt: Optional[bool] = None  # mlx-lm: true -> supervise the last message only (= mask: last)
     report_to: Optional[str] = None
     project_name: Optional[str] = None
@@ -218,7 +218,7 @@ def _suggest(word: str, choices) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-NESTED = {"lora_parameters": LoraParameters, "lr_schedule": LrSchedule}
+NESTED: dict[str, type[BaseModel]] = {"lora_parameters": LoraParameters, "lr_schedule": LrSchedule}
 
 
 def _key_error(key: str, parent: str | None = None) -> str:

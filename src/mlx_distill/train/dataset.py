@@ -13,13 +13,16 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from ..io import InputError, read_jsonl, sha256_file
 from ..vocab import SPLITS
 from .forward import Example
+
+if TYPE_CHECKING:
+    from ..prompting import Mask
 
 BUCKET_WINDOW = 64  # examples are length-sorted within windows of batch_size * BUCKET_WINDOW shuffled examples
 PREFIX_KEY_TOKENS = 512  # examples whose first tokens agree (system prompt + the same tool schemas) share a prompt
@@ -121,7 +124,7 @@ def read_split(data_dir: str | os.PathLike, name: str, *, required: bool = True)
 
 
 def tokenize_split(
-    split: Split, tokenizer: Any, *, mask: str, max_seq_length: int, key_prefix: str | None = None
+    split: Split, tokenizer: Any, *, mask: Mask, max_seq_length: int, key_prefix: str | None = None
 ) -> Split:
     """Render + tokenize each record with its target mask; truncate to max_seq_length; drop (and count)
     examples left without any target token."""
@@ -190,7 +193,7 @@ class BatchSchedule:
         self.seed, self.bucketing = seed, bucketing
         self.per_epoch = math.ceil(self.n / self.batch_size)
         self._epochs: dict[int, list[list[int]]] = {}
-        self._rs = None
+        self._rs: np.random.RandomState | None = None
         self._rs_epoch = -1
 
     def epoch(self, e: int) -> list[list[int]]:
@@ -222,11 +225,12 @@ class BatchSchedule:
         batches = [list(range(i, min(i + B, self.n))) for i in range(0, self.n, B)]
         if self._rs is None or self._rs_epoch >= e:
             self._rs, self._rs_epoch = np.random.RandomState(self.seed), -1
-        perm = None
+        epoch_perm = None
         while self._rs_epoch < e:
-            perm = self._rs.permutation(len(batches))
+            epoch_perm = self._rs.permutation(len(batches))
             self._rs_epoch += 1
-        return [batches[i] for i in perm]
+        assert epoch_perm is not None  # the loop runs at least once: _rs_epoch < e after the reset above
+        return [batches[i] for i in epoch_perm]
 
     def batch_at(self, step: int) -> list[int]:
         """Example indices of the batch trained at `step` (1-based)."""
@@ -245,5 +249,5 @@ def eval_batches(examples: list[Example], batch_size: int, num_batches: int, see
     perm = rng.permutation(n)
     if num_batches != -1:
         perm = perm[: num_batches * B]
-    perm = sorted(perm.tolist(), key=lambda i: len(examples[i]))
-    return [perm[i : i + B] for i in range(0, len(perm), B)]
+    order = sorted(perm.tolist(), key=lambda i: len(examples[i]))
+    return [order[i : i + B] for i in range(0, len(order), B)]

@@ -12,7 +12,7 @@ directory on the first one only. Outside `mlx.launch` the group has one process 
 
 from __future__ import annotations
 
-from typing import Any, Sequence, TypeVar
+from typing import Any, Sequence, TypeVar, cast
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -47,7 +47,8 @@ class Group:
         processes must issue the same all-reduces in the same order."""
         if self.size == 1:
             return tree
-        flat = sorted(tree_flatten(tree), key=lambda kv: kv[0])
+        # tree_flatten returns a list of (key, array) unless given a destination dict
+        flat = sorted(cast(list[tuple[str, mx.array]], tree_flatten(tree)), key=lambda kv: kv[0])
         mx.eval([x for _, x in flat])
         out = []
         for k, x in flat:

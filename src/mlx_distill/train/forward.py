@@ -18,7 +18,7 @@ training; a model whose layout differs falls back to the plain path.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -126,11 +126,13 @@ class SharedPrefixCache:
     def update_and_fetch(self, keys: mx.array, values: mx.array):
         if not self.sealed:
             if self.keys is not None:
+                assert self.values is not None  # keys and values are set together
                 keys = mx.concatenate([self.keys, keys], axis=2)
                 values = mx.concatenate([self.values, values], axis=2)
             self.keys, self.values = keys, values
             self.offset = keys.shape[2]
             return keys, values
+        assert self.keys is not None and self.values is not None  # sealed only once they are set
         B = keys.shape[0]
         pk = mx.broadcast_to(self.keys, (B,) + self.keys.shape[1:])
         pv = mx.broadcast_to(self.values, (B,) + self.values.shape[1:])
@@ -163,11 +165,11 @@ class SplitModel:
 
     def __init__(self, model: nn.Module):
         self.model = model
-        inner = getattr(model, "model", None)
+        inner: Any = getattr(model, "model", None)
         self.ok = all(hasattr(inner, a) for a in ("embed_tokens", "norm")) and hasattr(model, "layers")
         if not self.ok:
             return
-        self.inner = inner
+        self.inner: Any = inner  # an mlx-lm model's inner module (embed_tokens, norm), checked above
         self.layers = list(model.layers)
         args = getattr(model, "args", None)
         tied = getattr(args, "tie_word_embeddings", None)
@@ -248,7 +250,7 @@ def reference_loss(model: nn.Module, examples: list[Example]) -> tuple[float, in
     logits = model(x[:, :-1]).astype(mx.float32)
     ce = nn.losses.cross_entropy(logits, x[:, 1:]) * mx.array(m[:, 1:])
     n = int(m[:, 1:].sum())
-    return (ce.sum() / n).item(), n
+    return cast(float, (ce.sum() / n).item()), n  # a scalar float32 array's item() is a float
 
 
 def plain_loss(

@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, cast
 
 from ..io import InputError
 
@@ -117,7 +117,10 @@ def fuse_adapter(
         raise InputError(f"{save_path} exists and is not empty; choose another --save-path or remove it", rule="fuse")
     base_path = resolve_model(base_name)
     try:
-        mdl, tokenizer, config = load(base_path, adapter_path=str(adapter_dir), return_config=True)
+        # mlx-lm types load() as either shape; return_config=True gives three
+        mdl, tokenizer, config = cast(
+            tuple[Any, Any, dict[str, Any]], load(base_path, adapter_path=str(adapter_dir), return_config=True)
+        )
     except (OSError, ValueError, FileNotFoundError) as e:
         raise InputError(
             f"could not load {base_name!r} with the adapter {adapter_dir}: {str(e).splitlines()[0]}", rule="fuse"
@@ -146,10 +149,10 @@ def fuse_adapter(
     max_diff = kept = None
     if verify:
         fused_logits = _probe_logits(mdl, tokenizer)
-        max_diff = float(mx.abs(fused_logits - adapted).max().item())
+        max_diff = float(mx.abs(fused_logits - adapted).max().item())  # type: ignore[arg-type]  # mlx types item() as int | float | complex
         if base_logits is not None:
-            effect = float(mx.sqrt(((adapted - base_logits) ** 2).sum()).item())
-            err = float(mx.sqrt(((fused_logits - adapted) ** 2).sum()).item())
+            effect = float(mx.sqrt(((adapted - base_logits) ** 2).sum()).item())  # type: ignore[arg-type]  # mlx types item() as int | float | complex
+            err = float(mx.sqrt(((fused_logits - adapted) ** 2).sum()).item())  # type: ignore[arg-type]  # mlx types item() as int | float | complex
             kept = max(0.0, 1.0 - err / effect) if effect > 0 else None
     save(save_path, base_path, mdl, tokenizer, config, donate_model=False)
     (save_path / "mlx-distill-fuse.json").write_text(

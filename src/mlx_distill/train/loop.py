@@ -35,7 +35,7 @@ def run_steps(
     start_step: int,
     trained_tokens: int,
     emit: Callable[[dict], None],
-    save: Callable[[int, dict], None],
+    save: Callable[[int, LoopTotals], None],
     progress: bool,
 ) -> LoopTotals:
     """Steps start_step+1 .. iters. `emit` takes each metrics row; `save(step, totals)` writes a checkpoint."""

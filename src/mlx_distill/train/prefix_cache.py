@@ -103,6 +103,7 @@ class FrozenBottom:
         hs = s.embed(mx.array(plan.suffix_ids))
         for i, layer in enumerate(s.layers[: self.boundary]):
             if P:
+                assert prefix is not None  # built above whenever P > 0
                 k, v = prefix.kv[i]
                 c = SharedPrefixCache(k[:, :, :P], v[:, :, :P])
                 hs = layer(hs, "causal", c)  # bottom-right aligned: the suffix sees the prefix (see forward.py)

@@ -13,12 +13,18 @@ from .dataset import Split, read_split, tokenize_split
 from .rundir import check_resume_compatible, check_run_dir
 
 
+def _required_split(data_dir: str, name: str) -> Split:
+    split = read_split(data_dir, name)
+    assert split is not None  # a required split that is missing raises instead
+    return split
+
+
 def load_splits(cfg: TrainConfig) -> dict[str, Split]:
-    splits = {"train": read_split(cfg.data, "train")}
+    splits = {"train": _required_split(cfg.data, "train")}
     if cfg.val_batches != 0:
-        splits["valid"] = read_split(cfg.data, "valid")
+        splits["valid"] = _required_split(cfg.data, "valid")
     if cfg.test:
-        splits["test"] = read_split(cfg.data, "test")
+        splits["test"] = _required_split(cfg.data, "test")
     n = len(splits["train"].records)
     if cfg.batch_size > n:
         raise InputError(

@@ -122,7 +122,7 @@ def open_run_dir(
 def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {}
+    out: dict[str, str | None] = {}
     for pkg in ("mlx-distill", "mlx", "mlx-lm"):
         try:
             out[pkg] = version(pkg)

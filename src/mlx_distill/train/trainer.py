@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, cast
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -166,6 +166,7 @@ class Trainer:
     def _inputs(self, examples: list[Example]):
         if self.fast:
             plan = plan_batch(examples, self.cfg.share_prompt_prefix)
+            assert self.bottom is not None  # built whenever self.fast
             hp, hs = self.bottom(plan)
             args = (hp, hs, plan.prefix, mx.array(plan.gather), mx.array(plan.targets))
             return args, plan.n_tokens, plan.n_targets
@@ -198,7 +199,8 @@ class Trainer:
     def loss(self, examples: list[Example]) -> tuple[mx.array, int, int]:
         with self._math():
             args, n_tok, n_t = self._inputs(examples)
-            loss, _ = (self._fast_loss if self.fast else self._plain_loss)(*args, n_t)
+            loss_fn: Callable[..., tuple[mx.array, mx.array]] = self._fast_loss if self.fast else self._plain_loss
+            loss, _ = loss_fn(*args, n_t)
         return loss, n_tok, n_t
 
     def evaluate(self, split: Split, num_batches: int) -> Optional[float]:
@@ -212,12 +214,12 @@ class Trainer:
                 continue
             loss, _, n_t = self.loss(shard)
             mx.eval(loss)
-            total += loss.item() * n_t
+            total += loss.item() * n_t  # type: ignore[operator,assignment]  # mlx types item() as int | float | complex
             count += n_t
             self.clear_cache()
         self.model.train()
         if self.group.size > 1:
-            total, count = self.group.sum(mx.array([total, count])).tolist()
+            total, count = self.group.sum(mx.array([total, count])).tolist()  # type: ignore[misc,assignment]  # mlx types tolist() as any nesting; this is a 1-D pair
         return total / count if count else None
 
     def clear_cache(self) -> None:
@@ -339,7 +341,8 @@ def train(
     if "test" in splits:
         test_loss = trainer.evaluate(splits["test"], cfg.test_batches)
         emit({"kind": "test", "step": last_step, "test_loss": test_loss})
-        log(f"test loss {test_loss:.4f} (ppl {math.exp(test_loss):.3f})")
+        if test_loss is not None:  # None when no test batch had a target token
+            log(f"test loss {test_loss:.4f} (ppl {math.exp(test_loss):.3f})")
     if root:
         plot(run_dir)
     return _result(cfg, trainer, totals, start_step, test_loss, log, rows=read_metrics(metrics_path) if root else rows)
@@ -354,7 +357,7 @@ def _set_up(
     from mlx_lm.utils import load as mlx_load
 
     try:
-        model, _ = mlx_load(model_path, tokenizer_config={"trust_remote_code": True} if cfg.trust_remote_code else None)
+        model = mlx_load(model_path, tokenizer_config={"trust_remote_code": True} if cfg.trust_remote_code else None)[0]
     except Exception as e:
         raise InputError(f"could not load model {cfg.model!r}: {str(e).splitlines()[0]}", rule="model") from None
     apply_fine_tune(model, cfg)
@@ -364,8 +367,11 @@ def _set_up(
         model.load_weights(cfg.resume_adapter_file, strict=False)
     tune_malloc()
     trainer = Trainer(cfg, model, splits, log=log, group=group)
-    n_train = sum(v.size for _, v in tree_flatten(model.trainable_parameters()))
-    n_total = sum(v.size for _, v in tree_flatten(model.parameters()))
+    # tree_flatten returns a list of (key, array) unless given a destination dict
+    trainable = cast(list[tuple[str, mx.array]], tree_flatten(model.trainable_parameters()))
+    every = cast(list[tuple[str, mx.array]], tree_flatten(model.parameters()))
+    n_train = sum(v.size for _, v in trainable)
+    n_total = sum(v.size for _, v in every)
     log(
         f"{cfg.fine_tune_type} on the top {cfg.num_layers if cfg.num_layers >= 0 else len(model.layers)} of "
         f"{len(model.layers)} layers, rank {cfg.lora_parameters.rank}: {n_train / 1e6:.3f}M trainable parameters "
@@ -373,6 +379,7 @@ def _set_up(
     )
     diff = trainer.self_check()
     if trainer.fast:
+        assert trainer.bottom is not None  # built whenever trainer.fast
         log(
             f"forward: frozen layers 0-{trainer.boundary - 1} run once per example"
             f"{' and cached' if trainer.bottom.cache_on else ''}; shared prompt prefix "

@@ -73,7 +73,7 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
     # form one set, so records that offer them compare as before.
     sets = [_toolset_key(it.record) for it in items]
     near_toks = [t | {sig} if sig else t for t, sig in zip(toks, sets)]
-    bench_norm = {}
+    bench_norm: dict[str, BenchQuestion] = {}
     for b in bench:
         bench_norm.setdefault(normalize_question(b.question), b)
     bench_toks = [question_tokens(b.question) for b in bench]
@@ -84,9 +84,9 @@ def corpus_findings(items: Sequence[Located], bench: Sequence[BenchQuestion] = (
     for i, (it, nq) in enumerate(zip(items, norms)):
         if not nq:
             continue
-        b = bench_norm.get(nq)
-        if b is not None:
-            add_finding(out, "bench-overlap", f"question is identical to {b.path}:{b.line}", it)
+        same = bench_norm.get(nq)
+        if same is not None:
+            add_finding(out, "bench-overlap", f"question is identical to {same.path}:{same.line}", it)
         j = first_by_norm.get((nq, sets[i]))
         if j is None:
             first_by_norm[(nq, sets[i])] = i

@@ -43,6 +43,6 @@ def _load_located(paths: Iterable[str | os.PathLike]) -> tuple[list[Located], li
                 else:
                     rec.tools = same
             items.append(Located(rec, str(f), lineno, split))
-        for e in errors:
-            findings.append(replace(e.finding, rule="schema", path=str(f), severity=ERROR))
+        for err in errors:
+            findings.append(replace(err.finding, rule="schema", path=str(f), severity=ERROR))
     return items, findings, [str(f) for f in files]

@@ -79,9 +79,9 @@ def check_record(item: Located, schemas: SchemaCache | None = None) -> list[Find
             if not m.content.strip():
                 add_finding(out, "empty-tool-result", f"message {j} ({c.function.name}) is empty", item)
             elif ours_only and c.function.name in schemas.our_names:
-                problem = tool_result_problem(c.function.name, c.function.arguments, m.content)
-                if problem:
-                    add_finding(out, "tool-result", f"message {j} ({c.function.name}): {problem}", item)
+                result_problem = tool_result_problem(c.function.name, c.function.arguments, m.content)
+                if result_problem:
+                    add_finding(out, "tool-result", f"message {j} ({c.function.name}): {result_problem}", item)
     for k, c in calls:
         add_finding(out, "unmatched-tool-call", f"call {c.function.name!r} in message {k} has no tool result", item)
 

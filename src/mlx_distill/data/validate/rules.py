@@ -84,7 +84,7 @@ class Report:
         return not self.errors
 
     def by_rule(self) -> dict[str, int]:
-        return dict(sorted(Counter(f.rule for f in self.findings).items()))
+        return dict(sorted(Counter(f.rule for f in self.findings if f.rule is not None).items()))  # validator findings always name a rule
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "records": self.records, "files": self.files, "errors": len(self.errors),

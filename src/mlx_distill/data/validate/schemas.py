@@ -34,14 +34,14 @@ class SchemaCache:
             if seen == tools:
                 return res
         key = json.dumps(tools, sort_keys=True, ensure_ascii=False)
-        res = self._tools_cache.get(key)
-        if res is None:
-            res = self._compile_tools(tools)
+        found = self._tools_cache.get(key)
+        if found is None:
+            found = self._compile_tools(tools)
             if len(self._tools_cache) < 10000:
-                self._tools_cache[key] = res
-        self._recent.insert(0, (tools, res))
+                self._tools_cache[key] = found
+        self._recent.insert(0, (tools, found))
         del self._recent[8:]
-        return res
+        return found
 
     def quick_ok(self, name: str, arguments: dict[str, Any]) -> bool:
         """A fast check that valid arguments of our tools pass (anything else goes to the full validator)."""

@@ -35,8 +35,8 @@ def check_rendering(item: Located, tokenizer: Any, max_seq_length: int | None = 
     if len(spans) != len(assistants):
         add_finding(out, "mask", f"{len(spans)} supervised spans for {len(assistants)} assistant turns", item)
     else:
-        for (j, m), (s, e) in zip(assistants, spans):
-            seg = text[s:e]
+        for (j, m), (start, end) in zip(assistants, spans):
+            seg = text[start:end]
             content = (m.get("content") or "").strip()
             if content and content not in seg:
                 add_finding(out, "mask", f"message {j} (assistant) text is not inside its supervised span", item)

@@ -40,18 +40,18 @@ def _validate(records: Iterable[Record | Located], *, tokenizer: Any, max_seq_le
     report = Report(findings=list(findings), records=len(items))
     bench_qs: list[BenchQuestion] = []
     if bench:
-        bench = list(bench)
-        if all(isinstance(b, BenchQuestion) for b in bench):
-            bench_qs = bench  # type: ignore[assignment]
+        given: list[Any] = list(bench)  # all BenchQuestions or all paths
+        if all(isinstance(b, BenchQuestion) for b in given):
+            bench_qs = given
         else:
-            bench_qs = load_bench(bench, report.findings)  # type: ignore[arg-type]
+            bench_qs = load_bench(given, report.findings)
     schemas = SchemaCache()
     for it in track(items, "checking records", enabled=progress):
         report.findings.extend(check_record(it, schemas))
 
     checked_render = 0
     if tokenizer is not None:
-        chosen = range(len(items))
+        chosen: Sequence[int] = range(len(items))
         if render_sample is not None and render_sample < len(items):
             order = sorted(range(len(items)), key=lambda i: unit_hash(seed, items[i].record.content_hash()))
             chosen = sorted(order[:render_sample])

@@ -90,7 +90,7 @@ class MeetingRooms:
     """Meetings (start, end) and a number of rooms: can every meeting be held?"""
 
     name = "meeting-rooms"
-    classes = (YES, NO)
+    classes: tuple[str, ...] = (YES, NO)
     levels = LEVELS
 
     def generate(self, rng: random.Random, difficulty: int) -> Problem:

@@ -67,6 +67,10 @@ def function_candidates(repo: Repo, mod: Module, f: Func) -> list[Candidate]:
                 p, ln = hits[0].path, hits[0].line
                 return ("read_file", {"path": p, "start_line": ln, "end_line": ln + (f.end - f.def_line)})
 
+            def first_grep(rs: list[Any], f: Func = f, scope: str = scope) -> Step | None:
+                return (("grep", {"pattern": rf"def {f.name}\b", "path": scope, "glob": "*.py"}) if not rs
+                        else grep_then_read(rs))
+
             def ans_two(rs: list[Any], f: Func = f) -> str | None:
                 hits = [h for h in rs[0].hits if re.search(rf"def {f.name}\b", h.text)]
                 first = ans_read(rs)
@@ -77,8 +81,7 @@ def function_candidates(repo: Repo, mod: Module, f: Func) -> list[Candidate]:
                 f"Find {f.name} and tell me what it does.", f"Where is `{f.name}` and what does it do?",
                 f"Look up the function {f.name} and explain it briefly.",
                 f"I need to understand {f.name}: where is it, and what is it for?"],
-                lambda rs, f=f, scope=scope: (("grep", {"pattern": rf"def {f.name}\b", "path": scope,
-                                                          "glob": "*.py"}) if not rs else grep_then_read(rs)),
+                first_grep,
                 ans_two, n_steps=2))
     if not f.name.startswith("_") and f.body_line - f.def_line <= 12:
         def ans_sig(rs: list[Any], f: Func = f) -> str | None:

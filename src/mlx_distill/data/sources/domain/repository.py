@@ -118,8 +118,8 @@ def repo_candidates(repo: Repo) -> list[Candidate]:
             [("grep", {"pattern": r"^class ", "path": d, "glob": "*.py"})], ans_cls))
     # longest file of a directory (wc over its Python files)
     for d in py_dirs:
-        files = sorted(m.path for m in repo.modules if str(Path(m.path).parent) == d)
-        if not 2 <= len(files) <= 12:
+        py_files = sorted(m.path for m in repo.modules if str(Path(m.path).parent) == d)
+        if not 2 <= len(py_files) <= 12:
             continue
 
         def ans_longest(rs: list[Any], d: str = d) -> str | None:
@@ -134,7 +134,7 @@ def repo_candidates(repo: Repo) -> list[Candidate]:
         out.append(Candidate("run", "longest-file", d, [
             f"Which Python file in {d} is the longest?", f"What's the biggest module in `{d}` by line count?",
             f"Count the lines of the Python files in {d}: which one is largest?"],
-            [("run_command", {"command": "wc -l " + " ".join(files)})], ans_longest))
+            [("run_command", {"command": "wc -l " + " ".join(py_files)})], ans_longest))
     # symbol mentions counted with grep -c
     for m in repo.modules:
         for c in m.classes[:2]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ....io import InputError
-from ....tools import Workspace
+from ....tools import FileList, Workspace
 
 TEXT_SUFFIXES = (".md", ".rst", ".txt", ".toml", ".yaml", ".yml", ".cfg", ".ini")
 
@@ -101,8 +101,9 @@ def parse_module(rel: str, text: str) -> Module | None:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
-    doc_node = tree.body[0] if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(
-        getattr(tree.body[0], "value", None), ast.Constant) and isinstance(tree.body[0].value.value, str) else None
+    first = tree.body[0] if tree.body else None
+    doc_node = first if isinstance(first, ast.Expr) and isinstance(
+        first.value, ast.Constant) and isinstance(first.value.value, str) else None
     mod = Module(rel, text.count("\n") + (0 if text.endswith("\n") else 1), ast.get_docstring(tree),
                  doc_node.end_lineno if doc_node else None, [])
     for node in tree.body:
@@ -180,6 +181,7 @@ def scan_repo(root: str | os.PathLike, include: Sequence[str] | None = None) -> 
     for s in scopes:
         listed = ws.list_files(s)
         if listed.ok:
+            assert isinstance(listed.data, FileList)  # list_files succeeded
             files.extend(listed.data.paths)
     dirs = set()
     for rel in sorted(set(files)):
