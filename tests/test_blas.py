@@ -50,3 +50,22 @@ def test_subprocess_env_preloads_the_same_library():
         [sys.executable, "-c", "print(open('/proc/self/maps').read())"], env=env, capture_output=True, text=True
     )
     assert "libopenblas" in maps.stdout
+
+
+def test_processes_sharing_a_machine_split_its_cores_for_blas(tmp_path):
+    local = tmp_path / "local.json"
+    local.write_text('[["127.0.0.1:5000"], ["127.0.0.1:5001"]]\n')
+    remote = tmp_path / "remote.json"
+    remote.write_text('[["10.0.0.1:5000"], ["10.0.0.2:5000"]]\n')
+    code = (
+        "import ctypes, mlx_distill, mlx_distill._blas as b; from mlx_distill.runtime import share_cores;"
+        "got = share_cores(2); print(got, ctypes.CDLL(b._loaded).openblas_get_num_threads())"
+    )
+    cores = os.cpu_count() or 1
+    out = _run(code, MLX_HOSTFILE=str(local), OPENBLAS_NUM_THREADS=str(cores))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(max(1, cores // 2))] * 2
+    # ranks on other machines, no hostfile, or an unreadable one: BLAS keeps every core
+    for hostfile in (str(remote), "", str(tmp_path / "missing.json")):
+        out = _run(code, MLX_HOSTFILE=hostfile, OPENBLAS_NUM_THREADS=str(cores))
+        assert out.stdout.split() == ["None", str(cores)], (hostfile, out.stderr)

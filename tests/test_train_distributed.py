@@ -77,6 +77,7 @@ def test_two_processes_train_what_one_trains_on_the_same_global_batches(tmp_path
     )
     first = _launch(cfg)
     assert "data parallel: 2 processes" in first.stderr
+    assert "the processes share this machine:" in first.stderr  # 2 ring ranks on 127.0.0.1 split the cores
     assert json.loads((run / "state.json").read_text())["step"] == 3
     second = _launch(cfg, "--resume", "--iters", "6", "--json")  # a restart continues from the step-3 checkpoint
     assert "resuming" in second.stderr

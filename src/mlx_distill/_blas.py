@@ -88,6 +88,19 @@ def find_blas() -> str | None:
     return _loaded or preload_blas()
 
 
+def set_threads(n: int) -> bool:
+    """Cap the loaded OpenBLAS at `n` threads. Processes that share a machine (an `mlx.launch` run on one
+    host) would otherwise each start one spinning thread per core and fight over the cores. False when
+    no OpenBLAS is loaded in this process."""
+    if not _loaded:
+        return False
+    try:
+        ctypes.CDLL(_loaded).openblas_set_num_threads(max(1, int(n)))
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 def blas_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """An environment for a subprocess that runs MLX (mlx_lm.lora, mlx_lm.server...) with the BLAS preloaded."""
     env = dict(os.environ if env is None else env)

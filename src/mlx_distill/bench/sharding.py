@@ -24,8 +24,13 @@ def launched_group() -> Any | None:
         return None
     import mlx.core as mx
 
+    from ..runtime import share_cores
+
     group = mx.distributed.init()
-    return group if group.size() > 1 else None
+    if group.size() <= 1:
+        return None
+    share_cores(group.size())  # several processes on one machine: split its cores
+    return group
 
 
 def shard(items: Sequence[T], rank: int, size: int) -> list[T]:

@@ -18,6 +18,8 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_unflatten
 
+from ..runtime import share_cores
+
 T = TypeVar("T")
 
 
@@ -27,6 +29,7 @@ class Group:
     def __init__(self) -> None:
         self.world = mx.distributed.init()
         self.rank, self.size = self.world.rank(), self.world.size()
+        self.blas_threads = share_cores(self.size)  # several processes on one machine: split its cores
 
     @property
     def root(self) -> bool:

@@ -287,6 +287,8 @@ def train(
     trainer, diff = _set_up(cfg, model_path, splits, log, group=group, load_adapter=root and not resume)
     if group.size > 1:
         log(f"data parallel: {group.size} processes, each on its 1/{group.size} of every batch of {cfg.batch_size}")
+        if group.blas_threads:
+            log(f"the processes share this machine: {group.blas_threads} BLAS thread(s) each")
 
     start_step, trained_tokens, prior_seconds = 0, 0, 0.0
     if resume and root:
