@@ -50,9 +50,9 @@ class FunctionCall(BaseModel):
 
 
 class ToolCall(BaseModel):
-    """The one tool-call type: a record's call, a call parsed from a model's text, a dataset's call.
-    `ToolCall.of(name, arguments)` builds one; `.name` and `.arguments` read it; `.to_json()` is the
-    record's on-disk dict."""
+    """The one tool-call type: a record's call, a call parsed from a model's text, a dataset's call, a
+    call an agent made in a run. `ToolCall.of(name, arguments)` builds one (`as_made`: without checks);
+    `.name` and `.arguments` read it; `.to_json()` is the record's on-disk dict."""
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["function"] = "function"
@@ -62,6 +62,11 @@ class ToolCall(BaseModel):
     @classmethod
     def of(cls, name: str, arguments: dict[str, Any], id: str | None = None) -> "ToolCall":
         return cls(id=id or None, function=FunctionCall(name=name, arguments=arguments))
+
+    @classmethod
+    def as_made(cls, name: str, arguments: Any, id: str | None = None) -> "ToolCall":
+        """A call as a model made it, not validated: what a model did is data to score, never input to refuse."""
+        return cls.model_construct(id=id or None, function=FunctionCall.model_construct(name=name, arguments=arguments))
 
     @property
     def name(self) -> str:

@@ -136,7 +136,7 @@ def run_compare(
 def cell(question: str, out: RunOutcome) -> Cell:
     return Cell(
         text=out.final_text,
-        calls=[{"name": c.name, "arguments": c.arguments, "result": c.result} for c in out.tool_calls],
+        calls=[c.to_json() for c in out.tool_calls],
         outcome=out.outcome,
         error=out.error,
         latency_s=out.latency_s,

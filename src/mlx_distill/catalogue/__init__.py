@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..io import InputError
+from ..schema import ToolCall
 
 CATALOGUE_DIR = Path(__file__).resolve().parent
 CATALOGUES = ("train", "heldout")
@@ -189,7 +190,7 @@ class Item:
     domain: str
     question: str
     tools: list[dict[str, Any]]
-    call: dict[str, Any] | None = None  # {"name", "arguments"} for kind "call"
+    call: ToolCall | None = None  # for kind "call"
     result: dict[str, Any] | None = None  # what that call returns (training records)
     reply: str = ""  # the final answer (after the result, for calls) or the direct reply
     extra: dict[str, Any] = field(default_factory=dict)
@@ -249,7 +250,7 @@ def generate(cat: Catalogue, kind: str, rng: random.Random, *, id: str, max_tool
             domain.domain,
             question,
             _offered(cat, rng, [tool], set(), size),
-            call={"name": tool.name, "arguments": args},
+            call=ToolCall.of(tool.name, args),
             result=result,
             reply=reply,
         )
@@ -280,7 +281,7 @@ def without_fitting_tool(cat: Catalogue, item: Item, rng: random.Random, *, id: 
     domain's other tools stay), so the right reply is to say no offered tool can do it."""
     assert item.call is not None
     domain = next(d for d in cat.domains if d.domain == item.domain)
-    tool = next(t for t in domain.tools if t.name == item.call["name"])
+    tool = next(t for t in domain.tools if t.name == item.call.name)
     siblings = [t for t in domain.tools if t is not tool]
     tools = _offered(cat, rng, siblings, {tool.name}, max(len(item.tools), len(siblings) or 1))
     reply = f"None of the tools I have here can {tool.purpose}, so I can't answer that. With a tool that can, I would."
