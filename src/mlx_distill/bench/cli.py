@@ -12,6 +12,7 @@ import click
 
 from ..cli_errors import one_line_errors
 from ..io import InputError
+from ..progress import Bar
 
 NO_ADAPTER = ("-", "none", "")
 
@@ -74,70 +75,6 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
         return [f"teacher {teacher} skipped: {one_line(e)}"]
     specs.append(ModelSpec(teacher, label=f"teacher {teacher}"))
     return []
-
-
-class _Bar:
-    """A rich progress bar with ETA on stderr; one plain line per step when stderr is a log file, not a
-    terminal (rich draws nothing there, and a long run would look stuck); or nothing."""
-
-    def __init__(self, enabled: bool, what: str):
-        self.enabled, self.what = enabled, what
-        self.progress: Any = None  # rich Progress and Console, imported lazily when shown
-        self.task: Any = None
-        self.console: Any = None
-        self.t0, self.printed = time.monotonic(), 0
-
-    def __enter__(self) -> "_Bar":
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            console = Console(stderr=True, highlight=False)
-            if not console.is_terminal:
-                self.console = console
-                return self
-            self.progress = Progress(
-                TextColumn("[bold]{task.fields[what]}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.description}"),
-                console=console,
-                transient=False,
-            )
-            self.progress.__enter__()
-            self.task = self.progress.add_task("", total=None, what=self.what)
-        return self
-
-    def __call__(self, done: int, total: int, desc: str) -> None:
-        if self.console is not None and done > self.printed:  # a step finished (not one starting)
-            self.printed = done
-            el = time.monotonic() - self.t0
-            eta = el / done * (total - done)
-            self.console.print(
-                f"{self.what} {done}/{total}  {int(el // 60)}m{int(el % 60):02d}s elapsed, "
-                f"ETA {int(eta // 60)}m{int(eta % 60):02d}s  {desc}",
-                markup=False,
-                soft_wrap=True,
-            )
-        if self.progress is not None:
-            self.progress.update(self.task, completed=done, total=total, description=desc[:60])
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.progress is not None:
-            self.progress.__exit__(*exc)
-
-
-ProgressBar = _Bar  # the same bar for other areas' long commands (gate)
 
 
 def _default_out(kind: str) -> Path:
@@ -272,7 +209,7 @@ def bench(
         if lead:
             click.echo(f"error: {message}", err=True)
 
-    with _Bar(not no_progress and lead, "bench") as bar:
+    with Bar.of_run("bench", enabled=not no_progress and lead) as bar:
         result = run_benchmark(specs, chosen, config, progress=bar, on_model_error=model_error, group=group)
     if not lead:
         return
@@ -354,7 +291,7 @@ def compare(
     specs = model_specs(models, adapters, include_base=include_base)
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
-    with _Bar(not no_progress, "compare") as bar:
+    with Bar.of_run("compare", enabled=not no_progress) as bar:
         data = run_compare(
             specs, items, workspace=workspace, progress=bar, temperature=temperature, max_tokens=max_tokens
         )

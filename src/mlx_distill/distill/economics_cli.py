@@ -68,12 +68,12 @@ def gate(
     no_progress: bool,
 ) -> None:
     """Pass or fail a student: its agreement with the teacher per decision class. Exit 0 on pass, 1 on fail."""
-    from ..bench.cli import ProgressBar
+    from ..progress import Bar
     from ..bench.runner import ModelSpec, RunConfig
     from .gate import load_against, run_gate, verdict_line, write_gate_report
 
     target = load_against(against, limit=limit)
-    with ProgressBar(not no_progress, "gate") as bar:
+    with Bar.of_run("gate", enabled=not no_progress) as bar:
         result = run_gate(
             ModelSpec(student, adapter_path),
             target,
