@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import click
 
 from ..cli_errors import one_line_errors
+from ..cli_options import default_out_dir, out_dir_option, report_options
 from ..io import InputError
 from ..progress import Bar
 
@@ -77,10 +77,6 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     return []
 
 
-def _default_out(kind: str) -> Path:
-    return Path("runs") / kind / time.strftime("%Y%m%d-%H%M%S")
-
-
 @click.command("bench")
 @click.option(
     "--model",
@@ -137,13 +133,7 @@ def _default_out(kind: str) -> Path:
     "2 cores, twice the cores beyond (at most 16). 1 runs cases one by one (seeded sampling "
     "at temperature > 0 is reproducible only then).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Run directory (default: runs/bench/<timestamp>).",
-)
+@out_dir_option("Run directory (default: runs/bench/<timestamp>).")
 @click.option("--keep-workspaces", is_flag=True, help="Copy each case's final workspace into the run directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the table.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -190,7 +180,7 @@ def bench(
     specs = model_specs(models, adapters, include_base=include_base, prefix_cache=not no_prefix_cache)
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
-    out = Path(out_dir) if out_dir else _default_out("bench")
+    out = Path(out_dir) if out_dir else default_out_dir("bench")
     config = RunConfig(
         temperatures=temps,
         seeds=list(range(seeds)),
@@ -261,15 +251,7 @@ def bench(
 )
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Output directory (default: runs/compare/<timestamp>).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print compare.json to stdout.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@report_options("compare", "Output directory (default: runs/compare/<timestamp>).")
 @one_line_errors
 def compare(
     prompts: str,
@@ -297,7 +279,7 @@ def compare(
         )
     for err in data["load_errors"].values():
         click.echo(f"error: {err}", err=True)
-    paths = write_compare(data, Path(out_dir) if out_dir else _default_out("compare"))
+    paths = write_compare(data, Path(out_dir) if out_dir else default_out_dir("compare"))
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
