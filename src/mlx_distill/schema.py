@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .io import InputError, read_jsonl, write_jsonl
+from .io import InputError, read_jsonl, validation_message, write_jsonl
 from .vocab import LABELS, Label
 
 __all__ = [
@@ -129,14 +129,6 @@ class Record(BaseModel):
         return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def _describe(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "<record>"
-        parts.append(f"{loc}: {e['msg']}")
-    return "; ".join(parts)
-
-
 def parse_record(obj: Any, *, path: str | os.PathLike | None = None, line: int | None = None) -> Record:
     """Validate one dict as a Record; errors name file, line, record id and the field."""
     rid = None
@@ -147,7 +139,9 @@ def parse_record(obj: Any, *, path: str | os.PathLike | None = None, line: int |
     try:
         return Record.model_validate(obj)
     except ValidationError as e:
-        raise InputError(_describe(e), path=path, line=line, record_id=rid, rule="schema") from None
+        raise InputError(
+            validation_message(e, "<record>"), path=path, line=line, record_id=rid, rule="schema"
+        ) from None
 
 
 def iter_records(path: str | os.PathLike, *, errors: list[InputError] | None = None) -> Iterator[Record]:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..io import InputError
+from ..io import InputError, validation_message
 from ..schema import ToolCall
 
 CATALOGUE_DIR = Path(__file__).resolve().parent
@@ -158,8 +158,9 @@ def load_catalogue(name_or_path: str) -> Catalogue:
         try:
             domains.append(Domain.model_validate(obj))
         except ValidationError as e:
-            msg = "; ".join(f"{'.'.join(map(str, err['loc'])) or '<domain>'}: {err['msg']}" for err in e.errors())
-            raise InputError(f"domain {label}: {msg}", path=path, rule="catalogue") from None
+            raise InputError(
+                f"domain {label}: {validation_message(e, '<domain>')}", path=path, rule="catalogue"
+            ) from None
     cat = Catalogue(name=path.stem, domains=domains, source=str(path))
     names = [t.name for t in cat.tools]
     if dup := sorted({n for n in names if names.count(n) > 1}):
