@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..io import InputError, validation_message
+from ..config import read_yaml, validation_errors
+from ..io import InputError
 from ..schema import ToolCall
 
 CATALOGUE_DIR = Path(__file__).resolve().parent
@@ -142,15 +143,13 @@ def _fields(text: str) -> list[str]:
 def load_catalogue(name_or_path: str) -> Catalogue:
     """A shipped catalogue by name (`train`, `heldout`) or a YAML file of domains; errors name the
     file and the domain."""
-    import yaml
-
     path = CATALOGUE_DIR / f"{name_or_path}.yaml" if name_or_path in CATALOGUES else Path(name_or_path)
     if not path.is_file():
         raise InputError(
             f"no catalogue {name_or_path!r} (shipped: {', '.join(CATALOGUES)})", path=path, rule="catalogue"
         )
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    if not isinstance(raw, list) or not raw:
+    raw = read_yaml(path, rule="catalogue", top=list, what="a non-empty YAML list of domains")
+    if not raw:
         raise InputError("a catalogue is a non-empty YAML list of domains", path=path, rule="catalogue")
     domains = []
     for i, obj in enumerate(raw):
@@ -158,9 +157,7 @@ def load_catalogue(name_or_path: str) -> Catalogue:
         try:
             domains.append(Domain.model_validate(obj))
         except ValidationError as e:
-            raise InputError(
-                f"domain {label}: {validation_message(e, '<domain>')}", path=path, rule="catalogue"
-            ) from None
+            raise InputError(f"domain {label}: {validation_errors(Domain, e)}", path=path, rule="catalogue") from None
     cat = Catalogue(name=path.stem, domains=domains, source=str(path))
     names = [t.name for t in cat.tools]
     if dup := sorted({n for n in names if names.count(n) > 1}):
