@@ -37,7 +37,8 @@ class Bar:
         log_steps: bool = False,
     ):
         self.enabled, self.echo, self.progress = enabled, echo, None
-        self.description, self.log, self.t0, self.logged = description, None, time.monotonic(), 0
+        self.description, self.t0, self.logged = description, time.monotonic(), 0
+        self.log: Any = None  # the console of `log_steps` lines, when stderr is not a terminal
         if not enabled:
             return
         from rich.console import Console
