@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
@@ -23,6 +24,7 @@ __all__ = [
     "LABELS",
     "FunctionCall",
     "ToolCall",
+    "RecordedCall",
     "Message",
     "Meta",
     "Record",
@@ -78,6 +80,22 @@ class ToolCall(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass
+class RecordedCall:
+    """A `ToolCall` with what was recorded about it (`agent.outcome.ToolCallRecord` adds the result,
+    `bench.scoring.ScoredCall` the argument errors); `.name` and `.arguments` read the call."""
+
+    call: ToolCall
+
+    @property
+    def name(self) -> str:
+        return self.call.name
+
+    @property
+    def arguments(self) -> Any:
+        return self.call.arguments
 
 
 class Message(BaseModel):

@@ -11,27 +11,18 @@ from pydantic_ai import capture_run_messages
 from pydantic_ai.exceptions import OutputTokenLimitExceeded, UsageLimitExceeded
 from pydantic_ai.messages import ModelRequest, ModelResponse, RetryPromptPart, TextPart, ToolCallPart, ToolReturnPart
 
-from ..schema import ToolCall
+from ..schema import RecordedCall, ToolCall
 from .guards import LoopDetected
 
 Outcome = Literal["answered", "loop", "limit", "error"]
 
 
 @dataclass
-class ToolCallRecord:
+class ToolCallRecord(RecordedCall):
     """One call of a run: the call (the one `ToolCall` type, as the model made it) and what came back,
     `result`: what the tool (or a refusal/retry) answered; None when it never ran."""
 
-    call: ToolCall
     result: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.call.name
-
-    @property
-    def arguments(self) -> dict[str, Any]:
-        return self.call.arguments
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "arguments": self.arguments, "result": self.result}

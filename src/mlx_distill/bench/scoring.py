@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from jsonschema import Draft202012Validator
 
 from ..replies import classify_reply
-from ..schema import ToolCall
+from ..schema import RecordedCall, ToolCall
 from .bfcl_check import bfcl_ast_match
 from .suites import FOUR_CLASS_SCORING, Case, fill
 
@@ -164,20 +164,11 @@ def argument_errors(name: str, arguments: Any, case: Case) -> list[str]:
 
 
 @dataclass
-class ScoredCall:
+class ScoredCall(RecordedCall):
     """A call of a scored case: the call (the one `ToolCall` type) and why its arguments do not fit
     the offered tool's schema (`errors`, [] when they do)."""
 
-    call: ToolCall
     errors: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.call.name
-
-    @property
-    def arguments(self) -> Any:
-        return self.call.arguments
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "arguments": copy.deepcopy(self.arguments), "errors": list(self.errors)}
