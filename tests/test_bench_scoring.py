@@ -11,13 +11,14 @@ from mlx_distill.bench.suites import Case
 from mlx_distill.bench.workspaces import build_workspace
 from mlx_distill.formats.json_schema import function_to_tool
 from mlx_distill.replies import classify_reply
+from mlx_distill.schema import ToolCall
 
 
 def run(text="", calls=(), outcome="answered", error=None, requests=1, out_tokens=10, latency=1.0):
     return RunOutcome(
         question="q",
         final_text=text,
-        tool_calls=[ToolCallRecord(n, a, "r") for n, a in calls],
+        tool_calls=[ToolCallRecord(ToolCall.as_made(n, a), "r") for n, a in calls],
         requests=requests,
         outcome=outcome,
         error=error,
@@ -66,7 +67,7 @@ def test_tool_case_right_tool_valid_arguments_correct_answer(tmp_path):
         workspace_root=tmp_path,
     )
     assert (wrong.right_tool, wrong.args_valid, wrong.correct) == (False, 0, False)
-    assert wrong.tool_calls[0]["errors"] == ["unknown argument 'colour'"]
+    assert wrong.tool_calls[0].errors == ["unknown argument 'colour'"]
     memorised = score_case(SEARCH, run("It is in src/app/utils.py."), facts=facts, workspace_root=tmp_path)
     assert (memorised.predicted, memorised.right_tool, memorised.correct) == ("direct", None, False)
 

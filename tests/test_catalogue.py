@@ -70,10 +70,10 @@ def test_items_are_seeded_and_right_by_construction(cat):
         assert 1 <= len(offered) <= 10 and len(set(offered)) == len(offered)
         assert it.label == KINDS[it.kind]
         if it.kind == "call":  # the fitting tool is offered and the arguments fit its schema
-            schema = tools_by_name[it.call["name"]].schema()["function"]["parameters"]
-            assert it.call["name"] in offered
-            assert not list(Draft202012Validator(schema).iter_errors(it.call["arguments"]))
-            assert all(str(v) in it.question for v in it.call["arguments"].values())
+            schema = tools_by_name[it.call.name].schema()["function"]["parameters"]
+            assert it.call.name in offered
+            assert not list(Draft202012Validator(schema).iter_errors(it.call.arguments))
+            assert all(str(v) in it.question for v in it.call.arguments.values())
         elif it.kind == "missing_tool":  # provably absent
             assert it.extra["absent_tool"] not in offered and "can't" in it.reply
         elif it.kind == "clarify":  # the tool is there, the required argument is not in the question

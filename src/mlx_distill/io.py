@@ -1,5 +1,6 @@
 """Atomic writes and line-numbered JSONL reading: a crash never leaves half a file,
-and every parse error names the file and line."""
+and every parse error names the file and line. `read_objects` is the one reader of files of questions,
+prompts and suite cases: one object per line, each made into its type."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 
 ERROR, WARNING = "error", "warning"
@@ -306,3 +309,55 @@ def claim_id(seen: dict[str, int], rid: str, *, path: Any, line: int, rule: str)
     if rid in seen:
         raise InputError(f"duplicate id (first on line {seen[rid]})", path=path, line=line, record_id=rid, rule=rule)
     seen[rid] = line
+
+
+def validation_message(err: Any, whole: str = "") -> str:
+    """A pydantic ValidationError as one line: "field.path: reason; ..." (`whole` names an error of
+    the whole object, which has no field path)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg']}" for e in err.errors())
+
+
+def read_objects(
+    path: str | os.PathLike,
+    make: Callable[[Any, int], T],
+    *,
+    rule: str,
+    empty: str | None = None,
+    id_of: Callable[[T], str] | None = None,
+    objects: bool = True,
+    errors: list[InputError] | None = None,
+) -> list[T]:
+    """Every line of a JSONL file of questions, prompts or cases, made into a T by `make(value, line)`.
+    A bad line is an InputError naming file, line and `rule`: not JSON (`read_jsonl`), not an object
+    (unless `objects` is False: then `make` judges every value), refused by `make` (the message of its
+    ValueError), or an id used before (`id_of`; ids also name the record in `make`'s errors). The first
+    raises, or with `errors` given each is appended there and skipped. With `empty` given, a file
+    without an item raises that message."""
+    out: list[T] = []
+    seen: dict[str, int] = {}
+
+    def bad(message: str, line: int, record_id: str | None = None) -> None:
+        err = InputError(message, path=path, line=line, record_id=record_id, rule=rule)
+        if errors is None:
+            raise err
+        errors.append(err)
+
+    json_errors: list[InputError] | None = [] if errors is not None else None
+    for lineno, obj in read_jsonl(path, errors=json_errors):
+        if objects and not isinstance(obj, dict):
+            bad(f"expected a JSON object, got {type(obj).__name__}", lineno)
+            continue
+        try:
+            item = make(obj, lineno)
+        except ValueError as e:
+            rid = obj.get("id") if id_of is not None and isinstance(obj, dict) else None
+            bad(str(e), lineno, rid if isinstance(rid, str) else None)
+            continue
+        if id_of is not None:
+            claim_id(seen, id_of(item), path=path, line=lineno, rule=rule)
+        out.append(item)
+    if errors is not None:
+        errors.extend(json_errors or [])
+    if not out and empty is not None:
+        raise InputError(empty, path=path, rule=rule)
+    return out

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .io import InputError, read_jsonl, write_jsonl
+from .io import InputError, read_jsonl, validation_message, write_jsonl
 from .vocab import LABELS, Label
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "LABELS",
     "FunctionCall",
     "ToolCall",
+    "RecordedCall",
     "Message",
     "Meta",
     "Record",
@@ -50,9 +52,9 @@ class FunctionCall(BaseModel):
 
 
 class ToolCall(BaseModel):
-    """The one tool-call type: a record's call, a call parsed from a model's text, a dataset's call.
-    `ToolCall.of(name, arguments)` builds one; `.name` and `.arguments` read it; `.to_json()` is the
-    record's on-disk dict."""
+    """The one tool-call type: a record's call, a call parsed from a model's text, a dataset's call, a
+    call an agent made in a run. `ToolCall.of(name, arguments)` builds one (`as_made`: without checks);
+    `.name` and `.arguments` read it; `.to_json()` is the record's on-disk dict."""
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["function"] = "function"
@@ -62,6 +64,11 @@ class ToolCall(BaseModel):
     @classmethod
     def of(cls, name: str, arguments: dict[str, Any], id: str | None = None) -> "ToolCall":
         return cls(id=id or None, function=FunctionCall(name=name, arguments=arguments))
+
+    @classmethod
+    def as_made(cls, name: str, arguments: Any, id: str | None = None) -> "ToolCall":
+        """A call as a model made it, not validated: what a model did is data to score, never input to refuse."""
+        return cls.model_construct(id=id or None, function=FunctionCall.model_construct(name=name, arguments=arguments))
 
     @property
     def name(self) -> str:
@@ -73,6 +80,22 @@ class ToolCall(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass
+class RecordedCall:
+    """A `ToolCall` with what was recorded about it (`agent.outcome.ToolCallRecord` adds the result,
+    `bench.scoring.ScoredCall` the argument errors); `.name` and `.arguments` read the call."""
+
+    call: ToolCall
+
+    @property
+    def name(self) -> str:
+        return self.call.name
+
+    @property
+    def arguments(self) -> Any:
+        return self.call.arguments
 
 
 class Message(BaseModel):
@@ -124,14 +147,6 @@ class Record(BaseModel):
         return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def _describe(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "<record>"
-        parts.append(f"{loc}: {e['msg']}")
-    return "; ".join(parts)
-
-
 def parse_record(obj: Any, *, path: str | os.PathLike | None = None, line: int | None = None) -> Record:
     """Validate one dict as a Record; errors name file, line, record id and the field."""
     rid = None
@@ -142,7 +157,9 @@ def parse_record(obj: Any, *, path: str | os.PathLike | None = None, line: int |
     try:
         return Record.model_validate(obj)
     except ValidationError as e:
-        raise InputError(_describe(e), path=path, line=line, record_id=rid, rule="schema") from None
+        raise InputError(
+            validation_message(e, "<record>"), path=path, line=line, record_id=rid, rule="schema"
+        ) from None
 
 
 def iter_records(path: str | os.PathLike, *, errors: list[InputError] | None = None) -> Iterator[Record]:

@@ -4,23 +4,28 @@ limits, loops and errors become the outcome."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from pydantic_ai import capture_run_messages
 from pydantic_ai.exceptions import OutputTokenLimitExceeded, UsageLimitExceeded
 from pydantic_ai.messages import ModelRequest, ModelResponse, RetryPromptPart, TextPart, ToolCallPart, ToolReturnPart
 
+from ..schema import RecordedCall, ToolCall
 from .guards import LoopDetected
 
 Outcome = Literal["answered", "loop", "limit", "error"]
 
 
 @dataclass
-class ToolCallRecord:
-    name: str
-    arguments: dict[str, Any]
-    result: str | None  # what the tool (or a refusal/retry) answered; None when it never ran
+class ToolCallRecord(RecordedCall):
+    """One call of a run: the call (the one `ToolCall` type, as the model made it) and what came back,
+    `result`: what the tool (or a refusal/retry) answered; None when it never ran."""
+
+    result: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": self.arguments, "result": self.result}
 
 
 @dataclass
@@ -62,8 +67,8 @@ class RunOutcome:
         return to_record_messages(self.messages)
 
     def to_json(self, *, with_messages: bool = False) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("messages")
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "messages"}
+        d["tool_calls"] = [c.to_json() for c in self.tool_calls]
         if with_messages:
             from pydantic_ai.messages import ModelMessagesTypeAdapter
 
@@ -71,12 +76,15 @@ class RunOutcome:
         return d
 
 
-def _args(part: ToolCallPart) -> dict[str, Any]:
+def call_of(part: ToolCallPart) -> ToolCall:
+    """A pydantic-ai call part as the one call type; arguments that are not a JSON object are kept as
+    {"_value": ...} or {"_raw": text}, so a call always has an object to compare."""
     try:
         args = part.args_as_dict()
-        return args if isinstance(args, dict) else {"_value": args}
+        args = args if isinstance(args, dict) else {"_value": args}
     except Exception:  # noqa: BLE001
-        return {"_raw": str(part.args)}
+        args = {"_raw": str(part.args)}
+    return ToolCall.as_made(part.tool_name, args)
 
 
 def summarize_messages(messages: list) -> tuple[str, list[ToolCallRecord], int, int, int]:
@@ -95,7 +103,7 @@ def summarize_messages(messages: list) -> tuple[str, list[ToolCallRecord], int, 
             for p in m.parts:
                 if isinstance(p, ToolCallPart):
                     has_calls = True
-                    rec = ToolCallRecord(p.tool_name, _args(p), None)
+                    rec = ToolCallRecord(call_of(p))
                     calls[p.tool_call_id] = rec
                     order.append(rec)
             if not has_calls:

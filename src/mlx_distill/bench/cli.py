@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import click
 
 from ..cli_errors import one_line_errors
+from ..cli_options import default_out_dir, out_dir_option, report_options
 from ..io import InputError
+from ..progress import Bar
 
 NO_ADAPTER = ("-", "none", "")
 
@@ -76,74 +77,6 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     return []
 
 
-class _Bar:
-    """A rich progress bar with ETA on stderr; one plain line per step when stderr is a log file, not a
-    terminal (rich draws nothing there, and a long run would look stuck); or nothing."""
-
-    def __init__(self, enabled: bool, what: str):
-        self.enabled, self.what = enabled, what
-        self.progress: Any = None  # rich Progress and Console, imported lazily when shown
-        self.task: Any = None
-        self.console: Any = None
-        self.t0, self.printed = time.monotonic(), 0
-
-    def __enter__(self) -> "_Bar":
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            console = Console(stderr=True, highlight=False)
-            if not console.is_terminal:
-                self.console = console
-                return self
-            self.progress = Progress(
-                TextColumn("[bold]{task.fields[what]}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.description}"),
-                console=console,
-                transient=False,
-            )
-            self.progress.__enter__()
-            self.task = self.progress.add_task("", total=None, what=self.what)
-        return self
-
-    def __call__(self, done: int, total: int, desc: str) -> None:
-        if self.console is not None and done > self.printed:  # a step finished (not one starting)
-            self.printed = done
-            el = time.monotonic() - self.t0
-            eta = el / done * (total - done)
-            self.console.print(
-                f"{self.what} {done}/{total}  {int(el // 60)}m{int(el % 60):02d}s elapsed, "
-                f"ETA {int(eta // 60)}m{int(eta % 60):02d}s  {desc}",
-                markup=False,
-                soft_wrap=True,
-            )
-        if self.progress is not None:
-            self.progress.update(self.task, completed=done, total=total, description=desc[:60])
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.progress is not None:
-            self.progress.__exit__(*exc)
-
-
-ProgressBar = _Bar  # the same bar for other areas' long commands (gate)
-
-
-def _default_out(kind: str) -> Path:
-    return Path("runs") / kind / time.strftime("%Y%m%d-%H%M%S")
-
-
 @click.command("bench")
 @click.option(
     "--model",
@@ -200,13 +133,7 @@ def _default_out(kind: str) -> Path:
     "2 cores, twice the cores beyond (at most 16). 1 runs cases one by one (seeded sampling "
     "at temperature > 0 is reproducible only then).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Run directory (default: runs/bench/<timestamp>).",
-)
+@out_dir_option("Run directory (default: runs/bench/<timestamp>).")
 @click.option("--keep-workspaces", is_flag=True, help="Copy each case's final workspace into the run directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the table.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -253,7 +180,7 @@ def bench(
     specs = model_specs(models, adapters, include_base=include_base, prefix_cache=not no_prefix_cache)
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
-    out = Path(out_dir) if out_dir else _default_out("bench")
+    out = Path(out_dir) if out_dir else default_out_dir("bench")
     config = RunConfig(
         temperatures=temps,
         seeds=list(range(seeds)),
@@ -272,7 +199,7 @@ def bench(
         if lead:
             click.echo(f"error: {message}", err=True)
 
-    with _Bar(not no_progress and lead, "bench") as bar:
+    with Bar.of_run("bench", enabled=not no_progress and lead) as bar:
         result = run_benchmark(specs, chosen, config, progress=bar, on_model_error=model_error, group=group)
     if not lead:
         return
@@ -324,15 +251,7 @@ def bench(
 )
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Output directory (default: runs/compare/<timestamp>).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print compare.json to stdout.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@report_options("compare", "Output directory (default: runs/compare/<timestamp>).")
 @one_line_errors
 def compare(
     prompts: str,
@@ -354,13 +273,13 @@ def compare(
     specs = model_specs(models, adapters, include_base=include_base)
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
-    with _Bar(not no_progress, "compare") as bar:
+    with Bar.of_run("compare", enabled=not no_progress) as bar:
         data = run_compare(
             specs, items, workspace=workspace, progress=bar, temperature=temperature, max_tokens=max_tokens
         )
     for err in data["load_errors"].values():
         click.echo(f"error: {err}", err=True)
-    paths = write_compare(data, Path(out_dir) if out_dir else _default_out("compare"))
+    paths = write_compare(data, Path(out_dir) if out_dir else default_out_dir("compare"))
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ..io import InputError, atomic_write_text, read_jsonl, write_json
+from ..io import InputError, atomic_write_text, read_objects, write_json
 from ..schema import LABELS
 from .runner import ModelSpec, RunConfig, run_benchmark
 from .suites import Case, Suite, builtin_suites, load_suite
@@ -52,23 +52,24 @@ def load_prompts(spec: str) -> list[Prompt]:
         raise InputError("prompts file not found", path=path, rule="prompts")
     prompts: list[Prompt] = []
     if path.suffix == ".jsonl":
-        for lineno, obj in read_jsonl(path):
+
+        def prompt(obj: Any, _line: int) -> Prompt:
             if isinstance(obj, str):
                 obj = {"question": obj}
             q = obj.get("question") or obj.get("prompt") if isinstance(obj, dict) else None
             if not isinstance(q, str) or not q.strip():
-                raise InputError(
-                    "each line needs a non-empty 'question' (or 'prompt')", path=path, line=lineno, rule="prompts"
-                )
+                raise ValueError("each line needs a non-empty 'question' (or 'prompt')")
             ws = obj.get("workspace")
             if ws is not None and not isinstance(ws, dict):
-                raise InputError(
-                    "'workspace' must be an object like {\"kind\": ...}", path=path, line=lineno, rule="prompts"
-                )
+                raise ValueError("'workspace' must be an object like {\"kind\": ...}")
             label = obj.get("label")
             if label is not None and label not in LABELS:
-                raise InputError(f"'label' must be one of {', '.join(LABELS)}", path=path, line=lineno, rule="prompts")
-            prompts.append(Prompt(str(obj.get("id") or f"p{len(prompts) + 1}"), q, ws, label))
+                raise ValueError(f"'label' must be one of {', '.join(LABELS)}")
+            return Prompt(str(obj.get("id") or ""), q, ws, label)
+
+        prompts = read_objects(path, prompt, rule="prompts", objects=False)
+        for i, p in enumerate(prompts):
+            p.id = p.id or f"p{i + 1}"
     else:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
@@ -136,7 +137,7 @@ def run_compare(
 def cell(question: str, out: RunOutcome) -> Cell:
     return Cell(
         text=out.final_text,
-        calls=[{"name": c.name, "arguments": c.arguments, "result": c.result} for c in out.tool_calls],
+        calls=[c.to_json() for c in out.tool_calls],
         outcome=out.outcome,
         error=out.error,
         latency_s=out.latency_s,

@@ -8,20 +8,25 @@ metrics of a model: decision accuracy, per-class precision/recall/F1 and macro-F
 tool-hallucination rate, right-tool rate, argument validity, answer correctness, turns, loops and
 limit hits, latency percentiles and tokens/s. BFCL's AST checker is `bench/bfcl_check.py`; the
 reply classes (`classify_reply`) are `mlx_distill.replies`.
+
+One module past 450 lines: a case's score and the metrics over scores are one contract, which every
+report, the gate and LRL read.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from jsonschema import Draft202012Validator
 
 from ..replies import classify_reply
+from ..schema import RecordedCall, ToolCall
 from .bfcl_check import bfcl_ast_match
 from .suites import FOUR_CLASS_SCORING, Case, fill
 
@@ -31,8 +36,8 @@ if TYPE_CHECKING:
 # -- trajectories -------------------------------------------------------------------------------
 
 
-def _calls(traj: RunOutcome) -> list[tuple[str, Any]]:
-    return [(str(c.name), c.arguments) for c in traj.tool_calls]
+def _calls(traj: RunOutcome) -> list[ToolCall]:
+    return [c.call for c in traj.tool_calls]
 
 
 # -- decision ------------------------------------------------------------------------------------
@@ -159,6 +164,21 @@ def argument_errors(name: str, arguments: Any, case: Case) -> list[str]:
 
 
 @dataclass
+class ScoredCall(RecordedCall):
+    """A call of a scored case: the call (the one `ToolCall` type) and why its arguments do not fit
+    the offered tool's schema (`errors`, [] when they do)."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": copy.deepcopy(self.arguments), "errors": list(self.errors)}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "ScoredCall":
+        return cls(ToolCall.as_made(obj["name"], obj["arguments"]), list(obj.get("errors") or []))
+
+
+@dataclass
 class CaseScore:
     """One case of one model at one temperature and seed: what happened and how it scored."""
 
@@ -172,7 +192,7 @@ class CaseScore:
     seed: int = 0
     question: str = ""
     final_text: str = ""
-    tool_calls: list[dict] = field(default_factory=list)  # {name, arguments, errors}
+    tool_calls: list[ScoredCall] = field(default_factory=list)  # JSON: {name, arguments, errors}
     right_tool: bool | None = None
     args_valid: int = 0
     args_total: int = 0
@@ -187,11 +207,16 @@ class CaseScore:
     facts: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        d = asdict(replace(self, tool_calls=[]))
+        d["tool_calls"] = [c.to_json() for c in self.tool_calls]
+        return d
 
     @classmethod
     def from_json(cls, obj: dict) -> "CaseScore":
-        return cls(**{k: v for k, v in obj.items() if k in cls.__dataclass_fields__})
+        kept = {k: v for k, v in obj.items() if k in cls.__dataclass_fields__}
+        if "tool_calls" in kept:
+            kept["tool_calls"] = [ScoredCall.from_json(c) for c in kept["tool_calls"]]
+        return cls(**kept)
 
 
 def score_case(
@@ -210,11 +235,11 @@ def score_case(
     predicted = decide(case, traj)
     text = traj.final_text
     records, valid = [], 0
-    for name, args in calls:
-        errs = argument_errors(name, args, case)
+    for call in calls:
+        errs = argument_errors(call.name, call.arguments, case)
         valid += not errs
-        records.append({"name": name, "arguments": args, "errors": errs})
-    called = {n for n, _ in calls}
+        records.append(ScoredCall(call, errs))
+    called = {c.name for c in calls}
     right_tool = None
     if case.label == "tool" and calls:
         if case.scoring == "workspace":
@@ -256,7 +281,7 @@ def score_case(
 
 
 def _correctness(
-    case: Case, traj: RunOutcome, predicted: str, calls: list, text: str, facts: dict, workspace_root: Any
+    case: Case, traj: RunOutcome, predicted: str, calls: list[ToolCall], text: str, facts: dict, workspace_root: Any
 ) -> tuple[bool | None, str]:
     kind = (case.answer or {}).get("type")
     if case.scoring == "bfcl":
@@ -267,7 +292,7 @@ def _correctness(
         if not calls:
             return False, "no call"
         names = case.name_map or {}
-        model_calls = [{names.get(n, n): a} for n, a in calls]
+        model_calls = [{names.get(c.name, c.name): c.arguments} for c in calls]
         category = case.category.removeprefix("bfcl_")
         return bfcl_ast_match(case.source_functions or [], model_calls, case.ground_truth or [], category)
     if case.scoring == "when2call":
@@ -290,12 +315,12 @@ def _same_value(got: Any, want: Any) -> bool:
     return " ".join(str(got).split()).lower() == " ".join(str(want).split()).lower()
 
 
-def catalogue_call_check(answer: dict, calls: list[tuple[str, Any]]) -> tuple[bool, str]:
+def catalogue_call_check(answer: dict, calls: list[ToolCall]) -> tuple[bool, str]:
     """A catalogue tool case is answered right when the first call names the fitting tool with
     every expected argument (case- and space-insensitive; numbers by value)."""
     if not calls:
         return False, "no call"
-    name, args = calls[0]
+    name, args = calls[0].name, calls[0].arguments
     if name != answer.get("target_tool"):
         return False, f"called {name}, not {answer.get('target_tool')}"
     if not isinstance(args, dict):

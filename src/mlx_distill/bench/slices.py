@@ -37,7 +37,7 @@ def case_of(item: Item, suite: str) -> dict[str, Any]:
     """A catalogue item as a suite line (the `Case` format, scoring "catalogue")."""
     answer: dict[str, Any] = {"type": "catalogue"}
     if item.call:
-        answer.update(target_tool=item.call["name"], arguments=item.call["arguments"])
+        answer.update(target_tool=item.call.name, arguments=item.call.arguments)
     elif item.extra.get("target_tool"):
         answer["target_tool"] = item.extra["target_tool"]
     if item.extra.get("absent_tool"):

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..formats import bfcl, when2call
 from ..formats.json_schema import functions_to_tools
-from ..io import InputError, claim_id, read_jsonl
+from ..io import InputError, read_jsonl, read_objects, validation_message
 from ..tools import TOOL_NAMES
 from ..vocab import Label
 from .workspaces import GENERATORS
@@ -164,21 +164,14 @@ def builtin_suites() -> dict[str, Path]:
 def load_suite_file(path: str | os.PathLike, *, name: str | None = None) -> Suite:
     """Read and validate a suite file; the first bad line raises InputError naming file:line."""
     path = Path(path)
-    cases: list[Case] = []
-    seen: dict[str, int] = {}
-    for lineno, obj in read_jsonl(path):
-        if not isinstance(obj, dict):
-            raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=lineno, rule="suite")
-        rid = obj.get("id") if isinstance(obj.get("id"), str) else None
+
+    def case(obj: dict[str, Any], _line: int) -> Case:
         try:
-            case = Case.model_validate({**obj, "suite": obj.get("suite") or name or path.stem})
+            return Case.model_validate({**obj, "suite": obj.get("suite") or name or path.stem})
         except ValidationError as e:
-            msg = "; ".join(f"{'.'.join(map(str, err['loc'])) or '<case>'}: {err['msg']}" for err in e.errors())
-            raise InputError(msg, path=path, line=lineno, record_id=rid, rule="suite") from None
-        claim_id(seen, case.id, path=path, line=lineno, rule="suite")
-        cases.append(case)
-    if not cases:
-        raise InputError("suite file has no cases", path=path, rule="suite")
+            raise ValueError(validation_message(e, "<case>")) from None
+
+    cases = read_objects(path, case, rule="suite", empty="suite file has no cases", id_of=lambda c: c.id)
     return Suite(name=name or path.stem, cases=cases, source=str(path))
 
 

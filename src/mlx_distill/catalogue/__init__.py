@@ -28,7 +28,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..config import read_yaml, validation_errors
 from ..io import InputError
+from ..schema import ToolCall
 
 CATALOGUE_DIR = Path(__file__).resolve().parent
 CATALOGUES = ("train", "heldout")
@@ -141,15 +143,13 @@ def _fields(text: str) -> list[str]:
 def load_catalogue(name_or_path: str) -> Catalogue:
     """A shipped catalogue by name (`train`, `heldout`) or a YAML file of domains; errors name the
     file and the domain."""
-    import yaml
-
     path = CATALOGUE_DIR / f"{name_or_path}.yaml" if name_or_path in CATALOGUES else Path(name_or_path)
     if not path.is_file():
         raise InputError(
             f"no catalogue {name_or_path!r} (shipped: {', '.join(CATALOGUES)})", path=path, rule="catalogue"
         )
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    if not isinstance(raw, list) or not raw:
+    raw = read_yaml(path, rule="catalogue", top=list, what="a non-empty YAML list of domains")
+    if not raw:
         raise InputError("a catalogue is a non-empty YAML list of domains", path=path, rule="catalogue")
     domains = []
     for i, obj in enumerate(raw):
@@ -157,8 +157,7 @@ def load_catalogue(name_or_path: str) -> Catalogue:
         try:
             domains.append(Domain.model_validate(obj))
         except ValidationError as e:
-            msg = "; ".join(f"{'.'.join(map(str, err['loc'])) or '<domain>'}: {err['msg']}" for err in e.errors())
-            raise InputError(f"domain {label}: {msg}", path=path, rule="catalogue") from None
+            raise InputError(f"domain {label}: {validation_errors(Domain, e)}", path=path, rule="catalogue") from None
     cat = Catalogue(name=path.stem, domains=domains, source=str(path))
     names = [t.name for t in cat.tools]
     if dup := sorted({n for n in names if names.count(n) > 1}):
@@ -189,7 +188,7 @@ class Item:
     domain: str
     question: str
     tools: list[dict[str, Any]]
-    call: dict[str, Any] | None = None  # {"name", "arguments"} for kind "call"
+    call: ToolCall | None = None  # for kind "call"
     result: dict[str, Any] | None = None  # what that call returns (training records)
     reply: str = ""  # the final answer (after the result, for calls) or the direct reply
     extra: dict[str, Any] = field(default_factory=dict)
@@ -249,7 +248,7 @@ def generate(cat: Catalogue, kind: str, rng: random.Random, *, id: str, max_tool
             domain.domain,
             question,
             _offered(cat, rng, [tool], set(), size),
-            call={"name": tool.name, "arguments": args},
+            call=ToolCall.of(tool.name, args),
             result=result,
             reply=reply,
         )
@@ -280,7 +279,7 @@ def without_fitting_tool(cat: Catalogue, item: Item, rng: random.Random, *, id: 
     domain's other tools stay), so the right reply is to say no offered tool can do it."""
     assert item.call is not None
     domain = next(d for d in cat.domains if d.domain == item.domain)
-    tool = next(t for t in domain.tools if t.name == item.call["name"])
+    tool = next(t for t in domain.tools if t.name == item.call.name)
     siblings = [t for t in domain.tools if t is not tool]
     tools = _offered(cat, rng, siblings, {tool.name}, max(len(item.tools), len(siblings) or 1))
     reply = f"None of the tools I have here can {tool.purpose}, so I can't answer that. With a tool that can, I would."

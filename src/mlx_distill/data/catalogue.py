@@ -17,7 +17,7 @@ import random
 from typing import Any
 
 from ..catalogue import KINDS, Item, items, load_catalogue, result_text, without_fitting_tool
-from ..schema import Record, ToolCall
+from ..schema import Record
 from .common import build_record, stable_id
 
 SOURCE = "catalogue"
@@ -29,8 +29,8 @@ def item_messages(item: Item, system_prompt: str) -> list[dict[str, Any]]:
     msgs: list[dict[str, Any]] = [{"role": "system", "content": system_prompt},
                                   {"role": "user", "content": item.question}]
     if item.call:
-        msgs += [{"role": "assistant", "content": "", "tool_calls": [ToolCall.of(item.call["name"], item.call["arguments"]).to_json()]},
-                 {"role": "tool", "name": item.call["name"], "content": result_text(item.result or {})}]
+        msgs += [{"role": "assistant", "content": "", "tool_calls": [item.call.to_json()]},
+                 {"role": "tool", "name": item.call.name, "content": result_text(item.result or {})}]
     msgs.append({"role": "assistant", "content": item.reply})
     return msgs
 

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..io import InputError
+from ..config import apply_overrides, read_yaml, validate
 
 
 class _Strict(BaseModel):
@@ -125,22 +125,5 @@ class DataConfig(_Strict):
 
 def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> DataConfig:
     """Read and validate a data config; errors name the file and the offending key."""
-    import yaml
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError("config not found", path=path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(f"invalid YAML: {getattr(e, 'problem', e)}", path=path,
-                         line=(mark.line + 1) if mark else None) from None
-    if not isinstance(raw, dict):
-        raise InputError("expected a mapping at the top level", path=path)
-    raw.update(overrides or {})
-    try:
-        return DataConfig.model_validate(raw)
-    except ValidationError as e:
-        msg = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or '<config>'}: {err['msg']}" for err in e.errors())
-        raise InputError(msg, path=path, rule="config") from None
+    raw = apply_overrides(read_yaml(path), overrides, DataConfig)
+    return validate(DataConfig, raw, path=path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_errors import one_line_errors
+from ..cli_errors import one_line, one_line_errors
 
 
 def builtin_prompts() -> Path:
@@ -94,7 +94,7 @@ def collect(
         if not as_json:
             click.echo(f"collect {done}/{total} {what}", err=True)
 
-    try:
+    with one_line(CollectError, TeacherError, UnknownPrice, status=1):
         summary = run_collect(
             teacher,
             prompts,
@@ -107,9 +107,6 @@ def collect(
             adapter_path=adapter_path,
             poll_interval_s=poll_interval,
         )
-    except (CollectError, TeacherError, UnknownPrice) as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(1)
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models import Model, ModelRequestParameters
 
+from ..agent.outcome import call_of
 from .gate import DEFAULT_THRESHOLD, GateResult, equivalent_arguments
 
 
@@ -35,11 +36,8 @@ def decision(response: ModelResponse) -> tuple[str, str | None, dict | None]:
     """(tool | direct, first tool name, its arguments) of one turn."""
     for p in response.parts:
         if isinstance(p, ToolCallPart):
-            try:
-                args = p.args_as_dict()
-            except Exception:  # noqa: BLE001
-                args = {"_raw": str(p.args)}
-            return "tool", p.tool_name, args
+            call = call_of(p)
+            return "tool", call.name, call.arguments
     return "direct", None, None
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import click
 
 from ..cli_errors import one_line_errors
+from ..cli_options import default_out_dir, report_options
 
 
 @click.command("gate")
@@ -45,15 +45,7 @@ from ..cli_errors import one_line_errors
     default=None,
     help="A router's ledger: fail also when the rolling drift agreement there is below the threshold.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Report directory (default: runs/gate/<timestamp>).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print gate.json to stdout.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@report_options("gate", "Report directory (default: runs/gate/<timestamp>).")
 @one_line_errors
 def gate(
     student: str,
@@ -68,12 +60,12 @@ def gate(
     no_progress: bool,
 ) -> None:
     """Pass or fail a student: its agreement with the teacher per decision class. Exit 0 on pass, 1 on fail."""
-    from ..bench.cli import ProgressBar
+    from ..progress import Bar
     from ..bench.runner import ModelSpec, RunConfig
     from .gate import load_against, run_gate, verdict_line, write_gate_report
 
     target = load_against(against, limit=limit)
-    with ProgressBar(not no_progress, "gate") as bar:
+    with Bar.of_run("gate", enabled=not no_progress) as bar:
         result = run_gate(
             ModelSpec(student, adapter_path),
             target,
@@ -85,9 +77,7 @@ def gate(
         from .drift import apply_drift
 
         apply_drift(result, ledger_path)
-    paths = write_gate_report(
-        result, Path(out_dir) if out_dir else Path("runs") / "gate" / time.strftime("%Y%m%d-%H%M%S")
-    )
+    paths = write_gate_report(result, Path(out_dir) if out_dir else default_out_dir("gate"))
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -124,14 +114,9 @@ def gate(
     show_default=True,
     help="What an hour of your training machine costs (0: a machine you already own).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Where economics.md/.json/.png go (default: REPORT_DIR, or its folder for a file).",
+@report_options(
+    "economics", "Where economics.md/.json/.png go (default: REPORT_DIR, or its folder for a file).", progress=False
 )
-@click.option("--json", "as_json", is_flag=True, help="Print economics.json to stdout.")
 @one_line_errors
 def economics(
     report_dir: str,

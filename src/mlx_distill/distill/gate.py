@@ -204,14 +204,15 @@ def agreement(score: CaseScore, ref: Reference | None) -> tuple[bool, str]:
         return False, f"decided {score.predicted}, reference {score.label}"
     if score.label != "tool":
         return True, "same decision"
-    first = score.tool_calls[0] if score.tool_calls else {}
+    first = score.tool_calls[0] if score.tool_calls else None
+    name, arguments = (first.name, first.arguments) if first else (None, None)
     if ref is None:
-        return (bool(score.right_tool), "expected tool" if score.right_tool else f"wrong tool {first.get('name')}")
-    if first.get("name") != ref.tool:
-        return False, f"called {first.get('name')}, teacher called {ref.tool}"
-    if ref.arguments is not None and not equivalent_arguments(first.get("arguments"), ref.arguments, ref.schema):
+        return (bool(score.right_tool), "expected tool" if score.right_tool else f"wrong tool {name}")
+    if name != ref.tool:
+        return False, f"called {name}, teacher called {ref.tool}"
+    if ref.arguments is not None and not equivalent_arguments(arguments, ref.arguments, ref.schema):
         return False, (
-            f"arguments {json.dumps(first.get('arguments'), sort_keys=True)} differ from the teacher's "
+            f"arguments {json.dumps(arguments, sort_keys=True)} differ from the teacher's "
             f"{json.dumps(ref.arguments, sort_keys=True)}"
         )
     return True, "same call"
@@ -306,7 +307,7 @@ def run_gate(
             "student": orig.predicted,
             "agrees": s.predicted == s.label,
             "why": why,
-            "calls": orig.tool_calls,
+            "calls": [c.to_json() for c in orig.tool_calls],
             "correct": orig.correct,
             "outcome": orig.outcome,
             "final_text": orig.final_text[:500],

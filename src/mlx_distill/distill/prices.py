@@ -124,14 +124,11 @@ def load_prices(path: str | os.PathLike | None = None) -> PriceTable:
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str) -> PriceTable:
-    import yaml
-
+    from ..config import read_yaml
     from ..io import InputError
 
     p = Path(path)
-    if not p.exists():
-        raise InputError("price table not found", path=p)
-    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    raw = read_yaml(p, rule="prices")
     try:
         models = {str(name): Price(**{k: float(v) for k, v in entry.items()}) for name, entry in raw["models"].items()}
         return PriceTable(

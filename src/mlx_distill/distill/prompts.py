@@ -25,7 +25,7 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..io import InputError, claim_id, read_jsonl
+from ..io import InputError, read_objects
 from ..schema import Label
 
 MIN_TRAINING_SEED = 1000
@@ -85,33 +85,22 @@ class Prompt(BaseModel):
 def load_prompts(path: str | os.PathLike) -> list[Prompt]:
     """Every prompt of a JSONL file; the first bad line raises InputError naming file:line and the field.
     Prompts without an id get `<file stem>-<line>`."""
-    prompts: list[Prompt] = []
-    ids: dict[str, int] = {}
     stem = Path(path).stem
-    for lineno, obj in read_jsonl(path):
-        if not isinstance(obj, dict):
-            raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=lineno, rule="prompt")
+
+    def prompt(obj: dict[str, Any], lineno: int) -> Prompt:
         try:
-            prompt = Prompt.model_validate(obj)
+            made = Prompt.model_validate(obj)
         except ValidationError as e:
             err = e.errors()[0]
             loc = ".".join(str(x) for x in err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "greater_than_equal" and loc.endswith("seed"):
                 msg += " (training seeds start at 1000: lower ones are the held-out benchmark's)"
-            raise InputError(
-                f"{loc or '<prompt>'}: {msg}",
-                path=path,
-                line=lineno,
-                record_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
-                rule="prompt",
-            ) from None
-        prompt.id = prompt.id or f"{stem}-{lineno}"
-        claim_id(ids, prompt.id, path=path, line=lineno, rule="prompt")
-        prompts.append(prompt)
-    if not prompts:
-        raise InputError("no prompts in file", path=path, rule="prompt")
-    return prompts
+            raise ValueError(f"{loc or '<prompt>'}: {msg}") from None
+        made.id = made.id or f"{stem}-{lineno}"
+        return made
+
+    return read_objects(path, prompt, rule="prompt", empty="no prompts in file", id_of=lambda p: p.id or "")
 
 
 def _ignore_hidden(directory: str, names: list[str]) -> set[str]:

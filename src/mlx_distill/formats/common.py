@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..io import InputError, parse_json_line
+from ..io import InputError, parse_json_line, validation_message
 from ..schema import ToolCall
 from .json_schema import loads_any, to_openai_tool
 
@@ -89,8 +89,7 @@ def call(ctx: Context, name: str, raw_arguments: Any, call_id: str | None = None
     try:
         return ToolCall.of(name, arguments, call_id).to_json()
     except ValidationError as e:
-        where = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise ctx.error(f"tool call {name!r}: {where}") from None
+        raise ctx.error(f"tool call {name!r}: {validation_message(e)}") from None
 
 
 def text_of(content: Any) -> str:

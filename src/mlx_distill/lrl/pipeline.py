@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import apply_overrides, read_yaml, validate
 from ..io import InputError, atomic_write_text, read_jsonl, write_jsonl
 from .task import Task, class_balance, describe_balance, get_task, mixed_set
 
@@ -75,15 +76,9 @@ class LRLConfig(_Strict):
 def load_config(path: str | os.PathLike | None, overrides: dict[str, Any] | None = None) -> LRLConfig:
     """A recipe file (or the defaults) with `overrides` (CLI options; None values ignored) on top. Relative
     paths in the file are relative to the current directory, as everywhere in mlx-distill."""
-    from ..train.config import read_yaml
-
     raw: dict[str, Any] = read_yaml(path) if path else {}
-    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return LRLConfig.model_validate(raw)
-    except ValidationError as e:
-        msg = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or '<config>'}: {err['msg']}" for err in e.errors())
-        raise InputError(msg, path=path, rule="config") from None
+    raw = apply_overrides(raw, {k: v for k, v in (overrides or {}).items() if v is not None}, LRLConfig)
+    return validate(LRLConfig, raw, path=path)
 
 
 def _slug(name: str) -> str:

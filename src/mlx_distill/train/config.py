@@ -7,7 +7,6 @@ with a reason (see `UNSUPPORTED`).
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
 import re
@@ -15,8 +14,9 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .. import config as config_file
 from ..io import InputError
 
 OPTIMIZERS = ("adam", "adamw", "muon", "sgd", "adafactor")
@@ -56,7 +56,9 @@ class LrSchedule(BaseModel):
 
         names = [n for n in dir(optim.schedulers) if n.endswith("_schedule") or n.endswith("_decay")]
         if v not in names:
-            raise ValueError(f"unknown schedule {v!r}{_suggest(v, names)}; known: {', '.join(sorted(names))}")
+            raise ValueError(
+                f"unknown schedule {v!r}{config_file.suggest(v, names)}; known: {', '.join(sorted(names))}"
+            )
         return v
 
     @field_validator("arguments")
@@ -171,7 +173,7 @@ class TrainConfig(BaseModel):
                 )
         for name, kwargs in self.optimizer_config.items():
             if name not in OPTIMIZERS:
-                raise ValueError(f"optimizer_config.{name}: unknown optimizer{_suggest(name, OPTIMIZERS)}")
+                raise ValueError(f"optimizer_config.{name}: unknown optimizer{config_file.suggest(name, OPTIMIZERS)}")
             if not isinstance(kwargs, dict):
                 raise ValueError(f"optimizer_config.{name} must be a mapping of keyword arguments")
             _check_optimizer_kwargs(name, kwargs)
@@ -209,39 +211,8 @@ def _check_optimizer_kwargs(name: str, kwargs: dict) -> None:
             why = " (set learning_rate or lr_schedule at the top level)" if k == "learning_rate" else ""
             raise ValueError(
                 f"optimizer_config.{name}.{k}: not an argument of {name}{why}"
-                f"{_suggest(k, [p for p in params if p != 'learning_rate'])}"
+                f"{config_file.suggest(k, [p for p in params if p != 'learning_rate'])}"
             )
-
-
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-NESTED: dict[str, type[BaseModel]] = {"lora_parameters": LoraParameters, "lr_schedule": LrSchedule}
-
-
-def _key_error(key: str, parent: str | None = None) -> str:
-    """A did-you-mean for an unknown key: close names at the same level, or the nested place it belongs."""
-    if parent is None:
-        hint = next((f" (did you mean {nest}.{key}?)" for nest, cls in NESTED.items() if key in cls.model_fields), "")
-        hint = hint or _suggest(key, list(TrainConfig.model_fields))
-        return f"unknown configuration key {key!r}{hint}"
-    cls = NESTED[parent]
-    return f"unknown configuration key '{parent}.{key}'{_suggest(key, list(cls.model_fields))}"
-
-
-def _format_errors(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = [str(x) for x in e["loc"]]
-        if e["type"] == "extra_forbidden":
-            parts.append(_key_error(loc[-1], loc[0] if len(loc) > 1 and loc[0] in NESTED else None))
-            continue
-        msg = e["msg"].removeprefix("Value error, ")
-        key = ".".join(loc)
-        parts.append(f"{key}: {msg}" if key else msg)
-    return "; ".join(parts)
 
 
 def parse_config(data: dict[str, Any], *, source: str | os.PathLike | None = None) -> TrainConfig:
@@ -257,76 +228,19 @@ def parse_config(data: dict[str, Any], *, source: str | os.PathLike | None = Non
             path=source,
             rule="config",
         )
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as e:
-        raise InputError(_format_errors(e), path=source, rule="config") from None
-
-
-def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise InputError("config file not found", path=path, rule="config")
-    try:
-        from mlx_lm.lora import yaml_loader  # mlx-lm's loader: reads 1e-4 as a float, as mlx_lm.lora does
-    except Exception:  # pragma: no cover
-        yaml_loader = yaml.SafeLoader
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), yaml_loader) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"invalid YAML: {e}".replace("\n", " "), path=path, rule="config") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"invalid UTF-8 (byte offset {e.start})", path=path, rule="config") from None
-    except (OSError, RecursionError) as e:
-        raise InputError(f"cannot read the config ({type(e).__name__})", path=path, rule="config") from None
-    if not isinstance(data, dict):
-        raise InputError("a training config must be a YAML mapping of keys to values", path=path, rule="config")
-    return data
-
-
-def parse_value(text: str) -> Any:
-    """A command-line value as YAML would read it (numbers, booleans, null, lists)."""
-    from mlx_lm.lora import yaml_loader
-
-    try:
-        return yaml.load(text, yaml_loader)
-    except yaml.YAMLError:
-        return text
+    return config_file.validate(TrainConfig, data, path=source)
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str] | None) -> dict[str, Any]:
-    """Overrides as {dotted.key: value} or ["dotted.key=value", ...]; nested keys by dots."""
-    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    if not overrides:
-        return data
-    if isinstance(overrides, (list, tuple)):
-        pairs = {}
-        for item in overrides:
-            if "=" not in item:
-                raise InputError(
-                    f"override {item!r} must look like key=value (e.g. --set lora_parameters.rank=16)", rule="config"
-                )
-            k, v = item.split("=", 1)
-            pairs[k.strip()] = parse_value(v)
-        overrides = pairs
-    for key, value in overrides.items():
-        parts = key.split(".")
-        if parts[0] not in TrainConfig.model_fields:
-            raise InputError(_key_error(parts[0]), rule="config")
-        node = data
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                node[p] = {}
-            node = node[p]
-        node[parts[-1]] = value
-    return data
+    """Overrides as {dotted.key: value} or ["dotted.key=value", ...]; nested keys by dots (`config.apply_overrides`)."""
+    return config_file.apply_overrides(data, overrides, TrainConfig)
 
 
 def load_config(
     path: str | os.PathLike | None = None, overrides: dict[str, Any] | list[str] | None = None
 ) -> TrainConfig:
     """Read a YAML recipe (or none: defaults), apply overrides, validate. Run name defaults to the file's stem."""
-    data = read_yaml(path) if path else {}
+    data = config_file.read_yaml(path) if path else {}
     data = apply_overrides(data, overrides)
     if path:
         data.setdefault("config", str(path))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from ..io import write_jsonl
+from ..schema import ToolCall
 
 MODULES = ["svcs", "requests", "numpy", "click", "pydantic", "yaml", "json", "rich", "attrs", "httpx", "flask"]
 FILES = ["src/app.py", "src/cli.py", "src/models.py", "tests/test_app.py", "setup.py", "README.md", "src/db.py"]
@@ -53,26 +54,26 @@ def tool_record(i: int, rng: random.Random, tools: list[dict], system: str) -> d
         q = rng.choice(
             [f"Which files import {m}?", f"Where is {m} imported in this project?", f"Does anything here use {m}?"]
         )
-        call, result = {"name": "grep", "arguments": {"pattern": f"import {m}", "path": "."}}, f"{f}:{line}:import {m}"
+        call, result = ToolCall.of("grep", {"pattern": f"import {m}", "path": "."}), f"{f}:{line}:import {m}"
         answer = f"Only {f} imports {m} (line {line})."
     elif kind == "read_file":
         f = rng.choice(FILES)
         q = rng.choice([f"What does {f} contain?", f"Summarise {f} for me.", f"Show me what is in {f}."])
-        call, result = {"name": "read_file", "arguments": {"path": f}}, f"def main():\n    return {rng.randint(0, 9)}\n"
+        call, result = ToolCall.of("read_file", {"path": f}), f"def main():\n    return {rng.randint(0, 9)}\n"
         answer = f"{f} defines one function, main(), which returns a constant."
     else:
         n = rng.randint(1, 30)
         q = rng.choice(["Do the tests pass?", "Run the test suite and tell me the result.", "Are the tests green?"])
         call, result = (
-            {"name": "run_command", "arguments": {"command": "pytest -q"}},
+            ToolCall.of("run_command", {"command": "pytest -q"}),
             f"{n} passed in 0.{rng.randint(10, 99)}s",
         )
         answer = f"Yes: all {n} tests passed."
     messages = [
         {"role": "system", "content": system},
         {"role": "user", "content": q},
-        {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": call}]},
-        {"role": "tool", "name": call["name"], "content": result},
+        {"role": "assistant", "content": "", "tool_calls": [call.to_json()]},
+        {"role": "tool", "name": call.name, "content": result},
         {"role": "assistant", "content": answer},
     ]
     return {
@@ -151,9 +152,7 @@ def small_records(n: int, seed: int = 0, *, multi_turn_every: int = 3) -> list[d
                 {
                     "role": "assistant",
                     "content": "",
-                    "tool_calls": [
-                        {"type": "function", "function": {"name": "grep", "arguments": {"pattern": f"import {m}"}}}
-                    ],
+                    "tool_calls": [ToolCall.of("grep", {"pattern": f"import {m}"}).to_json()],
                 },
                 {"role": "tool", "name": "grep", "content": f"{f}:3:import {m}"},
                 {"role": "assistant", "content": f"Only {f} imports {m}."},

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-from ...io import WARNING, Finding, InputError, read_jsonl
+from ...io import WARNING, Finding, InputError, read_objects
 
 
 @dataclass
@@ -42,7 +42,8 @@ def load_bench(paths: Iterable[str | os.PathLike], findings: list[Finding] | Non
             raise InputError("benchmark path does not exist", path=p, rule="bench-file")
     for f in files:
         errors: list[InputError] = []
-        for lineno, obj in read_jsonl(f, errors=errors):
+
+        def question(obj: Any, lineno: int) -> BenchQuestion:
             q = None
             if isinstance(obj, dict):
                 q = obj.get("question") or obj.get("prompt")
@@ -52,10 +53,11 @@ def load_bench(paths: Iterable[str | os.PathLike], findings: list[Finding] | Non
             if isinstance(q, list):  # BFCL-style [[{"role": "user", ...}]]
                 flat = [m for turn in q for m in (turn if isinstance(turn, list) else [turn])]
                 q = next((m.get("content") for m in flat if isinstance(m, dict) and m.get("role") == "user"), None)
-            if isinstance(q, str) and q.strip():
-                out.append(BenchQuestion(q, str(f), lineno, _case_tool_names(obj)))
-            elif findings is not None:
-                findings.append(Finding("bench-file", "no question field; line ignored", str(f), lineno, None, WARNING))
+            if not (isinstance(q, str) and q.strip()):
+                raise ValueError("no question field; line ignored")
+            return BenchQuestion(q, str(f), lineno, _case_tool_names(obj))
+
+        out += read_objects(f, question, rule="bench-file", objects=False, errors=errors)
         if findings is not None:
             for e in errors:
                 findings.append(replace(e.finding, rule="bench-file", path=str(f), record_id=None, severity=WARNING))
