@@ -153,7 +153,7 @@ REPO = [
     (
         "search",
         "Which module of mlx-distill defines `build_workspace`?",
-        {"type": "contains", "value": "workspaces.py"},
+        {"type": "contains", "value": "registry.py"},
     ),
     (
         "search",
@@ -165,7 +165,7 @@ REPO = [
     (
         "search",
         "In which file is the `Workspace` class with the sandboxed tools?",
-        {"type": "contains", "value": "tools.py"},
+        {"type": "contains", "value": "workspace.py"},
     ),
     ("search", "Which module implements `MLXModel`?", {"type": "contains", "value": "model.py"}),
     (
@@ -203,7 +203,7 @@ REPO = [
     ),
     (
         "read",
-        "Which programs may run_command start, according to tools.py?",
+        "Which programs may run_command start, according to tools/command.py?",
         {"type": "any_of", "keywords": ["pytest", "git", "ls", "grep", "python"], "min": 3},
     ),
     (

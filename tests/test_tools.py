@@ -452,7 +452,7 @@ def test_python_on_path_is_available():
 
 
 def test_grep_reports_a_catastrophic_pattern_as_too_slow_instead_of_hanging(ws, monkeypatch):
-    monkeypatch.setattr("mlx_distill.tools.GREP_BUDGET_S", 0.5)
+    monkeypatch.setattr("mlx_distill.tools.workspace.GREP_BUDGET_S", 0.5)
     (ws.root / "long.txt").write_text("a" * 30_000 + "b\n")
     start = time.monotonic()
     for pattern in ("^(a+)+$", "(a|aa)+$"):

@@ -33,7 +33,8 @@ from pydantic_ai.settings import ModelSettings
 from .prices import Usage
 
 if TYPE_CHECKING:
-    from .collect import Collector, PromptRun
+    from .collect import Collector
+    from .journal import PromptRun
 
 MAX_ATTEMPTS = 2  # a request that expired or errored is submitted once more, then its prompt is rejected
 _BATCH = TypeAdapter(Batch)
@@ -128,7 +129,7 @@ class Batcher:
         fp: str,
     ) -> dict[str, Any]:
         """Queue one request; returns its journal row once its batch has ended."""
-        from .collect import RequestFailed
+        from .journal import RequestFailed
 
         tries = self.failures[(run.key, fp)]
         if tries >= MAX_ATTEMPTS:
@@ -149,7 +150,7 @@ class Batcher:
     # -- one turn ---------------------------------------------------------------------------------
 
     async def _flush(self) -> None:
-        from .collect import BudgetExhausted
+        from .budget import BudgetExhausted
 
         batch, self.pending = self.pending, []
         try:
@@ -202,7 +203,7 @@ class Batcher:
                 p.reserved = 0.0
                 self.pending.append(p)  # once more, in the next batch
             else:
-                from .collect import RequestFailed
+                from .journal import RequestFailed
 
                 p.future.set_exception(RequestFailed(*self._reason(p.run.key, p.fp)))
 

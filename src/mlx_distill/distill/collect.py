@@ -1,10 +1,8 @@
 """Teacher collection: every prompt runs through `create_agent` with the real tools in its own
 workspace, to the end, and the whole trajectory becomes one verified record in the store.
 
-The teacher is wrapped in `JournalModel` (a PydanticAI `WrapperModel`): each request is first looked
-up in the store's journal by (record key, fingerprint of the conversation so far), so a resumed run
-replays what was paid for instead of asking again; a new request is checked against the budget,
-sent (or queued for a Message Batch, `batch.py`), journaled, then logged in the ledger. Prompts run
+The teacher is wrapped in `JournalModel` (`journal.py`): every request is journaled in the store and
+replayed from it on resume, and checked against the budget (`budget.py`) before it is sent. Prompts run
 concurrently (asyncio, at most `concurrency` at once); the SDK retries 408/409/429/5xx and dropped
 connections. A rejected request (400/401/403) stops the run with one line naming the prompt and
 writes nothing for it; a request that still fails after the retries leaves its prompt unrecorded
@@ -14,8 +12,6 @@ for the next run; a request the budget cannot cover is never sent.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import shutil
 import tempfile
 import time
@@ -24,14 +20,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import Model, ModelRequestParameters
-from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from ..prompting import DEFAULT_SYSTEM_PROMPT
 from ..schema import Record
 from ..tools import TOOL_NAMES, tool_schemas
+from .budget import Budget
+from .journal import JournalModel, PromptRun, dump_response, load_response
 from .prices import PriceTable, Usage
 from .prompts import Prompt, prepare_workspace, question_text
 from .store import SOURCE, TeacherStore, Verdict, record_key
@@ -39,23 +36,10 @@ from .teacher import resolve_teacher, teacher_id
 from .verify import verify
 
 Progress = Callable[[int, int, str], None]
-FATAL_STATUS = (400, 401, 403)
 
 
 class CollectError(RuntimeError):
     """The run cannot go on (a rejected request, a bad key): one line naming the prompt."""
-
-
-class BudgetExhausted(RuntimeError):
-    """The next call could cost more than what is left of --budget-usd."""
-
-
-class RequestFailed(RuntimeError):
-    """A request failed for good (a batch request expired or errored twice): the prompt is rejected."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
 
 
 @dataclass
@@ -76,162 +60,6 @@ class CollectSettings:
             "max_requests": self.max_requests,
             "max_tool_calls": self.max_tool_calls,
         }
-
-
-# -- the budget ----------------------------------------------------------------------------------
-
-
-class Budget:
-    """Dollars this run may spend. A call reserves a pessimistic estimate of its cost (every input token
-    at the uncached price, `max_tokens` of output) and is refused when spent + reserved + estimate
-    would pass the cap; after the call the reservation is replaced by the real cost."""
-
-    CHARS_PER_TOKEN = 3.0  # fewer characters per token than real text: overestimates, never under
-
-    def __init__(self, limit_usd: float | None, prices: PriceTable, model_id: str):
-        self.limit, self.prices, self.model_id = limit_usd, prices, model_id
-        self.spent = self.reserved = 0.0
-
-    def estimate(
-        self, messages: Sequence[ModelMessage], params: ModelRequestParameters, max_tokens: int, batch: bool
-    ) -> float:
-        if self.limit is None:  # no cap: nothing to estimate
-            return 0.0
-        chars = len(ModelMessagesTypeAdapter.dump_json(list(messages))) + sum(
-            len(json.dumps(t.parameters_json_schema)) + len(t.description or "") for t in params.function_tools
-        )
-        return self.prices.cost(self.model_id, Usage(int(chars / self.CHARS_PER_TOKEN) + 1, max_tokens), batch)
-
-    def reserve(self, amount: float) -> None:
-        if self.limit is not None and self.spent + self.reserved + amount > self.limit:
-            raise BudgetExhausted(
-                f"budget ${self.limit:.2f}: ${self.spent:.4f} spent, the next call could cost ${amount:.4f}"
-            )
-        self.reserved += amount
-
-    def settle(self, reserved: float, actual: float) -> None:
-        self.reserved -= reserved
-        self.spent += actual
-
-
-# -- one prompt's requests --------------------------------------------------------------------------
-
-
-def fingerprint(messages: Sequence[ModelMessage]) -> str:
-    """A hash of the conversation a request sends (timestamps and run ids left out)."""
-    from ..agent.model import to_record_messages
-
-    body = json.dumps(to_record_messages(list(messages)), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def dump_response(response: ModelResponse) -> dict[str, Any]:
-    return ModelMessagesTypeAdapter.dump_python([response], mode="json")[0]
-
-
-def load_response(data: dict[str, Any]) -> ModelResponse:
-    return ModelMessagesTypeAdapter.validate_python([data])[0]  # type: ignore[return-value]
-
-
-@dataclass
-class PromptRun:
-    """The state of one prompt's collection: its key, the calls it used, and why it stopped early."""
-
-    prompt: Prompt
-    key: str
-    collector: "Collector"
-    calls: list[dict[str, Any]] = field(default_factory=list)  # journal rows this trajectory used
-    fatal: str | None = None  # a rejected request: the whole run stops
-    failed: str | None = None  # transient failure or budget: not recorded, retried by the next run
-    rejected: tuple[str, str] | None = None  # a request that failed for good: recorded as rejected
-
-    async def request(
-        self,
-        wrapped: Model,
-        messages: list[ModelMessage],
-        settings: ModelSettings | None,
-        params: ModelRequestParameters,
-    ) -> ModelResponse:
-        c = self.collector
-        fp = fingerprint(messages)
-        row = c.store.turn(self.key, fp)
-        if row is None:
-            row = await self._ask(wrapped, messages, settings, params, fp)
-        response = c.decode(wrapped, row, messages, settings, params)
-        if row["call_id"] not in c.store.ledger:  # journaled by a run killed before it logged the call
-            await asyncio.to_thread(
-                c.store.ledger.append,
-                kind="collect",
-                model=c.teacher_id,
-                usage=row["usage"],
-                latency_s=row["latency_s"],
-                key=self.key,
-                batch=row["batch"],
-                call_id=row["call_id"],
-            )
-        self.calls.append(row)
-        return response
-
-    async def _ask(
-        self,
-        wrapped: Model,
-        messages: list[ModelMessage],
-        settings: ModelSettings | None,
-        params: ModelRequestParameters,
-        fp: str,
-    ) -> dict[str, Any]:
-        from pydantic_ai.exceptions import ModelAPIError, ModelRequestRejectedError
-
-        c = self.collector
-        if c.stopping:
-            self.failed = self.failed or "stopped"
-            raise BudgetExhausted("the run is stopping")
-        try:
-            if c.batcher is not None:
-                return await c.batcher.request(self, wrapped, messages, settings, params, fp)
-            estimate = c.budget.estimate(messages, params, c.settings.max_tokens, batch=False)
-            c.budget.reserve(estimate)
-            actual = 0.0
-            try:  # the reservation holds until the real cost replaces it
-                tic = time.perf_counter()
-                response = await wrapped.request(messages, settings, params)
-                row = await asyncio.to_thread(c.journal, self.key, fp, response, time.perf_counter() - tic, batch=False)
-                actual = row["cost_usd"]
-                return row
-            finally:
-                c.budget.settle(estimate, actual)
-        except BudgetExhausted as e:
-            self.failed = f"budget: {e}"
-            c.stopping = True
-            raise
-        except RequestFailed as e:
-            self.rejected = (e.reason, e.detail)
-            raise
-        except ModelAPIError as e:
-            status = getattr(e, "status_code", None)
-            line = f"{type(e).__name__}{f' {status}' if status else ''}: {' '.join(str(e).split())[:300]}"
-            if status in FATAL_STATUS or isinstance(e, ModelRequestRejectedError):
-                self.fatal = line
-                c.stopping = True
-            else:
-                self.failed = line
-            raise
-
-
-class JournalModel(WrapperModel):
-    """The teacher, with every request journaled in the store (and replayed from it on resume)."""
-
-    def __init__(self, wrapped: Model, run: PromptRun):
-        super().__init__(wrapped)
-        self.run = run
-
-    async def request(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-    ) -> ModelResponse:
-        return await self.run.request(self.wrapped, messages, model_settings, model_request_parameters)
 
 
 # -- the whole run -------------------------------------------------------------------------------

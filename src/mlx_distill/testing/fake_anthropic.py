@@ -21,6 +21,9 @@ Token counts are deterministic (`count_tokens`: about 4 characters per token), s
 cost can be asserted exactly. Prompt caching: a request whose system prompt or tool schemas carry
 `cache_control` caches that prefix; the first request with a given prefix reports it as
 `cache_creation_input_tokens`, later ones as `cache_read_input_tokens`, and `input_tokens` is the rest.
+
+Longer than most modules on purpose: it is one fake of one API, and its HTTP handler works on the
+server's private state (lock, fault queue, batches), which a split would have to make public.
 """
 
 from __future__ import annotations
