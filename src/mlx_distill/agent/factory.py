@@ -49,7 +49,7 @@ def openai_compatible_model(base_url: str, model_name: str = "default_model", ap
 
 
 def make_tools(workspace: Workspace, names: Iterable[str] | None = None) -> list[Tool]:
-    """PydanticAI tools from the schemas of `tools.py`, each executed by `Workspace.call` (which never raises).
+    """PydanticAI tools from the schemas of `tools/schemas.py`, each executed by `Workspace.call` (which never raises).
     Arguments that break the schema go back to the model as a retry naming the problem."""
     tools = []
     for schema in tool_schemas(names):

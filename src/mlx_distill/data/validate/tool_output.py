@@ -1,4 +1,4 @@
-"""The tool-result rule: could this text be what tools.py returns for this call?"""
+"""The tool-result rule: could this text be what the workspace tools return for this call?"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 
 def tool_result_problem(name: str, args: dict[str, Any], result: str) -> str | None:
-    """Why `result` cannot be what tools.py returns for this call; None when it could be.
+    """Why `result` cannot be what the workspace tools return for this call; None when it could be.
 
     The text is read back by `tools.read_result` (the renderers' inverse); the checks here are on its data."""
     from ...tools import FileExcerpt, FileList, GrepMatches, Written, read_result
