@@ -81,12 +81,13 @@ def test_overrides_and_run_name(tmp_path):
 def test_cli_prints_resolved_config_and_reports_typos_on_one_line(tmp_path):
     runner = CliRunner()
     cfg_file = tmp_path / "r.yaml"
-    cfg_file.write_text("iters: 10\n")
+    cfg_file.write_text("iters: 10\nlora_parameters:\n  rank: 8\n  scale: 7.5\n")
     ok = runner.invoke(
         train_cmd, ["-c", str(cfg_file), "--iters", "7", "--set", "lora_parameters.rank=3", "--print-config"]
     )
     assert ok.exit_code == 0, ok.output
     assert "iters: 7" in ok.output and "rank: 3" in ok.output
+    assert "scale: 7.5" in ok.output  # one nested key from the command line keeps the file's others
     bad = runner.invoke(train_cmd, ["-c", str(cfg_file), "--set", "rank=3", "--print-config"])
     assert bad.exit_code == 2
     assert bad.output.strip().count("\n") == 0 and "lora_parameters.rank" in bad.output

@@ -161,8 +161,20 @@ def apply_overrides(
             if not isinstance(node.get(p), dict):
                 node[p] = {}
             node = node[p]
-        node[parts[-1]] = value
+        last = parts[-1]
+        node[last] = _merged(node[last], value) if isinstance(node.get(last), dict) else value
     return data
+
+
+def _merged(base: dict[str, Any], top: Any) -> Any:
+    """`top` over `base`, key by key at every level: an override of one nested key (the CLI nests
+    `a.b=1` as {"a": {"b": 1}}) keeps the section's other keys."""
+    if not isinstance(top, dict):
+        return top
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merged(out[k], v) if isinstance(out.get(k), dict) else v
+    return out
 
 
 def validation_errors(model: type[BaseModel], err: ValidationError) -> str:
