@@ -7,6 +7,9 @@ case; the run goes on. A model that fails to load is reported with a one-line re
 
 BFCL and When2Call cases offer their own function documents as external tools: they never execute,
 so a case ends at the model's first call (pydantic-ai's deferred tool requests).
+
+Slightly past 450 lines on purpose: this is the only loop that runs cases (compare, the gate, LRL and
+the sharded bench all call it), and its one-at-a-time and batched paths share the per-case isolation.
 """
 
 from __future__ import annotations
