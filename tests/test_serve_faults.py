@@ -110,7 +110,15 @@ def test_ctrl_c_while_the_server_is_still_starting_stops_it_too(tiny_model_dir):
         "--timeout",
         "120",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # Ctrl-C as at a terminal, whatever this test inherited: a shell's background job (`./scripts/test.sh &`)
+    # ignores SIGINT, and an ignored signal stays ignored across exec, so `serve` would never see it
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _children(proc.pid):
         time.sleep(0.02)
