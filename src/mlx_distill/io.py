@@ -1,6 +1,8 @@
 """Atomic writes and line-numbered JSONL reading: a crash never leaves half a file,
-and every parse error names the file and line. `read_objects` is the one reader of files of questions,
-prompts and suite cases: one object per line, each made into its type."""
+and every parse error names the file and line. JSON lines go through the `jsonlines` library; this module
+adds only what it lacks: the untrusted-JSON rules (its `loads` hook), a size limit per line, located
+`InputError`s and atomic writes. `read_objects` is the one reader of files of questions, prompts and suite
+cases: one object per line, each made into its type."""
 
 from __future__ import annotations
 
@@ -11,8 +13,11 @@ import re
 import stat
 import tempfile
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import IO, Any, Callable, Iterable, Iterator, TypeVar
+
+import jsonlines
 
 T = TypeVar("T")
 
@@ -165,19 +170,24 @@ def check_serialisable(obj: Any) -> None:
 
 
 def dumps_line(obj: Any) -> str:
+    """One JSON line as every JSONL file of the project is written (jsonlines' `dumps` hook)."""
     return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _plain(row: Any) -> Any:
+    if hasattr(row, "to_json"):
+        return row.to_json()
+    if hasattr(row, "model_dump"):
+        return row.model_dump(mode="json", exclude_none=True)
+    return row
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> Path:
     """Atomically write rows (dicts, or pydantic models) as JSON lines."""
-    lines = []
-    for row in rows:
-        if hasattr(row, "to_json"):
-            row = row.to_json()
-        elif hasattr(row, "model_dump"):
-            row = row.model_dump(mode="json", exclude_none=True)
-        lines.append(dumps_line(row))
-    return atomic_write_text(path, "".join(line + "\n" for line in lines))
+    buf = StringIO()
+    with jsonlines.Writer(buf, dumps=dumps_line) as writer:
+        writer.write_all(_plain(row) for row in rows)
+    return atomic_write_text(path, buf.getvalue())
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -188,9 +198,8 @@ def append_jsonl(path: str | os.PathLike, row: Any) -> None:
     """Append one line and fsync: used by resumable jobs (metrics, teacher collection)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(dumps_line(row) + "\n")
-        f.flush()
+    with open(path, "a", encoding="utf-8") as f, jsonlines.Writer(f, dumps=dumps_line, flush=True) as writer:
+        writer.write(row)
         os.fsync(f.fileno())
 
 
@@ -223,6 +232,10 @@ def _depth_over(obj: Any, limit: int) -> bool:
     return False
 
 
+def _utf8_reason(e: UnicodeDecodeError) -> str:
+    return f"invalid UTF-8 (byte 0x{e.object[e.start]:02x} at column {e.start + 1})"
+
+
 def parse_json_line(raw: bytes | str) -> Any:
     """One untrusted JSON text -> a value, or ValueError with a one-line reason: invalid UTF-8, lone
     surrogates (they cannot be written back as UTF-8), NaN/Infinity, nesting deeper than MAX_DEPTH,
@@ -231,7 +244,7 @@ def parse_json_line(raw: bytes | str) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"invalid UTF-8 (byte 0x{data[e.start]:02x} at column {e.start + 1})") from None
+        raise ValueError(_utf8_reason(e)) from None
     try:
         obj = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
     except json.JSONDecodeError as e:
@@ -247,20 +260,48 @@ def parse_json_line(raw: bytes | str) -> Any:
     return obj
 
 
-def _lines(f: Any) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, bytes) per line; None for a line longer than MAX_LINE_BYTES (read past, not kept)."""
-    lineno = 0
-    while True:
-        line = f.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return
-        lineno += 1
+class _Overlong(str):
+    """Stands, in the lines given to jsonlines, for a line longer than MAX_LINE_BYTES: read past, never kept."""
+
+
+class _LineTooLong(ValueError):
+    pass
+
+
+_BLANK = object()  # what `_load` makes of a blank line: it has no value, and readers skip it
+_ASCII_SPACE = " \t\n\r\x0b\x0c"  # what counts as blank (bytes.strip's set: a lone NBSP is not blank)
+
+
+def _lines(f: IO[bytes]) -> Iterator[bytes | str]:
+    """Each line of the binary file f, or an `_Overlong` in place of one over MAX_LINE_BYTES, so that the
+    size is refused before anything is parsed and the line numbers jsonlines counts stay true."""
+    while line := f.readline(MAX_LINE_BYTES + 1):
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
             while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
                 pass
-            yield lineno, None
+            yield _Overlong()
         else:
-            yield lineno, line
+            yield line
+
+
+def _load(text: str | bytes) -> Any:
+    """jsonlines' `loads` hook for untrusted files: the rules of `parse_json_line`, a size refusal for an
+    `_Overlong`, and `_BLANK` for a blank line."""
+    if isinstance(text, _Overlong):
+        raise _LineTooLong(f"line longer than {MAX_LINE_BYTES} bytes")
+    if isinstance(text, str) and not text.strip(_ASCII_SPACE):
+        return _BLANK
+    return parse_json_line(text)
+
+
+def _refusal(e: jsonlines.InvalidLineError) -> tuple[str, str]:
+    """The one-line reason and rule of a line jsonlines refused, in this project's words (its cause's)."""
+    cause = e.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return _utf8_reason(cause), "json"
+    if isinstance(cause, _LineTooLong):
+        return str(cause), "size"
+    return str(cause or e.message), "json"
 
 
 def read_jsonl(
@@ -287,19 +328,22 @@ def read_jsonl(
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror or e}", path=path) from None
     with f:
-        for lineno, line in _lines(f):
-            if line is None:
-                bad(f"line longer than {MAX_LINE_BYTES} bytes", lineno, "size")
-                continue
-            if not line.strip():
-                continue
-            seen = True
+        reader = jsonlines.Reader(_lines(f), loads=_load)
+        lineno = 0
+        while True:
+            lineno += 1  # one read() is one line, good or bad
             try:
-                obj = parse_json_line(line)
-            except ValueError as e:
-                bad(str(e), lineno, "json")
+                obj = reader.read(allow_none=True)
+            except EOFError:
+                break
+            except jsonlines.InvalidLineError as e:
+                message, rule = _refusal(e)
+                seen = seen or rule != "size"  # a line read past for its size is not content
+                bad(message, e.lineno, rule)
                 continue
-            yield lineno, obj
+            if obj is not _BLANK:
+                seen = True
+                yield lineno, obj
     if not seen and not allow_empty:
         bad("the file is empty (no JSON lines)", None, "empty")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..formats import FORMATS, READERS, Context, Converted, bfcl
-from ..io import InputError, check_serialisable, dumps_line, write_jsonl
+from ..io import InputError, check_serialisable, write_jsonl
 from ..replies import conversation_label
 from ..schema import Record
 from ..vocab import CATEGORY_OF_LABEL, CATEGORY_OF_TOOL
@@ -171,9 +171,7 @@ def convert_file(fmt: str, in_path: str | os.PathLike, out_path: str | os.PathLi
     write_jsonl(out_path, records)
     rp = rejects_path_for(out_path)
     if rejects:
-        from ..io import atomic_write_text
-
-        atomic_write_text(rp, "".join(dumps_line(r) + "\n" for r in rejects))
+        write_jsonl(rp, rejects)
         res.rejects_path = str(rp)
     elif rp.exists():
         rp.unlink()

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..io import InputError, atomic_write_text, write_json
+from ..io import InputError, atomic_write_text, write_json, write_jsonl
 from .checkpoint import ADAPTER_FILE, METRICS_FILE, OPTIMIZER_FILE, STATE_FILE, read_metrics
 from .config import TrainConfig
 from .dataset import Split, data_fingerprint
@@ -93,7 +93,7 @@ def open_run_dir(
     metrics_path = run_dir / METRICS_FILE
     if resumed_from is not None:  # rows of steps after the checkpoint are trained again
         rows = [r for r in read_metrics(metrics_path, tolerate_torn_tail=True) if r.get("step", 0) <= resumed_from]
-        atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+        write_jsonl(metrics_path, rows)
     else:
         for p in list(run_dir.glob("*_adapters.safetensors")) + [
             run_dir / n for n in (METRICS_FILE, STATE_FILE, OPTIMIZER_FILE, ADAPTER_FILE, "loss.png")
