@@ -77,7 +77,7 @@ def notes_dir(tmp_path):
 
 
 def _records(store):
-    return {json.loads(line)["meta"]["id"]: json.loads(line) for line in open(Path(store) / "records.jsonl")}
+    return {json.loads(line)["meta"]["id"]: json.loads(line) for line in (Path(store) / "records.jsonl").read_text().splitlines()}
 
 
 def test_interactive_and_batch_collection_give_identical_verified_records(tmp_path, env, notes_dir):
@@ -275,7 +275,7 @@ def _wait_for(predicate, timeout=60.0):
 
 
 def _lines(path):
-    return open(path).read().count("\n") if path.exists() else 0
+    return path.read_text().count("\n") if path.exists() else 0
 
 
 def _kill_when(cmd, predicate, env):
@@ -315,13 +315,13 @@ def test_sigkill_at_several_points_then_resume_records_every_prompt_exactly_once
         assert done.returncode == 0, done.stderr
         assert "accepted 8" in done.stdout or "already in" in done.stdout
         bodies = [json.dumps(b["messages"], sort_keys=True) for b in fake.message_requests()]
-    ids = [json.loads(line)["meta"]["id"] for line in open(store / "records.jsonl")]
+    ids = [json.loads(line)["meta"]["id"] for line in (store / "records.jsonl").read_text().splitlines()]
     assert sorted(ids) == sorted([f"g{i}" for i in range(4)] + [f"d{i}" for i in range(4)])  # each exactly once
     rows = read_ledger(store)
-    turns = [json.loads(line) for line in open(store / "turns.jsonl")]
+    turns = [json.loads(line) for line in (store / "turns.jsonl").read_text().splitlines()]
     assert len({(t["key"], t["fingerprint"]) for t in turns}) == len(turns) == len(rows) == 12
     assert len(bodies) - len(set(bodies)) <= 2 * 2  # re-asked: at most what was in flight at each kill
-    assert all(json.loads(line)["meta"]["verdict"]["accepted"] for line in open(store / "records.jsonl"))
+    assert all(json.loads(line)["meta"]["verdict"]["accepted"] for line in (store / "records.jsonl").read_text().splitlines())
 
 
 def test_sigkill_during_a_batch_resumes_polling_and_never_resubmits(tmp_path):
@@ -332,7 +332,7 @@ def test_sigkill_during_a_batch_resumes_polling_and_never_resubmits(tmp_path):
 
         def events():
             path = store / "batches.jsonl"
-            return [json.loads(x) for x in open(path)] if path.exists() else []
+            return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
         _kill_when(cmd, lambda: any(e["event"] == "submitted" for e in events()), env)
         assert len(fake.batches) == 1
@@ -344,7 +344,7 @@ def test_sigkill_during_a_batch_resumes_polling_and_never_resubmits(tmp_path):
     assert len(fake.batches) == 2 == sum(e["event"] == "submitted" for e in events())  # one batch per turn
     assert len(submitted) == len(set(submitted)) == 9  # 6 first turns + 3 second turns, each sent once
     assert all(p >= 5 for p in polls)  # each batch polled to its end, across the kills
-    assert sorted(json.loads(x)["meta"]["id"] for x in open(store / "records.jsonl")) == sorted(
+    assert sorted(json.loads(x)["meta"]["id"] for x in (store / "records.jsonl").read_text().splitlines()) == sorted(
         [f"g{i}" for i in range(3)] + [f"d{i}" for i in range(3)]
     )
 

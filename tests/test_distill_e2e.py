@@ -3,6 +3,7 @@ build the data (teacher source), train a few steps, then benchmark and compare t
 distilled student side by side."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -61,7 +62,7 @@ def test_collected_store_builds_trains_and_benchmarks_beside_the_teacher(fake, t
     )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["counts"] == counts
-    row = json.loads(open(result.files["train"]).readline())
+    row = json.loads(Path(result.files["train"]).read_text().splitlines()[0])
     assert row["meta"]["source"] == "teacher" and row["meta"]["verdict"]["accepted"]
 
     run = train(

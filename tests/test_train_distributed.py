@@ -37,7 +37,7 @@ CFG = {
 
 
 def _rows(run_dir, kind):
-    return [r for r in map(json.loads, open(run_dir / "metrics.jsonl")) if r["kind"] == kind]
+    return [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["kind"] == kind]
 
 
 def _launch(cfg_path, *args):

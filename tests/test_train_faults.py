@@ -105,7 +105,7 @@ def test_a_torn_last_metrics_line_is_dropped_and_a_torn_middle_line_is_named(
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"kind": "train", "step": 5, "lo')  # a kill while appending
     r = _resume(run, data_dir, model=str(tiny_model_dir))
-    steps = [row["step"] for row in map(json.loads, open(run / "metrics.jsonl")) if row["kind"] == "train"]
+    steps = [row["step"] for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if row["kind"] == "train"]
     assert r.steps == 6 and steps == list(range(1, 7))
     lines = (run / "metrics.jsonl").read_text().splitlines()
     lines[2] = lines[2][:10]
@@ -149,6 +149,6 @@ def test_sigkill_mid_training_then_resume_loses_and_repeats_nothing(tmp_path, ti
     assert 2 <= killed_at < 6
     done = train(yaml.safe_load(cfg.read_text()), resume=True, progress=False, quiet=True)
     assert done.resumed_from == killed_at and done.steps == 6
-    rows = [json.loads(line) for line in open(run / "metrics.jsonl")]
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["kind"] == "train"] == list(range(1, 7))
     assert json.loads((run / "state.json").read_text())["step"] == 6
