@@ -77,7 +77,10 @@ def notes_dir(tmp_path):
 
 
 def _records(store):
-    return {json.loads(line)["meta"]["id"]: json.loads(line) for line in (Path(store) / "records.jsonl").read_text().splitlines()}
+    return {
+        json.loads(line)["meta"]["id"]: json.loads(line)
+        for line in (Path(store) / "records.jsonl").read_text().splitlines()
+    }
 
 
 def test_interactive_and_batch_collection_give_identical_verified_records(tmp_path, env, notes_dir):
@@ -321,7 +324,9 @@ def test_sigkill_at_several_points_then_resume_records_every_prompt_exactly_once
     turns = [json.loads(line) for line in (store / "turns.jsonl").read_text().splitlines()]
     assert len({(t["key"], t["fingerprint"]) for t in turns}) == len(turns) == len(rows) == 12
     assert len(bodies) - len(set(bodies)) <= 2 * 2  # re-asked: at most what was in flight at each kill
-    assert all(json.loads(line)["meta"]["verdict"]["accepted"] for line in (store / "records.jsonl").read_text().splitlines())
+    assert all(
+        json.loads(line)["meta"]["verdict"]["accepted"] for line in (store / "records.jsonl").read_text().splitlines()
+    )
 
 
 def test_sigkill_during_a_batch_resumes_polling_and_never_resubmits(tmp_path):

@@ -105,7 +105,11 @@ def test_a_torn_last_metrics_line_is_dropped_and_a_torn_middle_line_is_named(
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"kind": "train", "step": 5, "lo')  # a kill while appending
     r = _resume(run, data_dir, model=str(tiny_model_dir))
-    steps = [row["step"] for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if row["kind"] == "train"]
+    steps = [
+        row["step"]
+        for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+        if row["kind"] == "train"
+    ]
     assert r.steps == 6 and steps == list(range(1, 7))
     lines = (run / "metrics.jsonl").read_text().splitlines()
     lines[2] = lines[2][:10]

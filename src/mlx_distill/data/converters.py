@@ -26,8 +26,15 @@ from ..vocab import CATEGORY_OF_LABEL, CATEGORY_OF_TOOL
 from .common import build_record, iter_json_items, stable_id
 from .validate import ERROR, Located, check_record
 
-__all__ = ["FORMATS", "ConvertResult", "convert_file", "infer_category", "iter_converted", "rejects_path_for",
-           "to_record"]
+__all__ = [
+    "FORMATS",
+    "ConvertResult",
+    "convert_file",
+    "infer_category",
+    "iter_converted",
+    "rejects_path_for",
+    "to_record",
+]
 
 # Where a format's own system prompt is only tool boilerplate, ours replaces it by default.
 _KEEP_SOURCE_SYSTEM = {"legacy", "openai"}
@@ -46,8 +53,9 @@ def infer_category(messages: list[dict[str, Any]], label: str) -> str:
     """Our tools' own category when the first calling turn uses only them; else the call's shape
     (function_call, parallel_function_call, multi_step_function_call); else by label."""
     if label == "tool":
-        first_turn: list[dict[str, Any]] = next((m["tool_calls"] for m in messages if m.get("role") == "assistant" and m.get("tool_calls")),
-                          [])
+        first_turn: list[dict[str, Any]] = next(
+            (m["tool_calls"] for m in messages if m.get("role") == "assistant" and m.get("tool_calls")), []
+        )
         names = [c["function"]["name"] for c in first_turn]
         if names and all(n in CATEGORY_OF_TOOL for n in names):
             return CATEGORY_OF_TOOL[names[0]]
@@ -64,8 +72,9 @@ def to_record(got: Converted, ctx: Context, system: str) -> Record:
     label = got.label or conversation_label(messages)
     category = got.category or infer_category(messages, label)
     rid = f"{ctx.fmt}-{got.source_id}" if got.source_id is not None else stable_id(ctx.fmt, ctx.path.name, ctx.line)
-    return build_record(messages, got.tools, id=rid, source=ctx.fmt, category=category, label=label,
-                        path=ctx.path, line=ctx.line)
+    return build_record(
+        messages, got.tools, id=rid, source=ctx.fmt, category=category, label=label, path=ctx.path, line=ctx.line
+    )
 
 
 def _one_line(e: BaseException) -> str:
@@ -74,6 +83,7 @@ def _one_line(e: BaseException) -> str:
 
 
 # ---- files -------------------------------------------------------------------------------------
+
 
 @dataclass
 class ConvertResult:
@@ -93,13 +103,18 @@ class ConvertResult:
 
 def rejects_path_for(out: str | os.PathLike) -> Path:
     out = Path(out)
-    name = out.name[:-len(".jsonl")] if out.name.endswith(".jsonl") else out.name
+    name = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.name
     return out.with_name(name + ".rejects.jsonl")
 
 
-def iter_converted(fmt: str, in_path: str | os.PathLike, *, system: str | None = None,
-                   answers: str | os.PathLike | None = None, check: bool = True,
-                   ) -> Iterator[tuple[int, Record | InputError, Any]]:
+def iter_converted(
+    fmt: str,
+    in_path: str | os.PathLike,
+    *,
+    system: str | None = None,
+    answers: str | os.PathLike | None = None,
+    check: bool = True,
+) -> Iterator[tuple[int, Record | InputError, Any]]:
     """(line, Record or the InputError that rejected it, the source item) for each item of a file."""
     if fmt not in READERS:
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
@@ -138,15 +153,25 @@ def iter_converted(fmt: str, in_path: str | os.PathLike, *, system: str | None =
             yield line, e, obj
 
 
-def convert_file(fmt: str, in_path: str | os.PathLike, out_path: str | os.PathLike, *, skip_invalid: bool = False,
-                 system: str | None = None, answers: str | os.PathLike | None = None, limit: int | None = None,
-                 ) -> ConvertResult:
+def convert_file(
+    fmt: str,
+    in_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    skip_invalid: bool = False,
+    system: str | None = None,
+    answers: str | os.PathLike | None = None,
+    limit: int | None = None,
+) -> ConvertResult:
     """Convert a whole file. Without skip_invalid the first bad item raises InputError (nothing is written);
     with it, rejects go to OUT.rejects.jsonl with their reasons."""
     for target in (Path(out_path), rejects_path_for(out_path)):
         if target.exists() and Path(in_path).exists() and os.path.samefile(target, in_path):
-            raise InputError(f"refusing to overwrite the input with its conversion ({target} is IN); "
-                             "choose another OUT", path=in_path, rule="args")
+            raise InputError(
+                f"refusing to overwrite the input with its conversion ({target} is IN); choose another OUT",
+                path=in_path,
+                rule="args",
+            )
         if target.is_dir():
             raise InputError("expected a file path for the output, found a directory", path=target, rule="args")
     res = ConvertResult(fmt, str(in_path), str(out_path))
@@ -159,8 +184,7 @@ def convert_file(fmt: str, in_path: str | os.PathLike, out_path: str | os.PathLi
         if isinstance(got, InputError):
             if not skip_invalid:
                 raise got
-            rejects.append({"path": str(in_path), "line": line, "rule": got.rule, "reason": got.message,
-                            "input": obj})
+            rejects.append({"path": str(in_path), "line": line, "rule": got.rule, "reason": got.message, "input": obj})
             reasons[got.rule or "error"] += 1
             continue
         records.append(got)
