@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..config import read_yaml, validation_errors
+from ..data.common import question_tokens
 from ..io import InputError
 from ..schema import ToolCall
 
@@ -132,6 +133,13 @@ class Catalogue:
     def parameter_names(self) -> set[str]:
         return {p for t in self.tools for p in t.parameters}
 
+    def questions(self) -> list[str]:
+        """Every question text the catalogue can ask (templates with their placeholders dropped)."""
+        asks = [re.sub(r"\{[^}]*\}", " ", q) for t in self.tools for q in t.asks]
+        vague = [v.question for t in self.tools for v in t.vague]
+        replies = [r.question for d in self.domains for r in d.near_misses + d.out_of_reach]
+        return asks + vague + replies
+
 
 def _fields(text: str) -> list[str]:
     """Placeholder names in order of appearance (a list, not a set: draws must not depend on the
@@ -165,14 +173,21 @@ def load_catalogue(name_or_path: str) -> Catalogue:
     return cat
 
 
-def check_disjoint(train: Catalogue | None = None, heldout: Catalogue | None = None) -> None:
-    """Held-out tools must be unseen: no tool name and no parameter name in common with training."""
+def check_disjoint(train: Catalogue | None = None, heldout: Catalogue | None = None, *, threshold: float = 0.8) -> None:
+    """Held-out tools must be unseen: no tool name, no parameter name and no question (word-set
+    Jaccard similarity >= `threshold`, as the validator's bench-overlap rule) in common with training."""
     train = train or load_catalogue("train")
     heldout = heldout or load_catalogue("heldout")
     if shared := sorted(train.tool_names() & heldout.tool_names()):
         raise InputError(f"tool name(s) in both catalogues: {shared}", rule="catalogue-leak")
     if shared := sorted(train.parameter_names() & heldout.parameter_names()):
         raise InputError(f"parameter name(s) in both catalogues: {shared}", rule="catalogue-leak")
+    held = [(q, question_tokens(q)) for q in heldout.questions()]
+    for q in train.questions():
+        words = question_tokens(q)
+        for other, other_words in held:
+            if words and len(words & other_words) / len(words | other_words) >= threshold:
+                raise InputError(f"question in both catalogues: {q!r} ~ {other!r}", rule="catalogue-leak")
 
 
 # -- items ------------------------------------------------------------------------------------------
@@ -295,18 +310,29 @@ def without_fitting_tool(cat: Catalogue, item: Item, rng: random.Random, *, id: 
     )
 
 
-def items(cat: Catalogue, counts: dict[str, int], *, seed: int, prefix: str, max_tools: int = 10) -> list[Item]:
+def items(
+    cat: Catalogue,
+    counts: dict[str, int],
+    *,
+    seed: int,
+    prefix: str,
+    max_tools: int = 10,
+    exclude: frozenset[str] = frozenset(),
+    first: dict[str, int] | None = None,
+) -> list[Item]:
     """`counts[kind]` items of each kind, deterministic in (catalogue, seed); no question repeats
-    within a kind while the catalogue has unused ones."""
+    within a kind while the catalogue has unused ones, and none is in `exclude` (questions another
+    suite already asks). Ids count from `first[kind]` (default 1)."""
     out: list[Item] = []
     for kind, n in counts.items():
         rng = random.Random(f"mlx-distill-catalogue:{cat.name}:{seed}:{kind}")
         seen: set[str] = set()
+        start = (first or {}).get(kind, 1)
         tries = 0
-        while sum(1 for i in out if i.kind == kind) < n and tries < 50 * (n + 1):
+        while len(seen) < n and tries < 50 * (n + 1):
             tries += 1
-            it = generate(cat, kind, rng, id=f"{prefix}-{kind}-{len(seen) + 1:03d}", max_tools=max_tools)
-            if it.question in seen:
+            it = generate(cat, kind, rng, id=f"{prefix}-{kind}-{start + len(seen):03d}", max_tools=max_tools)
+            if it.question in seen or it.question in exclude:
                 continue
             seen.add(it.question)
             out.append(it)
