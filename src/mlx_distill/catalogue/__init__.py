@@ -71,6 +71,7 @@ class Tool(_Strict):
     parameters: dict[str, Param]
     asks: list[str] = Field(min_length=2)  # questions it answers; {param} placeholders
     vague: list[Reply] = Field(min_length=1)  # the need with a required argument missing -> ask for it
+    partial: list[Reply] = Field(default_factory=list)  # like vague, with {param} placeholders for what is given
     result: dict[str, Any]  # what the tool returns: {param}, {int:A:B}, {num:A:B}, {pick:a|b|c} fill in
     answer: str = Field(min_length=1)  # the final answer from the result's fields and the arguments
 
@@ -89,6 +90,14 @@ class Tool(_Strict):
         for v in self.vague:
             if _fields(v.question) or _fields(v.reply):
                 raise ValueError(f"tool {self.name}: a vague question takes no placeholders: {v.question!r}")
+        for v in self.partial:
+            given = _fields(v.question)
+            if unknown := sorted(set(given) - set(self.parameters)):
+                raise ValueError(f"tool {self.name}: partial {v.question!r} uses unknown placeholder(s) {unknown}")
+            if not [p for p in required if p not in given]:
+                raise ValueError(f"tool {self.name}: partial {v.question!r} gives every required parameter")
+            if extra := sorted(set(_fields(v.reply)) - set(given)):
+                raise ValueError(f"tool {self.name}: partial reply {v.reply!r} uses {extra}, not in its question")
         return self
 
     def schema(self) -> dict[str, Any]:  # type: ignore[override]  # shadows pydantic's deprecated v1 classmethod `schema`
@@ -136,7 +145,7 @@ class Catalogue:
     def questions(self) -> list[str]:
         """Every question text the catalogue can ask (templates with their placeholders dropped)."""
         asks = [re.sub(r"\{[^}]*\}", " ", q) for t in self.tools for q in t.asks]
-        vague = [v.question for t in self.tools for v in t.vague]
+        vague = [re.sub(r"\{[^}]*\}", " ", v.question) for t in self.tools for v in t.vague + t.partial]
         replies = [r.question for d in self.domains for r in d.near_misses + d.out_of_reach]
         return asks + vague + replies
 
@@ -269,17 +278,19 @@ def generate(cat: Catalogue, kind: str, rng: random.Random, *, id: str, max_tool
         )
     if kind == "missing_tool":
         return without_fitting_tool(cat, generate(cat, "call", rng, id=id, max_tools=max_tools), rng, id=id)
-    if kind == "clarify":
-        v = rng.choice(tool.vague)
+    if kind == "clarify":  # a vague need, or a partial one with the arguments it does give filled in
+        v = rng.choice(tool.vague + tool.partial)
+        given = {p: rng.choice(tool.parameters[p].values) for p in _fields(v.question)}
+        missing = [p for p, spec in tool.parameters.items() if spec.required and p not in given]
         return Item(
             id,
             kind,
             label,
             domain.domain,
-            v.question,
+            v.question.format_map(given),
             _offered(cat, rng, [tool], set(), size),
-            reply=v.reply,
-            extra={"target_tool": tool.name},
+            reply=v.reply.format_map(given),
+            extra={"target_tool": tool.name, "missing": missing},
         )
     pick = rng.choice(domain.near_misses if kind in ("near_miss", "unrelated") else domain.out_of_reach)
     if kind == "unrelated":
