@@ -132,3 +132,20 @@ def test_a_build_with_the_augmentations_is_deterministic_in_its_seed(tmp_path):
     assert set(first.manifest["generated"]["catalogue"]["augment"]) == {"irrelevance", "masked"}
     lines = (tmp_path / "out-3" / "train.jsonl").read_text(encoding="utf-8").splitlines()
     assert any(json.loads(line)["meta"].get("augment") == "masked" for line in lines)
+
+
+def test_the_quality_recipe_augments_its_data_and_the_main_job_recipe_does_not():
+    from pathlib import Path
+
+    from mlx_distill.data.config import load_config as load_data_config
+    from mlx_distill.train.config import load_config as load_train_config
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    quality_data = load_data_config(configs / "data-quality.yaml")
+    (source,) = [s for s in quality_data.sources if s.type == "catalogue"]
+    assert 0.25 <= source.mask <= 0.35 and 0.1 <= source.irrelevance <= 0.2
+    (main,) = [s for s in load_data_config(configs / "data.yaml").sources if s.type == "catalogue"]
+    assert main.mask == main.irrelevance == 0
+    quality, default = load_train_config(configs / "quality.yaml"), load_train_config(configs / "default.yaml")
+    assert quality.data == quality_data.output_dir != load_data_config(configs / "data.yaml").output_dir
+    assert quality.iters > 5 * default.iters
