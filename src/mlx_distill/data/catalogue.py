@@ -37,12 +37,17 @@ def item_messages(item: Item, system_prompt: str) -> list[dict[str, Any]]:
     return msgs
 
 
+def augment_of(item: Item) -> str | None:
+    """meta.augment: the augmentations that made the record (`irrelevance`, `masked`, or both joined by +)."""
+    parts = ["irrelevance"] * (item.kind == "irrelevance") + ["masked"] * bool(item.extra.get("masked"))
+    return "+".join(parts) or None
+
+
 def to_record(item: Item, system_prompt: str) -> Record:
-    augment = "+".join(a for a, on in (("irrelevance", item.kind == "irrelevance"), ("masked", item.extra.get("masked"))) if on)
     return build_record(item_messages(item, system_prompt), item.tools,
                         id=stable_id(SOURCE, item.kind, item.question, [t["function"]["name"] for t in item.tools]),
                         source=SOURCE, category=f"catalogue_{item.kind}", label=item.label, domain=item.domain,
-                        augment=augment or None)
+                        augment=augment_of(item))
 
 
 def generate_catalogue(catalogue: str = "train", *, seed: int = 0, counts: dict[str, int] | None = None,
