@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from mlx_distill.bench.slices import SLICES, slice_cases
+from mlx_distill.bench.slices import FIRST_DOMAINS, GROWTH_SEED, HELDOUT_SEED, SLICES, slice_cases
 from mlx_distill.bench.suites import builtin_dir, load_suite
 from mlx_distill.catalogue import KINDS, check_disjoint, generate, items, load_catalogue
 from mlx_distill.data.catalogue import generate_catalogue
@@ -98,16 +98,57 @@ def test_committed_unseen_tool_suites_equal_a_fresh_generation():
 def test_unseen_tool_suites_load_and_are_balanced_between_call_and_no_call():
     s = load_suite("unseen_tools")
     counts = Counter(c.label for c in s.cases)
-    assert counts["tool"] == counts["direct"] + counts["refuse"] > 0
+    assert counts["tool"] == counts["direct"] + counts["refuse"] + counts["clarify"] >= 200
+    assert min(counts[label] for label in ("direct", "refuse", "clarify")) >= 40  # all four classes
+    assert len({c.id for c in s.cases}) == len(s.cases)
     assert all(c.scoring == "catalogue" and c.functions for c in s.cases)
     for c in s.cases:
         offered = {f["function"]["name"] for f in c.functions}
         assert offered <= HELDOUT.tool_names()
         if c.label == "tool":
             assert c.answer["target_tool"] in offered
+        if c.category == "missing_tool":
+            assert c.answer["absent_tool"] not in offered
     assert {c.label for c in load_suite("clarify").cases} == {"clarify"}
     refuse = load_suite("refuse").cases
     assert refuse and all(c.answer["absent_tool"] not in {f["function"]["name"] for f in c.functions} for c in refuse)
+
+
+def test_the_grown_suite_keeps_its_first_draw_and_repeats_no_question_of_the_other_suites():
+    cases = load_suite("unseen_tools").cases
+    first_tools = {t.name for d in HELDOUT.domains[:FIRST_DOMAINS] for t in d.tools}
+    first = [c for c in cases if int(c.id.rsplit("-", 1)[1]) <= SLICES["unseen_tools"].get(c.category, 0)]
+    assert [c.id for c in first] == [c.id for c in cases[:40]] and len(first) == 40
+    assert all({f["function"]["name"] for f in c.functions} <= first_tools for c in first)
+    assert {f["function"]["name"] for c in cases for f in c.functions} - first_tools  # grown by new domains
+    others = {c.question for name in ("clarify", "refuse") for c in load_suite(name).cases}
+    assert not others & {c.question for c in cases[40:]}
+
+
+def test_a_question_shared_by_the_catalogues_is_caught(tmp_path):
+    domain = HELDOUT.domains[0].model_dump(mode="json", exclude_defaults=False)
+    domain["near_misses"] = [{"question": TRAIN.domains[0].near_misses[0].question, "reply": "An answer."}]
+    for tool in domain["tools"]:  # renamed, so only the question is shared
+        tool["name"] += "_x"
+        tool["parameters"] = {f"{k}_x": v for k, v in tool["parameters"].items()}
+        tool["asks"] = [q.replace("}", "_x}") for q in tool["asks"]]
+    leak = tmp_path / "leak.yaml"
+    leak.write_text(json.dumps([domain]), encoding="utf-8")
+    with pytest.raises(InputError, match="question in both catalogues"):
+        check_disjoint(TRAIN, load_catalogue(str(leak)))
+
+
+def test_suite_seeds_are_not_training_seeds_and_no_suite_question_is_a_training_question():
+    from mlx_distill.data.config import load_config
+
+    configs = sorted(Path(__file__).resolve().parents[1].glob("configs/data*.yaml"))
+    seeds = {load_config(p).seed for p in configs} | {
+        s.seed for p in configs for s in load_config(p).sources if s.seed is not None
+    }
+    assert configs and not seeds & {HELDOUT_SEED, GROWTH_SEED}
+    train_questions = {r.user_text() for r in generate_catalogue(seed=0, counts={k: 40 for k in KINDS})}
+    suite_questions = {c.question for name in SLICES for c in load_suite(name).cases}
+    assert not train_questions & suite_questions
 
 
 def test_catalogue_records_are_valid_paired_and_never_offer_held_out_tools():

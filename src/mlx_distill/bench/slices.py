@@ -10,6 +10,11 @@ catalogue, whose tool and parameter names no training record may use (the valida
 - `clarify`: the fitting tool is offered but a required argument is missing (ask for it);
 - `refuse`: the question needs a tool that is not offered, though its domain's others are.
 
+`unseen_tools` is large enough to measure the call-or-not decision (at least 200 cases a side,
+all four When2Call classes): its first 40 cases are its first draw, from the catalogue's first ten
+domains, so their ids and contents stay what earlier results refer to; the rest (`GROWTH`) come
+from the whole catalogue with another seed and never repeat a question of any suite.
+
 The files are generated, committed and checked: `python -m mlx_distill.bench.slices data/bench`
 rewrites them, and a test proves the committed files equal a fresh generation.
 """
@@ -21,15 +26,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..catalogue import Item, items, load_catalogue
+from ..catalogue import Catalogue, Item, items, load_catalogue
 from ..io import write_jsonl
 
 HELDOUT_SEED = 1000  # training draws from the `train` catalogue; any seed there is disjoint by name
+GROWTH_SEED = 1001
+FIRST_DOMAINS = 10  # the held-out catalogue's domains when the suites were first drawn
 
 SLICES: dict[str, dict[str, int]] = {
     "unseen_tools": {"call": 20, "near_miss": 10, "out_of_reach": 10},
     "clarify": {"clarify": 10},
     "refuse": {"missing_tool": 10},
+}
+# drawn after SLICES, from the whole catalogue: call 200 vs no call 200 in all
+GROWTH: dict[str, dict[str, int]] = {
+    "unseen_tools": {"call": 180, "near_miss": 40, "out_of_reach": 25, "missing_tool": 70, "clarify": 45},
 }
 
 
@@ -54,9 +65,24 @@ def case_of(item: Item, suite: str) -> dict[str, Any]:
     }
 
 
-def slice_cases(name: str, *, seed: int = HELDOUT_SEED) -> list[dict[str, Any]]:
+def _prefix(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _first_items(name: str, cat: Catalogue) -> list[Item]:
+    first = Catalogue(cat.name, cat.domains[:FIRST_DOMAINS], cat.source)
+    return items(first, SLICES[name], seed=HELDOUT_SEED, prefix=_prefix(name))
+
+
+def slice_cases(name: str) -> list[dict[str, Any]]:
+    """The suite `name`: its first draw, then its growth (no question another suite asks)."""
     cat = load_catalogue("heldout")
-    return [case_of(it, name) for it in items(cat, SLICES[name], seed=seed, prefix=name.replace("_", "-"))]
+    drawn = _first_items(name, cat)
+    if name in GROWTH:
+        asked = frozenset(it.question for other in SLICES for it in _first_items(other, cat))
+        start = {kind: SLICES[name].get(kind, 0) + 1 for kind in GROWTH[name]}
+        drawn += items(cat, GROWTH[name], seed=GROWTH_SEED, prefix=_prefix(name), exclude=asked, first=start)
+    return [case_of(it, name) for it in drawn]
 
 
 def write_slices(out_dir: str | os.PathLike) -> list[Path]:

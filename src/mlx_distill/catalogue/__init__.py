@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..config import read_yaml, validation_errors
+from ..data.common import question_tokens
 from ..io import InputError
 from ..schema import ToolCall
 
@@ -70,6 +71,7 @@ class Tool(_Strict):
     parameters: dict[str, Param]
     asks: list[str] = Field(min_length=2)  # questions it answers; {param} placeholders
     vague: list[Reply] = Field(min_length=1)  # the need with a required argument missing -> ask for it
+    partial: list[Reply] = Field(default_factory=list)  # like vague, with {param} placeholders for what is given
     result: dict[str, Any]  # what the tool returns: {param}, {int:A:B}, {num:A:B}, {pick:a|b|c} fill in
     answer: str = Field(min_length=1)  # the final answer from the result's fields and the arguments
 
@@ -88,6 +90,14 @@ class Tool(_Strict):
         for v in self.vague:
             if _fields(v.question) or _fields(v.reply):
                 raise ValueError(f"tool {self.name}: a vague question takes no placeholders: {v.question!r}")
+        for v in self.partial:
+            given = _fields(v.question)
+            if unknown := sorted(set(given) - set(self.parameters)):
+                raise ValueError(f"tool {self.name}: partial {v.question!r} uses unknown placeholder(s) {unknown}")
+            if not [p for p in required if p not in given]:
+                raise ValueError(f"tool {self.name}: partial {v.question!r} gives every required parameter")
+            if extra := sorted(set(_fields(v.reply)) - set(given)):
+                raise ValueError(f"tool {self.name}: partial reply {v.reply!r} uses {extra}, not in its question")
         return self
 
     def schema(self) -> dict[str, Any]:  # type: ignore[override]  # shadows pydantic's deprecated v1 classmethod `schema`
@@ -132,6 +142,13 @@ class Catalogue:
     def parameter_names(self) -> set[str]:
         return {p for t in self.tools for p in t.parameters}
 
+    def questions(self) -> list[str]:
+        """Every question text the catalogue can ask (templates with their placeholders dropped)."""
+        asks = [re.sub(r"\{[^}]*\}", " ", q) for t in self.tools for q in t.asks]
+        vague = [re.sub(r"\{[^}]*\}", " ", v.question) for t in self.tools for v in t.vague + t.partial]
+        replies = [r.question for d in self.domains for r in d.near_misses + d.out_of_reach]
+        return asks + vague + replies
+
 
 def _fields(text: str) -> list[str]:
     """Placeholder names in order of appearance (a list, not a set: draws must not depend on the
@@ -165,14 +182,21 @@ def load_catalogue(name_or_path: str) -> Catalogue:
     return cat
 
 
-def check_disjoint(train: Catalogue | None = None, heldout: Catalogue | None = None) -> None:
-    """Held-out tools must be unseen: no tool name and no parameter name in common with training."""
+def check_disjoint(train: Catalogue | None = None, heldout: Catalogue | None = None, *, threshold: float = 0.8) -> None:
+    """Held-out tools must be unseen: no tool name, no parameter name and no question (word-set
+    Jaccard similarity >= `threshold`, as the validator's bench-overlap rule) in common with training."""
     train = train or load_catalogue("train")
     heldout = heldout or load_catalogue("heldout")
     if shared := sorted(train.tool_names() & heldout.tool_names()):
         raise InputError(f"tool name(s) in both catalogues: {shared}", rule="catalogue-leak")
     if shared := sorted(train.parameter_names() & heldout.parameter_names()):
         raise InputError(f"parameter name(s) in both catalogues: {shared}", rule="catalogue-leak")
+    held = [(q, question_tokens(q)) for q in heldout.questions()]
+    for q in train.questions():
+        words = question_tokens(q)
+        for other, other_words in held:
+            if words and len(words & other_words) / len(words | other_words) >= threshold:
+                raise InputError(f"question in both catalogues: {q!r} ~ {other!r}", rule="catalogue-leak")
 
 
 # -- items ------------------------------------------------------------------------------------------
@@ -254,17 +278,19 @@ def generate(cat: Catalogue, kind: str, rng: random.Random, *, id: str, max_tool
         )
     if kind == "missing_tool":
         return without_fitting_tool(cat, generate(cat, "call", rng, id=id, max_tools=max_tools), rng, id=id)
-    if kind == "clarify":
-        v = rng.choice(tool.vague)
+    if kind == "clarify":  # a vague need, or a partial one with the arguments it does give filled in
+        v = rng.choice(tool.vague + tool.partial)
+        given = {p: rng.choice(tool.parameters[p].values) for p in _fields(v.question)}
+        missing = [p for p, spec in tool.parameters.items() if spec.required and p not in given]
         return Item(
             id,
             kind,
             label,
             domain.domain,
-            v.question,
+            v.question.format_map(given),
             _offered(cat, rng, [tool], set(), size),
-            reply=v.reply,
-            extra={"target_tool": tool.name},
+            reply=v.reply.format_map(given),
+            extra={"target_tool": tool.name, "missing": missing},
         )
     pick = rng.choice(domain.near_misses if kind in ("near_miss", "unrelated") else domain.out_of_reach)
     if kind == "unrelated":
@@ -295,18 +321,29 @@ def without_fitting_tool(cat: Catalogue, item: Item, rng: random.Random, *, id: 
     )
 
 
-def items(cat: Catalogue, counts: dict[str, int], *, seed: int, prefix: str, max_tools: int = 10) -> list[Item]:
+def items(
+    cat: Catalogue,
+    counts: dict[str, int],
+    *,
+    seed: int,
+    prefix: str,
+    max_tools: int = 10,
+    exclude: frozenset[str] = frozenset(),
+    first: dict[str, int] | None = None,
+) -> list[Item]:
     """`counts[kind]` items of each kind, deterministic in (catalogue, seed); no question repeats
-    within a kind while the catalogue has unused ones."""
+    within a kind while the catalogue has unused ones, and none is in `exclude` (questions another
+    suite already asks). Ids count from `first[kind]` (default 1)."""
     out: list[Item] = []
     for kind, n in counts.items():
         rng = random.Random(f"mlx-distill-catalogue:{cat.name}:{seed}:{kind}")
         seen: set[str] = set()
+        start = (first or {}).get(kind, 1)
         tries = 0
-        while sum(1 for i in out if i.kind == kind) < n and tries < 50 * (n + 1):
+        while len(seen) < n and tries < 50 * (n + 1):
             tries += 1
-            it = generate(cat, kind, rng, id=f"{prefix}-{kind}-{len(seen) + 1:03d}", max_tools=max_tools)
-            if it.question in seen:
+            it = generate(cat, kind, rng, id=f"{prefix}-{kind}-{start + len(seen):03d}", max_tools=max_tools)
+            if it.question in seen or it.question in exclude:
                 continue
             seen.add(it.question)
             out.append(it)

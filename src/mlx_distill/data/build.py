@@ -92,9 +92,12 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
         from .catalogue import generate_catalogue
 
         recs = generate_catalogue(spec.catalogue, seed=seed, counts=spec.counts, pairs=spec.pairs,
-                                  max_tools=spec.max_tools)
+                                  max_tools=spec.max_tools, irrelevance=spec.irrelevance, mask=spec.mask)
         items = [Located(r, tag, i + 1) for i, r in enumerate(recs)]
         info["catalogue"] = spec.catalogue
+        augmented = Counter(a for r in recs for a in (getattr(r.meta, "augment", None) or "").split("+") if a)
+        if augmented:
+            info["augment"] = dict(sorted(augmented.items()))
     else:  # records
         items, findings, _files = load_located(paths)
         if findings:

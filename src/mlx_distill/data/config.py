@@ -19,7 +19,8 @@ class _Strict(BaseModel):
 class SourceSpec(_Strict):
     """One generator. `type`: hand_authored (paths of YAML/JSONL), domain (repositories to mine),
     direct (Markdown/Python to mine), convert (a file in a public format), records (JSONL records as is),
-    catalogue (questions over generated tool sets: `catalogue`, `counts` per kind, `pairs`, `max_tools`),
+    catalogue (questions over generated tool sets: `catalogue`, `counts` per kind, `pairs`, `max_tools`,
+    `irrelevance`, `mask`),
     teacher (the accepted records of `mlx-distill collect` stores)."""
     type: Literal["hand_authored", "domain", "direct", "convert", "records", "catalogue", "teacher"]
     name: Optional[str] = None  # how the source is named in the manifest (default: type)
@@ -36,6 +37,8 @@ class SourceSpec(_Strict):
     counts: Optional[dict[str, int]] = None  # catalogue: items per kind (default: data.catalogue.DEFAULT_COUNTS)
     pairs: float = Field(default=0.5, ge=0, le=1)  # catalogue: share of call items also given without their tool
     max_tools: int = Field(default=10, ge=1, le=64)  # catalogue: most tools offered in one record
+    irrelevance: float = Field(default=0.0, ge=0, lt=1)  # catalogue: share of records offering only unrelated tools
+    mask: float = Field(default=0.0, ge=0, le=1)  # catalogue: share of records with tool/parameter names masked
     enabled: bool = True
 
     @model_validator(mode="after")
