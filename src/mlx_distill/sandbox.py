@@ -111,10 +111,12 @@ def _bwrap_mode(bwrap: str) -> tuple[str, ...] | None:
     """The user-namespace arguments this bwrap accepts, or None when it cannot sandbox here: tried once,
     rather than trusting its presence. Root must get a user namespace; a user whose bwrap is setuid on a
     kernel without unprivileged user namespaces runs without one (still no capabilities: bwrap drops
-    them for a non-root caller)."""
-    modes = [USERNS_ARGV] if os.getuid() == 0 else [USERNS_ARGV, ()]
+    them for a non-root caller). `--disable-userns` is left out only by a bwrap older than 0.8."""
+    without_nesting_guard = tuple(a for a in USERNS_ARGV if a != "--disable-userns")  # bwrap before 0.8
+    modes = [USERNS_ARGV, without_nesting_guard] + ([] if os.getuid() == 0 else [()])
     for mode in modes:
-        argv = [bwrap, "--ro-bind", "/", "/", "--unshare-all", *mode, "--cap-drop", "ALL", "--die-with-parent", "true"]
+        argv = [bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--remount-ro", "/proc", "--unshare-all", *mode]
+        argv += ["--cap-drop", "ALL", "--die-with-parent", "true"]
         try:
             if subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10).returncode == 0:
                 return mode
