@@ -126,26 +126,38 @@ class Root:
             raise
 
     def walk(self, found: Found, skip_dirs: frozenset[str]) -> list[str]:
-        """The files under a directory (or the file itself) as paths from the root, sorted: regular
-        files and symlinks (the caller resolves those), neither hidden entries nor what is under
-        `skip_dirs`. Directories are opened with O_NOFOLLOW, so a swapped-in link is never walked."""
-        if found.name is not None:
-            try:
-                st = os.stat(found.name, dir_fd=found.dir_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                return []
+        """The regular files under a directory (or the file itself) as paths from the root, sorted,
+        skipping hidden entries, what is under `skip_dirs`, and symlinks that do not lead to a regular
+        file inside the root (a link inside is listed under its own name; linked directories are not
+        walked). Directories are opened with O_NOFOLLOW, so a swapped-in link is never walked."""
+        if found.name is not None:  # FileNotFoundError when it does not exist
+            st = os.stat(found.name, dir_fd=found.dir_fd, follow_symlinks=False)
             if not stat.S_ISDIR(st.st_mode):
-                return [found.rel]
-        out: list[str] = []
+                return [found.rel] if stat.S_ISREG(st.st_mode) else []
+        files: list[str] = []
+        links: list[str] = []
         fd = self.open(found, _DIR_FLAGS)
         try:
-            _walk(fd, "" if found.rel == "." else found.rel + "/", out, skip_dirs, MAX_WALK_DEPTH)
+            _walk(fd, "" if found.rel == "." else found.rel + "/", files, links, skip_dirs, MAX_WALK_DEPTH)
         finally:
             os.close(fd)
-        return sorted(out)
+        return sorted(files + [rel for rel in links if self._leads_to_regular(rel)])
+
+    def _leads_to_regular(self, rel: str) -> bool:
+        try:
+            found = self.locate(rel)
+        except (OSError, ToolError):
+            return False
+        try:
+            st = os.stat(found.name or ".", dir_fd=found.dir_fd, follow_symlinks=False)
+            return stat.S_ISREG(st.st_mode)
+        except OSError:
+            return False
+        finally:
+            os.close(found.dir_fd)
 
 
-def _walk(dir_fd: int, prefix: str, out: list[str], skip_dirs: frozenset[str], depth: int) -> None:
+def _walk(dir_fd: int, prefix: str, files: list[str], links: list[str], skip_dirs: frozenset[str], depth: int) -> None:
     with os.scandir(dir_fd) as it:
         entries = list(it)
     for e in entries:
@@ -159,11 +171,13 @@ def _walk(dir_fd: int, prefix: str, out: list[str], skip_dirs: frozenset[str], d
             except OSError:  # gone, or swapped for a link, since it was listed
                 continue
             try:
-                _walk(sub, f"{prefix}{e.name}/", out, skip_dirs, depth - 1)
+                _walk(sub, f"{prefix}{e.name}/", files, links, skip_dirs, depth - 1)
             finally:
                 os.close(sub)
-        elif e.is_file(follow_symlinks=False) or e.is_symlink():
-            out.append(prefix + e.name)
+        elif e.is_file(follow_symlinks=False):
+            files.append(prefix + e.name)
+        elif e.is_symlink():
+            links.append(prefix + e.name)
 
 
 def _readlink(name: str, dir_fd: int) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 import regex
 
 from .. import sandbox
-from .beneath import Found, Root, write_atomic
+from .beneath import Root, write_atomic
 from .command import DEFAULT_ALLOWED_COMMANDS, run_sandboxed
 from .patterns import bounded_compile
 from .results import (
@@ -149,12 +149,6 @@ class Workspace:
     def _open_root(self) -> Root:
         return Root(self._root, (self._given,))
 
-    def _files(self, root: Root, found: Found) -> list[str]:
-        """The files under what `found` names, as paths from the root, sorted, skipping hidden entries,
-        SKIPPED_DIRS, and symlinks that do not lead to a regular file inside the workspace (a link
-        inside is listed under its own name)."""
-        return [rel for rel in root.walk(found, SKIPPED_DIRS) if _is_regular_inside(root, rel)]
-
     def _capped(self, result: ToolResult) -> ToolResult:
         text = result.text
         if len(text) <= self.max_output_chars:
@@ -250,14 +244,12 @@ class Workspace:
         """The files grep and list_files look at under `path`, or ToolError when it does not exist."""
         try:
             found = root.locate(path)
+            try:
+                return root.walk(found, SKIPPED_DIRS)
+            finally:
+                os.close(found.dir_fd)
         except FileNotFoundError:
             raise ToolError(f"path '{path}' does not exist") from None
-        try:
-            if found.name is not None and not _exists(found):
-                raise ToolError(f"path '{path}' does not exist")
-            return self._files(root, found)
-        finally:
-            os.close(found.dir_fd)
 
     @_tool
     def run_command(self, command: str) -> CommandOutput:
@@ -270,29 +262,6 @@ class Workspace:
             limits=self.limits,
             unsandboxed=self.dangerously_unsandboxed,
         )
-
-
-def _exists(found: Found) -> bool:
-    try:
-        os.stat(found.name or ".", dir_fd=found.dir_fd, follow_symlinks=False)
-        return True
-    except FileNotFoundError:
-        return False
-
-
-def _is_regular_inside(root: Root, rel: str) -> bool:
-    """Whether `rel` leads (through links inside the workspace only) to a regular file."""
-    try:
-        found = root.locate(rel)
-    except (OSError, ToolError):
-        return False
-    try:
-        st = os.stat(found.name or ".", dir_fd=found.dir_fd, follow_symlinks=False)
-        return stat.S_ISREG(st.st_mode)
-    except OSError:
-        return False
-    finally:
-        os.close(found.dir_fd)
 
 
 def _read_regular(root: Root, path: str, *, missing: str) -> bytes:
