@@ -175,7 +175,8 @@ def _under(path: Path, dirs: list[Path]) -> bool:
 def _host_sockets(covered: list[Path]) -> list[str]:
     """The host's listening UNIX sockets with a path outside `covered` (the private directories and the
     workspace), from /proc/net/unix: connecting needs no write access to their filesystem, so a
-    read-only bind does not stop it. Abstract sockets are out of reach anyway (own network namespace)."""
+    read-only bind does not stop it. Abstract sockets are out of reach anyway (own network namespace);
+    one bound by a relative path cannot be found (the kernel lists the path as the binder gave it)."""
     try:
         with open("/proc/net/unix", encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()[1:]
@@ -186,7 +187,7 @@ def _host_sockets(covered: list[Path]) -> list[str]:
         fields = line.split(None, 7)
         if len(fields) < 8 or not fields[7].startswith("/"):
             continue
-        path = Path(fields[7])
+        path = Path(os.path.realpath(fields[7]))  # as bwrap must find it: /var/run/x is /run/x
         if _under(path, covered):
             continue
         try:
