@@ -293,7 +293,7 @@ def host(monkeypatch):
     write and connect there but for the sandbox."""
     base = REPO / ".pytest_cache"
     base.mkdir(exist_ok=True)
-    top = Path(tempfile.mkdtemp(prefix="sandbox-probe-", dir=base))
+    top = Path(tempfile.mkdtemp(prefix="sbx-", dir=base))
     home, outside, ws = top / "home", top / "outside", top / "ws"
     for d in (home, outside, ws, top / "aws-real"):
         d.mkdir()
