@@ -4,9 +4,12 @@ must fail, plus the environment, limits and timeouts around every command (sandb
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -219,3 +222,177 @@ def test_the_macos_profile_only_allows_writes_under_the_workspace():
     assert "(deny network*)" in profile and "(deny file-write*)" in profile
     assert '(allow file-write* (subpath (param "WORKSPACE")))' in profile
     assert "subpath (param" not in sandbox.sandbox_exec_argv(["/bin/echo"], Path("/w"), writable=False)[2]
+
+
+# -- started as root or as a user: no capabilities, no remount, no sysctl, no host sockets ---------
+
+REPO = Path(__file__).resolve().parents[1]
+NOBODY = 65534
+SECRET = "aws_secret_access_key = FAKE-must-stay-hidden"
+PROBE = r"""
+import ctypes, json, os, socket, stat, sys
+
+home, outside, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def attempt(f):
+    try:
+        return "ok: " + str(f())
+    except OSError as e:
+        return e.strerror or type(e).__name__
+
+
+def remount():  # mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL): make the read-only root writable
+    if libc.mount(None, b"/", None, 32 | 4096, None) != 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+
+
+def unshare_user():
+    if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER: a nested namespace would give back capabilities
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        return f.write(text)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def connect(address):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(2)
+        s.connect(address)
+        return "connected"
+
+
+found = {"cap_eff": [ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("CapEff")][0]}
+found["remount"] = attempt(remount)
+found["write_outside"] = attempt(lambda: write(os.path.join(outside, "planted.txt"), "pwned"))
+if mode == "all":  # never in the control, where it would work
+    found["drop_caches"] = attempt(lambda: write("/proc/sys/vm/drop_caches", "1"))
+found["mknod"] = attempt(lambda: os.mknod("probe-null", stat.S_IFCHR | 0o600, os.makedev(1, 3)))
+found["unshare_user"] = attempt(unshare_user)
+found["secret_via_link"] = attempt(lambda: read(os.path.join(home, ".aws", "credentials")))
+found["secret_via_target"] = attempt(lambda: read(os.path.join(os.path.dirname(home), "aws-real", "credentials")))
+found["home_socket"] = attempt(lambda: connect(os.path.join(home, "agent.sock")))
+found["abstract_socket"] = attempt(lambda: connect("\0" + sys.argv[4]))
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture()
+def host(monkeypatch):
+    """A home directory with a symlinked ~/.aws and a listening UNIX socket, a workspace, and a directory
+    outside it, all where the sandbox does not hide things by itself (the whole /tmp is private inside,
+    so probes there would pass for the wrong reason), owned by nobody so the unprivileged run could
+    write and connect there but for the sandbox."""
+    base = REPO / ".pytest_cache"
+    base.mkdir(exist_ok=True)
+    top = Path(tempfile.mkdtemp(prefix="sbx-", dir=base))
+    home, outside, ws = top / "home", top / "outside", top / "ws"
+    for d in (home, outside, ws, top / "aws-real"):
+        d.mkdir()
+    (top / "aws-real" / "credentials").write_text(SECRET + "\n")
+    (home / ".aws").symlink_to(top / "aws-real", target_is_directory=True)
+    (ws / "probe.py").write_text(PROBE)
+    for p in (top, *top.rglob("*")):
+        if not p.is_symlink():
+            p.chmod(0o755 if p.is_dir() else 0o644)
+            os.chown(p, NOBODY, NOBODY)
+    for d in (ws, outside):  # anyone may write there: what stops a write is then the sandbox alone
+        d.chmod(0o777)
+    monkeypatch.setenv("HOME", str(home))
+    abstract = f"mlx-distill-probe-{os.getpid()}"  # bound as "\0" + this
+    servers = []
+    for address in (str(home / "agent.sock"), "\0" + abstract):
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(address)
+        s.listen(8)
+        servers.append(s)
+    os.chmod(home / "agent.sock", 0o777)
+    yield {"home": home, "outside": outside, "ws": ws, "abstract": abstract, "servers": servers}
+    for s in servers:
+        s.close()
+    shutil.rmtree(top)
+
+
+def _probe_argv(host, python: str, mode: str = "all") -> list[str]:
+    return [python, "probe.py", str(host["home"]), str(host["outside"]), mode, host["abstract"]]
+
+
+def _assert_contained(found: dict, host) -> None:
+    assert int(found["cap_eff"], 16) == 0
+    assert found["remount"] == "Operation not permitted"
+    assert found["write_outside"] == "Read-only file system"
+    assert found["drop_caches"] in ("Read-only file system", "Permission denied")
+    assert found["mknod"] == "Operation not permitted"
+    assert not found["unshare_user"].startswith("ok")
+    assert SECRET not in found["secret_via_link"] + found["secret_via_target"]
+    assert found["home_socket"] == "Connection refused"
+    assert found["abstract_socket"] == "Connection refused"
+    assert list(host["outside"].iterdir()) == []
+    for server in host["servers"]:  # nothing ever reached our listeners
+        server.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            server.accept()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the root probes need the suite to run as root (as CI does)")
+def test_started_as_root_a_command_has_no_capability_mount_sysctl_device_secret_or_host_socket(host):
+    done = sandbox.run(_probe_argv(host, sys.executable), host["ws"], timeout_s=30)
+    assert done.returncode == 0, done.output
+    _assert_contained(json.loads(done.output), host)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the control runs bwrap as root (as CI does)")
+def test_the_root_probes_are_real_under_a_bare_bwrap(host):
+    """The control: bubblewrap as root without a user namespace keeps its capabilities, so the probe
+    remounts / read-write and writes outside; the home socket and the secret are in reach."""
+    bare = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    bare += ["--bind", str(host["ws"]), str(host["ws"]), "--unshare-all", "--die-with-parent"]
+    bare += ["--chdir", str(host["ws"]), "--"]
+    out = subprocess.run([*bare, *_probe_argv(host, sys.executable, "control")], capture_output=True, timeout=60)
+    found = json.loads(out.stdout)
+    assert int(found["cap_eff"], 16) != 0
+    assert found["remount"] == "ok: None" and found["write_outside"] == "ok: 5"
+    assert (host["outside"] / "planted.txt").read_text() == "pwned"
+    assert SECRET in found["secret_via_link"] and found["home_socket"] == "ok: connected"
+
+
+UNPRIVILEGED_RUNNER = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("sandbox", sys.argv[1])
+sandbox = importlib.util.module_from_spec(spec)
+sys.modules["sandbox"] = sandbox
+spec.loader.exec_module(sandbox)
+done = sandbox.run(sys.argv[3:], sys.argv[2], timeout_s=30)
+sys.stdout.buffer.write(done.output)
+"""
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="dropping to an unprivileged uid needs root")
+def test_started_as_an_unprivileged_user_the_same_probes_fail(host):
+    """sandbox.py alone (it needs only the standard library) under the system Python, which nobody may
+    run (this venv's lives in root's home)."""
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        pytest.skip("no /usr/bin/python3 for the unprivileged user to run")
+    out = subprocess.run(
+        [python, "-c", UNPRIVILEGED_RUNNER, str(REPO / "src/mlx_distill/sandbox.py"), str(host["ws"])]
+        + _probe_argv(host, python),
+        capture_output=True,
+        timeout=60,
+        cwd=host["ws"],
+        env={"HOME": str(host["home"]), "PATH": os.environ["PATH"]},
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+    )
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    _assert_contained(found, host)

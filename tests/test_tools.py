@@ -242,6 +242,28 @@ def test_symlinks_that_stay_inside_are_followed(ws):
 # -- run_command ---------------------------------------------------------------------------
 
 
+def test_links_are_resolved_beneath_the_root_relative_targets_and_loops_included(ws):
+    (ws.root / "up").symlink_to("../secret.txt")  # climbs out with ..
+    (ws.root / "src" / "back").symlink_to("../README.md")  # climbs, but stays inside
+    (ws.root / "src" / "pkg" / "abs").symlink_to(ws.root / "src")  # absolute, inside
+    (ws.root / "loop1").symlink_to("loop2")
+    (ws.root / "loop2").symlink_to("loop1")
+    assert ws.call("read_file", {"path": "up"}) == "Error: path 'up' is outside the workspace"
+    assert ws.call("read_file", {"path": "src/back"}) == "# Demo\nuses svcs\n"
+    assert ws.call("read_file", {"path": "src/pkg/abs/back"}) == "# Demo\nuses svcs\n"
+    assert (
+        ws.call("write_file", {"path": "src/pkg/abs/new.txt", "content": "x"}) == "Created src/new.txt (1 characters)"
+    )
+    assert ws.call("read_file", {"path": "loop1"}) == "Error: path 'loop1' has more than 40 levels of symlinks"
+    assert ws.call("list_files", {"path": "src"}).splitlines() == [
+        "src/app.py",
+        "src/back",
+        "src/new.txt",
+        "src/pkg/util.py",
+    ]
+    assert (ws.root.parent / "secret.txt").read_text() == "TOP SECRET\n"
+
+
 def test_run_command_runs_allowed_programs_in_the_root(ws):
     assert ws.call("run_command", {"command": "pwd"}) == f"exit code 0\n{ws.root}\n"
     assert ws.call("run_command", {"command": "echo 'two words'"}) == "exit code 0\ntwo words\n"
@@ -462,6 +484,26 @@ def test_grep_reports_a_catastrophic_pattern_as_too_slow_instead_of_hanging(ws, 
     assert ws.call("grep", {"pattern": "^a+b$"}).startswith("long.txt:1:aaa")
 
 
+def test_grep_refuses_a_pattern_that_would_compile_huge_before_compiling_it(ws):
+    """`a{1000000000}` (15 characters) used to grow past 22 GB while compiling; the size budget refuses
+    it, and nested counts multiply, before anything is compiled."""
+    (ws.root / "dates.txt").write_text("released 2024-05-17\n")
+    start = time.monotonic()
+    for pattern, size in (
+        ("a{1000000000}", "1,000,000,000"),
+        ("(ab{1000}){1000}", "1,001,000"),
+        ("x{,200000}", "200,000"),
+    ):
+        out = ws.call("grep", {"pattern": pattern})
+        assert out == (
+            f"Error: pattern too large: {pattern!r} would compile to about {size} repeated items "
+            "(at most 100,000); use a smaller repetition count such as {1,100} or +"
+        )
+    assert time.monotonic() - start < 1
+    assert ws.call("grep", {"pattern": r"\d{4}-\d{2}-\d{2}", "glob": "*.txt"}) == "dates.txt:1:released 2024-05-17"
+    assert ws.call("grep", {"pattern": r"[{]\w{1,64}[}]|\p{Lu}{2}"}) == "No matches."  # braces that are not counts
+
+
 def test_special_files_are_refused_without_blocking(ws):
     os.mkfifo(ws.root / "pipe")
     start = time.monotonic()
@@ -511,3 +553,63 @@ def test_oversized_and_deeply_nested_arguments_get_one_line_errors(ws):
     out = ws.call("read_file", {"path": json.loads("[" * 500 + "]" * 500)})
     assert out == "Error: invalid arguments for read_file: 'path' must be string"
     assert ws.call("grep", {"pattern": "(" * 1000}).startswith("Error: invalid regular expression")
+
+
+# -- races: a directory swapped for a symlink while the tools run ---------------------------------
+
+
+FLIPPER = """
+import ctypes, os, shutil, sys, time
+d, spare, outside, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+os.symlink(outside, spare)
+try:  # Linux: renameat2(RENAME_EXCHANGE) swaps the directory and the link in one step, d never missing
+    renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    flip = lambda: renameat2(-100, d.encode(), -100, spare.encode(), 2) == 0 or sys.exit("renameat2 failed")
+except AttributeError:  # elsewhere: three renames through a third name
+    def flip():
+        os.rename(d, d + ".swap"); os.rename(spare, d); os.rename(d + ".swap", spare)
+flips, end = 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    flip()
+    flips += 1
+print(flips)
+"""
+
+
+def test_a_directory_flipped_with_a_symlink_to_outside_never_leaks_a_byte_or_a_file(ws):
+    """Another process swaps `d` between a directory and a symlink to an outside directory holding a
+    secret, as fast as it can for 4 s (both ways: what is a link one moment is the directory the next), while every file tool runs on paths through `d` in a loop (a
+    process, not a thread: the swaps must land between any two system calls of a tool)."""
+    outside = ws.root.parent / "outside"
+    outside.mkdir()
+    (outside / "f.txt").write_text("OUTSIDE SECRET\n")
+    (outside / "only-outside.txt").write_text("OUTSIDE SECRET\n")
+    d, spare = ws.root / "d", ws.root / "d-swap"
+    d.mkdir()
+    (d / "f.txt").write_text("inside\n")
+    seconds = 4.0
+    flipper = subprocess.Popen(
+        [sys.executable, "-c", FLIPPER, str(d), str(spare), str(outside), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    seen: dict[str, int] = {}
+    try:
+        while flipper.poll() is None:
+            outs = [
+                ws.call("read_file", {"path": "d/f.txt"}),
+                ws.call("write_file", {"path": "d/f.txt", "content": "inside\n"}),
+                ws.call("write_file", {"path": "d/new.txt", "content": "written\n"}),
+                ws.call("grep", {"pattern": "SECRET|inside", "path": "d"}),
+                ws.call("list_files", {"path": "d"}),
+                ws.call("list_files", {}),
+            ]
+            for out in outs:
+                assert "OUTSIDE" not in out and "only-outside" not in out, out
+                kind = "outside" if "is outside the workspace" in out else out.split(" ")[0]
+                seen[kind] = seen.get(kind, 0) + 1
+    finally:
+        flips = int(flipper.communicate(timeout=seconds + 30)[0] or 0)
+    assert sorted(os.listdir(outside)) == ["f.txt", "only-outside.txt"]  # no write, no temp file
+    assert {(outside / n).read_text() for n in os.listdir(outside)} == {"OUTSIDE SECRET\n"}
+    assert flips > 100 and seen.get("inside\n", 0) > 0 and seen.get("outside", 0) > 0, (flips, seen)

@@ -4,9 +4,13 @@ The tools' allow-list decides which programs a model is offered; it cannot stop 
 `python -c`, or `git -c alias.x='!sh'` from reaching outside the workspace. The sandbox does:
 
 - Linux: bubblewrap. The whole filesystem read-only, the workspace the only writable bind (none when
-  the workspace is read-only), a private /tmp and /run, no network, new PID/IPC/UTS namespaces, a new
-  session, and `--die-with-parent`: when we kill bwrap at a timeout, every process inside (setsid and
-  double-forked daemons included) dies with its PID namespace.
+  the workspace is read-only), /proc read-only (sysctls), private /tmp, /run, /var/tmp and /dev, the
+  host's listening UNIX sockets and credential files hidden, no network, new user/PID/IPC/UTS
+  namespaces, no capabilities and no nested user namespaces, a new session, and `--die-with-parent`:
+  when we kill bwrap at a timeout, every process inside (setsid and double-forked daemons included)
+  dies with its PID namespace. Started as root, the command still runs as root's kernel uid (so it can
+  write the workspace root owns), but with no capability, read-only mounts it cannot remount, and
+  uid 65534 inside its user namespace.
 - macOS: `sandbox-exec` with `MACOS_PROFILE` (writes only under the workspace, no network).
 - Neither: `run` refuses with `SandboxUnavailable`, whose one line says how to enable one, unless the
   caller opted out (`Workspace(..., dangerously_unsandboxed=True)`, `--dangerously-unsandboxed`, or
@@ -24,6 +28,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -48,6 +53,11 @@ SECRET_HOME_ENTRIES = (
     ".anthropic",
     ".cache/huggingface/token",
 )
+# Readable by root's kernel uid, which a command started by root keeps (see `bwrap_argv`).
+SECRET_SYSTEM_PATHS = ("/etc/shadow", "/etc/gshadow")
+# Where daemons put their sockets and scratch files: each gets a private, empty tmpfs inside.
+PRIVATE_DIRS = ("/tmp", "/run", "/var/run", "/var/tmp")
+SANDBOX_UID = 65534  # who the command is inside its user namespace: nobody, never root
 
 MACOS_PROFILE = """(version 1)
 (allow default)
@@ -86,21 +96,33 @@ def opted_out() -> bool:
     return os.environ.get(OPT_OUT_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+USERNS_ARGV = (
+    "--unshare-user",
+    "--disable-userns",
+    "--uid",
+    str(SANDBOX_UID),
+    "--gid",
+    str(SANDBOX_UID),
+)
+
+
 @functools.lru_cache(maxsize=None)
-def _bwrap_works(bwrap: str) -> bool:
-    """bwrap needs user namespaces (or root): try it once rather than trust its presence."""
-    try:
-        return (
-            subprocess.run(
-                [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=10,
-            ).returncode
-            == 0
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+def _bwrap_mode(bwrap: str) -> tuple[str, ...] | None:
+    """The user-namespace arguments this bwrap accepts, or None when it cannot sandbox here: tried once,
+    rather than trusting its presence. Root must get a user namespace; a user whose bwrap is setuid on a
+    kernel without unprivileged user namespaces runs without one (still no capabilities: bwrap drops
+    them for a non-root caller). `--disable-userns` is left out only by a bwrap older than 0.8."""
+    without_nesting_guard = tuple(a for a in USERNS_ARGV if a != "--disable-userns")  # bwrap before 0.8
+    modes = [USERNS_ARGV, without_nesting_guard] + ([] if os.getuid() == 0 else [()])
+    for mode in modes:
+        argv = [bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--remount-ro", "/proc", "--unshare-all", *mode]
+        argv += ["--cap-drop", "ALL", "--die-with-parent", "true"]
+        try:
+            if subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10).returncode == 0:
+                return mode
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    return None
 
 
 def available() -> str | None:
@@ -108,7 +130,7 @@ def available() -> str | None:
     if sys.platform == "darwin":
         return "sandbox-exec" if shutil.which("sandbox-exec") else None
     bwrap = shutil.which("bwrap")
-    return "bwrap" if bwrap and _bwrap_works(bwrap) else None
+    return "bwrap" if bwrap and _bwrap_mode(bwrap) is not None else None
 
 
 def how_to_enable() -> str:
@@ -137,21 +159,71 @@ def sandbox_env(workspace: Path) -> dict[str, str]:
     return env
 
 
-def _hidden_secrets(workspace: Path) -> list[str]:
-    home = Path(os.path.expanduser("~"))
-    args: list[str] = []
-    for entry in SECRET_HOME_ENTRIES:
-        p = home / entry
-        if not p.exists() or p.is_symlink() or workspace == p or p in workspace.parents:
+def _hidden(path: str, workspace: Path) -> list[str]:
+    """bwrap arguments hiding `path` (a link: its target, which the link leads to), unless the
+    workspace is it or lies under it."""
+    real = Path(os.path.realpath(path))
+    if not real.exists() or workspace == real or real in workspace.parents:
+        return []
+    return ["--tmpfs", str(real)] if real.is_dir() else ["--ro-bind", "/dev/null", str(real)]
+
+
+def _under(path: Path, dirs: list[Path]) -> bool:
+    return any(path == d or d in path.parents for d in dirs)
+
+
+def _host_sockets(covered: list[Path]) -> list[str]:
+    """The host's listening UNIX sockets with a path outside `covered` (the private directories and the
+    workspace), from /proc/net/unix: connecting needs no write access to their filesystem, so a
+    read-only bind does not stop it. Abstract sockets are out of reach anyway (own network namespace);
+    one bound by a relative path cannot be found (the kernel lists the path as the binder gave it)."""
+    try:
+        with open("/proc/net/unix", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()[1:]
+    except OSError:
+        return []
+    found: set[str] = set()
+    for line in lines:
+        fields = line.split(None, 7)
+        if len(fields) < 8 or not fields[7].startswith("/"):
             continue
-        args += ["--tmpfs", str(p)] if p.is_dir() else ["--ro-bind", "/dev/null", str(p)]
+        path = Path(os.path.realpath(fields[7]))  # as bwrap must find it: /var/run/x is /run/x
+        if _under(path, covered):
+            continue
+        try:
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                found.add(str(path))
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def _private_and_hidden(workspace: Path) -> list[str]:
+    """Private scratch directories, then hidden credentials and host sockets: the mounts that keep a
+    read-only view of the host from handing out its secrets."""
+    args: list[str] = []
+    covered = [workspace]  # bound after these mounts, so a workspace under /tmp stays visible
+    for d in PRIVATE_DIRS:
+        real = Path(os.path.realpath(d))
+        if real.is_dir() and not _under(real, covered[1:]):
+            args += ["--tmpfs", str(real)]
+            covered.append(real)
+    home = os.path.expanduser("~")
+    for path in [*(os.path.join(home, e) for e in SECRET_HOME_ENTRIES), *SECRET_SYSTEM_PATHS]:
+        hide = _hidden(path, workspace)
+        if hide and not _under(Path(hide[-1]), covered):
+            args += hide
+            covered.append(Path(hide[-1]))
+    for sock in _host_sockets(covered):
+        args += ["--ro-bind", "/dev/null", sock]
     return args
 
 
 def bwrap_argv(argv: Sequence[str], workspace: Path, *, writable: bool, env: dict[str, str]) -> list[str]:
+    bwrap = shutil.which("bwrap") or "bwrap"
     ws = str(workspace)
     cmd = [
-        shutil.which("bwrap") or "bwrap",
+        bwrap,
         "--ro-bind",
         "/",
         "/",
@@ -159,15 +231,16 @@ def bwrap_argv(argv: Sequence[str], workspace: Path, *, writable: bool, env: dic
         "/dev",
         "--proc",
         "/proc",
-        "--tmpfs",
-        "/tmp",
-        "--tmpfs",
-        "/run",
-        *_hidden_secrets(workspace),
+        "--remount-ro",
+        "/proc",
+        *_private_and_hidden(workspace),
         "--bind" if writable else "--ro-bind",
         ws,
         ws,
         "--unshare-all",
+        *(_bwrap_mode(bwrap) or ()),
+        "--cap-drop",
+        "ALL",
         "--die-with-parent",
         "--new-session",
         "--clearenv",

@@ -13,6 +13,9 @@ exception that would end the conversation.
 - `results`: the result types, their renderings and `read_result`
 - `workspace`: `Workspace`, the file tools (read, write, grep, list) and the dispatch of a call
   (`workspace.GREP_BUDGET_S`, the grep time budget, is read there)
+- `beneath`: paths resolved and opened beneath the workspace root one component at a time (no
+  check-then-open race), and atomic writes through a directory descriptor
+- `patterns`: grep's size budget for a regular expression, checked before compiling it
 - `command`: run_command's allow-list and its run in the OS sandbox
 """
 

@@ -1,7 +1,7 @@
 """`Workspace`: the directory the agent works in, and the tools' implementations over it.
 
-Every path is checked to stay inside the root; every call answers with a `ToolResult` (results.py),
-never with an exception that would end the conversation.
+Every path is resolved and opened beneath the root in one step (beneath.py); every call answers with a
+`ToolResult` (results.py), never with an exception that would end the conversation.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import fnmatch
 import functools
 import json
 import os
-import re
 import stat
 import time
 from pathlib import Path
@@ -19,8 +18,9 @@ from typing import Any, Callable, Iterable
 import regex
 
 from .. import sandbox
-from ..io import atomic_write_text
+from .beneath import Root, write_atomic
 from .command import DEFAULT_ALLOWED_COMMANDS, run_sandboxed
+from .patterns import bounded_compile
 from .results import (
     CommandOutput,
     FileExcerpt,
@@ -69,7 +69,9 @@ def _is_binary(data: bytes) -> bool:
 class Workspace:
     """A directory the agent may read, search, write and run allow-listed commands in.
 
-    Every path is resolved (symlinks included) and must stay under the resolved root.
+    Every path is resolved and opened beneath the root one component at a time, never following a
+    symlink by name: links that stay inside are followed, a link that leads outside is refused, also
+    when it is swapped in while a tool runs (beneath.py).
     Commands are split with shlex, never run through a shell, and must be allow-listed; since
     allow-listed programs (python, find, git) can reach outside the root by themselves, they run
     in an OS sandbox (sandbox.py) that only lets them write in the root, with no network and no
@@ -88,6 +90,7 @@ class Workspace:
         dangerously_unsandboxed: bool = False,
     ):
         self._root = Path(os.path.realpath(root))
+        self._given = os.path.abspath(root)  # absolute paths may spell the root as it was given
         if not self._root.is_dir():
             raise NotADirectoryError(f"workspace root {str(root)!r} is not a directory")
         if max_output_chars < 1:
@@ -143,38 +146,8 @@ class Workspace:
 
     # -- paths ----------------------------------------------------------------------------
 
-    def _resolve(self, path: str) -> Path:
-        """The real path of `path` (relative to root, or absolute), refused when outside root."""
-        if "\0" in path:
-            raise ToolError(f"path {path!r} contains a NUL character")
-        real = os.path.realpath(os.path.join(self._root, path))  # an absolute `path` replaces root
-        if not self._contains(real):
-            raise ToolError(f"path '{path}' is outside the workspace")
-        return Path(real)
-
-    def _rel(self, real: Path) -> str:
-        rel = real.relative_to(self._root).as_posix()
-        return rel if rel else "."
-
-    def _contains(self, real: str) -> bool:
-        """Whether an already resolved path is the root or under it."""
-        root = str(self._root)
-        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-
-    def _walk_files(self, top: Path) -> list[Path]:
-        """Files under `top` (or `top` itself), sorted by relative path, skipping hidden entries,
-        SKIPPED_DIRS, and symlinks that lead outside the workspace. Paths are not resolved, so
-        a link inside the workspace is listed under its own name."""
-        if top.is_file():
-            return [top]
-        found = []
-        for dirpath, dirnames, filenames in os.walk(top):  # does not follow directory symlinks
-            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS]
-            for f in filenames:
-                p = Path(dirpath, f)
-                if not f.startswith(".") and p.is_file() and self._contains(os.path.realpath(p)):
-                    found.append(p)
-        return sorted(found, key=lambda p: p.relative_to(self._root).as_posix())
+    def _open_root(self) -> Root:
+        return Root(self._root, (self._given,))
 
     def _capped(self, result: ToolResult) -> ToolResult:
         text = result.text
@@ -189,12 +162,8 @@ class Workspace:
 
     @_tool
     def read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> FileExcerpt:
-        real = self._resolve(path)
-        if not real.exists():
-            raise ToolError(f"file '{path}' does not exist")
-        if real.is_dir():
-            raise ToolError(f"'{path}' is a directory, not a file (use list_files)")
-        data = _read_regular(real, path)
+        with self._open_root() as root:
+            data = _read_regular(root, path, missing=f"file '{path}' does not exist")
         if _is_binary(data):
             raise ToolError(f"'{path}' is a binary file")
         text = data.decode("utf-8", errors="replace")
@@ -215,74 +184,72 @@ class Workspace:
     def write_file(self, path: str, content: str) -> Written:
         if not self.writable:
             raise ToolError("the workspace is read-only; write_file is disabled")
-        real = self._resolve(path)
-        if real == self._root or real.is_dir():
-            raise ToolError(f"'{path}' is a directory")
-        existed = real.exists()
-        if existed:
-            st = real.stat()
-            if not stat.S_ISREG(st.st_mode):
-                raise ToolError(f"'{path}' is not a regular file (a FIFO, socket or device)")
-            if st.st_nlink > 1:  # a rename would split the links; writing through one could reach outside
-                raise ToolError(f"'{path}' has {st.st_nlink} hard links; write_file leaves such files alone")
-        atomic_write_text(real, content)  # to the resolved path: never replaces a symlink; keeps the mode
-        return Written(self._rel(real), len(content), created=not existed)
+        with self._open_root() as root:
+            try:
+                found = root.locate(path, make_dirs=True)
+            except FileNotFoundError:  # with make_dirs: a file where a directory should be
+                raise ToolError(f"cannot write '{path}': a directory on its way is a file") from None
+            try:  # through the directory's descriptor: never replaces a symlink; keeps the mode
+                created = write_atomic(found, content.encode("utf-8"), shown=path)
+            finally:
+                os.close(found.dir_fd)
+        return Written(found.rel, len(content), created=created)
 
     @_tool
     def grep(self, pattern: str, path: str = ".", glob: str | None = None, ignore_case: bool = False) -> GrepMatches:
         if len(pattern) > MAX_ARGUMENT_CHARS["pattern"]:
             raise ToolError(f"pattern is too long ({len(pattern)} characters)")
-        try:  # the `regex` engine: Python's syntax, plus a timeout that `re` lacks
-            compiled = regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
-        except (regex.error, re.error, RecursionError, OverflowError, ValueError) as e:
-            raise ToolError(f"invalid regular expression {pattern!r}: {_one_line(e)}") from None
-        top = self._resolve(path)
-        if not top.exists():
-            raise ToolError(f"path '{path}' does not exist")
+        # the `regex` engine: Python's syntax, a size budget checked before compiling, and a match timeout
+        compiled = bounded_compile(pattern, regex.IGNORECASE if ignore_case else 0)
         left = GREP_BUDGET_S  # of matching time: reading files does not count against the pattern
         hits: list[GrepHit] = []
         size = 0
-        for file in self._walk_files(top):
-            rel = file.relative_to(self._root).as_posix()
-            if glob and not (fnmatch.fnmatch(file.name, glob) or fnmatch.fnmatch(rel, glob)):
-                continue
-            try:
-                data = _read_regular(file, rel)
-            except (OSError, ToolError):
-                continue
-            if _is_binary(data):
-                continue
-            lines = data.decode("utf-8", errors="replace").splitlines()
-            deadline = time.monotonic() + left
-            for lineno, line in enumerate(lines, 1):
+        with self._open_root() as root:
+            for rel in self._listed(root, path):
+                name = rel.rsplit("/", 1)[-1]
+                if glob and not (fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(rel, glob)):
+                    continue
                 try:
-                    found = compiled.search(line, timeout=max(0.0, deadline - time.monotonic()))
-                except TimeoutError:
-                    raise ToolError(
-                        f"pattern too slow: {pattern!r} ran past the {GREP_BUDGET_S:g} s budget "
-                        f"(at {rel}:{lineno}); use a simpler pattern, e.g. without nested "
-                        f"repetition like (a+)+"
-                    ) from None
-                if found:
-                    hits.append(GrepHit(rel, lineno, line))
-                    size += len(hits[-1].render()) + 1
-            left = deadline - time.monotonic()
-            if size > self.max_output_chars:  # the rest would be truncated anyway
-                return GrepMatches(tuple(hits), stopped_after=rel)
+                    data = _read_regular(root, rel, missing="")
+                except (OSError, ToolError):
+                    continue
+                if _is_binary(data):
+                    continue
+                lines = data.decode("utf-8", errors="replace").splitlines()
+                deadline = time.monotonic() + left
+                for lineno, line in enumerate(lines, 1):
+                    try:
+                        found = compiled.search(line, timeout=max(0.0, deadline - time.monotonic()))
+                    except TimeoutError:
+                        raise ToolError(
+                            f"pattern too slow: {pattern!r} ran past the {GREP_BUDGET_S:g} s budget "
+                            f"(at {rel}:{lineno}); use a simpler pattern, e.g. without nested "
+                            f"repetition like (a+)+"
+                        ) from None
+                    if found:
+                        hits.append(GrepHit(rel, lineno, line))
+                        size += len(hits[-1].render()) + 1
+                left = deadline - time.monotonic()
+                if size > self.max_output_chars:  # the rest would be truncated anyway
+                    return GrepMatches(tuple(hits), stopped_after=rel)
         return GrepMatches(tuple(hits))
 
     @_tool
     def list_files(self, path: str = ".", pattern: str | None = None) -> FileList:
-        top = self._resolve(path)
-        if not top.exists():
-            raise ToolError(f"path '{path}' does not exist")
-        return FileList(
-            tuple(
-                f.relative_to(self._root).as_posix()
-                for f in self._walk_files(top)
-                if pattern is None or fnmatch.fnmatch(f.name, pattern)
-            )
-        )
+        with self._open_root() as root:
+            files = self._listed(root, path)
+        return FileList(tuple(f for f in files if pattern is None or fnmatch.fnmatch(f.rsplit("/", 1)[-1], pattern)))
+
+    def _listed(self, root: Root, path: str) -> list[str]:
+        """The files grep and list_files look at under `path`, or ToolError when it does not exist."""
+        try:
+            found = root.locate(path)
+            try:
+                return root.walk(found, SKIPPED_DIRS)
+            finally:
+                os.close(found.dir_fd)
+        except FileNotFoundError:
+            raise ToolError(f"path '{path}' does not exist") from None
 
     @_tool
     def run_command(self, command: str) -> CommandOutput:
@@ -297,13 +264,29 @@ class Workspace:
         )
 
 
-def _read_regular(real: Path, shown: str) -> bytes:
-    """A regular file's bytes; FIFOs, sockets and devices are refused without blocking on them."""
-    fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
+def _read_regular(root: Root, path: str, *, missing: str) -> bytes:
+    """A regular file's bytes, opened beneath the root; FIFOs, sockets and devices are refused
+    without blocking on them. `missing` is the error for a path that does not exist."""
+    try:
+        found = root.locate(path)
+    except FileNotFoundError:
+        raise ToolError(missing) from None
+    try:
+        fd = root.open(found, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ToolError(missing) from None
+    finally:
+        os.close(found.dir_fd)
+    try:
         st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ToolError(f"'{path}' is a directory, not a file (use list_files)")
         if not stat.S_ISREG(st.st_mode):
-            raise ToolError(f"'{shown}' is not a regular file (a FIFO, socket or device)")
+            raise ToolError(f"'{path}' is not a regular file (a FIFO, socket or device)")
         if st.st_size > _MAX_FILE_BYTES:
-            raise ToolError(f"'{shown}' is too large to read ({st.st_size} bytes); use grep")
+            raise ToolError(f"'{path}' is too large to read ({st.st_size} bytes); use grep")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
         return f.read(_MAX_FILE_BYTES + 1)
