@@ -3,6 +3,7 @@ limits, loops and errors become the outcome."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -139,14 +140,10 @@ async def arun_question(agent: Any, question: str, **run_kwargs: Any) -> RunOutc
 
 def run_question(agent: Any, question: str, **run_kwargs: Any) -> RunOutcome:
     """Run `agent` on one question and summarise it. Outcomes: answered (a final text answer), loop (the same
-    tool call repeated), limit (request/tool-call/usage limits), error (anything else, with its message)."""
-    tic = time.perf_counter()
-    with capture_run_messages() as messages:
-        try:
-            result = agent.run_sync(question, **run_kwargs)
-        except Exception as e:  # noqa: BLE001 - the outcome records it
-            return _outcome(question, list(messages), tic, _classify(e), f"{type(e).__name__}: {e}")
-    return _outcome(question, list(result.all_messages()), tic, "answered", None, output=result.output)
+    tool call repeated), limit (request/tool-call/usage limits), error (anything else, with its message).
+    Each call runs on an event loop of its own that it closes (`agent.run_sync` leaves one open per worker
+    thread of the benchmark)."""
+    return asyncio.run(arun_question(agent, question, **run_kwargs))
 
 
 def _outcome(
