@@ -78,6 +78,7 @@ def test_stopping_serve_by_any_signal_stops_the_server_child(tiny_model_dir, sig
         proc.wait(timeout=30)
         assert _wait_gone(child), f"mlx_lm.server (pid {child}) outlived serve after {sig.name}"
     finally:
+        proc.stdout.close()
         if _alive(child):
             os.kill(child, signal.SIGKILL)
 
@@ -128,5 +129,6 @@ def test_ctrl_c_while_the_server_is_still_starting_stops_it_too(tiny_model_dir):
         proc.wait(timeout=90)  # generous: a loaded 2-core machine once needed more than 30 s here
         assert _wait_gone(child) and "serving" not in proc.stdout.read()
     finally:
+        proc.stdout.close()
         if _alive(child):
             os.kill(child, signal.SIGKILL)

@@ -48,7 +48,7 @@ def _cfg(tmp_path, model, data, name="run", **kw):
 
 
 def _losses(run_dir):
-    rows = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return [(r["step"], r["loss"]) for r in rows if r["kind"] == "train"]
 
 
@@ -58,7 +58,7 @@ def test_loss_falls_and_the_run_directory_is_complete(tmp_path, tiny_model_dir, 
     )
     assert r.steps == 12 and r.seconds > 0 and r.tokens_per_s > 0
     assert r.last_loss < r.first_loss - 0.5, (r.first_loss, r.last_loss)
-    rows = [json.loads(line) for line in open(r.run_dir / "metrics.jsonl")]
+    rows = [json.loads(line) for line in (r.run_dir / "metrics.jsonl").read_text().splitlines()]
     vals = [x["val_loss"] for x in rows if x["kind"] == "val"]
     assert [x["step"] for x in rows if x["kind"] == "val"] == [0, 3, 6, 9, 12] and vals[-1] < vals[0]
     assert (r.first_val_loss, r.val_loss) == (vals[0], vals[-1])
