@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..cli_options import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, PORT, POSITIVE
 from ..models import EMBEDDED_DEFAULT
 
 
@@ -15,9 +16,9 @@ from ..models import EMBEDDED_DEFAULT
     help="embedded:smollm2-135m or a local mlx-lm model directory.",
 )
 @click.option("--adapter-path", default=None, help="A LoRA adapter directory to apply.")
-@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--port", type=PORT, default=8080, show_default=True, help="0 picks a free port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only.")
-@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for /health.")
+@click.option("--timeout", type=POSITIVE, default=300.0, show_default=True, help="Seconds to wait for /health.")
 def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: float) -> None:
     """Serve a model (with its adapter) through mlx_lm.server's OpenAI-compatible API on 127.0.0.1.
 
@@ -57,10 +58,10 @@ def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: f
     type=click.Path(file_okay=False, exists=True),
     help="The directory the tools work in.",
 )
-@click.option("--max-tokens", type=int, default=512, show_default=True)
-@click.option("--temperature", type=float, default=0.0, show_default=True)
-@click.option("--max-requests", type=int, default=8, show_default=True, help="Model requests per question.")
-@click.option("--max-tool-calls", type=int, default=6, show_default=True, help="Tool calls per question.")
+@click.option("--max-tokens", type=COUNT, default=512, show_default=True)
+@click.option("--temperature", type=NON_NEGATIVE, default=0.0, show_default=True)
+@click.option("--max-requests", type=COUNT, default=8, show_default=True, help="Model requests per question.")
+@click.option("--max-tool-calls", type=NON_NEGATIVE_INT, default=6, show_default=True, help="Tool calls per question.")
 @click.option("--system-prompt", default=None, help="Replace the default system prompt.")
 @click.option(
     "-q", "--question", "questions", multiple=True, help="Ask these questions in turn and exit (non-interactive)."

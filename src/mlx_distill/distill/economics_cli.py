@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..cli_errors import one_line_errors
-from ..cli_options import default_out_dir, report_options
+from ..cli_options import COUNT, FRACTION, NON_NEGATIVE, default_out_dir, report_options
 
 
 @click.command("gate")
@@ -31,13 +31,13 @@ from ..cli_options import default_out_dir, report_options
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1),
+    type=FRACTION,
     default=0.95,
     show_default=True,
     help="Balanced agreement needed to pass.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases (both classes kept).")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--limit", type=COUNT, default=None, help="At most N cases (both classes kept).")
+@click.option("--max-tokens", type=COUNT, default=512, show_default=True)
 @click.option(
     "--ledger",
     "ledger_path",
@@ -109,7 +109,7 @@ def gate(
 )
 @click.option(
     "--training-usd-per-hour",
-    type=click.FloatRange(min=0),
+    type=NON_NEGATIVE,
     default=0.0,
     show_default=True,
     help="What an hour of your training machine costs (0: a machine you already own).",

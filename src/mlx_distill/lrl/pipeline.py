@@ -22,15 +22,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from ..config import StrictModel as _Strict
 from ..config import apply_overrides, read_yaml, validate
 from ..io import InputError, atomic_write_text, read_jsonl, write_jsonl
 from .task import Task, class_balance, describe_balance, get_task, mixed_set
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class SynthSpec(_Strict):
