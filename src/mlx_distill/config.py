@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .io import InputError
+from .io import InputError, check_regular_file
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -75,6 +75,7 @@ def read_yaml(
     path = Path(path)
     if not path.exists():
         raise InputError("config file not found", path=path, rule=rule)
+    check_regular_file(path, rule=rule)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), _Loader)
     except yaml.YAMLError as e:

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from ..config import StrictModel as _Strict
 from ..config import apply_overrides, read_yaml, validate
-from ..io import InputError, atomic_write_text, read_jsonl, write_jsonl
+from ..io import InputError, atomic_write_text, read_jsonl, read_text, write_jsonl
 from .task import Task, class_balance, describe_balance, get_task, mixed_set
 
 
@@ -132,7 +132,7 @@ class Pipeline:
             src = Path(self.cfg.strategy)
             if not src.is_file():
                 raise InputError("strategy file not found", path=src, rule="config")
-            text = src.read_text(encoding="utf-8")
+            text = read_text(src, rule="config")
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 atomic_write_text(path, text)
             return text
