@@ -1,6 +1,7 @@
 """Append-only JSON-lines files that survive SIGKILL: each append is one fsynced line
 (`io.append_jsonl`), and a torn last line (a write cut short by a kill) is cut off when the file is
-opened again."""
+opened again. Any other damaged line is not a kill's doing: readers name it (file and line) instead of
+dropping it, so no total changes without a word."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any, Iterator
+
+from ..io import InputError, check_regular_file, parse_json_line
 
 
 def repair_tail(path: str | os.PathLike) -> int:
@@ -36,16 +39,35 @@ def repair_tail(path: str | os.PathLike) -> int:
         return len(data) - cut
 
 
-def read_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
-    """Every complete row; a torn last line is skipped (a reader never repairs a file another process writes)."""
+def read_located(
+    path: str | os.PathLike, *, rule: str = "jsonl", skipped: list[InputError] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) for every complete row. A torn last line (no newline yet: a writer may be
+    mid-append) is left alone; a damaged line anywhere else (not JSON, invalid UTF-8, not an object)
+    raises an InputError naming the file and line, or, with `skipped` given, is recorded there and
+    skipped. A FIFO or device is refused before it is opened."""
     path = Path(path)
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n") or not line.strip():
+    check_regular_file(path, rule=rule)
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.endswith(b"\n") or not line.strip():
                 continue
             try:
-                yield json.loads(line)
-            except ValueError:
+                row = parse_json_line(line)
+                if not isinstance(row, dict):
+                    raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+            except ValueError as e:
+                err = InputError(f"damaged line: {e}", path=path, line=lineno, rule=rule)
+                if skipped is None:
+                    raise err from None
+                skipped.append(err)
                 continue
+            yield lineno, row
+
+
+def read_rows(path: str | os.PathLike, *, rule: str = "jsonl") -> Iterator[dict[str, Any]]:
+    """Every complete row (`read_located` without the line numbers: a damaged line raises)."""
+    for _, row in read_located(path, rule=rule):
+        yield row

@@ -114,6 +114,11 @@ def gate(
     show_default=True,
     help="What an hour of your training machine costs (0: a machine you already own).",
 )
+@click.option(
+    "--skip-damaged",
+    is_flag=True,
+    help="Leave out damaged ledger rows (each is named on stderr and counted in the report) instead of stopping.",
+)
 @report_options(
     "economics", "Where economics.md/.json/.png go (default: REPORT_DIR, or its folder for a file).", progress=False
 )
@@ -123,6 +128,7 @@ def economics(
     ledgers: tuple[str, ...],
     adapter_path: str | None,
     training_usd_per_hour: float,
+    skip_damaged: bool,
     out_dir: str | None,
     as_json: bool,
 ) -> None:
@@ -133,12 +139,22 @@ def economics(
     paths = [p for root in (report_dir, *ledgers) for p in find_ledgers(root)]
     if not paths:
         raise InputError("no ledger.jsonl found (run the router, collect or shadow first)", path=report_dir)
+    skipped: list[InputError] = []
+    try:
+        rows = read_rows(paths, skipped=skipped if skip_damaged else None)
+    except InputError as e:
+        raise InputError(
+            f"{e.message}; pass --skip-damaged to leave damaged rows out", path=e.path, line=e.line, rule=e.rule
+        ) from None
+    for err in skipped:
+        click.echo(f"warning: skipped {err}", err=True)
     data = analyze(
-        read_rows(paths),
+        rows,
         training_s=training_seconds(adapter_path) if adapter_path else None,
         training_usd_per_hour=training_usd_per_hour,
     )
     data["ledgers"] = [str(p) for p in paths]
+    data["skipped_rows"] = [str(err) for err in skipped]
     out = Path(out_dir) if out_dir else (Path(report_dir) if Path(report_dir).is_dir() else Path(report_dir).parent)
     command = " ".join(
         [
@@ -147,6 +163,7 @@ def economics(
             *(f"--ledger {p}" for p in ledgers),
             *([f"--adapter-path {adapter_path}"] if adapter_path else []),
             *([f"--training-usd-per-hour {training_usd_per_hour:g}"] if training_usd_per_hour else []),
+            *(["--skip-damaged"] if skip_damaged else []),
         ]
     )
     written = write_report(data, out, command=command)
