@@ -130,7 +130,7 @@ class Pipeline:
         path = self.dir / "strategy.md"
         if self.cfg.strategy:
             src = Path(self.cfg.strategy)
-            if not src.is_file():
+            if not src.exists():
                 raise InputError("strategy file not found", path=src, rule="config")
             text = read_text(src, rule="config")
             if not path.exists() or path.read_text(encoding="utf-8") != text:
