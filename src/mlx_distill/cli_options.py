@@ -29,8 +29,9 @@ FINITE_FLOAT = FiniteFloat()
 NON_NEGATIVE = FiniteFloat(min=0)  # budgets, prices, temperatures, intervals
 POSITIVE = FiniteFloat(min=0, min_open=True)  # timeouts, rates
 FRACTION = FiniteFloat(0, 1)  # thresholds and shares
-COUNT = click.IntRange(min=1)  # limits, sizes, steps
-NON_NEGATIVE_INT = click.IntRange(min=0)
+MAX_INT = 2**31 - 1  # fits a C int wherever a count reaches native code; a 400-digit count is a typo
+COUNT = click.IntRange(1, MAX_INT)  # limits, sizes, steps
+NON_NEGATIVE_INT = click.IntRange(0, MAX_INT)  # seeds, counts that may be zero
 PORT = click.IntRange(0, 65535)  # 0: a free port
 
 

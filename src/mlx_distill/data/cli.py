@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..cli_errors import OneLineErrorsGroup
-from ..cli_options import COUNT, FRACTION
+from ..cli_options import COUNT, FRACTION, NON_NEGATIVE_INT
 
 
 def _console(stderr: bool = False):
@@ -58,7 +58,7 @@ def convert_cmd(fmt: str, in_path: str, out_path: str, skip_invalid: bool, answe
 @data.command("domain")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output JSONL.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=NON_NEGATIVE_INT, default=0, show_default=True)
 @click.option("--limit", type=COUNT, default=None, help="Number of records (balanced across categories).")
 @click.option("--include", multiple=True, help="Only mine this subdirectory/file of each repository (repeatable).")
 @click.option("--max-result-chars", type=COUNT, default=1500, show_default=True,
@@ -82,7 +82,7 @@ def domain_cmd(paths: tuple[str, ...], output: str, seed: int, limit: int | None
 @data.command("direct")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output JSONL.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=NON_NEGATIVE_INT, default=0, show_default=True)
 @click.option("--limit", type=COUNT, default=None)
 def direct_cmd(paths: tuple[str, ...], output: str, seed: int, limit: int | None) -> None:
     """Mine Markdown docs and Python docstrings into direct-answer examples."""
