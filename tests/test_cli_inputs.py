@@ -83,25 +83,21 @@ def test_check_regular_file_names_the_kind_and_leaves_missing_paths_to_the_reade
         read_text(tmp_path / "missing")
 
 
-@pytest.fixture
-def bad_utf8(tmp_path):
-    path = tmp_path / "bad.txt"
-    path.write_bytes(b"What is \xff\xfe?\n")
-    return path
-
-
 @pytest.mark.parametrize(
-    "args, rule",
+    "name, args, rule",
     [
-        ("compare --prompts {bad} --model embedded:smollm2-135m", "[prompts]"),
-        ("lrl synth --strategy {bad}", "[config]"),
-        ("train -c {bad} --print-config", "[config]"),
+        ("prompts.txt", "compare --prompts {bad} --model embedded:smollm2-135m", "[prompts]"),
+        ("strategy.md", "lrl synth --strategy {bad}", "[config]"),
+        ("recipe.yaml", "train -c {bad} --print-config", "[config]"),
+        ("examples.yaml", "data hand-authored {bad}", "[yaml]"),
     ],
 )
-def test_invalid_utf8_in_a_text_input_is_one_line_naming_the_file(bad_utf8, args, rule):
-    result = CliRunner().invoke(main, args.format(bad=bad_utf8).split())
+def test_invalid_utf8_in_a_text_input_is_one_line_naming_the_file(tmp_path, name, args, rule):
+    bad = tmp_path / name
+    bad.write_bytes(b"What is \xff\xfe?\n")
+    result = CliRunner().invoke(main, args.format(bad=bad).split())
     assert result.exit_code == 2, result.output
-    assert result.output.startswith(f"error: {bad_utf8} {rule}: invalid UTF-8")
+    assert result.output.startswith(f"error: {bad} {rule}: invalid UTF-8")
     assert len(result.output.strip().splitlines()) == 1
 
 

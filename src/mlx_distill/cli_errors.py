@@ -23,7 +23,7 @@ def report(e: BaseException, status: int = 2) -> NoReturn:
 
 def os_error_line(e: OSError) -> str:
     """An OSError as one line: the file(s), the system's reason and errno, e.g.
-    `cannot write out/x.jsonl: Read-only file system [Errno 30]`."""
+    `out/x.jsonl: cannot write: Read-only file system [Errno 30]`."""
     names = " -> ".join(str(n) for n in (e.filename, e.filename2) if n is not None)
     reason = e.strerror or str(e) or type(e).__name__
     code = f" [Errno {e.errno}]" if e.errno is not None else ""
