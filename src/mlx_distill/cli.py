@@ -7,6 +7,7 @@ import json
 import click
 
 from .cli_errors import OneLineErrorsGroup
+from .cli_options import COUNT
 from .runtime import offline_by_default
 
 
@@ -57,7 +58,7 @@ def model_info(name: str, as_json: bool) -> None:
 @click.argument("name", default="embedded:smollm2-135m")
 @click.option("--prompt", default="What is the capital of France?", show_default=True)
 @click.option("--adapter-path", default=None, help="A LoRA adapter directory to apply.")
-@click.option("--max-tokens", default=48, show_default=True)
+@click.option("--max-tokens", type=COUNT, default=48, show_default=True)
 def model_sample(name: str, prompt: str, adapter_path: str | None, max_tokens: int) -> None:
     """Print one greedy answer, rendered through the same template as training."""
     from mlx_lm import generate

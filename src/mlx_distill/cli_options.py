@@ -1,13 +1,38 @@
 """Click options that several commands share, declared once: where a command's report goes and how
-it is shown."""
+it is shown, and the kinds of number an option takes. Numbers are checked here, where they are parsed,
+so NaN, infinity or a value out of range never reaches a budget, a sampler or a loop."""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import click
+
+
+class FiniteFloat(click.FloatRange):
+    """A float in range and finite: click's FloatRange lets `nan` through every bound (comparisons with
+    NaN are false) and `inf` through an open top."""
+
+    name = "finite number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+FINITE_FLOAT = FiniteFloat()
+NON_NEGATIVE = FiniteFloat(min=0)  # budgets, prices, temperatures, intervals
+POSITIVE = FiniteFloat(min=0, min_open=True)  # timeouts, rates
+FRACTION = FiniteFloat(0, 1)  # thresholds and shares
+MAX_INT = 2**31 - 1  # fits a C int wherever a count reaches native code; a 400-digit count is a typo
+COUNT = click.IntRange(1, MAX_INT)  # limits, sizes, steps
+NON_NEGATIVE_INT = click.IntRange(0, MAX_INT)  # seeds, counts that may be zero
+PORT = click.IntRange(0, 65535)  # 0: a free port
 
 
 def default_out_dir(kind: str) -> Path:

@@ -10,17 +10,37 @@ Numbers read as mlx-lm reads its YAML (`1e-4` is a float, not a string), for eve
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .io import InputError
+from .io import InputError, check_regular_file
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """The base of every config model: an unknown key is an error, and so is NaN or infinity in a float
+    field (`.nan` and `.inf` are valid YAML, and `--set scale=nan` reads as one)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def non_finite(value: Any) -> bool:
+    """True when a free-form value (a list or mapping of arguments) holds NaN or infinity anywhere:
+    what `allow_inf_nan=False` cannot see in fields typed `Any`."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(non_finite(v) for v in value)
+    return False
 
 
 class _Loader(yaml.SafeLoader):
@@ -55,6 +75,7 @@ def read_yaml(
     path = Path(path)
     if not path.exists():
         raise InputError("config file not found", path=path, rule=rule)
+    check_regular_file(path, rule=rule)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), _Loader)
     except yaml.YAMLError as e:

@@ -119,8 +119,15 @@ _NEW_FILE_MODE = _default_mode()
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write to a temp file in the same directory, fsync, then rename over the target.
-    The file keeps the target's permission bits (a new one gets the umask's)."""
-    path = Path(path)
+    The file keeps the target's permission bits (a new one gets the umask's). An OSError (a read-only
+    or full disk) names the target, not the temp file."""
+    try:
+        return _atomic_write_bytes(Path(path), data)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write: {e.strerror or e}", str(path)) from None
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -405,3 +412,36 @@ def read_objects(
     if not out and empty is not None:
         raise InputError(empty, path=path, rule=rule)
     return out
+
+
+def check_regular_file(path: str | os.PathLike, *, rule: str | None = None) -> None:
+    """InputError unless `path` is a regular file (after symlinks): a FIFO would block the reader
+    forever and a device would never end, so both are refused before anything opens them. A missing
+    path is left to the reader's own "not found"."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", path=path, rule=rule) from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a special file"
+        raise InputError(f"{kind}, not a regular file", path=path, rule=rule)
+
+
+def read_text(path: str | os.PathLike, *, rule: str | None = None) -> str:
+    """A whole UTF-8 text file (prompts, strategies, recipes), or an InputError naming it: missing, not a
+    regular file, unreadable, or invalid UTF-8 (with the byte offset)."""
+    check_regular_file(path, rule=rule)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=path, rule=rule) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", path=path, rule=rule) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"invalid UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})", path=path, rule=rule
+        ) from None

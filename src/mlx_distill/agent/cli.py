@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ..cli_errors import one_line
+from ..cli_options import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, PORT, POSITIVE
 from ..models import EMBEDDED_DEFAULT
+from .server_limits import MAX_BODY_BYTES, MAX_PROMPT_CHARS
 
 
 @click.command("serve")
@@ -15,10 +18,32 @@ from ..models import EMBEDDED_DEFAULT
     help="embedded:smollm2-135m or a local mlx-lm model directory.",
 )
 @click.option("--adapter-path", default=None, help="A LoRA adapter directory to apply.")
-@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--port", type=PORT, default=8080, show_default=True, help="0 picks a free port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only.")
-@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for /health.")
-def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: float) -> None:
+@click.option("--timeout", type=POSITIVE, default=300.0, show_default=True, help="Seconds to wait for /health.")
+@click.option(
+    "--max-body-bytes",
+    type=COUNT,
+    default=MAX_BODY_BYTES,
+    show_default=True,
+    help="A larger request is answered 413 unread.",
+)
+@click.option(
+    "--max-prompt-chars",
+    type=COUNT,
+    default=MAX_PROMPT_CHARS,
+    show_default=True,
+    help="A request whose messages, prompt and tools hold more characters is answered 413.",
+)
+def serve(
+    model: str,
+    adapter_path: str | None,
+    port: int,
+    host: str,
+    timeout: float,
+    max_body_bytes: int,
+    max_prompt_chars: int,
+) -> None:
     """Serve a model (with its adapter) through mlx_lm.server's OpenAI-compatible API on 127.0.0.1.
 
     Agents use it with create_agent(model="http://127.0.0.1:PORT/v1"); requests must name the model
@@ -26,7 +51,15 @@ def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: f
     from .server import start_server, stop_on_signals
 
     with stop_on_signals():  # SIGTERM/SIGHUP/Ctrl-C, while starting or serving: the server stops too
-        handle = start_server(model, adapter_path, port=port or None, host=host, timeout=timeout)
+        handle = start_server(
+            model,
+            adapter_path,
+            port=port or None,
+            host=host,
+            timeout=timeout,
+            max_body_bytes=max_body_bytes,
+            max_prompt_chars=max_prompt_chars,
+        )
         click.echo(
             f"serving {model}"
             + (f" + {handle.adapter_path}" if handle.adapter_path else "")
@@ -57,10 +90,10 @@ def serve(model: str, adapter_path: str | None, port: int, host: str, timeout: f
     type=click.Path(file_okay=False, exists=True),
     help="The directory the tools work in.",
 )
-@click.option("--max-tokens", type=int, default=512, show_default=True)
-@click.option("--temperature", type=float, default=0.0, show_default=True)
-@click.option("--max-requests", type=int, default=8, show_default=True, help="Model requests per question.")
-@click.option("--max-tool-calls", type=int, default=6, show_default=True, help="Tool calls per question.")
+@click.option("--max-tokens", type=COUNT, default=512, show_default=True)
+@click.option("--temperature", type=NON_NEGATIVE, default=0.0, show_default=True)
+@click.option("--max-requests", type=COUNT, default=8, show_default=True, help="Model requests per question.")
+@click.option("--max-tool-calls", type=NON_NEGATIVE_INT, default=6, show_default=True, help="Tool calls per question.")
 @click.option("--system-prompt", default=None, help="Replace the default system prompt.")
 @click.option(
     "-q", "--question", "questions", multiple=True, help="Ask these questions in turn and exit (non-interactive)."
@@ -95,8 +128,10 @@ def chat(
     from .chat import HELP, chat_session
     from .factory import create_agent
 
+    from pydantic_ai.exceptions import UserError
+
     console = Console()
-    with console.status(f"loading {model}…"):
+    with console.status(f"loading {model}…"), one_line(UserError):  # an unknown model name: one line
         agent = create_agent(
             model,
             adapter_path=adapter_path,

@@ -3,7 +3,8 @@
 mlx_lm.server applies --adapter-path only to requests for the model named `default_model` (it maps that
 name to its --model and --adapter-path; any other name loads the model again, without the adapter). So
 the model is resolved to a local path and passed as --model, and agents ask for `default_model`
-(`create_agent(model="http://127.0.0.1:PORT/v1")` does).
+(`create_agent(model="http://127.0.0.1:PORT/v1")` does). The child runs with request size limits in
+front of mlx_lm.server's handler (`server_limits`): an oversized body or prompt is answered 413.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Iterator, Sequence
 from ..io import InputError
 from ..models import resolve_model
 from ..runtime import subprocess_env
+from .server_limits import MAX_BODY_BYTES, MAX_PROMPT_CHARS
 
 LOOPBACK = "127.0.0.1"
 
@@ -106,9 +108,18 @@ def _health(base: str, timeout: float) -> bool:
 
 
 def server_command(
-    model_path: str, *, adapter_path: str | None, host: str, port: int, extra_args: Sequence[str] = ()
+    model_path: str,
+    *,
+    adapter_path: str | None,
+    host: str,
+    port: int,
+    extra_args: Sequence[str] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_prompt_chars: int = MAX_PROMPT_CHARS,
 ) -> list[str]:
-    cmd = [sys.executable, "-m", "mlx_lm", "server", "--model", model_path, "--host", host, "--port", str(port)]
+    cmd = [sys.executable, "-m", "mlx_distill.agent.server_limits"]
+    cmd += ["--max-body-bytes", str(max_body_bytes), "--max-prompt-chars", str(max_prompt_chars)]
+    cmd += ["--model", model_path, "--host", host, "--port", str(port)]
     if adapter_path:
         cmd += ["--adapter-path", adapter_path]
     return cmd + list(extra_args)
@@ -123,9 +134,12 @@ def start_server(
     timeout: float = 180.0,
     log_path: str | os.PathLike | None = None,
     extra_args: Sequence[str] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_prompt_chars: int = MAX_PROMPT_CHARS,
 ) -> ServerHandle:
     """Start mlx_lm.server for `model` (+ adapter) and wait until /health answers. Raises InputError with
-    the end of the server's log if it exits or does not become healthy within `timeout` seconds."""
+    the end of the server's log if it exits or does not become healthy within `timeout` seconds. A
+    request over `max_body_bytes`, or whose prompt is over `max_prompt_chars`, is answered 413."""
     if host not in (LOOPBACK, "localhost", "::1"):
         raise InputError(f"refusing to bind {host}: the server has no authentication; use 127.0.0.1")
     model_path = resolve_model(model)
@@ -150,7 +164,15 @@ def start_server(
     log = open(log_path, "ab")
     try:
         proc = subprocess.Popen(
-            server_command(model_path, adapter_path=adapter, host=host, port=port, extra_args=extra_args),
+            server_command(
+                model_path,
+                adapter_path=adapter,
+                host=host,
+                port=port,
+                extra_args=extra_args,
+                max_body_bytes=max_body_bytes,
+                max_prompt_chars=max_prompt_chars,
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

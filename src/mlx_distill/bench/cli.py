@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -10,7 +11,7 @@ from typing import Any, Sequence
 import click
 
 from ..cli_errors import one_line_errors
-from ..cli_options import default_out_dir, out_dir_option, report_options
+from ..cli_options import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, default_out_dir, out_dir_option, report_options
 from ..io import InputError
 from ..progress import Bar
 
@@ -28,8 +29,8 @@ def parse_temperatures(values: Sequence[str]) -> list[float]:
                 t = float(part)
             except ValueError:
                 raise click.BadParameter(f"{part!r} is not a number", param_hint="--temperature") from None
-            if t < 0:
-                raise click.BadParameter(f"{part} is negative", param_hint="--temperature")
+            if not math.isfinite(t) or t < 0:
+                raise click.BadParameter(f"{part} is not a finite number >= 0", param_hint="--temperature")
             if t not in out:
                 out.append(t)
     return out or [0.0]
@@ -105,7 +106,7 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     help="Built-in suite name, bfcl:<category>, when2call:<file>, or a suite JSONL file (repeatable).",
 )
 @click.option("--category", "categories", multiple=True, help="Only cases of these categories (repeatable).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases per suite.")
+@click.option("--limit", type=COUNT, default=None, help="At most N cases per suite.")
 @click.option(
     "--temperature",
     "temperatures",
@@ -116,18 +117,18 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
 )
 @click.option(
     "--seeds",
-    type=click.IntRange(min=1),
+    type=COUNT,
     default=1,
     show_default=True,
     help="Seeds per temperature (workspace contents and sampling); reports mean and spread.",
 )
-@click.option("--max-requests", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--max-tool-calls", type=click.IntRange(min=0), default=6, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--max-requests", type=COUNT, default=8, show_default=True)
+@click.option("--max-tool-calls", type=NON_NEGATIVE_INT, default=6, show_default=True)
+@click.option("--max-tokens", type=COUNT, default=512, show_default=True)
 @click.option("--no-prefix-cache", is_flag=True, help="Disable prefix KV-cache reuse (local MLX models).")
 @click.option(
     "--concurrency",
-    type=click.IntRange(min=1),
+    type=COUNT,
     default=None,
     help="Cases run at once; on a local MLX model their decoding is batched. Default: 4 on up to "
     "2 cores, twice the cores beyond (at most 16). 1 runs cases one by one (seeded sampling "
@@ -249,8 +250,8 @@ def bench(
     default=None,
     help="A directory copied as the workspace of every prompt without its own workspace spec.",
 )
-@click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--temperature", type=NON_NEGATIVE, default=0.0, show_default=True)
+@click.option("--max-tokens", type=COUNT, default=512, show_default=True)
 @report_options("compare", "Output directory (default: runs/compare/<timestamp>).")
 @one_line_errors
 def compare(

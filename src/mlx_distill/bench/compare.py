@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ..io import InputError, atomic_write_text, read_objects, write_json
+from ..io import InputError, atomic_write_text, check_regular_file, read_objects, read_text, write_json
 from ..schema import LABELS
 from .runner import ModelSpec, RunConfig, run_benchmark
 from .suites import Case, Suite, builtin_suites, load_suite
@@ -48,6 +48,7 @@ def load_prompts(spec: str) -> list[Prompt]:
     if spec in builtin_suites() or spec.startswith(("bfcl:", "when2call:")):
         return [Prompt(c.id, c.question, c.workspace, c.label) for c in load_suite(spec).cases if c.functions is None]
     path = Path(spec)
+    check_regular_file(path, rule="prompts")
     if not path.is_file():
         raise InputError("prompts file not found", path=path, rule="prompts")
     prompts: list[Prompt] = []
@@ -71,7 +72,7 @@ def load_prompts(spec: str) -> list[Prompt]:
         for i, p in enumerate(prompts):
             p.id = p.id or f"p{i + 1}"
     else:
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in read_text(path, rule="prompts").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 prompts.append(Prompt(f"p{len(prompts) + 1}", line.strip()))
     if not prompts:

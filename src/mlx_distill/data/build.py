@@ -213,66 +213,72 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
     s = cfg.split
     parts = split(kept, valid=s.valid, test=s.test, salt=s.salt, hash_of=hash_of)
     stage = _stage_dir(out_dir)
-    files: dict[str, Path] = {}
-    file_info: dict[str, Any] = {}
-    split_hashes: dict[str, list[str]] = {}
-    for name in SPLITS:
-        rows = sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it)))
-        path = out_dir / f"{name}.jsonl"
-        # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
-        atomic_write_text(stage / path.name, "".join(it.record.model_dump_json(exclude_none=True) + "\n"
-                                                     for it in rows))
-        files[name] = path
-        file_info[name] = {"path": str(path), "records": len(rows), "sha256": sha256_file(stage / path.name)}
-        split_hashes[name] = [hash_of(it) for it in rows]
-        if not rows:
-            say(f"warning: the {name} split is empty")
+    try:  # a full or failing disk: the error is one line (the CLI) and no partial staging stays
+        files: dict[str, Path] = {}
+        file_info: dict[str, Any] = {}
+        split_hashes: dict[str, list[str]] = {}
+        for name in SPLITS:
+            rows = sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it)))
+            path = out_dir / f"{name}.jsonl"
+            # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
+            atomic_write_text(stage / path.name, "".join(it.record.model_dump_json(exclude_none=True) + "\n"
+                                                         for it in rows))
+            files[name] = path
+            file_info[name] = {"path": str(path), "records": len(rows), "sha256": sha256_file(stage / path.name)}
+            split_hashes[name] = [hash_of(it) for it in rows]
+            if not rows:
+                say(f"warning: the {name} split is empty")
 
-    # 5. manifest
-    pos = {id(it): i for i, it in enumerate(items)}
-    tok_all: list[int] = []
-    tok_split: dict[str, list[int]] = defaultdict(list)
-    for name in SPLITS:
-        for it in parts[name]:
-            n = report.token_counts.get(pos[id(it)])
-            if n is not None:
-                tok_all.append(n)
-                tok_split[name].append(n)
+        # 5. manifest
+        pos = {id(it): i for i, it in enumerate(items)}
+        tok_all: list[int] = []
+        tok_split: dict[str, list[int]] = defaultdict(list)
+        for name in SPLITS:
+            for it in parts[name]:
+                n = report.token_counts.get(pos[id(it)])
+                if n is not None:
+                    tok_all.append(n)
+                    tok_split[name].append(n)
 
-    def counts(key: Callable[[Located], str]) -> dict[str, dict[str, int]]:
-        return {name: dict(sorted(Counter(key(it) for it in parts[name]).items())) for name in SPLITS}
+        def counts(key: Callable[[Located], str]) -> dict[str, dict[str, int]]:
+            return {name: dict(sorted(Counter(key(it) for it in parts[name]).items())) for name in SPLITS}
 
-    all_kept = [it for name in SPLITS for it in parts[name]]
-    manifest: dict[str, Any] = {
-        "version": MANIFEST_VERSION,
-        "config_path": config_path,
-        "config": cfg.model_dump(mode="json"),
-        "counts": {
-            "total": len(all_kept),
-            "by_split": {name: len(parts[name]) for name in SPLITS},
-            "by_label": dict(sorted(Counter(it.record.meta.label for it in all_kept).items())),
-            "by_category": dict(sorted(Counter(it.record.meta.category for it in all_kept).items())),
-            "by_source": dict(sorted(Counter(it.record.meta.source for it in all_kept).items())),
-            "by_split_label": counts(lambda it: it.record.meta.label),
-            "by_split_category": counts(lambda it: it.record.meta.category),
-            "by_split_source": counts(lambda it: it.record.meta.source),
-        },
-        "generated": generated,
-        "validation": {"records": report.records, "errors": len(report.errors), "warnings": len(report.warnings),
-                       "by_rule": report.by_rule(), "checks": report.checks,
-                       "dropped": {"errors": len(bad), "near_duplicates": len(near - bad)}},
-        "balance": breport.to_json(),
-        "tokens": {"tokenizer": model_name if tokenizer is not None else None,
-                   "max_seq_length": val.max_seq_length, **_token_stats(tok_all),
-                   "by_split": {name: _token_stats(tok_split[name]) for name in SPLITS}},
-        "files": file_info,
-        "content_hashes": split_hashes,
-    }
-    manifest["build_hash"] = hashlib.sha256(json.dumps(
-        {"files": {k: v["sha256"] for k, v in file_info.items()}, "config": manifest["config"]},
-        sort_keys=True).encode()).hexdigest()
-    write_json(stage / "manifest.json", manifest)
-    swap_in(stage, out_dir)
+        all_kept = [it for name in SPLITS for it in parts[name]]
+        manifest: dict[str, Any] = {
+            "version": MANIFEST_VERSION,
+            "config_path": config_path,
+            "config": cfg.model_dump(mode="json"),
+            "counts": {
+                "total": len(all_kept),
+                "by_split": {name: len(parts[name]) for name in SPLITS},
+                "by_label": dict(sorted(Counter(it.record.meta.label for it in all_kept).items())),
+                "by_category": dict(sorted(Counter(it.record.meta.category for it in all_kept).items())),
+                "by_source": dict(sorted(Counter(it.record.meta.source for it in all_kept).items())),
+                "by_split_label": counts(lambda it: it.record.meta.label),
+                "by_split_category": counts(lambda it: it.record.meta.category),
+                "by_split_source": counts(lambda it: it.record.meta.source),
+            },
+            "generated": generated,
+            "validation": {"records": report.records, "errors": len(report.errors), "warnings": len(report.warnings),
+                           "by_rule": report.by_rule(), "checks": report.checks,
+                           "dropped": {"errors": len(bad), "near_duplicates": len(near - bad)}},
+            "balance": breport.to_json(),
+            "tokens": {"tokenizer": model_name if tokenizer is not None else None,
+                       "max_seq_length": val.max_seq_length, **_token_stats(tok_all),
+                       "by_split": {name: _token_stats(tok_split[name]) for name in SPLITS}},
+            "files": file_info,
+            "content_hashes": split_hashes,
+        }
+        manifest["build_hash"] = hashlib.sha256(json.dumps(
+            {"files": {k: v["sha256"] for k, v in file_info.items()}, "config": manifest["config"]},
+            sort_keys=True).encode()).hexdigest()
+        write_json(stage / "manifest.json", manifest)
+        swap_in(stage, out_dir)
+    except OSError:
+        import shutil
+
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     return BuildResult(out_dir, files, manifest, report.findings)
 
 

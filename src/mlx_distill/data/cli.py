@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..cli_errors import OneLineErrorsGroup
+from ..cli_options import COUNT, FRACTION, NON_NEGATIVE_INT
 
 
 def _console(stderr: bool = False):
@@ -34,7 +35,7 @@ def data() -> None:
               "(default: possible_answer/<IN's name> next to IN).")
 @click.option("--system", type=click.Choice(["default", "source"]), default=None,
               help="System prompt: ours (default for most formats) or the source's own.")
-@click.option("--limit", type=int, default=None, help="Stop after this many converted records.")
+@click.option("--limit", type=COUNT, default=None, help="Stop after this many converted records.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def convert_cmd(fmt: str, in_path: str, out_path: str, skip_invalid: bool, answers: str | None, system: str | None,
                 limit: int | None, as_json: bool) -> None:
@@ -57,10 +58,10 @@ def convert_cmd(fmt: str, in_path: str, out_path: str, skip_invalid: bool, answe
 @data.command("domain")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output JSONL.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--limit", type=int, default=None, help="Number of records (balanced across categories).")
+@click.option("--seed", type=NON_NEGATIVE_INT, default=0, show_default=True)
+@click.option("--limit", type=COUNT, default=None, help="Number of records (balanced across categories).")
 @click.option("--include", multiple=True, help="Only mine this subdirectory/file of each repository (repeatable).")
-@click.option("--max-result-chars", type=int, default=1500, show_default=True,
+@click.option("--max-result-chars", type=COUNT, default=1500, show_default=True,
               help="Skip questions whose tool output is longer.")
 @click.option("--no-run", is_flag=True, help="Leave out run_command examples.")
 def domain_cmd(paths: tuple[str, ...], output: str, seed: int, limit: int | None, include: tuple[str, ...],
@@ -81,8 +82,8 @@ def domain_cmd(paths: tuple[str, ...], output: str, seed: int, limit: int | None
 @data.command("direct")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output JSONL.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--limit", type=int, default=None)
+@click.option("--seed", type=NON_NEGATIVE_INT, default=0, show_default=True)
+@click.option("--limit", type=COUNT, default=None)
 def direct_cmd(paths: tuple[str, ...], output: str, seed: int, limit: int | None) -> None:
     """Mine Markdown docs and Python docstrings into direct-answer examples."""
     from collections import Counter
@@ -153,12 +154,12 @@ def print_report(report, console=None, max_rows: int = 50) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--model", default=None, help="Check rendering, masks and length with this model's tokenizer "
               "(e.g. embedded:smollm2-135m or a model directory).")
-@click.option("--max-seq-length", type=int, default=2048, show_default=True)
+@click.option("--max-seq-length", type=COUNT, default=2048, show_default=True)
 @click.option("--bench", "bench", multiple=True, type=click.Path(), help="Held-out suites to check overlap with "
               "(default: data/bench if it exists).")
 @click.option("--no-bench", is_flag=True, help="Skip the benchmark-overlap check.")
-@click.option("--render-sample", type=int, default=None, help="Template-check only this many records.")
-@click.option("--near-threshold", type=float, default=0.9, show_default=True)
+@click.option("--render-sample", type=COUNT, default=None, help="Template-check only this many records.")
+@click.option("--near-threshold", type=FRACTION, default=0.9, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 def validate_cmd(paths: tuple[str, ...], model: str | None, max_seq_length: int, bench: tuple[str, ...],
                  no_bench: bool, render_sample: int | None, near_threshold: float, as_json: bool) -> None:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..io import MAX_LINE_BYTES, InputError, parse_json_line, read_jsonl
+from ..io import MAX_LINE_BYTES, InputError, check_regular_file, parse_json_line, read_jsonl, read_text
 from ..schema import Record, parse_record
 
 
@@ -138,7 +138,7 @@ def load_yaml_items(path: Path) -> list[tuple[int, Any]]:
     """Items of a YAML list with the line each starts on (yaml node marks)."""
     import yaml
 
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, rule="yaml")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -164,6 +164,7 @@ def iter_input_files(paths: Iterable[str | os.PathLike], suffixes: tuple[str, ..
                 if f.is_file() and f.suffix in suffixes and not any(part.startswith(".") for part in rel):
                     out.append(f)
         elif p.exists():
+            check_regular_file(p)
             out.append(p)
         else:
             raise InputError("not found", path=p)

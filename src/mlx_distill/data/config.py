@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from ..config import StrictModel as _Strict
 from ..config import apply_overrides, read_yaml, validate
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class SourceSpec(_Strict):
@@ -26,7 +23,7 @@ class SourceSpec(_Strict):
     name: Optional[str] = None  # how the source is named in the manifest (default: type)
     paths: list[str] = Field(default_factory=list)
     include: Optional[list[str]] = None  # domain: subdirectories/files of each repository to mine
-    limit: Optional[int] = Field(default=None, ge=0)
+    limit: Optional[int] = Field(default=None, ge=1)
     seed: Optional[int] = None  # default: the build seed
     max_result_chars: int = Field(default=1500, ge=100)  # domain
     run_commands: bool = True  # domain: include run_command examples
@@ -34,7 +31,7 @@ class SourceSpec(_Strict):
     answers: Optional[str] = None  # convert (bfcl): possible_answer file
     system: Optional[Literal["default", "source"]] = None  # convert
     catalogue: str = "train"  # catalogue: a shipped catalogue name or a YAML file
-    counts: Optional[dict[str, int]] = None  # catalogue: items per kind (default: data.catalogue.DEFAULT_COUNTS)
+    counts: Optional[dict[str, Annotated[int, Field(ge=0)]]] = None  # catalogue: items per kind (default: data.catalogue.DEFAULT_COUNTS)
     pairs: float = Field(default=0.5, ge=0, le=1)  # catalogue: share of call items also given without their tool
     max_tools: int = Field(default=10, ge=1, le=64)  # catalogue: most tools offered in one record
     irrelevance: float = Field(default=0.0, ge=0, lt=1)  # catalogue: share of records offering only unrelated tools
@@ -68,7 +65,7 @@ class SourceSpec(_Strict):
 class ValidationSpec(_Strict):
     model: Optional[str] = "embedded:smollm2-135m"  # tokenizer for render/mask/too-long; null skips them
     max_seq_length: int = Field(default=2048, ge=16)
-    render_sample: Optional[int] = Field(default=None, ge=0)  # check only this many records with the template
+    render_sample: Optional[int] = Field(default=None, ge=1)  # check only this many records with the template
     bench: list[str] = Field(default_factory=lambda: ["data/bench"])
     near_threshold: float = Field(default=0.9, gt=0, le=1)
     bench_threshold: float = Field(default=0.8, gt=0, le=1)
@@ -79,11 +76,11 @@ class ValidationSpec(_Strict):
 class BalanceSpec(_Strict):
     ratio: dict[str, float] = Field(default_factory=lambda: {"tool": 2.0, "direct": 1.0})
     max_per_category: Optional[int] = Field(default=None, ge=1)
-    category_caps: dict[str, int] = Field(default_factory=dict)
+    category_caps: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     total: Optional[int] = Field(default=None, ge=1)
     keep_sources: list[str] = Field(default_factory=lambda: ["hand_authored"])  # taken first when downsampling
     other_labels: Literal["keep", "drop"] = "keep"  # labels not in `ratio` (clarify, refuse)
-    toolsets: Optional[dict[Literal["workspace", "other", "none"], float]] = None  # within each label
+    toolsets: Optional[dict[Literal["workspace", "other", "none"], Annotated[float, Field(ge=0)]]] = None  # within each label
 
     @field_validator("ratio")
     @classmethod

@@ -1,21 +1,18 @@
 """Append-only JSON-lines files that survive SIGKILL: each append is one fsynced line
 (`io.append_jsonl`), and a torn last line (a write cut short by a kill) is cut off when the file is
-opened again. Rows are read with `jsonlines` and Python's own `json.loads`: these are the program's own
-files, so what `io.dumps_line` wrote (NaN included) reads back, and only the untrusted-input rules of
-`io.read_jsonl` are left out."""
+opened again. Any other damaged line is not a kill's doing: readers name it (file and line) instead of
+dropping it, so no total changes without a word. Rows are read with `jsonlines` and `io.parse_json_line`."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator, cast
+from typing import Any, Iterator
 
 import jsonlines
 
-
-def _reader(lines: Iterable[bytes]) -> jsonlines.Reader:
-    return jsonlines.Reader(lines, loads=json.loads)
+from ..io import InputError, check_regular_file, parse_json_line
 
 
 def repair_tail(path: str | os.PathLike) -> int:
@@ -33,7 +30,7 @@ def repair_tail(path: str | os.PathLike) -> int:
         else:
             last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
             try:
-                _reader([data[last_start:]]).read(allow_none=True)
+                jsonlines.Reader([data[last_start:]], loads=json.loads).read(allow_none=True)
             except jsonlines.InvalidLineError:
                 cut = last_start
         if cut == len(data):
@@ -44,13 +41,45 @@ def repair_tail(path: str | os.PathLike) -> int:
         return len(data) - cut
 
 
-def read_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
-    """Every complete row; a torn last line is skipped (a reader never repairs a file another process
-    writes), even one cut inside a character, and so is any line that is not JSON."""
+def read_located(
+    path: str | os.PathLike, *, rule: str = "jsonl", skipped: list[InputError] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) for every complete row. A torn last line (no newline yet: a writer may be
+    mid-append) is left alone; a damaged line anywhere else (not JSON, invalid UTF-8, not an object)
+    raises an InputError naming the file and line, or, with `skipped` given, is recorded there and
+    skipped. A FIFO or device is refused before it is opened."""
     path = Path(path)
     if not path.exists():
         return
+    check_regular_file(path, rule=rule)
     with open(path, "rb") as f:
-        complete = (line for line in f if line.endswith(b"\n"))  # only the last line can lack one
-        rows = _reader(complete).iter(allow_none=True, skip_empty=True, skip_invalid=True)
-        yield from cast(Iterator[dict[str, Any]], rows)
+        at = 0  # the line the reader last took: it takes one line per row (blank lines skipped)
+
+        def complete() -> Iterator[bytes]:
+            nonlocal at
+            for at, line in enumerate(f, start=1):
+                if line.endswith(b"\n"):  # only the last line can lack one
+                    yield line
+
+        reader = jsonlines.Reader(complete(), loads=parse_json_line)
+        while True:
+            try:
+                row = reader.read(skip_empty=True)
+                problem = None if isinstance(row, dict) else f"expected a JSON object, got {type(row).__name__}"
+            except EOFError:
+                return
+            except jsonlines.InvalidLineError as e:
+                problem = str(e.__cause__ or e.message)
+            if problem is None:
+                yield at, row
+                continue
+            err = InputError(f"damaged line: {problem}", path=path, line=at, rule=rule)
+            if skipped is None:
+                raise err from None
+            skipped.append(err)
+
+
+def read_rows(path: str | os.PathLike, *, rule: str = "jsonl") -> Iterator[dict[str, Any]]:
+    """Every complete row (`read_located` without the line numbers: a damaged line raises)."""
+    for _, row in read_located(path, rule=rule):
+        yield row

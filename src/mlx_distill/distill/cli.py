@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..cli_errors import one_line, one_line_errors
+from ..cli_options import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT
 
 
 def builtin_prompts() -> Path:
@@ -40,26 +41,26 @@ def builtin_prompts() -> Path:
 )
 @click.option(
     "--concurrency",
-    type=click.IntRange(min=1),
+    type=COUNT,
     default=4,
     show_default=True,
     help="Prompts in flight at once (API teachers).",
 )
 @click.option(
     "--budget-usd",
-    type=click.FloatRange(min=0),
+    type=NON_NEGATIVE,
     default=None,
     help="Stop before the next call could take this run's spending past this many dollars.",
 )
 @click.option("--batch", is_flag=True, help="Use the Message Batches API (half price, turn by turn, slower).")
 @click.option("--adapter-path", default=None, help="LoRA adapter of a local MLX teacher.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N prompts.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
-@click.option("--max-requests", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--max-tool-calls", type=click.IntRange(min=0), default=6, show_default=True)
+@click.option("--limit", type=COUNT, default=None, help="Only the first N prompts.")
+@click.option("--max-tokens", type=COUNT, default=1024, show_default=True)
+@click.option("--max-requests", type=COUNT, default=8, show_default=True)
+@click.option("--max-tool-calls", type=NON_NEGATIVE_INT, default=6, show_default=True)
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(min=0),
+    type=NON_NEGATIVE,
     default=10.0,
     show_default=True,
     help="Seconds before the first check of a batch (grows by half after each check).",

@@ -23,23 +23,29 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..io import InputError, check_regular_file
 from .ledger import LEDGER_FILE, read_ledger, totals
 
 TEACHER_KINDS = ("collect", "shadow", "drift")
 
 
 def find_ledgers(root: str | os.PathLike) -> list[Path]:
-    """`root` itself when it is a ledger file, else every `ledger.jsonl` below it."""
+    """`root` itself when it is a ledger file, else every `ledger.jsonl` below it (a FIFO or device
+    is refused, not read as "no ledger")."""
     root = Path(root)
-    return [root] if root.is_file() else sorted(root.rglob(LEDGER_FILE))
+    if root.is_dir():
+        return sorted(root.rglob(LEDGER_FILE))
+    check_regular_file(root, rule="ledger")
+    return [root]
 
 
-def read_rows(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
-    """The rows of several ledgers, each call once (by call_id)."""
+def read_rows(paths: Iterable[str | os.PathLike], *, skipped: list[InputError] | None = None) -> list[dict[str, Any]]:
+    """The rows of several ledgers, each call once (by call_id). A damaged row raises (`read_ledger`),
+    or, with `skipped` given, is recorded there and left out."""
     seen: set[str | None] = set()
     rows = []
     for p in paths:
-        for r in read_ledger(p):
+        for r in read_ledger(p, skipped=skipped):
             if r.get("call_id") in seen:
                 continue
             seen.add(r.get("call_id"))
@@ -49,12 +55,20 @@ def read_rows(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
 
 def training_seconds(adapter_path: str | os.PathLike) -> float | None:
     """The training compute time an adapter directory records (state.json), or None."""
-    import json
+    from ..io import parse_json_line, read_text
 
     state = Path(adapter_path) / "state.json"
-    if not state.is_file():
+    if not state.exists():
         return None
-    return float(json.loads(state.read_text(encoding="utf-8")).get("train_seconds") or 0.0)
+    try:
+        seconds = parse_json_line(read_text(state, rule="adapter")).get("train_seconds") or 0.0
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"train_seconds is {seconds!r}, not a number >= 0")
+    except InputError:
+        raise
+    except (ValueError, AttributeError) as e:
+        raise InputError(f"cannot read the training time: {e}", path=state, rule="adapter") from None
+    return float(seconds)
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -123,7 +137,12 @@ def _pct(x: float | None) -> str:
 
 
 def summary_rows(e: dict[str, Any]) -> list[tuple[str, str]]:
+    skipped = e.get("skipped_rows") or []
     rows = [
+        (
+            "ledger rows counted",
+            f"{e['ledger']['calls']}" + (f" ({len(skipped)} damaged rows skipped)" if skipped else ""),
+        ),
         ("routed calls", str(e["routed_calls"])),
         ("answered locally", f"{e['answered_locally']} ({_pct(e['local_fraction'])})"),
         ("fallback rate", _pct(e["fallback_rate"])),

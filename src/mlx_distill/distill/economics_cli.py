@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..cli_errors import one_line_errors
-from ..cli_options import default_out_dir, report_options
+from ..cli_options import COUNT, FRACTION, NON_NEGATIVE, default_out_dir, report_options
 
 
 @click.command("gate")
@@ -31,13 +31,13 @@ from ..cli_options import default_out_dir, report_options
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1),
+    type=FRACTION,
     default=0.95,
     show_default=True,
     help="Balanced agreement needed to pass.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases (both classes kept).")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--limit", type=COUNT, default=None, help="At most N cases (both classes kept).")
+@click.option("--max-tokens", type=COUNT, default=512, show_default=True)
 @click.option(
     "--ledger",
     "ledger_path",
@@ -109,10 +109,15 @@ def gate(
 )
 @click.option(
     "--training-usd-per-hour",
-    type=click.FloatRange(min=0),
+    type=NON_NEGATIVE,
     default=0.0,
     show_default=True,
     help="What an hour of your training machine costs (0: a machine you already own).",
+)
+@click.option(
+    "--skip-damaged",
+    is_flag=True,
+    help="Leave out damaged ledger rows (each is named on stderr and counted in the report) instead of stopping.",
 )
 @report_options(
     "economics", "Where economics.md/.json/.png go (default: REPORT_DIR, or its folder for a file).", progress=False
@@ -123,6 +128,7 @@ def economics(
     ledgers: tuple[str, ...],
     adapter_path: str | None,
     training_usd_per_hour: float,
+    skip_damaged: bool,
     out_dir: str | None,
     as_json: bool,
 ) -> None:
@@ -133,12 +139,22 @@ def economics(
     paths = [p for root in (report_dir, *ledgers) for p in find_ledgers(root)]
     if not paths:
         raise InputError("no ledger.jsonl found (run the router, collect or shadow first)", path=report_dir)
+    skipped: list[InputError] = []
+    try:
+        rows = read_rows(paths, skipped=skipped if skip_damaged else None)
+    except InputError as e:
+        raise InputError(
+            f"{e.message}; pass --skip-damaged to leave damaged rows out", path=e.path, line=e.line, rule=e.rule
+        ) from None
+    for err in skipped:
+        click.echo(f"warning: skipped {err}", err=True)
     data = analyze(
-        read_rows(paths),
+        rows,
         training_s=training_seconds(adapter_path) if adapter_path else None,
         training_usd_per_hour=training_usd_per_hour,
     )
     data["ledgers"] = [str(p) for p in paths]
+    data["skipped_rows"] = [str(err) for err in skipped]
     out = Path(out_dir) if out_dir else (Path(report_dir) if Path(report_dir).is_dir() else Path(report_dir).parent)
     command = " ".join(
         [
@@ -147,6 +163,7 @@ def economics(
             *(f"--ledger {p}" for p in ledgers),
             *([f"--adapter-path {adapter_path}"] if adapter_path else []),
             *([f"--training-usd-per-hour {training_usd_per_hour:g}"] if training_usd_per_hour else []),
+            *(["--skip-damaged"] if skip_damaged else []),
         ]
     )
     written = write_report(data, out, command=command)

@@ -4,11 +4,14 @@ Every call anything in `distill` makes (collection, shadow recording, routing, d
 one row: kind, model, usage (input, output, cache write and read tokens), cost in dollars from the
 price table, what the cache saved, latency, a UTC timestamp, the record key it served and whether it
 went through a batch. Appends are fsynced single lines; a torn last line from a kill is cut off when
-the ledger is opened. `totals` sums any rows: calls, tokens, cost, cache hit rate, money saved.
+the ledger is opened; any other damaged row (not JSON, or without a kind and a finite cost) is named by
+its line, so a total never drops a call without a word. `totals` sums any rows: calls, tokens, cost,
+cache hit rate, money saved.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import uuid
@@ -17,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..io import append_jsonl
-from ._jsonl import read_rows, repair_tail
+from ..io import InputError, append_jsonl
+from ._jsonl import read_located, repair_tail
 from .prices import PriceTable, Usage, load_prices
 
 LEDGER_FILE = "ledger.jsonl"
@@ -33,7 +36,7 @@ class Ledger:
         self.prices = prices or load_prices()
         self._lock = threading.Lock()
         repair_tail(self.path)
-        self._ids = {r.get("call_id") for r in read_rows(self.path)}
+        self._ids = {r.get("call_id") for r in read_ledger(self.path)}
 
     def __contains__(self, call_id: str) -> bool:
         return call_id in self._ids
@@ -81,10 +84,38 @@ class Ledger:
         return totals(self.rows())
 
 
-def read_ledger(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of a ledger file (or of `ledger.jsonl` in a directory); [] when there is none."""
+def row_problem(row: dict[str, Any]) -> str | None:
+    """Why a ledger row cannot be counted, or None: it needs a `kind` and a finite `cost_usd` >= 0."""
+    if not isinstance(row.get("kind"), str):
+        return "no `kind`"
+    cost = row.get("cost_usd")
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost) or cost < 0:
+        return f"`cost_usd` is {cost!r}, not a finite number >= 0"
+    for key in ("saved_usd", "latency_s"):
+        value = row.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"`{key}` is {value!r}, not a finite number"
+    if not isinstance(row.get("usage", {}), dict):
+        return "`usage` is not an object"
+    return None
+
+
+def read_ledger(path: str | os.PathLike, *, skipped: list[InputError] | None = None) -> list[dict[str, Any]]:
+    """The rows of a ledger file (or of `ledger.jsonl` in a directory); [] when there is none. A damaged
+    row (a torn last line aside) raises an InputError naming its line, or, with `skipped` given, is
+    recorded there and left out."""
     path = Path(path)
-    return list(read_rows(path / LEDGER_FILE if path.is_dir() else path))
+    path = path / LEDGER_FILE if path.is_dir() else path
+    rows = []
+    for lineno, row in read_located(path, rule="ledger", skipped=skipped):
+        if problem := row_problem(row):
+            err = InputError(f"damaged row: {problem}", path=path, line=lineno, rule="ledger")
+            if skipped is None:
+                raise err
+            skipped.append(err)
+            continue
+        rows.append(row)
+    return rows
 
 
 def totals(rows: Iterable[dict[str, Any]], *, kind: str | None = None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 from ..io import append_jsonl
 from ..schema import Record, parse_record
-from ._jsonl import read_rows, repair_tail
+from ._jsonl import read_located, read_rows, repair_tail
 from .ledger import Ledger
 
 RECORDS_FILE, TURNS_FILE, BATCHES_FILE = "records.jsonl", "turns.jsonl", "batches.jsonl"
@@ -96,13 +96,13 @@ class TeacherStore:
         self.ledger = Ledger(self.root)
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}
-        for lineno, row in enumerate(read_rows(self.records_path), start=1):
+        for lineno, row in read_located(self.records_path, rule="store"):
             rec = parse_record(row, path=self.records_path, line=lineno)
             self._records.setdefault(rec.meta.key, rec)  # type: ignore[attr-defined]  # `key` is a pydantic extra on Meta (extra="allow")
         self._turns: dict[tuple[str, str], dict[str, Any]] = {}
-        for row in read_rows(self.turns_path):
+        for row in read_rows(self.turns_path, rule="store"):
             self._turns.setdefault((row["key"], row["fingerprint"]), row)
-        self._batch_rows: list[dict[str, Any]] = list(read_rows(self.batches_path))
+        self._batch_rows: list[dict[str, Any]] = list(read_rows(self.batches_path, rule="store"))
 
     # -- records ------------------------------------------------------------------------------------
 
@@ -176,7 +176,7 @@ def read_store(root: str | Path, *, accepted: bool | None = True) -> Iterator[tu
     if not path.exists():
         raise InputError("teacher store not found (run `mlx-distill collect` first)", path=path)
     seen: set[str] = set()
-    for lineno, row in enumerate(read_rows(path), start=1):
+    for lineno, row in read_located(path, rule="store"):
         rec = parse_record(row, path=path, line=lineno)
         key = getattr(rec.meta, "key", None) or rec.meta.id
         if key in seen:

@@ -22,15 +22,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from ..config import StrictModel as _Strict
 from ..config import apply_overrides, read_yaml, validate
-from ..io import InputError, atomic_write_text, read_jsonl, write_jsonl
+from ..io import InputError, atomic_write_text, read_jsonl, read_text, write_jsonl
 from .task import Task, class_balance, describe_balance, get_task, mixed_set
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class SynthSpec(_Strict):
@@ -133,9 +130,9 @@ class Pipeline:
         path = self.dir / "strategy.md"
         if self.cfg.strategy:
             src = Path(self.cfg.strategy)
-            if not src.is_file():
+            if not src.exists():
                 raise InputError("strategy file not found", path=src, rule="config")
-            text = src.read_text(encoding="utf-8")
+            text = read_text(src, rule="config")
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 atomic_write_text(path, text)
             return text

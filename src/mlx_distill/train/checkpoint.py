@@ -134,12 +134,24 @@ def _save_safetensors(path: Path, arrays: dict) -> None:
     os.replace(tmp, path)
 
 
+def all_finite(tree: Any) -> bool:
+    """Whether every float array in a parameter tree is free of NaN and infinity."""
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+
+    arrays = [a for _, a in cast(list[tuple[str, Any]], tree_flatten(tree))]
+    return all(bool(mx.all(mx.isfinite(a)).item()) for a in arrays if mx.issubdtype(a.dtype, mx.floating))
+
+
 def save_checkpoint(
     run_dir: Path, step: int, model: Any, optimizer: Any, extra: dict, *, numbered: bool = True
 ) -> None:
-    """The adapter (and a numbered copy, mlx-lm's naming), the optimizer state, then state.json."""
+    """The adapter (and a numbered copy, mlx-lm's naming), the optimizer state, then state.json.
+    An adapter holding NaN or infinity is refused: it would load, and answer garbage, as a good one."""
     from mlx.utils import tree_flatten
 
+    if not all_finite(model.trainable_parameters()):
+        raise InputError(f"step {step}: the adapter holds NaN or infinite weights; not saved", rule="diverged")
     _save_safetensors(run_dir / ADAPTER_FILE, dict(tree_flatten(model.trainable_parameters())))
     name = f"{step:07d}_adapters.safetensors"
     if numbered:

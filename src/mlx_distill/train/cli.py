@@ -8,6 +8,7 @@ from typing import Any, Optional
 import click
 
 from ..cli_errors import one_line_errors
+from ..cli_options import COUNT
 
 
 # explicit flags -> config keys (None = not given, the config file or default wins)
@@ -123,11 +124,11 @@ def train(
 @click.option("--save-path", default=None, help="Output model directory (default: ADAPTER_PATH/fused).")
 @click.option(
     "--bits",
-    type=int,
+    type=COUNT,
     default=None,
     help="Re-quantize the fused model to this many bits (default: keep full precision).",
 )
-@click.option("--group-size", type=int, default=64, show_default=True)
+@click.option("--group-size", type=COUNT, default=64, show_default=True)
 @click.option("--force", is_flag=True, help="Allow re-quantizing below 5 bits (erases most LoRA changes).")
 @click.option("--no-verify", is_flag=True, help="Skip the probe comparing the fused model with base + adapter.")
 @one_line_errors

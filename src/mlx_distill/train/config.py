@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .. import config as config_file
 from ..io import InputError
@@ -30,20 +30,18 @@ UNSUPPORTED = {
 }
 
 
-class LoraParameters(BaseModel):
+class LoraParameters(config_file.StrictModel):
     """mlx-lm's `lora_parameters`: rank, scale (not alpha), dropout, and optionally which modules (keys)."""
 
-    model_config = ConfigDict(extra="forbid")
     rank: int = Field(8, ge=1)
     scale: float = 20.0
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     keys: Optional[list[str]] = None
 
 
-class LrSchedule(BaseModel):
+class LrSchedule(config_file.StrictModel):
     """mlx-lm's `lr_schedule`: an mlx.optimizers.schedulers function name, its arguments, optional warmup."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str
     arguments: list[Any]
     warmup: int = Field(0, ge=0)
@@ -66,13 +64,15 @@ class LrSchedule(BaseModel):
     def _has_initial_lr(cls, v: list) -> list:
         if not v:
             raise ValueError("arguments must start with the initial learning rate")
+        if config_file.non_finite(v):
+            raise ValueError("arguments must be finite numbers (no NaN or infinity)")
         return v
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(config_file.StrictModel):
     """A training run. mlx-lm keys keep mlx-lm's meaning and defaults; the keys after `# ours` are additions."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(validate_assignment=True)
 
     # --- mlx_lm.lora keys (same names, same defaults, same meaning) ---
     model: str = "embedded:smollm2-135m"
@@ -83,7 +83,7 @@ class TrainConfig(BaseModel):
     optimizer: Literal["adam", "adamw", "muon", "sgd", "adafactor"] = "adam"
     optimizer_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     seed: int = 0
-    num_layers: int = 16
+    num_layers: int = Field(16, ge=-1)
     batch_size: int = Field(4, ge=1)
     iters: int = Field(1000, ge=1)
     val_batches: int = Field(25, ge=-1)
@@ -146,6 +146,13 @@ class TrainConfig(BaseModel):
             raise ValueError("records are chat records with a `messages` key; chat_feature must be 'messages'")
         return v
 
+    @field_validator("num_layers")
+    @classmethod
+    def _some_layers(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("0 layers would train nothing: a number of top layers, or -1 for all")
+        return v
+
     @field_validator("run_name")
     @classmethod
     def _safe_run_name(cls, v: Optional[str]) -> Optional[str]:
@@ -176,6 +183,8 @@ class TrainConfig(BaseModel):
                 raise ValueError(f"optimizer_config.{name}: unknown optimizer{config_file.suggest(name, OPTIMIZERS)}")
             if not isinstance(kwargs, dict):
                 raise ValueError(f"optimizer_config.{name} must be a mapping of keyword arguments")
+            if config_file.non_finite(kwargs):
+                raise ValueError(f"optimizer_config.{name}: arguments must be finite numbers (no NaN or infinity)")
             _check_optimizer_kwargs(name, kwargs)
         return self
 

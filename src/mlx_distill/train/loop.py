@@ -4,6 +4,7 @@ checkpoints every save_every steps."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -12,7 +13,9 @@ import mlx.core as mx
 import numpy as np
 from mlx.utils import tree_map
 
+from ..io import InputError
 from ..progress import Bar
+from .checkpoint import all_finite
 from .dataset import BatchSchedule, Split, prefix_group
 
 if TYPE_CHECKING:
@@ -88,10 +91,15 @@ def run_steps(
             totals.targets += n_t
             totals.trained_tokens += n_tok
             lr = float(trainer.optimizer.learning_rate.item())
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise diverged(trainer, step, f"the training loss is {loss_value}")
+            if (step % cfg.save_every == 0 or step == cfg.iters) and not all_finite(model.trainable_parameters()):
+                raise diverged(trainer, step, "the update left NaN or infinite adapter weights")
             row = {
                 "kind": "train",
                 "step": step,
-                "loss": round(loss.item(), 6),
+                "loss": round(loss_value, 6),
                 "learning_rate": lr,
                 "tokens": n_tok,
                 "targets": n_t,
@@ -115,6 +123,18 @@ def run_steps(
             if step % cfg.save_every == 0 and step != cfg.iters:
                 save(step, totals)
     return totals
+
+
+def diverged(trainer: "Trainer", step: int, what: str) -> InputError:
+    """Training that went NaN/infinite, as one line naming the step and the settings that usually cause it.
+    Raised before the step's checkpoint, so no such adapter is ever saved as a good one."""
+    cfg = trainer.cfg
+    return InputError(
+        f"step {step}: {what}; training stopped and this step was not saved. Usually the learning rate "
+        f"({cfg.learning_rate:g}) or lora_parameters.scale ({cfg.lora_parameters.scale:g}) is too high: "
+        "lower one and start again (the last saved checkpoint, if any, is intact)",
+        rule="diverged",
+    )
 
 
 def _report(window: list[dict], step: int, lr: float, trained_tokens: int) -> dict:

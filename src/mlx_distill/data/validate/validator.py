@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Sequence
 
+from ...io import InputError
 from ...schema import Record
 from ..common import unit_hash
 from ...progress import track
@@ -75,7 +76,10 @@ def _validate(records: Iterable[Record | Located], *, tokenizer: Any, max_seq_le
 
 def validate_files(paths: Iterable[str | os.PathLike], **kwargs: Any) -> Report:
     """Validate JSONL record files; files named train/valid/test.jsonl are checked for split overlap."""
+    paths = list(paths)
     items, findings, files = load_located(paths)
+    if not files:
+        raise InputError("no .jsonl record files here (nothing to validate)", path=", ".join(map(str, paths)), rule="empty")
     report = validate_records(items, findings=findings, **kwargs)
     report.files = files
     report.records = len(items) + len(findings)
