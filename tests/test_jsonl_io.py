@@ -97,19 +97,20 @@ def test_a_row_that_cannot_be_written_leaves_the_old_file_whole(tmp_path):
 
 def test_a_torn_tail_still_repairs_even_when_cut_inside_a_character(tmp_path):
     p = tmp_path / "ledger.jsonl"
-    append_jsonl(p, {"call_id": "c1", "cost": float("nan")})  # our own rows: NaN reads back
+    append_jsonl(p, {"call_id": "c1", "cost": 0.25})
     append_jsonl(p, {"call_id": "c2", "model": "é"})
     whole = p.read_bytes()
     with open(p, "ab") as f:
         f.write('{"call_id": "c3", "model": "é'.encode()[:-1])  # a kill mid-write, mid-character
     rows = list(read_rows(p))  # a reader skips the torn line and does not repair
-    assert [r["call_id"] for r in rows] == ["c1", "c2"] and rows[0]["cost"] != rows[0]["cost"]
+    assert [r["call_id"] for r in rows] == ["c1", "c2"] and rows[0]["cost"] == 0.25
     assert p.read_bytes() != whole
     assert repair_tail(p) == len('{"call_id": "c3", "model": "é'.encode()) - 1
     assert p.read_bytes() == whole and repair_tail(p) == 0
     with open(p, "ab") as f:
-        f.write(b'{"call_id": "c4", "mod\n')  # a complete line that is not JSON is cut too
-    assert [r["call_id"] for r in read_rows(p)] == ["c1", "c2"]
+        f.write(b'{"call_id": "c4", "mod\n')  # a complete line that is not JSON: damage, named; repair cuts it
+    with pytest.raises(InputError, match=r"ledger.jsonl:3 \[jsonl\]: damaged line"):
+        list(read_rows(p))
     assert repair_tail(p) == len(b'{"call_id": "c4", "mod\n') and p.read_bytes() == whole
     append_jsonl(p, {"call_id": "c5"})
     assert [r["call_id"] for r in read_rows(p)] == ["c1", "c2", "c5"]

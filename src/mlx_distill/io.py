@@ -301,7 +301,7 @@ def _load(text: str | bytes) -> Any:
     return parse_json_line(text)
 
 
-def _refusal(e: jsonlines.InvalidLineError) -> tuple[str, str]:
+def line_refusal(e: jsonlines.InvalidLineError) -> tuple[str, str]:
     """The one-line reason and rule of a line jsonlines refused, in this project's words (its cause's)."""
     cause = e.__cause__
     if isinstance(cause, UnicodeDecodeError):
@@ -344,7 +344,7 @@ def read_jsonl(
             except EOFError:
                 break
             except jsonlines.InvalidLineError as e:
-                message, rule = _refusal(e)
+                message, rule = line_refusal(e)
                 seen = seen or rule != "size"  # a line read past for its size is not content
                 bad(message, e.lineno, rule)
                 continue

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import jsonlines
 
-from ..io import InputError, check_regular_file, parse_json_line
+from ..io import InputError, check_regular_file, line_refusal, parse_json_line
 
 
 def repair_tail(path: str | os.PathLike) -> int:
@@ -69,7 +69,7 @@ def read_located(
             except EOFError:
                 return
             except jsonlines.InvalidLineError as e:
-                problem = str(e.__cause__ or e.message)
+                problem = line_refusal(e)[0]
             if problem is None:
                 yield at, row
                 continue
