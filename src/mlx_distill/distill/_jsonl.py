@@ -63,6 +63,7 @@ def read_located(
 
         reader = jsonlines.Reader(complete(), loads=parse_json_line)
         while True:
+            row = None
             try:
                 row = reader.read(skip_empty=True)
                 problem = None if isinstance(row, dict) else f"expected a JSON object, got {type(row).__name__}"
@@ -70,7 +71,7 @@ def read_located(
                 return
             except jsonlines.InvalidLineError as e:
                 problem = line_refusal(e)[0]
-            if problem is None:
+            if isinstance(row, dict) and problem is None:
                 yield at, row
                 continue
             err = InputError(f"damaged line: {problem}", path=path, line=at, rule=rule)
