@@ -7,8 +7,8 @@ with pydantic-ai, so no request is made) before anything is sent or written:
 - deprecated, not yet retired: one line on stderr, once per process, naming the date and the
   replacement. Not `warnings.warn`: a warning repeats per call site and a test suite that turns
   warnings into errors would fail on a teacher that still works. The teacher we build then drops
-  PydanticAI's own per-request `DeprecatedModelWarning` (see `teacher.anthropic_model`), and the
-  anthropic SDK's per-request `DeprecationWarning` for that id is filtered out.
+  PydanticAI's own per-request `DeprecatedModelWarning` (see `teacher.anthropic_model`); the SDK's
+  per-request `DeprecationWarning` for that id, and PydanticAI's for a model it built, are filtered out.
 
 Any name is accepted: `anthropic:...` or another PydanticAI name, `router:STUDENT+TEACHER` (both
 parts), a local model or a URL (nothing to check).
@@ -76,7 +76,8 @@ def check_lifecycle(*names: str | None, today: date | None = None) -> None:
             )
         when = f"retires on {d.retirement_date}" if d.retirement_date else "has no retirement date yet"
         say_once(f"warning: {model} is deprecated by its provider and {when}{instead} ({d.source_url})")
-        # the SDK's own warning, on every request: said above already (re-added each time, as a caller's
-        # `warnings.catch_warnings` may have dropped it)
-        sdk_text = f"The model '{model.split(':', 1)[1]}' is deprecated"
-        warnings.filterwarnings("ignore", message=re.escape(sdk_text), category=DeprecationWarning)
+        # said above already: the per-request warnings of the SDK and, for a model PydanticAI built
+        # (`teacher.anthropic_model` turns its own off), of PydanticAI. Re-added on every check, as a
+        # caller's `warnings.catch_warnings` may have dropped them.
+        for text in (f"The model '{model.split(':', 1)[1]}' is deprecated", f"Model '{model}' is deprecated"):
+            warnings.filterwarnings("ignore", message=re.escape(text))
