@@ -70,12 +70,12 @@ def anthropic_model(
     """PydanticAI's Anthropic model over an SDK client (key and base URL from the environment unless given).
     Raises RetiredModel for a retired id; a deprecated one is announced once by us, not per request."""
     from anthropic import AnthropicError, AsyncAnthropic
+    from pydantic_ai.models.anthropic import AnthropicModel
+    from pydantic_ai.providers.anthropic import AnthropicProvider
 
     from .lifecycle import check_lifecycle
 
     check_lifecycle(f"anthropic:{model_id}")
-    from pydantic_ai.models.anthropic import AnthropicModel
-    from pydantic_ai.providers.anthropic import AnthropicProvider
 
     try:
         client = AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s)
@@ -105,15 +105,19 @@ def _teacher_class(base: type) -> type:
 
     PydanticAI walks every tool's JSON schema through the provider's transformer on every request
     (about 2 ms a tool on these machines): the same five schemas, thousands of times in a collection,
-    a third of its CPU. The transform is a pure function of (schema, strict), so it is memoised here."""
+    a third of its CPU. The transform is a pure function of (schema, strict), so it is memoised here.
+
+    It also sends only the sampling settings the provider takes (`sent_settings`), so PydanticAI has
+    nothing to drop, and to warn about, on each request."""
 
     class SchemaCachingModel(base):  # type: ignore[misc, valid-type]
         def sent_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
-            """`settings` less what PydanticAI drops for this model, decided by PydanticAI itself once per
-            distinct settings (its `prepare_request`, its warning caught) and said in one line."""
+            """`settings` less the sampling settings PydanticAI drops for this model, decided by PydanticAI
+            itself once per distinct settings (its `prepare_request`, its warning caught), said in one line."""
             import warnings
 
             from pydantic_ai.models import ModelRequestParameters
+            from pydantic_ai.profiles.anthropic import ANTHROPIC_SAMPLING_PARAMS
 
             cache = self.__dict__.setdefault("_sent_cache", {})
             key = json.dumps(settings, sort_keys=True, default=repr)
@@ -122,7 +126,7 @@ def _teacher_class(base: type) -> type:
                     warnings.simplefilter("always")
                     prepared, _ = super().prepare_request(dict(settings), ModelRequestParameters())
                 prepared = prepared or {}
-                cache[key] = [k for k in settings if k not in prepared]
+                cache[key] = [k for k in settings if k in ANTHROPIC_SAMPLING_PARAMS and k not in prepared]
                 if cache[key]:
                     from .lifecycle import say_once
 
