@@ -11,7 +11,7 @@
 #   BENCH_LIMIT=6                   held-out cases per suite and model (spread over labels); "all" for every case
 #   BENCH_MAX_TOKENS=128            generation cap per agent turn in the benchmark
 #   BENCH=0                         skip the benchmark
-#   TEACHER=anthropic:claude-sonnet-4-5   collect verified teacher trajectories first (docs/teacher.md), add them
+#   TEACHER=anthropic:claude-sonnet-5-5   collect verified teacher trajectories first (docs/teacher.md), add them
 #                                   to the data, and benchmark the teacher beside the base and adapted student
 #   TEACHER_PROMPTS=FILE            prompts for the teacher (default: the built-in set, data/teacher/prompts.jsonl)
 #   TEACHER_BUDGET_USD=5            the most the collection may spend; TEACHER_BATCH=1 uses Message Batches
@@ -52,7 +52,7 @@ if [ -n "${TEACHER:-}" ]; then
   $MD collect "${collect_args[@]}"
   teacher_store=(--teacher-store runs/teacher)
 else
-  echo "no teacher: add one with TEACHER=anthropic:claude-sonnet-4-5 (and ANTHROPIC_API_KEY) to distill its judgement too (docs/teacher.md)"
+  echo "no teacher: add one with TEACHER=anthropic:claude-sonnet-5-5 (and ANTHROPIC_API_KEY) to distill its judgement too (docs/teacher.md)"
 fi
 
 stage "3/5 data ($DATA_CONFIG)"

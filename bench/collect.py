@@ -26,7 +26,7 @@ from mlx_distill.distill.ledger import read_ledger, totals
 from mlx_distill.distill.prompts import Prompt
 from mlx_distill.testing.fake_anthropic import FakeAnthropic, line_count_teacher
 
-TEACHER = "anthropic:claude-sonnet-4-5"
+TEACHER = "anthropic:claude-sonnet-5-5"
 
 
 def prompts(n: int) -> list[Prompt]:

@@ -46,7 +46,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--student", default="embedded:smollm2-135m")
     ap.add_argument("--adapter-path", default=None)
-    ap.add_argument("--teacher", default="anthropic:claude-sonnet-4-5", help="the model id the fake is priced as")
+    ap.add_argument("--teacher", default="anthropic:claude-sonnet-5-5", help="the model id the fake is priced as")
     ap.add_argument("--suite", default="discrimination")
     ap.add_argument("--limit", type=int, default=4, help="benchmark cases (balanced tool/direct)")
     ap.add_argument(

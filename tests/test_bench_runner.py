@@ -82,7 +82,7 @@ def test_hallucinating_model_failing_cases_and_failing_loads(small_suite, tmp_pa
         ModelSpec(FunctionModel(always_list_files), label="eager"),
         ModelSpec(FunctionModel(crashes_on_deadlock), label="fragile"),
         ModelSpec(str(tmp_path / "no-such-model")),
-        ModelSpec("anthropic:claude-sonnet-4-5", adapter_path=str(tmp_path / "adapter")),
+        ModelSpec("anthropic:claude-sonnet-5-5", adapter_path=str(tmp_path / "adapter")),
         ModelSpec("http://127.0.0.1:9/v1"),
     ]
     errors = []

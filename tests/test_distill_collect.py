@@ -21,7 +21,7 @@ from mlx_distill.distill.prompts import Prompt, load_prompts
 from mlx_distill.distill.store import TeacherStore
 from mlx_distill.testing.fake_anthropic import FakeAnthropic, Fault, tool_results
 
-TEACHER = "anthropic:claude-sonnet-4-5"
+TEACHER = "anthropic:claude-sonnet-5-5"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -77,10 +77,8 @@ def notes_dir(tmp_path):
 
 
 def _records(store):
-    return {
-        json.loads(line)["meta"]["id"]: json.loads(line)
-        for line in (Path(store) / "records.jsonl").read_text().splitlines()
-    }
+    lines = (Path(store) / "records.jsonl").read_text().splitlines()
+    return {json.loads(line)["meta"]["id"]: json.loads(line) for line in lines}
 
 
 def test_interactive_and_batch_collection_give_identical_verified_records(tmp_path, env, notes_dir):
@@ -471,3 +469,41 @@ def test_the_budget_caps_a_batch_run_too_and_the_next_run_replays_what_was_paid(
         )
         assert sum(len(b["_results"]) for b in fake.batches.values()) - sent == 6 - capped.accepted
     assert rest.skipped == capped.accepted and rest.accepted == 6 - capped.accepted
+
+
+# -- settings the provider rejects ---------------------------------------------------------------
+
+
+def test_keys_and_ledger_record_the_settings_the_teacher_received_and_the_user_reads_one_line(tmp_path):
+    """Anthropic API version 2026-10-21 (the SDK's default) rejects temperature: PydanticAI drops it, so
+    the records must not claim the teacher ran at temperature 0, and no warning repeats per request."""
+    from mlx_distill.distill.store import record_key
+    from mlx_distill.prompting import DEFAULT_SYSTEM_PROMPT
+    from mlx_distill.tools import TOOL_NAMES, tool_schemas
+
+    prompts_file, store = _prompt_file(tmp_path, 4), tmp_path / "store"
+    cmd = [sys.executable, "-W", "error", "-m", "mlx_distill.cli", "collect", "--teacher", TEACHER]
+    cmd += ["--prompts", str(prompts_file), "--out", str(store), "--max-tokens", "300"]
+    with FakeAnthropic(oracle) as fake:
+        done = subprocess.run(cmd, env={**os.environ, **fake.env()}, capture_output=True, text=True, timeout=300)
+        bodies = fake.message_requests()
+    assert done.returncode == 0, done.stderr
+    assert len(bodies) == 6 and all("temperature" not in b and b["max_tokens"] == 300 for b in bodies)
+    notes = [line for line in done.stderr.splitlines() if not line.startswith("collect ")]  # progress lines
+    assert notes == [
+        f"note: {TEACHER} does not take temperature (PydanticAI drops them for this model or API version); "
+        "requests go without them"
+    ]
+    sent = {"max_tokens": 300, "max_requests": 8, "max_tool_calls": 6}
+    prompts = {p.id: p for p in load_prompts(prompts_file)}
+    for rid, rec in _records(store).items():
+        assert rec["meta"]["settings"] == sent
+        key = record_key(
+            prompts[rid].key_fields(),
+            teacher=TEACHER,
+            settings=sent,
+            system_prompt=DEFAULT_SYSTEM_PROMPT,
+            tools=tool_schemas(TOOL_NAMES),
+        )
+        assert rec["meta"]["key"] == key
+    assert [r["settings"] for r in read_ledger(store)] == [{"max_tokens": 300}] * 6

@@ -16,7 +16,7 @@ from mlx_distill.distill.prompts import Prompt
 from mlx_distill.testing.fake_anthropic import FakeAnthropic, line_count_teacher
 from mlx_distill.train.trainer import train
 
-TEACHER = "anthropic:claude-sonnet-4-5"
+TEACHER = "anthropic:claude-sonnet-5-5"
 DIRECT = ["What is a mutex?", "What is a closure?", "Explain what a hash table is.", "What is a coroutine?"]
 
 

@@ -13,7 +13,7 @@ from mlx_distill.distill.economics import analyze, read_rows
 from mlx_distill.distill.ledger import Ledger, read_ledger
 from mlx_distill.distill.prices import load_prices
 
-TEACHER = "anthropic:claude-sonnet-4-5"
+TEACHER = "anthropic:claude-sonnet-5-5"
 CALL = {"input_tokens": 900, "output_tokens": 120}
 
 

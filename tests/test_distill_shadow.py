@@ -43,7 +43,7 @@ def agent_factory(workspace, monkeypatch):
     monkeypatch.setenv("MY_SERVICE_TOKEN", ENV_SECRET)
 
     def make(fake, root, **kw):
-        teacher = anthropic_model("claude-sonnet-4-5", api_key="sk-ant-fake", base_url=fake.base_url, max_retries=0)
+        teacher = anthropic_model("claude-sonnet-5-5", api_key="sk-ant-fake", base_url=fake.base_url, max_retries=0)
         return create_agent(teacher, workspace=workspace, capabilities=[ShadowRecorder(root, **kw)])
 
     return make
@@ -62,7 +62,7 @@ def test_each_teacher_run_becomes_one_valid_redacted_record_that_data_build_read
     assert [m.role for m in first.messages] == ["system", "user", "assistant", "tool", "assistant"]
     assert first.messages[3].name == "read_file" and "PORT = 8080" in first.messages[3].content  # the real result
     assert {t["function"]["name"] for t in first.tools} >= {"read_file", "grep"}
-    assert first.meta.teacher == "anthropic:claude-sonnet-4-5" and first.meta.requests == 2
+    assert first.meta.teacher == "anthropic:claude-sonnet-5-5" and first.meta.requests == 2
     assert first.meta.cost_usd > 0 and first.meta.usage["output_tokens"] > 0 and first.meta.timestamp
     assert [r.meta.label for r in records] == ["tool", "tool", "direct"]
     text = (segment / "records.jsonl").read_text()
@@ -102,7 +102,7 @@ def test_recording_moves_to_a_new_segment_when_one_is_full(agent_factory, tmp_pa
 
 def test_nothing_is_recorded_without_the_capability(workspace, tmp_path):
     with FakeAnthropic(QUESTIONS) as fake:
-        teacher = anthropic_model("claude-sonnet-4-5", api_key="sk-ant-fake", base_url=fake.base_url)
+        teacher = anthropic_model("claude-sonnet-5-5", api_key="sk-ant-fake", base_url=fake.base_url)
         run_question(create_agent(teacher, workspace=workspace), "What is a mutex?")
     assert not any(tmp_path.rglob("records.jsonl"))
 

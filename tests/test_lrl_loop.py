@@ -16,7 +16,7 @@ from mlx_distill.lrl.task import get_task
 from mlx_distill.lrl.teacher import JournaledTeacher
 from mlx_distill.testing.fake_anthropic import FakeAnthropic
 
-TEACHER = "anthropic:claude-sonnet-4-5"
+TEACHER = "anthropic:claude-sonnet-5-5"
 
 
 def yes_sayer(question, turn, body):

@@ -80,7 +80,7 @@ def serve(
     default=EMBEDDED_DEFAULT,
     show_default=True,
     help="An MLX model name or directory, a server URL http://127.0.0.1:PORT/v1, "
-    "or a PydanticAI model name (anthropic:claude-sonnet-4-5).",
+    "or a PydanticAI model name (anthropic:claude-sonnet-5-5).",
 )
 @click.option("--adapter-path", default=None, help="A LoRA adapter directory to apply (MLX models).")
 @click.option(

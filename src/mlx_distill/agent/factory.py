@@ -29,7 +29,7 @@ def is_url(model: Any) -> bool:
 
 
 def is_pydantic_ai_name(model: str) -> bool:
-    """`anthropic:claude-sonnet-4-5`, `openai:gpt-5`, `test`...: a PydanticAI model name, not ours."""
+    """`anthropic:claude-sonnet-5-5`, `openai:gpt-5`, `test`...: a PydanticAI model name, not ours."""
     if model == "test":
         return True
     if model.startswith("embedded:") or Path(model).expanduser().exists() or model.startswith((".", "/", "~")):
@@ -139,7 +139,7 @@ def create_agent(
 
     model: an MLX model name or directory (`embedded:smollm2-135m`, a converted model, a Hugging Face id),
     an `MLXModel`, a URL `http://127.0.0.1:PORT/v1` of `mlx-distill serve` (or a `ServerHandle`), a
-    PydanticAI model name (`anthropic:claude-sonnet-4-5`) or a PydanticAI `Model` (the teacher).
+    PydanticAI model name (`anthropic:claude-sonnet-5-5`) or a PydanticAI `Model` (the teacher).
     model_settings: merged over temperature 0, max_tokens 512 and, for template-based models,
     `stop_sequences` = the chat template's end-of-turn strings. Keys that are not PydanticAI settings
     (e.g. `stop`) are refused. workspace: the directory the tools work in (default: the current one).

@@ -64,6 +64,15 @@ def model_specs(
     return specs
 
 
+def check_named_models(models: tuple[str, ...], teacher: str | None) -> None:
+    """A retired model (or router teacher) fails here, in one line, before a case runs or a file is written."""
+    from ..cli_errors import one_line
+    from ..distill.lifecycle import RetiredModel, check_lifecycle
+
+    with one_line(RetiredModel, status=1):
+        check_lifecycle(*models, teacher)
+
+
 def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     """Append the teacher when it can be used (its provider key is present); notes otherwise."""
     from .runner import ModelSpec, load_agent_model, one_line
@@ -86,7 +95,7 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     multiple=True,
     required=True,
     help="Model to benchmark (repeatable): embedded:smollm2-135m, a model directory, a server URL, "
-    "or a pydantic-ai model name such as anthropic:claude-sonnet-4-5.",
+    "or a pydantic-ai model name such as anthropic:claude-sonnet-5-5.",
 )
 @click.option(
     "--adapter-path",
@@ -167,6 +176,7 @@ def bench(
     from .sharding import launched_group
     from .suites import Suite, load_suite, select
 
+    check_named_models(models, teacher)
     temps = parse_temperatures(temperatures)
     loaded = [load_suite(s) for s in suites]
     if categories:
@@ -271,6 +281,7 @@ def compare(
     from .compare import load_prompts, run_compare, write_compare
 
     items = load_prompts(prompts)
+    check_named_models(models, teacher)
     specs = model_specs(models, adapters, include_base=include_base)
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)

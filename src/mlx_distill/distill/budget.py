@@ -8,7 +8,7 @@ from typing import Sequence
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from pydantic_ai.models import ModelRequestParameters
 
-from .prices import PriceTable, Usage
+from .prices import Prices, Usage
 
 
 class BudgetExhausted(RuntimeError):
@@ -22,7 +22,7 @@ class Budget:
 
     CHARS_PER_TOKEN = 3.0  # fewer characters per token than real text: overestimates, never under
 
-    def __init__(self, limit_usd: float | None, prices: PriceTable, model_id: str):
+    def __init__(self, limit_usd: float | None, prices: Prices, model_id: str):
         self.limit, self.prices, self.model_id = limit_usd, prices, model_id
         self.spent = self.reserved = 0.0
 

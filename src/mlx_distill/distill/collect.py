@@ -29,10 +29,10 @@ from ..schema import Record
 from ..tools import TOOL_NAMES, tool_schemas
 from .budget import Budget
 from .journal import JournalModel, PromptRun, dump_response, load_response
-from .prices import PriceTable, Usage
+from .prices import Prices, Usage
 from .prompts import Prompt, prepare_workspace, question_text
 from .store import SOURCE, TeacherStore, Verdict, record_key
-from .teacher import resolve_teacher, teacher_id
+from .teacher import resolve_teacher, sent_settings, teacher_id
 from .verify import verify
 
 Progress = Callable[[int, int, str], None]
@@ -53,10 +53,14 @@ class CollectSettings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     tools: tuple[str, ...] = TOOL_NAMES
 
-    def key_settings(self) -> dict[str, Any]:
+    def request_settings(self) -> dict[str, Any]:
+        """The model settings asked for (the teacher may drop some: `Collector.sent`)."""
+        return {"max_tokens": self.max_tokens, "temperature": self.temperature}
+
+    def key_settings(self, sent: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The settings a record is keyed by: those the teacher received (`sent`), else those asked for."""
         return {
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
+            **(self.request_settings() if sent is None else sent),
             "max_requests": self.max_requests,
             "max_tool_calls": self.max_tool_calls,
         }
@@ -134,7 +138,7 @@ class Collector:
         budget_usd: float | None = None,
         batch: bool = False,
         adapter_path: str | None = None,
-        prices: PriceTable | None = None,
+        prices: Prices | None = None,
         poll_interval_s: float = 10.0,
         max_poll_interval_s: float = 120.0,
         max_retries: int | None = None,
@@ -143,16 +147,18 @@ class Collector:
         from .teacher import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 
         self.settings = settings or CollectSettings()
-        self.store = store if isinstance(store, TeacherStore) else TeacherStore(store)
         self.teacher_id = (
             teacher_id(teacher, adapter_path) if isinstance(teacher, str) else f"{teacher.system}:{teacher.model_name}"
         )  # a Model: "mlx:...", "anthropic:..."
-        self.model = resolve_teacher(
+        self.model = resolve_teacher(  # a retired teacher fails here, before the store is created
             teacher,
             adapter_path,
             max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
             timeout_s=timeout_s or DEFAULT_TIMEOUT_S,
         )
+        # what the teacher receives, decided once: the record keys and the ledger say this, not what was asked
+        self.sent = sent_settings(self.model, self.settings.request_settings())
+        self.store = store if isinstance(store, TeacherStore) else TeacherStore(store)
         if prices is not None:
             self.store.ledger.prices = prices
         self.prices = self.store.ledger.prices
@@ -193,6 +199,7 @@ class Collector:
             key=key,
             batch=batch,
             call_id=row["call_id"],
+            settings=self.sent,
         )
         return row
 
@@ -217,7 +224,7 @@ class Collector:
         return record_key(
             prompt.key_fields(),
             teacher=self.teacher_id,
-            settings=self.settings.key_settings(),
+            settings=self.settings.key_settings(self.sent),
             system_prompt=self.settings.system_prompt,
             tools=self.tool_schemas,
         )
@@ -232,10 +239,7 @@ class Collector:
             facts = await asyncio.to_thread(prepare_workspace, prompt, tmp)
             question = question_text(prompt, facts)
             stops = getattr(self.model, "stop_strings", None)
-            model_settings: dict[str, Any] = {
-                "temperature": self.settings.temperature,
-                "max_tokens": self.settings.max_tokens,
-            }
+            model_settings = dict(self.sent)
             if stops is not None:  # a local MLX teacher: the template's end-of-turn strings
                 model_settings["stop_sequences"] = list(stops())
             agent = create_agent(
@@ -300,7 +304,7 @@ class Collector:
             "stop_reason": stop,
             "outcome": outcome.outcome,
             "batch": any(c["batch"] for c in run.calls),
-            "settings": self.settings.key_settings(),
+            "settings": self.settings.key_settings(self.sent),
         }
         return Record.model_validate({"messages": messages, "tools": self.tool_schemas, "meta": meta})
 

@@ -60,7 +60,12 @@ def gate(
     no_progress: bool,
 ) -> None:
     """Pass or fail a student: its agreement with the teacher per decision class. Exit 0 on pass, 1 on fail."""
+    from ..cli_errors import one_line
     from ..progress import Bar
+    from .lifecycle import RetiredModel, check_lifecycle
+
+    with one_line(RetiredModel, status=1):  # a retired API student (or router teacher): before any case
+        check_lifecycle(student)
     from ..bench.runner import ModelSpec, RunConfig
     from .gate import load_against, run_gate, verdict_line, write_gate_report
 

@@ -1,8 +1,8 @@
 """The cost ledger: `ledger.jsonl`, one JSON object per teacher call, append-only.
 
 Every call anything in `distill` makes (collection, shadow recording, routing, drift sampling...) is
-one row: kind, model, usage (input, output, cache write and read tokens), cost in dollars from the
-price table, what the cache saved, latency, a UTC timestamp, the record key it served and whether it
+one row: kind, model, usage (input, output, cache write and read tokens), cost in dollars, what priced
+it (`price_source`: `genai-prices 0.2.5`, `override: PATH` or `free`), what the cache saved, latency, a UTC timestamp, the record key it served and whether it
 went through a batch. Appends are fsynced single lines; a torn last line from a kill is cut off when
 the ledger is opened; any other damaged row (not JSON, or without a kind and a finite cost) is named by
 its line, so a total never drops a call without a word. `totals` sums any rows: calls, tokens, cost,
@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from ..io import InputError, append_jsonl
 from ._jsonl import read_located, repair_tail
-from .prices import PriceTable, Usage, load_prices
+from .prices import Prices, Usage, load_prices
 
 LEDGER_FILE = "ledger.jsonl"
 
@@ -30,7 +30,7 @@ LEDGER_FILE = "ledger.jsonl"
 class Ledger:
     """Append-only ledger at `path` (a file, or a directory that gets `ledger.jsonl`)."""
 
-    def __init__(self, path: str | os.PathLike, prices: PriceTable | None = None):
+    def __init__(self, path: str | os.PathLike, prices: Prices | None = None):
         path = Path(path)
         self.path = path / LEDGER_FILE if path.suffix != ".jsonl" else path
         self.prices = prices or load_prices()
@@ -62,6 +62,7 @@ class Ledger:
             "model": model,
             "usage": u.to_json(),
             "cost_usd": round(self.prices.cost(model, u, batch) if cost_usd is None else cost_usd, 8),
+            "price_source": self.prices.source(model),
             "saved_usd": round(self.prices.cache_savings(model, u, batch), 8),
             "latency_s": round(float(latency_s), 4),
             "batch": batch,

@@ -1,7 +1,7 @@
 """Shadow recording: a PydanticAI capability a developer adds to the agent of their own dev tool, so
 that every run through the teacher becomes one training record, for free.
 
-    agent = Agent("anthropic:claude-sonnet-4-5", tools=[...], capabilities=[ShadowRecorder("shadow/")])
+    agent = Agent("anthropic:claude-sonnet-5-5", tools=[...], capabilities=[ShadowRecorder("shadow/")])
     # or create_agent(teacher, capabilities=[ShadowRecorder("shadow/")])
 
 Each finished run is one record in the project's format (system prompt, the tools offered, every

@@ -9,6 +9,12 @@
 
 `teacher_id` is the stable name the store keys records and prices calls by: `anthropic:claude-...`
 as given, `mlx:<name>` (plus the adapter) for local models.
+
+A named model is checked against its provider's deprecation schedule first (`lifecycle.py`): a retired
+one fails before anything is sent. The Anthropic teacher settles, once per distinct settings, which
+sampling settings PydanticAI drops for it (Anthropic API version 2026-10-21 rejects temperature,
+top_p and top_k): `sent_settings` says what the teacher actually receives, for store keys and the
+ledger, and the user reads one line about it instead of a warning per request.
 """
 
 from __future__ import annotations
@@ -61,10 +67,15 @@ def anthropic_model(
     api_key: str | None = None,
     base_url: str | None = None,
 ) -> Model:
-    """PydanticAI's Anthropic model over an SDK client (key and base URL from the environment unless given)."""
+    """PydanticAI's Anthropic model over an SDK client (key and base URL from the environment unless given).
+    Raises RetiredModel for a retired id; a deprecated one is announced once by us, not per request."""
     from anthropic import AnthropicError, AsyncAnthropic
     from pydantic_ai.models.anthropic import AnthropicModel
     from pydantic_ai.providers.anthropic import AnthropicProvider
+
+    from .lifecycle import check_lifecycle
+
+    check_lifecycle(f"anthropic:{model_id}")
 
     try:
         client = AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s)
@@ -75,8 +86,17 @@ def anthropic_model(
             f"anthropic:{model_id}: no API key; set ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for another endpoint)"
         )
     return _teacher_class(AnthropicModel)(
-        model_id, provider=AnthropicProvider(anthropic_client=client), settings=dict(ANTHROPIC_CACHE_SETTINGS)
+        model_id,
+        provider=AnthropicProvider(anthropic_client=client),
+        settings=dict(ANTHROPIC_CACHE_SETTINGS),
+        profile={"deprecation": None},  # checked above, said once; PydanticAI would warn on every request
     )
+
+
+def sent_settings(model: Model, settings: dict[str, Any]) -> dict[str, Any]:
+    """The part of `settings` that `model` actually sends (all of it, for a model that drops nothing)."""
+    settle = getattr(model, "sent_settings", None)
+    return settle(settings) if settle is not None else dict(settings)
 
 
 @functools.lru_cache(maxsize=None)
@@ -85,9 +105,41 @@ def _teacher_class(base: type) -> type:
 
     PydanticAI walks every tool's JSON schema through the provider's transformer on every request
     (about 2 ms a tool on these machines): the same five schemas, thousands of times in a collection,
-    a third of its CPU. The transform is a pure function of (schema, strict), so it is memoised here."""
+    a third of its CPU. The transform is a pure function of (schema, strict), so it is memoised here.
+
+    It also sends only the sampling settings the provider takes (`sent_settings`), so PydanticAI has
+    nothing to drop, and to warn about, on each request."""
 
     class SchemaCachingModel(base):  # type: ignore[misc, valid-type]
+        def sent_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+            """`settings` less the sampling settings PydanticAI drops for this model, decided by PydanticAI
+            itself once per distinct settings (its `prepare_request`, its warning caught), said in one line."""
+            import warnings
+
+            from pydantic_ai.models import ModelRequestParameters
+            from pydantic_ai.profiles.anthropic import ANTHROPIC_SAMPLING_PARAMS
+
+            cache = self.__dict__.setdefault("_sent_cache", {})
+            key = json.dumps(settings, sort_keys=True, default=repr)
+            if key not in cache:
+                with warnings.catch_warnings(record=True):
+                    warnings.simplefilter("always")
+                    prepared, _ = super().prepare_request(dict(settings), ModelRequestParameters())
+                prepared = prepared or {}
+                cache[key] = [k for k in settings if k in ANTHROPIC_SAMPLING_PARAMS and k not in prepared]
+                if cache[key]:
+                    from .lifecycle import say_once
+
+                    say_once(
+                        f"note: {self.system}:{self.model_name} does not take {', '.join(cache[key])} "
+                        "(PydanticAI drops them for this model or API version); requests go without them"
+                    )
+            return {k: v for k, v in settings.items() if k not in cache[key]}
+
+        def prepare_request(self, model_settings: Any, model_request_parameters: Any) -> Any:
+            sent = self.sent_settings(dict(model_settings)) if model_settings else model_settings
+            return super().prepare_request(sent, model_request_parameters)
+
         def customize_request_parameters(self, params: Any) -> Any:
             from dataclasses import replace
 
@@ -126,6 +178,9 @@ def resolve_teacher(
         return name
     if not isinstance(name, str) or not name:
         raise TeacherError(f"teacher must be a model name, got {name!r}")
+    from .lifecycle import check_lifecycle
+
+    check_lifecycle(name)
     if adapter_path and not is_local(name):
         raise TeacherError(f"--adapter-path applies to local MLX teachers, not to {name!r}")
     if is_anthropic(name):

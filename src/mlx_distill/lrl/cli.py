@@ -50,6 +50,12 @@ def _pipeline(config_path: str | None, **overrides: Any):
     cfg = load_config(config_path, overrides)
     if overrides.get("teacher") and not overrides.get("strategy"):
         cfg.strategy = None  # a teacher named on the command line runs the loop
+    if cfg.teacher and not cfg.strategy:  # a retired teacher fails before the run directory is written
+        from ..cli_errors import one_line
+        from ..distill.lifecycle import RetiredModel, check_lifecycle
+
+        with one_line(RetiredModel, status=1):
+            check_lifecycle(cfg.teacher)
     return Pipeline(cfg, log=lambda m: click.echo(m, err=True))
 
 
