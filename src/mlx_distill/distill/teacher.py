@@ -69,7 +69,8 @@ def anthropic_model(
 ) -> Model:
     """PydanticAI's Anthropic model over an SDK client (key and base URL from the environment unless given).
     Raises RetiredModel for a retired id; a deprecated one is announced once by us, not per request."""
-    from anthropic import AnthropicError, AsyncAnthropic
+    import httpx2
+    from anthropic import AnthropicError, AsyncAnthropic, DefaultAsyncHttpxClient
     from pydantic_ai.models.anthropic import AnthropicModel
     from pydantic_ai.providers.anthropic import AnthropicProvider
 
@@ -78,7 +79,12 @@ def anthropic_model(
     check_lifecycle(f"anthropic:{model_id}")
 
     try:
-        client = AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s)
+        # A pooled connection belongs to the event loop that opened it, and the benchmark and the router run
+        # each question on an event loop of its own (`agent.run_question`): so no idle connection is kept.
+        http_client = DefaultAsyncHttpxClient(limits=httpx2.Limits(max_keepalive_connections=0))
+        client = AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s, http_client=http_client
+        )
     except AnthropicError as e:
         raise TeacherError(f"anthropic:{model_id}: {' '.join(str(e).split())}") from None
     if not (client.api_key or getattr(client, "auth_token", None)):
