@@ -75,7 +75,7 @@ def test_a_wrong_stop_key_is_refused_not_silently_ignored(scripted, tiny_model_d
         MLXModel(str(tiny_model_dir), settings={"stop": ["END"]})
     agent = create_agent(model, tools=None)
     with pytest.raises(UserError, match="'stop'"):
-        agent.run_sync("hi", model_settings={"stop": ["END"]})
+        asyncio.run(agent.run("hi", model_settings={"stop": ["END"]}))
 
 
 def test_stop_sequences_reach_generation_and_stop_it(scripted):
@@ -83,7 +83,7 @@ def test_stop_sequences_reach_generation_and_stop_it(scripted):
     default = create_agent(model, tools=None)
     assert default.model_settings["stop_sequences"] == prompting.stop_strings(model.tokenizer) == ["<|im_end|>"]
     agent = create_agent(model, tools=None, model_settings={"stop_sequences": ["END"]})
-    result = agent.run_sync("What is the answer?")
+    result = asyncio.run(agent.run("What is the answer?"))
     assert result.output == "The answer is 42."
     assert model.results[-1].stopped_by == "END" and "rambles" not in model.results[-1].text
 
@@ -101,7 +101,7 @@ def test_usage_and_finish_reasons(scripted, workspace):
     assert out.input_tokens == sum(r.usage.input_tokens for r in responses)
     assert responses[1].usage.cache_read_tokens > responses[0].usage.input_tokens - 5  # turn 2 reused turn 1
     long = scripted(["one two three four five six seven eight nine ten"])
-    result = create_agent(long, tools=None, model_settings={"max_tokens": 4}).run_sync("Count.")
+    result = asyncio.run(create_agent(long, tools=None, model_settings={"max_tokens": 4}).run("Count."))
     assert result.all_messages()[-1].finish_reason == "length" and result.all_messages()[-1].usage.output_tokens == 4
 
 
@@ -147,5 +147,5 @@ def test_every_tool_reaches_the_model_exactly_as_tools_py_defines_it(tmp_path):
         seen.append(tool_dicts(info.model_request_parameters))
         return ModelResponse(parts=[TextPart("ok")])
 
-    create_agent(FunctionModel(reply), workspace=tmp_path).run_sync("hi")
+    asyncio.run(create_agent(FunctionModel(reply), workspace=tmp_path).run("hi"))
     assert seen == [tool_schemas()]

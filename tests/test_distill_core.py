@@ -1,6 +1,7 @@
 """The teacher core: the loopback Messages API fake (through the real anthropic SDK), the price table,
 the ledger, the store and teacher resolution."""
 
+import asyncio
 import json
 
 import anthropic
@@ -263,7 +264,7 @@ def test_anthropic_teacher_runs_the_real_agent_against_the_fake_with_cache_marks
     (tmp_path / "src" / "app.py").write_text("def main():\n    return 0\n")
     teacher = resolve_teacher(f"anthropic:{MODEL}")
     agent = create_agent(teacher, workspace=tmp_path)
-    result = agent.run_sync("Which file defines main?")
+    result = asyncio.run(agent.run("Which file defines main?"))
     assert result.output == "src/app.py defines main."
     first, second = fake.message_requests()
     assert first["model"] == MODEL
