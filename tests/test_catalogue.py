@@ -35,26 +35,37 @@ def test_a_shared_name_is_caught(tmp_path):
         check_disjoint(load_catalogue(str(leak)), HELDOUT)
 
 
-def test_a_question_without_its_required_argument_is_refused_with_file_and_domain(tmp_path):
+@pytest.mark.parametrize(
+    "questions, rule",
+    [
+        ('asks: ["When is high tide in {harbour}?", "When is high tide today?"]', "lacks required parameter"),
+        (  # a clarify question must leave a required argument out
+            'asks: ["When is high tide in {harbour}?", "Tide times for {harbour}, please."]\n'
+            '      partial: [{question: "Tides in {harbour} today?", reply: "Which day?"}]',
+            "gives every required parameter",
+        ),
+    ],
+)
+def test_a_question_with_the_wrong_arguments_is_refused_with_file_and_domain(tmp_path, questions, rule):
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        """
+        f"""
 - domain: tides
   tools:
     - name: tide_table
       description: High and low tides for a harbour.
       purpose: look up tides
-      parameters: {harbour: {description: a harbour, values: [Brest, Dover]}}
-      asks: ["When is high tide in {harbour}?", "When is high tide today?"]
-      vague: [{question: "When is high tide?", reply: "Which harbour?"}]
-      result: {low: "{int:1:5}"}
-      answer: "Low tide at {low}."
-  near_misses: [{question: "What causes tides?", reply: "Mainly the Moon's gravity."}]
-  out_of_reach: [{question: "What was the tide in 1066?", reply: "I can't know that."}]
+      parameters: {{harbour: {{description: a harbour, values: [Brest, Dover]}}}}
+      {questions}
+      vague: [{{question: "When is high tide?", reply: "Which harbour?"}}]
+      result: {{low: "{{int:1:5}}"}}
+      answer: "Low tide at {{low}}."
+  near_misses: [{{question: "What causes tides?", reply: "Mainly the Moon's gravity."}}]
+  out_of_reach: [{{question: "What was the tide in 1066?", reply: "I can't know that."}}]
 """,
         encoding="utf-8",
     )
-    with pytest.raises(InputError, match=r"bad\.yaml.*domain tides.*lacks required parameter"):
+    with pytest.raises(InputError, match=rf"bad\.yaml.*domain tides.*{rule}"):
         load_catalogue(str(bad))
 
 

@@ -7,7 +7,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
@@ -17,7 +16,6 @@ from mlx_distill.data.build import build
 from mlx_distill.data.catalogue import generate_catalogue
 from mlx_distill.data.config import load_config as load_data_config
 from mlx_distill.data.validate import Located, check_record
-from mlx_distill.io import InputError
 from mlx_distill.train.config import load_config as load_train_config
 
 TRAIN = load_catalogue("train")
@@ -149,27 +147,3 @@ def test_the_quality_recipe_augments_its_data_and_the_main_job_recipe_does_not()
     quality, default = load_train_config(configs / "quality.yaml"), load_train_config(configs / "default.yaml")
     assert quality.data == quality_data.output_dir != load_data_config(configs / "data.yaml").output_dir
     assert quality.iters > 5 * default.iters
-
-
-def test_a_partial_question_that_gives_every_required_argument_is_refused_with_file_and_domain(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        """
-- domain: tides
-  tools:
-    - name: tide_table
-      description: High and low tides for a harbour.
-      purpose: look up tides
-      parameters: {harbour: {description: a harbour, values: [Brest, Dover]}}
-      asks: ["When is high tide in {harbour}?", "Tide times for {harbour}, please."]
-      vague: [{question: "When is high tide?", reply: "Which harbour?"}]
-      partial: [{question: "Tides in {harbour} today?", reply: "Which day?"}]
-      result: {low: "{int:1:5}"}
-      answer: "Low tide at {low}."
-  near_misses: [{question: "What causes tides?", reply: "Mainly the Moon's gravity."}]
-  out_of_reach: [{question: "What was the tide in 1066?", reply: "I can't know that."}]
-""",
-        encoding="utf-8",
-    )
-    with pytest.raises(InputError, match=r"bad\.yaml.*domain tides.*gives every required parameter"):
-        load_catalogue(str(bad))
