@@ -136,6 +136,28 @@ def _common_prefix(prompts: Sequence[Sequence[int]]) -> int:
     return max(0, n)
 
 
+SPLIT_BELOW = 64  # a prompt joins a batch unless it would cut the batch's shared prefix by more tokens
+
+
+def _batches(order: list[int], prompts: Sequence[Sequence[int]], size: int) -> list[list[int]]:
+    """Consecutive runs of the sorted prompts, at most `size` each, cut where a prompt shares much less
+    with the batch than the batch shares within itself (the next tool set begins): padding a batch with
+    another tool set's prompts would make every row pay for its own."""
+    out: list[list[int]] = []
+    shared = 0
+    for i in order:
+        batch = out[-1] if out else None
+        if batch and len(batch) < size:
+            common = _common_prefix([prompts[batch[0]], prompts[i]])
+            if common >= shared - SPLIT_BELOW:
+                batch.append(i)
+                shared = min(shared, common)
+                continue
+        out.append([i])
+        shared = len(prompts[i])
+    return out
+
+
 def first_tokens(
     model: Any,
     opener: int,
@@ -159,8 +181,8 @@ def first_tokens(
     state = PrefixState(model)
     share = share_prefix and state.ok
     out: list[FirstToken | None] = [None] * len(prompts)
-    for start in range(0, len(order), max(1, batch_size)):
-        idx = order[start : start + batch_size]
+    done = 0
+    for idx in _batches(order, prompts, max(1, batch_size) if share else 1):
         rows = [list(prompts[i]) for i in idx]
         shared = _common_prefix(rows) if share else 0
         if share:
@@ -178,6 +200,7 @@ def first_tokens(
         margins: list[float] = margin.tolist()  # type: ignore[assignment]
         for i, pc, m in zip(idx, probs, margins):
             out[i] = FirstToken(float(pc), float(m))
+        done += len(idx)
         if on_batch is not None:
-            on_batch(min(start + batch_size, len(order)), len(order))
+            on_batch(done, len(order))
     return [r for r in out if r is not None]
