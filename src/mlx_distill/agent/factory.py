@@ -107,6 +107,8 @@ def resolve_agent_model(
         return model, None
     if not isinstance(model, str) or not model:
         raise UserError(f"model must be a model name, a directory, a URL or a pydantic-ai Model, got {model!r}")
+    if calibration is not None and str(calibration).lower() != "none" and (is_url(model) or is_pydantic_ai_name(model)):
+        raise UserError(f"calibration biases a local MLX model's logits; it cannot apply to {model!r}")
     if is_url(model):
         if adapter_path:
             raise UserError(
