@@ -46,14 +46,20 @@ def _val_rows(run_dir):
     return [r for r in map(json.loads, open(run_dir / "metrics.jsonl")) if r["kind"] == "val"]
 
 
+@pytest.fixture(scope="module")
+def calibrated_run(tmp_path_factory, tiny_model_dir, data_dir):
+    tmp = tmp_path_factory.mktemp("calibrated")
+    return train(_cfg(tmp, tiny_model_dir, data_dir, "cal", calibrate=True), progress=False, quiet=True)
+
+
 def test_training_logs_the_decision_beside_the_validation_loss_and_saves_a_calibration_mlx_lm_ignores(
-    tmp_path, tiny_model_dir, data_dir
+    tiny_model_dir, calibrated_run
 ):
     from mlx_lm import load
 
     from mlx_distill.agent import MLXModel
 
-    r = train(_cfg(tmp_path, tiny_model_dir, data_dir, "cal", calibrate=True), progress=False, quiet=True)
+    r = calibrated_run
     rows = _val_rows(r.run_dir)
     assert [v["step"] for v in rows] == [0, 3, 6]
     for v in rows:
@@ -128,3 +134,69 @@ def test_the_calibrated_agent_model_opens_a_call_where_the_raw_one_does_not(tmp_
     assert raw.results[0].tokens[0] != opener
     assert calibrated.results[0].tokens[0] == opener
     assert "calibrated" in calibrated.model_name and "calibrated" not in raw.model_name
+
+
+def test_decide_and_bench_show_the_raw_and_the_calibrated_adapter_side_by_side(
+    tmp_path, tiny_model_dir, calibrated_run
+):
+    import subprocess
+    import sys
+
+    from mlx_distill._blas import blas_env
+    from mlx_distill.io import write_jsonl
+    from mlx_distill.tools import tool_schemas
+
+    tool = tool_schemas(["grep"])
+    cases = [
+        {
+            "id": "t",
+            "question": "Which files import os?",
+            "label": "tool",
+            "category": "search",
+            "functions": tool,
+            "scoring": "catalogue",
+        },
+        {
+            "id": "d",
+            "question": "What is a tuple?",
+            "label": "direct",
+            "category": "concept",
+            "functions": tool,
+            "scoring": "catalogue",
+        },
+    ]
+    suite = write_jsonl(tmp_path / "two.jsonl", cases)
+    bias = DecisionCalibration.load(calibrated_run.run_dir).bias
+    common = [
+        "-m",
+        str(tiny_model_dir),
+        "--adapter-path",
+        str(calibrated_run.adapter_path),
+        "-s",
+        str(suite),
+        "--no-progress",
+    ]
+
+    def run(*args):
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlx_distill.cli", *args],
+            env=blas_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout
+
+    out = run("decide", *common, "--out", str(tmp_path / "decide"))
+    report = json.loads((tmp_path / "decide" / "report.json").read_text())
+    (m,) = report["models"]
+    assert m["calibration"]["bias"] == bias and "calibrated" in m and "raw" in m
+    assert f"[calibration {bias:+.2f}]" in out and "  calibrated " in out
+    run("decide", *common, "--no-calibration", "--out", str(tmp_path / "decide-raw"))
+    raw_only = json.loads((tmp_path / "decide-raw" / "report.json").read_text())["models"][0]
+    assert raw_only["calibration"] is None and "calibrated" not in raw_only
+
+    run("bench", *common, "--max-tokens", "4", "--max-requests", "1", "--out", str(tmp_path / "bench"))
+    labels = [m["label"] for m in json.loads((tmp_path / "bench" / "report.json").read_text())["models"]]
+    assert labels == [f"{tiny_model_dir} + cal", f"{tiny_model_dir} + cal [calibrated {bias:+.2f}]"]

@@ -63,6 +63,35 @@ def model_specs(
     return specs
 
 
+def with_calibration(specs: list[Any], calibration: str | None) -> list[Any]:
+    """Raw and calibrated side by side: a local model with a decision calibration (its adapter's own, or
+    --calibration PATH) becomes two columns, the raw model and the calibrated one named by its bias;
+    --no-calibration ("none") keeps only the raw one. Other models pass unchanged."""
+    from ..agent.calibration import NO_CALIBRATION, resolve_calibration
+    from ..agent.factory import is_pydantic_ai_name, is_url
+    from ..agent.model import MLXModel
+    from .runner import ModelSpec
+
+    out = []
+    for s in specs:
+        local = isinstance(s.model, str) and not (
+            is_url(s.model) or is_pydantic_ai_name(s.model) or s.model.startswith("router:")
+        )
+        own = resolve_calibration(None, s.adapter_path) if local else None
+        chosen = None if calibration == NO_CALIBRATION else resolve_calibration(calibration, s.adapter_path)
+        if not local or (own is None and chosen is None):
+            out.append(s)
+            continue
+
+        def mlx(cal: Any) -> Any:
+            return MLXModel(s.model, adapter_path=s.adapter_path, prefix_cache=s.prefix_cache, calibration=cal)
+
+        out.append(ModelSpec(mlx(NO_CALIBRATION), label=s.label))
+        if chosen is not None:
+            out.append(ModelSpec(mlx(chosen), label=f"{s.label} [{chosen.label}]"))
+    return out
+
+
 def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     """Append the teacher when it can be used (its provider key is present); notes otherwise."""
     from .runner import ModelSpec, load_agent_model, one_line
@@ -75,6 +104,23 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
         return [f"teacher {teacher} skipped: {one_line(e)}"]
     specs.append(ModelSpec(teacher, label=f"teacher {teacher}"))
     return []
+
+
+def calibration_option(fn: Any) -> Any:
+    """--calibration PATH / --no-calibration (`calibration`: None = the adapter's own when it has one)."""
+    fn = click.option(
+        "--no-calibration",
+        "calibration",
+        flag_value="none",
+        help="Raw decisions only, even where the adapter has a decision_calibration.json.",
+    )(fn)
+    return click.option(
+        "--calibration",
+        "calibration",
+        metavar="PATH",
+        default=None,  # a plain string: --no-calibration stores "none" in the same place
+        help="A decision_calibration.json (or a directory holding one) to apply; default: the adapter's own.",
+    )(fn)
 
 
 @click.command("bench")
@@ -133,6 +179,7 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     "2 cores, twice the cores beyond (at most 16). 1 runs cases one by one (seeded sampling "
     "at temperature > 0 is reproducible only then).",
 )
+@calibration_option
 @out_dir_option("Run directory (default: runs/bench/<timestamp>).")
 @click.option("--keep-workspaces", is_flag=True, help="Copy each case's final workspace into the run directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the table.")
@@ -153,6 +200,7 @@ def bench(
     max_tokens: int,
     no_prefix_cache: bool,
     concurrency: int | None,
+    calibration: str | None,
     out_dir: str | None,
     keep_workspaces: bool,
     as_json: bool,
@@ -178,6 +226,7 @@ def bench(
     ]
     chosen = [s for s in chosen if s.cases]
     specs = model_specs(models, adapters, include_base=include_base, prefix_cache=not no_prefix_cache)
+    specs = with_calibration(specs, calibration)
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
     out = Path(out_dir) if out_dir else default_out_dir("bench")
@@ -287,23 +336,6 @@ def compare(
         click.echo(f"compare: {paths['markdown']}  html: {paths['html']}")
     if len(data["load_errors"]) == len(specs):
         sys.exit(1)
-
-
-def calibration_option(fn: Any) -> Any:
-    """--calibration PATH / --no-calibration (`calibration`: None = the adapter's own when it has one)."""
-    fn = click.option(
-        "--no-calibration",
-        "calibration",
-        flag_value="none",
-        help="Raw decisions only, even where the adapter has a decision_calibration.json.",
-    )(fn)
-    return click.option(
-        "--calibration",
-        "calibration",
-        type=click.Path(exists=True),
-        default=None,
-        help="A decision_calibration.json (or a directory holding one) to apply; default: the adapter's own.",
-    )(fn)
 
 
 @click.command("decide")
