@@ -67,7 +67,6 @@ class PrefixState:
         self.cache = make_prompt_cache(model)
         self.tokens: list[int] = []
         self.ok = all(type(c) is KVCache for c in self.cache)  # plain KV caches can be trimmed and copied
-        self.computed = 0  # prefix tokens run through the model
 
     def extend_to(self, prefix: Sequence[int]) -> None:
         import mlx.core as mx
@@ -78,10 +77,9 @@ class PrefixState:
         for c in self.cache:
             c.trim(len(self.tokens) - common)
         new = list(prefix[common:])
-        if new:
-            self.model(mx.array(new)[None], cache=self.cache)
+        if new:  # states only: the prefix's logits are never read
+            (self.model.model if _head(self.model) else self.model)(mx.array(new)[None], cache=self.cache)
             mx.eval([c.state[:2] for c in self.cache])
-            self.computed += len(new)
         self.tokens = list(prefix)
 
     def batch(self, size: int) -> list[Any]:

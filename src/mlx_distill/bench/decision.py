@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..agent.calibration import NO_CALIBRATION, resolve_calibration, roc_auc
+from ..agent.calibration import resolve_calibration, roc_auc
 from ..io import atomic_write_text, write_json, write_jsonl
 from .scoring import baseline_verdict, verdict_text
 from .suites import Case, Suite, fill
@@ -261,15 +261,3 @@ def write_decision_dir(data: dict[str, Any], out_dir: str | os.PathLike) -> dict
         "markdown": atomic_write_text(out / "report.md", markdown(data) + "\n"),
         "cases": write_jsonl(out / "cases.jsonl", data["cases"]),
     }
-
-
-__all__ = [
-    "NO_CALIBRATION",
-    "DecisionSpec",
-    "case_messages",
-    "evaluate_model",
-    "figures",
-    "run_decision_eval",
-    "summary_lines",
-    "write_decision_dir",
-]
