@@ -118,7 +118,7 @@ class TrainConfig(BaseModel):
     runs_dir: str = "adapters"
     # the call-or-not decision (agent/calibration.py): measured on the validation split at every evaluation
     decision_eval: bool = True
-    decision_eval_max: int = Field(256, ge=1)  # validation records it is measured on, at most
+    decision_eval_max: int = Field(16, ge=1)  # validation records it is measured on, at most (each costs a forward)
     keep_best: Literal["last", "val_loss", "decision_auc", "decision_balanced_accuracy"] = "last"
     calibrate: bool = False  # fit decision_calibration.json on the validation split at the end
 
