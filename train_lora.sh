@@ -13,7 +13,8 @@
 #   BENCH=0                         skip the benchmark
 #   DECISION_LIMIT=12               decision-only evaluation (one prompt forward a case, no generation) of base
 #                                   vs adapter: cases per suite of unseen_tools and discrimination, sized to
-#                                   take ~3 minutes on 2 idle cores; "all" for every case, 0 to skip
+#                                   take ~3 minutes on 2 idle cores (estimated: ~11 s per 1,000-token prompt,
+#                                   docs/performance.md); "all" for every case, 0 to skip
 #   TEACHER=anthropic:claude-sonnet-4-5   collect verified teacher trajectories first (docs/teacher.md), add them
 #                                   to the data, and benchmark the teacher beside the base and adapted student
 #   TEACHER_PROMPTS=FILE            prompts for the teacher (default: the built-in set, data/teacher/prompts.jsonl)
