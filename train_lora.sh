@@ -11,6 +11,10 @@
 #   BENCH_LIMIT=6                   held-out cases per suite and model (spread over labels); "all" for every case
 #   BENCH_MAX_TOKENS=128            generation cap per agent turn in the benchmark
 #   BENCH=0                         skip the benchmark
+#   DECISION_LIMIT=4                decision-only evaluation (one prompt forward a case, no generation) of base
+#                                   vs adapter: cases per suite of unseen_tools and discrimination (4 x 2 suites
+#                                   x 2 models = 16 forwards, ~3 minutes on 2 idle cores at ~11 s per
+#                                   1,000-token prompt, docs/performance.md); "all" for every case, 0 to skip
 #   TEACHER=anthropic:claude-sonnet-5-5   collect verified teacher trajectories first (docs/teacher.md), add them
 #                                   to the data, and benchmark the teacher beside the base and adapted student
 #   TEACHER_PROMPTS=FILE            prompts for the teacher (default: the built-in set, data/teacher/prompts.jsonl)
@@ -23,6 +27,7 @@ DATA_CONFIG=${DATA_CONFIG:-configs/data.yaml}
 BENCH_SUITES=${BENCH_SUITES:-discrimination unseen_tools}
 BENCH_LIMIT=${BENCH_LIMIT:-6}
 BENCH_MAX_TOKENS=${BENCH_MAX_TOKENS:-128}
+DECISION_LIMIT=${DECISION_LIMIT:-4}
 if [ ! -f "$CONFIG" ]; then
   echo "error: no config file $CONFIG; recipes: $(ls configs/*.yaml | tr '\n' ' ')" >&2
   exit 2
@@ -71,9 +76,17 @@ if [ "${BENCH:-1}" != "0" ]; then
   for s in $BENCH_SUITES; do suites+=(--suite "$s"); done
   $MD bench -m "$MODEL" --adapter-path "$ADAPTER" --include-base "${teacher_col[@]}" "${suites[@]}" "${limit[@]}" \
     --max-tokens "$BENCH_MAX_TOKENS" --out "runs/bench/$RUN"
+  if [ "$DECISION_LIMIT" != "0" ]; then
+    stage "decision only: base vs adapter, call or not, one forward a case (unseen_tools, discrimination)"
+    dlimit=()
+    if [ "$DECISION_LIMIT" != "all" ]; then dlimit=(--limit "$DECISION_LIMIT"); fi
+    $MD decide -m "$MODEL" --adapter-path "$ADAPTER" --include-base --suite unseen_tools --suite discrimination \
+      "${dlimit[@]}" --out "runs/decide/$RUN"
+  fi
 fi
 
 stage "done"
 echo "adapter:   $ADAPTER  (metrics.jsonl, loss.png, adapter_config.json)"
 if [ "${BENCH:-1}" != "0" ]; then echo "benchmark: runs/bench/$RUN  (report.md, report.json, chart.png)"; fi
+if [ "${BENCH:-1}" != "0" ] && [ "$DECISION_LIMIT" != "0" ]; then echo "decision:  runs/decide/$RUN  (report.md, report.json, cases.jsonl)"; fi
 echo "try it:    $MD chat --model $MODEL --adapter-path $ADAPTER --workspace ."

@@ -11,8 +11,8 @@ from rich.console import Console
 from mlx_distill.bench.report import (
     load_report,
     markdown,
-    rich_suite_table,
     rich_table,
+    suite_lines,
     suite_rows,
     table_rows,
     write_run_dir,
@@ -91,7 +91,26 @@ def test_reports_put_balanced_accuracy_and_the_baseline_first_and_flag_constant_
     assert cells["  no better than baseline"][:4] == ["YES", "YES", "YES", "YES"]
     by_model = {r[1]: r for r in suite_rows(data)}
     assert by_model["lister"][-1] == "NO BETTER THAN BASELINE" and by_model["lister"][4] == "66.7% (direct)"
-    console = Console(record=True, width=220)
-    console.print(rich_suite_table(data))
-    assert "NO BETTER THAN BASELINE" in console.export_text()
+    text = "\n".join(suite_lines(data))
+    assert "lister  <- NO BETTER THAN BASELINE" in text and "verdict: NO BETTER THAN BASELINE" in text
     assert "## Judgement by suite" in markdown(data)
+
+
+def test_the_bench_summary_printed_to_a_file_fits_80_columns_and_cuts_no_name(data, tmp_path):
+    import copy
+    import io
+
+    data = copy.deepcopy(data)
+    for m in data["models"]:  # names as long as the main job's
+        m["label"] = {"lister": "embedded:smollm2-135m", "talker": "embedded:smollm2-135m + default"}.get(
+            m["label"], m["label"]
+        )
+    out = io.StringIO()  # not a terminal: rich falls back to 80 columns, as in a log file
+    console = Console(file=out)
+    console.print(rich_table(data))
+    text = out.getvalue() + "\n".join(suite_lines(data)) + "\n"
+    lines = text.splitlines()
+    assert console.width == 80 and all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert "…" not in text
+    body = "\n".join(suite_lines(data))
+    assert "\n  embedded:smollm2-135m + default  <- NO BETTER" in body and "\ndiscrimination (12 cases)\n" in body

@@ -85,7 +85,11 @@ def _validator(name: str) -> Any:
 
 
 def resolve_agent_model(
-    model: Any, adapter_path: str | os.PathLike | None = None, *, prefix_cache: bool = True
+    model: Any,
+    adapter_path: str | os.PathLike | None = None,
+    *,
+    prefix_cache: bool = True,
+    calibration: str | os.PathLike | None = None,
 ) -> tuple[Model | str, list[str] | None]:
     """(the model for Agent(...), its default stop sequences or None when the template's do not apply)."""
     from .server import ServerHandle
@@ -103,6 +107,8 @@ def resolve_agent_model(
         return model, None
     if not isinstance(model, str) or not model:
         raise UserError(f"model must be a model name, a directory, a URL or a pydantic-ai Model, got {model!r}")
+    if calibration is not None and str(calibration).lower() != "none" and (is_url(model) or is_pydantic_ai_name(model)):
+        raise UserError(f"calibration biases a local MLX model's logits; it cannot apply to {model!r}")
     if is_url(model):
         if adapter_path:
             raise UserError(
@@ -114,7 +120,7 @@ def resolve_agent_model(
         if adapter_path:
             raise UserError(f"adapter_path applies to local MLX models, not to {model!r}")
         return model, None
-    mlx = MLXModel(model, adapter_path=adapter_path, prefix_cache=prefix_cache)
+    mlx = MLXModel(model, adapter_path=adapter_path, prefix_cache=prefix_cache, calibration=calibration)
     return mlx, mlx.stop_strings()
 
 
@@ -131,6 +137,7 @@ def create_agent(
     max_repeats: int = 1,
     retries: int = 3,
     prefix_cache: bool = True,
+    calibration: str | os.PathLike | None = None,
     extra_tools: Sequence[Tool] = (),
     capabilities: Sequence[Any] = (),
     **agent_kwargs: Any,
@@ -143,9 +150,11 @@ def create_agent(
     model_settings: merged over temperature 0, max_tokens 512 and, for template-based models,
     `stop_sequences` = the chat template's end-of-turn strings. Keys that are not PydanticAI settings
     (e.g. `stop`) are refused. workspace: the directory the tools work in (default: the current one).
+    calibration (local MLX models): None applies the adapter's decision_calibration.json when it has one,
+    "none" the raw model, a path that calibration file (agent/calibration.py).
     """
     check_settings(model_settings)
-    agent_model, stops = resolve_agent_model(model, adapter_path, prefix_cache=prefix_cache)
+    agent_model, stops = resolve_agent_model(model, adapter_path, prefix_cache=prefix_cache, calibration=calibration)
     settings: dict[str, Any] = dict(DEFAULT_SETTINGS)
     if stops:
         settings["stop_sequences"] = list(stops)

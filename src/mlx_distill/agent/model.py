@@ -5,7 +5,8 @@ offered tools into the OpenAI-style schemas of `tools` (`history.py`), then rend
 `prompting.render`, the same path the exporter and the trainer use: the agent's prompt for a
 conversation is the training rendering of the same prefix, byte for byte. The generated text becomes a
 response, whole or streamed, with its tool calls parsed (`response.py`); the settings the model accepts
-are checked by `settings.py`, and `probe.py` reads the first decision of each reply.
+are checked by `settings.py`, `probe.py` reads the first decision of each reply, and `calibration.py`
+moves its threshold when the adapter (or the caller) has a fitted bias.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pydantic_ai.settings import ModelSettings
 
 from ..models import EMBEDDED_DEFAULT, load_model, resolve_model
 from ..prompting import render, stop_strings
+from .calibration import DecisionCalibration, OpenerBias, resolve_calibration
 from .generation import GenerationResult, Generator
 from .history import to_record_messages, tool_dicts
 from .parsing import TOOL_CALL_OPEN
@@ -101,11 +103,15 @@ class MLXModel(Model):
         logits_processors: Callable[[], list] | list | None = None,
         profile: ModelProfile | None = None,
         keep_prompts: int = 16,
+        calibration: str | os.PathLike | DecisionCalibration | None = None,
     ):
+        """calibration: None applies the adapter directory's decision_calibration.json when it has one,
+        "none" never does, a path (or a DecisionCalibration) applies that one, to a base model too."""
         check_settings(settings, where="MLXModel settings")
         self._loaded = load_cached(model, adapter_path)
         self._name = model
         self.adapter_path = self._loaded.adapter_path
+        self.calibration = resolve_calibration(calibration, self.adapter_path)
         self.prefix_cache = prefix_cache
         self.logits_processors = logits_processors
         self.prompts: deque[str] = deque(maxlen=keep_prompts)  # rendered prompts, newest last
@@ -128,7 +134,8 @@ class MLXModel(Model):
     # identity
     @property
     def model_name(self) -> str:
-        return self._name + (f"+{Path(self.adapter_path).name}" if self.adapter_path else "")
+        name = self._name + (f"+{Path(self.adapter_path).name}" if self.adapter_path else "")
+        return name + (f" [{self.calibration.label}]" if self.calibration else "")
 
     @property
     def system(self) -> str:
@@ -197,7 +204,8 @@ class MLXModel(Model):
         kwargs = self._generation_kwargs(model_settings)
         probe = self.decision_probe()
         if probe is not None:
-            kwargs["logits_processors"] = [*(kwargs["logits_processors"] or []), probe]
+            bias = [OpenerBias(probe.opener_id, self.calibration.bias)] if self.calibration else []
+            kwargs["logits_processors"] = [*(kwargs["logits_processors"] or []), *bias, probe]
         prompt, tools = self.render(messages, params)
         self.prompts.append(prompt)
         return prompt, tools, kwargs, params, probe

@@ -73,6 +73,35 @@ def check_named_models(models: tuple[str, ...], teacher: str | None) -> None:
         check_lifecycle(*models, teacher)
 
 
+def with_calibration(specs: list[Any], calibration: str | None) -> list[Any]:
+    """Raw and calibrated side by side: a local model with a decision calibration (its adapter's own, or
+    --calibration PATH) becomes two columns, the raw model and the calibrated one named by its bias;
+    --no-calibration ("none") keeps only the raw one. Other models pass unchanged."""
+    from ..agent.calibration import NO_CALIBRATION, resolve_calibration
+    from ..agent.factory import is_pydantic_ai_name, is_url
+    from ..agent.model import MLXModel
+    from .runner import ModelSpec
+
+    out = []
+    for s in specs:
+        local = isinstance(s.model, str) and not (
+            is_url(s.model) or is_pydantic_ai_name(s.model) or s.model.startswith("router:")
+        )
+        own = resolve_calibration(None, s.adapter_path) if local else None
+        chosen = None if calibration == NO_CALIBRATION else resolve_calibration(calibration, s.adapter_path)
+        if not local or (own is None and chosen is None):
+            out.append(s)
+            continue
+
+        def mlx(cal: Any) -> Any:
+            return MLXModel(s.model, adapter_path=s.adapter_path, prefix_cache=s.prefix_cache, calibration=cal)
+
+        out.append(ModelSpec(mlx(NO_CALIBRATION), label=s.label))
+        if chosen is not None:
+            out.append(ModelSpec(mlx(chosen), label=f"{s.label} [{chosen.label}]"))
+    return out
+
+
 def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     """Append the teacher when it can be used (its provider key is present); notes otherwise."""
     from .runner import ModelSpec, load_agent_model, one_line
@@ -85,6 +114,23 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
         return [f"teacher {teacher} skipped: {one_line(e)}"]
     specs.append(ModelSpec(teacher, label=f"teacher {teacher}"))
     return []
+
+
+def calibration_option(fn: Any) -> Any:
+    """--calibration PATH / --no-calibration (`calibration`: None = the adapter's own when it has one)."""
+    fn = click.option(
+        "--no-calibration",
+        "calibration",
+        flag_value="none",
+        help="Raw decisions only, even where the adapter has a decision_calibration.json.",
+    )(fn)
+    return click.option(
+        "--calibration",
+        "calibration",
+        metavar="PATH",
+        default=None,  # a plain string: --no-calibration stores "none" in the same place
+        help="A decision_calibration.json (or a directory holding one) to apply; default: the adapter's own.",
+    )(fn)
 
 
 @click.command("bench")
@@ -143,6 +189,7 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     "2 cores, twice the cores beyond (at most 16). 1 runs cases one by one (seeded sampling "
     "at temperature > 0 is reproducible only then).",
 )
+@calibration_option
 @out_dir_option("Run directory (default: runs/bench/<timestamp>).")
 @click.option("--keep-workspaces", is_flag=True, help="Copy each case's final workspace into the run directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the table.")
@@ -163,6 +210,7 @@ def bench(
     max_tokens: int,
     no_prefix_cache: bool,
     concurrency: int | None,
+    calibration: str | None,
     out_dir: str | None,
     keep_workspaces: bool,
     as_json: bool,
@@ -171,7 +219,7 @@ def bench(
     """Benchmark models on tool-vs-direct discrimination through the real agent, side by side.
     Under `mlx.launch -n N -- mlx-distill bench ...` the cases are split over the N processes and rank 0
     writes the one report."""
-    from .report import load_errors, rich_suite_table, rich_table, write_run_dir
+    from .report import load_errors, rich_table, suite_lines, write_run_dir
     from .runner import RunConfig, default_concurrency, run_benchmark
     from .sharding import launched_group
     from .suites import Suite, load_suite, select
@@ -189,6 +237,7 @@ def bench(
     ]
     chosen = [s for s in chosen if s.cases]
     specs = model_specs(models, adapters, include_base=include_base, prefix_cache=not no_prefix_cache)
+    specs = with_calibration(specs, calibration)
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
     out = Path(out_dir) if out_dir else default_out_dir("bench")
@@ -221,10 +270,11 @@ def bench(
     else:
         from rich.console import Console
 
-        console = Console()
+        console = Console()  # 80 columns when the output is a file or a pipe
         console.print(rich_table(data))
         if any(m.get("pooled") for m in data["models"]):
-            console.print(rich_suite_table(data))
+            for line in suite_lines(data):
+                click.echo(line)
         for m in data["models"]:
             if m.get("routing"):  # a router: how much the student answered on its own
                 r = m["routing"]
@@ -298,3 +348,103 @@ def compare(
         click.echo(f"compare: {paths['markdown']}  html: {paths['html']}")
     if len(data["load_errors"]) == len(specs):
         sys.exit(1)
+
+
+@click.command("decide")
+@click.option("--model", "-m", "models", multiple=True, required=True, help="Model to evaluate (repeatable).")
+@click.option(
+    "--adapter-path",
+    "adapters",
+    multiple=True,
+    help="LoRA adapter for the --model at the same position (repeatable; '-' for none).",
+)
+@click.option("--include-base", is_flag=True, help="Also evaluate the base of every adapted model.")
+@click.option(
+    "--suite",
+    "-s",
+    "suites",
+    multiple=True,
+    default=("unseen_tools", "discrimination"),
+    show_default=True,
+    help="Built-in suite name, bfcl:<category>, when2call:<file>, or a suite JSONL file (repeatable).",
+)
+@click.option("--category", "categories", multiple=True, help="Only cases of these categories (repeatable).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases per suite (a spread).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Prompts per forward.")
+@calibration_option
+@click.option("--by-category", is_flag=True, help="Also print one line per category.")
+@report_options("report", "Run directory (default: runs/decide/<timestamp>).")
+@one_line_errors
+def decide(
+    models: tuple[str, ...],
+    adapters: tuple[str, ...],
+    include_base: bool,
+    suites: tuple[str, ...],
+    categories: tuple[str, ...],
+    limit: int | None,
+    batch_size: int,
+    calibration: str | None,
+    by_category: bool,
+    out_dir: str | None,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
+    """Decision-only evaluation: the probability that each case's reply opens a tool call, from one prompt
+    forward (no generation); call-vs-no-call balanced accuracy, AUC, majority baseline and p, per suite."""
+    from .decision import DecisionSpec, run_decision_eval, summary_lines, write_decision_dir
+    from .suites import Suite, load_suite, select
+
+    loaded = [load_suite(s) for s in suites]
+    chosen = [
+        Suite(s.name, select(s.cases, limit=limit, categories=list(categories) or None), s.source) for s in loaded
+    ]
+    chosen = [s for s in chosen if s.cases]
+    if not chosen:
+        raise InputError("no cases selected (check --category)")
+    specs = [
+        DecisionSpec(s.model, s.adapter_path, calibration)
+        for s in model_specs(models, adapters, include_base=include_base)
+    ]
+    with Bar.of_run("decide", enabled=not no_progress) as bar:
+        data = run_decision_eval(specs, chosen, batch_size=batch_size, progress=bar)
+    paths = write_decision_dir(data, Path(out_dir) if out_dir else default_out_dir("decide"))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    for line in summary_lines(data, by_category=by_category):
+        click.echo(line)
+    click.echo(f"report: {paths['markdown']}")
+
+
+@click.command("calibrate")
+@click.option("--model", "-m", required=True, help="The base model (embedded:smollm2-135m, a model directory).")
+@click.option("--adapter-path", default=None, help="The adapter to calibrate; its directory gets the calibration.")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False),
+    default="data/mlx_format/valid.jsonl",
+    show_default=True,
+    help="Labelled records (meta.label) to fit on: the validation split.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(),
+    default=None,
+    help="Where to write it (default: the adapter's decision_calibration.json; required for a base model).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@one_line_errors
+def calibrate(model: str, adapter_path: str | None, data: str, out: str | None, batch_size: int) -> None:
+    """Fit the bias on the tool-call opener's logit that maximises call-vs-no-call balanced accuracy on
+    `--data`, and save it where the agent applies it (agent/calibration.py)."""
+    from ..agent.calibration import calibrate as fit_calibration
+
+    cal, path = fit_calibration(model, data, adapter_path=adapter_path, out=out, batch_size=batch_size)
+    f = cal.figures
+    click.echo(
+        f"bias {cal.bias:+.3f} on {f['cases']} cases ({f['tool_cases']} tool): balanced accuracy "
+        f"{100 * (f['balanced_accuracy'] or 0):.1f}% raw -> {100 * (f['balanced_accuracy_calibrated'] or 0):.1f}% "
+        f"calibrated (fitted on these cases); AUC {f['auc'] if f['auc'] is None else round(f['auc'], 3)}"
+    )
+    click.echo(f"calibration: {path}")

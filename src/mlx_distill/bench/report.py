@@ -122,16 +122,31 @@ def suite_rows(data: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def rich_suite_table(data: dict[str, Any]) -> Any:
-    from rich.table import Table
+def suite_lines(data: dict[str, Any], width: int = 80) -> list[str]:
+    """The judgement by suite as plain lines of at most `width` characters: a block per suite, a few
+    lines per model (a 10-column table cut in an 80-column terminal or a log file read `unse…`)."""
+    import textwrap
 
-    table = Table(title="judgement by suite (balanced accuracy = mean per-class recall)")
-    for i, h in enumerate(SUITE_HEADER):
-        table.add_column(h, justify="left" if i < 2 or i == len(SUITE_HEADER) - 1 else "right")
+    out = ["judgement by suite (balanced accuracy = mean per-class recall)"]
+    current = None
     for row in suite_rows(data):
-        style = "bold red" if row[-1].startswith("NO") else None
-        table.add_row(*row, style=style)
-    return table
+        cells = dict(zip(SUITE_HEADER, row))
+        if cells["suite"] != current:
+            current = cells["suite"]
+            out += ["", f"{current} ({cells['cases']} cases)"]
+        flag = "  <- NO BETTER THAN BASELINE" if cells["verdict"].startswith("NO") else ""
+        parts = [
+            f"balanced acc. {cells['balanced acc.']}",
+            f"majority baseline {cells['majority baseline']}",
+            f"decision acc. {cells['decision acc.']}",
+            f"tool recall {cells['tool recall']}",
+            f"no call when none wanted {cells['no call when none wanted']}",
+            f"valid args {cells['valid args']}",
+            f"verdict: {cells['verdict']}",
+        ]
+        out += textwrap.wrap(cells["model"] + flag, width, initial_indent="  ", subsequent_indent="    ")
+        out += textwrap.wrap(", ".join(parts), width, initial_indent="    ", subsequent_indent="    ")
+    return out
 
 
 def rich_table(data: dict[str, Any]) -> Any:
@@ -142,9 +157,9 @@ def rich_table(data: dict[str, Any]) -> Any:
     seeds = data["config"]["seeds"]
     caption = f"mean ± spread over {len(seeds)} seeds" if len(seeds) > 1 else None
     table = Table(title=f"benchmark: {suites}", caption=caption)
-    table.add_column(header[0], style="bold")
-    for h in header[1:]:
-        table.add_column(h, justify="right")
+    table.add_column(header[0], style="bold", overflow="fold")
+    for h in header[1:]:  # fold: a model name longer than its column wraps instead of being cut to `embe…`
+        table.add_column(h, justify="right", overflow="fold")
     for title, cells in rows:
         table.add_row(title, *cells)
     return table

@@ -116,6 +116,11 @@ class TrainConfig(config_file.StrictModel):
     fast_math: Union[bool, Literal["auto"]] = "auto"  # exp2-based softmax/SiLU; auto: on the CPU only
     run_name: Optional[str] = None
     runs_dir: str = "adapters"
+    # the call-or-not decision (agent/calibration.py): measured on the validation split at every evaluation
+    decision_eval: bool = True
+    decision_eval_max: int = Field(16, ge=1)  # validation records it is measured on, at most (each costs a forward)
+    keep_best: Literal["last", "val_loss", "decision_auc", "decision_balanced_accuracy"] = "last"
+    calibrate: bool = False  # fit decision_calibration.json on the validation split at the end
 
     @field_validator("optimizer", mode="before")
     @classmethod
@@ -171,6 +176,8 @@ class TrainConfig(config_file.StrictModel):
                 )
             if self.mask != implied:
                 object.__setattr__(self, "mask", implied)
+        if self.keep_best.startswith("decision") and not self.decision_eval:
+            raise ValueError(f"keep_best: {self.keep_best} needs decision_eval: true")
         if self.lr_schedule is not None and "learning_rate" in self.model_fields_set:
             first = float(self.lr_schedule.arguments[0])
             if abs(first - self.learning_rate) > 1e-12 * max(1.0, abs(first)):

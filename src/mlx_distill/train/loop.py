@@ -157,5 +157,10 @@ def _validate(
 ) -> None:
     tic = time.perf_counter()
     val_loss = trainer.evaluate(valid, trainer.cfg.val_batches)
-    emit({"kind": "val", "step": step, "val_loss": val_loss, "val_seconds": round(time.perf_counter() - tic, 3)})
-    say(f"step {step}: val loss {val_loss:.4f}")
+    row = {"kind": "val", "step": step, "val_loss": val_loss, "val_seconds": round(time.perf_counter() - tic, 3)}
+    line = f"step {step}: val loss {val_loss:.4f}"
+    if trainer.decision is not None:
+        row.update(trainer.decision.measure(trainer.model, step, val_loss))
+        line += trainer.decision.describe(row)
+    emit(row)
+    say(line)

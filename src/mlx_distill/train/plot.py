@@ -1,4 +1,5 @@
-"""loss.png from metrics.jsonl: train loss per step (and its running mean), validation loss."""
+"""loss.png from metrics.jsonl: train loss per step (and its running mean), validation loss, and on a
+second axis the call-or-not decision on the validation split (AUC, balanced accuracy) when measured."""
 
 from __future__ import annotations
 
@@ -40,11 +41,28 @@ def plot_losses(
         if curve:
             xs, ys = zip(*curve)
             ax.plot(xs, ys, lw=1.0, label=name)
+    decision = [
+        (r["step"], r.get("decision_auc"), r.get("decision_balanced_accuracy"))
+        for r in rows
+        if r.get("kind") == "val" and r.get("decision_cases")
+    ]
+    handles = []
+    if decision:
+        ax2 = ax.twinx()
+        for i, (name, color) in enumerate((("decision AUC", "tab:green"), ("decision balanced acc.", "tab:red"))):
+            points = [(d[0], d[1 + i]) for d in decision if d[1 + i] is not None]
+            if points:
+                xs, ys = zip(*points)
+                ax2.plot(xs, ys, "s--", lw=1.2, color=color, label=f"{name} (right axis)")
+        ax2.set_ylim(0, 1.02)
+        ax2.set_ylabel("decision on the validation split (call vs no call)")
+        handles += ax2.get_legend_handles_labels()[0]
     ax.set_xlabel("step")
     ax.set_ylabel("loss (mean cross-entropy per target token)")
     ax.set_title(title or Path(metrics).parent.name)
     ax.grid(alpha=0.3)
-    if train or val:
-        ax.legend()
+    handles = ax.get_legend_handles_labels()[0] + handles
+    if handles:
+        ax.legend(handles=handles, fontsize=8)
     fig.tight_layout()
     return save_figure(fig, out)

@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, cast
+from typing import Any, Callable, Optional, cast
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -22,6 +22,7 @@ from ..io import InputError, append_jsonl, write_json
 from .checkpoint import ADAPTER_FILE, METRICS_FILE, read_metrics, restore_checkpoint, save_checkpoint
 from .config import TrainConfig, as_config, optimizer_class
 from .dataset import Split, eval_batches
+from .decision import DecisionEval
 from .distributed import Group
 from .fastmath import fast_math
 from .forward import Example, SplitModel, cross_entropy_sum, pad_batch, plain_loss, plan_batch, reference_loss
@@ -46,6 +47,7 @@ class TrainResult:
     resumed_from: int = 0
     stats: dict = field(default_factory=dict)
     first_val_loss: Optional[float] = None  # validation loss before training (step 0)
+    decision: dict = field(default_factory=dict)  # call-or-not AUC / balanced accuracy: base, last, best step
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -131,10 +133,18 @@ class Trainer:
     evaluation, and the check that the fast forward reproduces the plain loss."""
 
     def __init__(
-        self, cfg: TrainConfig, model: nn.Module, splits: dict[str, Split], *, log: Log, group: Optional[Group] = None
+        self,
+        cfg: TrainConfig,
+        model: nn.Module,
+        splits: dict[str, Split],
+        *,
+        log: Log,
+        group: Optional[Group] = None,
+        tokenizer: Any = None,
     ):
         self.cfg, self.model, self.splits, self.log = cfg, model, splits, log
         self.group = group or Group()
+        self.decision = DecisionEval.of(cfg, splits.get("valid"), tokenizer) if self.group.root else None
         self.split = SplitModel(model)
         self.fast = self.split.ok
         self.boundary = self.split.frozen_boundary() if self.fast else 0
@@ -337,8 +347,12 @@ def train(
         trainer, splits, start_step=start_step, trained_tokens=trained_tokens, emit=emit, save=save, progress=progress
     )
     last_step = totals.last_step
+    if trainer.decision is not None:  # keep_best: the final checkpoint holds the best evaluation's weights
+        trainer.decision.restore_best(trainer.model, last_step, log)
     if last_step > start_step or not (run_dir / ADAPTER_FILE).exists():
         save(last_step, totals, numbered=last_step % cfg.save_every == 0)
+    if trainer.decision is not None:
+        trainer.decision.finish(trainer.model, run_dir, log)
     test_loss = None
     if "test" in splits:
         test_loss = trainer.evaluate(splits["test"], cfg.test_batches)
@@ -359,7 +373,9 @@ def _set_up(
     from mlx_lm.utils import load as mlx_load
 
     try:
-        model = mlx_load(model_path, tokenizer_config={"trust_remote_code": True} if cfg.trust_remote_code else None)[0]
+        model, tokenizer = mlx_load(
+            model_path, tokenizer_config={"trust_remote_code": True} if cfg.trust_remote_code else None
+        )[:2]
     except Exception as e:
         raise InputError(f"could not load model {cfg.model!r}: {str(e).splitlines()[0]}", rule="model") from None
     apply_fine_tune(model, cfg)
@@ -368,7 +384,7 @@ def _set_up(
             raise InputError("resume_adapter_file not found", path=cfg.resume_adapter_file, rule="resume")
         model.load_weights(cfg.resume_adapter_file, strict=False)
     tune_malloc()
-    trainer = Trainer(cfg, model, splits, log=log, group=group)
+    trainer = Trainer(cfg, model, splits, log=log, group=group, tokenizer=tokenizer)
     # tree_flatten returns a list of (key, array) unless given a destination dict
     trainable = cast(list[tuple[str, mx.array]], tree_flatten(model.trainable_parameters()))
     every = cast(list[tuple[str, mx.array]], tree_flatten(model.parameters()))
@@ -420,6 +436,7 @@ def _result(
         resumed_from=start_step,
         stats=stats,
         first_val_loss=vfirst,
+        decision=trainer.decision.summary() if trainer.decision is not None else {},
     )
     if trainer.group.root:
         write_json(run_dir / "result.json", result.to_json())

@@ -1,0 +1,263 @@
+"""Decision-only evaluation: does the model open a tool call, on many held-out cases, without generating.
+
+Each case is rendered exactly as the agent prompts it (system prompt, offered tools, question) and run
+through the model once; the first reply token's distribution gives the call probability and the greedy
+decision (`agent.probe.first_tokens`: cases batched, shared prefixes computed once). The figures are
+call vs no call (labels direct, clarify and refuse are "no call"): balanced accuracy beside the majority
+baseline and a binomial test against it (`scoring.baseline_verdict`), and the ROC AUC of the call
+probability, per suite, per category and pooled; with a calibration, raw and calibrated side by side.
+A case costs one prompt forward, so this measures the decision on hundreds of cases where the agent
+benchmark affords a handful.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..agent.calibration import resolve_calibration, roc_auc
+from ..io import atomic_write_text, write_json, write_jsonl
+from .scoring import baseline_verdict, verdict_text
+from .suites import Case, Suite, fill
+
+NO_CALL = "no call"
+
+
+@dataclass
+class DecisionSpec:
+    """A model to evaluate: name, optional adapter, and calibration (None: the adapter's own when it has
+    one; "none": raw only; a path: that file)."""
+
+    model: str
+    adapter_path: str | None = None
+    calibration: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.model + (f" + {Path(self.adapter_path).name}" if self.adapter_path else "")
+
+
+def case_messages(case: Case, *, system_prompt: str | None = None, seed: int = 0) -> tuple[list[dict], list | None]:
+    """(messages, tools) of the agent's first request for `case`: its question (placeholders filled from
+    the case's generated workspace, as the benchmark does) under the system prompt, with the tools the
+    benchmark offers it (the case's own functions, else the workspace tools for workspace cases)."""
+    from ..prompting import conversation
+    from ..tools import tool_schemas
+    from .workspaces import build_workspace
+
+    question = case.question
+    if case.workspace is not None and "{" in question:
+        with tempfile.TemporaryDirectory(prefix="mlx-distill-decide-") as tmp:
+            question = fill(question, build_workspace(case.workspace, tmp, case_id=case.id, seed=seed))
+    if case.functions is not None:
+        tools = list(case.functions) or None
+    else:
+        tools = tool_schemas() if case.scoring == "workspace" else None
+    return conversation(question, system_prompt), tools
+
+
+def case_prompt_ids(case: Case, tokenizer: Any, *, system_prompt: str | None = None) -> list[int]:
+    from ..prompting import render
+
+    messages, tools = case_messages(case, system_prompt=system_prompt)
+    return list(
+        tokenizer.encode(render(messages, tools, tokenizer, add_generation_prompt=True), add_special_tokens=False)
+    )
+
+
+def figures(rows: Sequence[dict[str, Any]], decided: str) -> dict[str, Any]:
+    """Call-vs-no-call figures of `rows` by the decision column `decided` ("raw" or "calibrated")."""
+    gold = [r["gold"] for r in rows]
+    pred = [r[decided] for r in rows]
+    positive = [g == "tool" for g in gold]
+    return {
+        "cases": len(rows),
+        "tool_cases": sum(positive),
+        **baseline_verdict(gold, pred),
+        "auc": roc_auc([r["p_call"] for r in rows], positive),
+        "tool_recall": _rate(sum(p == "tool" for g, p in zip(gold, pred) if g == "tool"), sum(positive)),
+        "no_call_rate": _rate(sum(p == NO_CALL for g, p in zip(gold, pred) if g != "tool"), len(rows) - sum(positive)),
+    }
+
+
+def _rate(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def _grouped(rows: Sequence[dict[str, Any]], decided: str) -> dict[str, Any]:
+    def by(key: str) -> dict[str, Any]:
+        groups: dict[str, list] = {}
+        for r in rows:
+            groups.setdefault(r[key], []).append(r)
+        return {k: figures(v, decided) for k, v in groups.items()}
+
+    return {"pooled": figures(rows, decided), "by_suite": by("suite"), "by_category": by("category")}
+
+
+def evaluate_model(
+    spec: DecisionSpec,
+    cases: Sequence[Case],
+    *,
+    batch_size: int = 8,
+    system_prompt: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """One model's decision on every case: per-case rows and the figures, raw and (when a calibration
+    applies) calibrated."""
+    from ..agent.probe import first_tokens, opener_id
+    from ..models import load_model
+
+    calibration = resolve_calibration(spec.calibration, spec.adapter_path)
+    model, tokenizer = load_model(spec.model, spec.adapter_path)
+    model.eval()
+    prompts = [case_prompt_ids(c, tokenizer, system_prompt=system_prompt) for c in cases]
+    tic = time.perf_counter()
+    on_batch = (lambda done, total: progress(done, total, spec.label)) if progress else None
+    firsts = first_tokens(model, opener_id(tokenizer), prompts, batch_size=batch_size, on_batch=on_batch)
+    seconds = time.perf_counter() - tic
+    bias = calibration.bias if calibration else None
+    rows = []
+    for case, ids, f in zip(cases, prompts, firsts):
+        row = {
+            "model": spec.label,
+            "suite": case.suite,
+            "case_id": case.id,
+            "category": case.category,
+            "label": case.label,
+            "gold": "tool" if case.label == "tool" else NO_CALL,
+            "p_call": round(f.p_call, 6),
+            "margin": round(f.margin, 4),
+            "prompt_tokens": len(ids),
+            "raw": "tool" if f.margin >= 0 else NO_CALL,
+        }
+        if bias is not None:
+            row["calibrated"] = "tool" if f.margin + bias >= 0 else NO_CALL
+        rows.append(row)
+    entry: dict[str, Any] = {
+        "label": spec.label,
+        "model": spec.model,
+        "adapter_path": spec.adapter_path,
+        "calibration": None if calibration is None else {"bias": calibration.bias, "source": calibration.source},
+        "seconds": round(seconds, 2),
+        "cases_per_min": round(60 * len(cases) / seconds, 1) if seconds else None,
+        "prompt_tokens_mean": round(sum(len(p) for p in prompts) / len(prompts), 1) if prompts else None,
+        "raw": _grouped(rows, "raw"),
+    }
+    if bias is not None:
+        entry["calibrated"] = _grouped(rows, "calibrated")
+    return {"entry": entry, "rows": rows}
+
+
+def run_decision_eval(
+    specs: Sequence[DecisionSpec],
+    suites: Sequence[Suite],
+    *,
+    batch_size: int = 8,
+    system_prompt: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Every model on every case of `suites`: the data of report.json."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    tic = time.perf_counter()
+    cases = [c.model_copy(update={"suite": c.suite or s.name}) for s in suites for c in s.cases]
+    models, rows = [], []
+    for spec in specs:
+        out = evaluate_model(spec, cases, batch_size=batch_size, system_prompt=system_prompt, progress=progress)
+        models.append(out["entry"])
+        rows += out["rows"]
+    return {
+        "kind": "decision",
+        "started": started,
+        "wall_s": round(time.perf_counter() - tic, 1),
+        "suites": [{"name": s.name, "cases": len(s.cases), "labels": s.counts()} for s in suites],
+        "batch_size": batch_size,
+        "models": models,
+        "cases": rows,
+    }
+
+
+# -- the report: lines that fit 80 columns, in a terminal and in a log file ------------------------------
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def _p(x: float | None) -> str:
+    return "–" if x is None else ("<0.001" if x < 0.001 else f"{x:.3f}")
+
+
+def summary_lines(data: dict[str, Any], *, by_category: bool = False) -> list[str]:
+    """The summary: per model, one block; per suite (and pooled), one line each for raw and calibrated
+    decisions: n, balanced accuracy, AUC, majority baseline, p against it, verdict."""
+    import textwrap
+
+    title = "decision only (call vs no call, one forward a case): " + ", ".join(
+        f"{s['name']} ({s['cases']})" for s in data["suites"]
+    )
+    out = textwrap.wrap(title, 80, subsequent_indent="  ")
+    head = f"  {'suite':<22} {'n':>5} {'bal.acc':>7} {'AUC':>6} {'majority':>8} {'p':>7}  verdict"
+    for m in data["models"]:
+        cal = m.get("calibration")
+        out += ["", f"{m['label']}" + (f"  [calibration {cal['bias']:+.2f}]" if cal else "  [raw]")]
+        if m.get("cases_per_min"):
+            out.append(
+                f"  {m['cases_per_min']:.0f} cases/min; prompts of {m['prompt_tokens_mean']:.0f} tokens on average"
+            )
+        out.append(head)
+        modes = ["raw"] + (["calibrated"] if "calibrated" in m else [])
+        groups = list(m["raw"]["by_suite"]) + (["(pooled)"] if len(m["raw"]["by_suite"]) > 1 else [])
+        if by_category:
+            groups += [f"category {c}" for c in m["raw"]["by_category"]]
+        for g in groups:
+            for mode in modes:
+                block = m[mode]
+                if g == "(pooled)":
+                    v = block["pooled"]
+                elif g.startswith("category "):
+                    v = block["by_category"][g[len("category ") :]]
+                else:
+                    v = block["by_suite"][g]
+                name = g if mode == "raw" else "  calibrated"
+                out.append(
+                    f"  {_cut(name, 22):<22} {v['cases']:>5} {_pct(v['balanced_accuracy']):>7} {_num(v['auc']):>6} "
+                    f"{_pct(v['majority_baseline']):>8} {_p(v['p_value']):>7}  {_verdict(v)}"
+                )
+    return out
+
+
+def _verdict(v: dict[str, Any]) -> str:
+    """`scoring.verdict_text` in a word (the p-value has its own column)."""
+    text = verdict_text(v)
+    if text.startswith("above baseline, not"):
+        return "not sig."
+    return {"NO BETTER THAN BASELINE": "NO BETTER", "one class: recall only": "one class"}.get(text, "better")
+
+
+def _cut(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def markdown(data: dict[str, Any]) -> str:
+    lines = ["# Decision-only report", "", f"- started: {data['started']} ({data['wall_s']:.0f} s)", ""]
+    lines += ["```", *summary_lines(data, by_category=True), "```", ""]
+    return "\n".join(lines)
+
+
+def write_decision_dir(data: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
+    """report.json, report.md and cases.jsonl in `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "json": write_json(out / "report.json", data),
+        "markdown": atomic_write_text(out / "report.md", markdown(data) + "\n"),
+        "cases": write_jsonl(out / "cases.jsonl", data["cases"]),
+    }
