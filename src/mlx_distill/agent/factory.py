@@ -85,9 +85,14 @@ def _validator(name: str) -> Any:
 
 
 def resolve_agent_model(
-    model: Any, adapter_path: str | os.PathLike | None = None, *, prefix_cache: bool = True
+    model: Any,
+    adapter_path: str | os.PathLike | None = None,
+    *,
+    prefix_cache: bool = True,
+    constrain_calls: bool = True,
 ) -> tuple[Model | str, list[str] | None]:
-    """(the model for Agent(...), its default stop sequences or None when the template's do not apply)."""
+    """(the model for Agent(...), its default stop sequences or None when the template's do not apply).
+    `constrain_calls` applies to the local MLX model built here; an `MLXModel` given keeps its own."""
     from .server import ServerHandle
 
     if isinstance(model, MLXModel):
@@ -95,6 +100,11 @@ def resolve_agent_model(
             raise UserError(
                 "adapter_path given together with an MLXModel built with another adapter; "
                 "pass MLXModel(..., adapter_path=...) instead"
+            )
+        if model.constrain_calls and not constrain_calls:
+            raise UserError(
+                "unconstrained given together with an MLXModel that constrains its tool calls; "
+                "pass MLXModel(..., constrain_calls=False) instead"
             )
         return model, model.stop_strings()
     if isinstance(model, ServerHandle):
@@ -114,7 +124,7 @@ def resolve_agent_model(
         if adapter_path:
             raise UserError(f"adapter_path applies to local MLX models, not to {model!r}")
         return model, None
-    mlx = MLXModel(model, adapter_path=adapter_path, prefix_cache=prefix_cache)
+    mlx = MLXModel(model, adapter_path=adapter_path, prefix_cache=prefix_cache, constrain_calls=constrain_calls)
     return mlx, mlx.stop_strings()
 
 
@@ -133,6 +143,7 @@ def create_agent(
     prefix_cache: bool = True,
     extra_tools: Sequence[Tool] = (),
     capabilities: Sequence[Any] = (),
+    unconstrained: bool = False,
     **agent_kwargs: Any,
 ) -> Agent:
     """A PydanticAI agent for the coding-assistant task.
@@ -143,9 +154,13 @@ def create_agent(
     model_settings: merged over temperature 0, max_tokens 512 and, for template-based models,
     `stop_sequences` = the chat template's end-of-turn strings. Keys that are not PydanticAI settings
     (e.g. `stop`) are refused. workspace: the directory the tools work in (default: the current one).
+    unconstrained: a local MLX model's tool calls are held to the offered names and schemas once it opens
+    one (agent/constrain.py); True shows the raw model.
     """
     check_settings(model_settings)
-    agent_model, stops = resolve_agent_model(model, adapter_path, prefix_cache=prefix_cache)
+    agent_model, stops = resolve_agent_model(
+        model, adapter_path, prefix_cache=prefix_cache, constrain_calls=not unconstrained
+    )
     settings: dict[str, Any] = dict(DEFAULT_SETTINGS)
     if stops:
         settings["stop_sequences"] = list(stops)

@@ -28,6 +28,7 @@ from pydantic_ai.settings import ModelSettings
 
 from ..models import EMBEDDED_DEFAULT, load_model, resolve_model
 from ..prompting import render, stop_strings
+from .constrain import constraint_for
 from .generation import GenerationResult, Generator
 from .history import to_record_messages, tool_dicts
 from .parsing import TOOL_CALL_OPEN
@@ -86,7 +87,9 @@ def load_cached(name: str, adapter_path: str | os.PathLike | None = None) -> Loa
 
 
 class MLXModel(Model):
-    """A local mlx-lm model (any name `models.resolve_model` accepts) with an optional LoRA adapter."""
+    """A local mlx-lm model (any name `models.resolve_model` accepts) with an optional LoRA adapter.
+    `constrain_calls`: once a reply opens a tool call, hold it to the offered tools' names and schemas
+    (`constrain.py`); False leaves the raw model."""
 
     _announces_lookalike_notes = False  # a small local model was not trained on pydantic-ai's framing notes
     unsupported_settings = IGNORED_SETTINGS
@@ -101,6 +104,7 @@ class MLXModel(Model):
         logits_processors: Callable[[], list] | list | None = None,
         profile: ModelProfile | None = None,
         keep_prompts: int = 16,
+        constrain_calls: bool = True,
     ):
         check_settings(settings, where="MLXModel settings")
         self._loaded = load_cached(model, adapter_path)
@@ -108,6 +112,7 @@ class MLXModel(Model):
         self.adapter_path = self._loaded.adapter_path
         self.prefix_cache = prefix_cache
         self.logits_processors = logits_processors
+        self.constrain_calls = constrain_calls  # hold opened tool calls to the offered schemas (constrain.py)
         self.prompts: deque[str] = deque(maxlen=keep_prompts)  # rendered prompts, newest last
         self.results: deque[GenerationResult] = deque(maxlen=keep_prompts)
         super().__init__(
@@ -199,6 +204,9 @@ class MLXModel(Model):
         if probe is not None:
             kwargs["logits_processors"] = [*(kwargs["logits_processors"] or []), probe]
         prompt, tools = self.render(messages, params)
+        constraint = constraint_for(self.tokenizer, tools) if self.constrain_calls else None
+        if constraint is not None:  # first: a scripted processor after it keeps the last word (tests)
+            kwargs["logits_processors"] = [constraint, *(kwargs["logits_processors"] or [])]
         self.prompts.append(prompt)
         return prompt, tools, kwargs, params, probe
 
