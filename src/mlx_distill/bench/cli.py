@@ -36,7 +36,12 @@ def parse_temperatures(values: Sequence[str]) -> list[float]:
 
 
 def model_specs(
-    models: Sequence[str], adapters: Sequence[str], *, include_base: bool = False, prefix_cache: bool = True
+    models: Sequence[str],
+    adapters: Sequence[str],
+    *,
+    include_base: bool = False,
+    prefix_cache: bool = True,
+    constrain_calls: bool = True,
 ) -> list[Any]:
     """Pair --adapter-path values with --model values by position ('-' or 'none' = no adapter); models
     past the last adapter run without one. --include-base adds each adapted model's base as well."""
@@ -53,9 +58,9 @@ def model_specs(
         if adapter and not Path(adapter).expanduser().exists():
             raise InputError("adapter directory not found", path=adapter)
         if adapter and include_base and not any(s.model == m and not s.adapter_path for s in specs):
-            specs.append(ModelSpec(m, None, prefix_cache=prefix_cache))
+            specs.append(ModelSpec(m, None, prefix_cache=prefix_cache, constrain_calls=constrain_calls))
         if not any(s.model == m and s.adapter_path == adapter for s in specs):
-            specs.append(ModelSpec(m, adapter, prefix_cache=prefix_cache))
+            specs.append(ModelSpec(m, adapter, prefix_cache=prefix_cache, constrain_calls=constrain_calls))
     labels = [s.label for s in specs]
     for s in specs:  # two adapters with the same directory name: show the path instead
         if labels.count(s.label) > 1 and s.adapter_path:
@@ -126,6 +131,12 @@ def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
 @click.option("--no-prefix-cache", is_flag=True, help="Disable prefix KV-cache reuse (local MLX models).")
 @click.option(
+    "--unconstrained",
+    is_flag=True,
+    help="Local MLX models write their tool calls unconstrained (by default an opened call is held to "
+    "the offered names and schemas); report.json records which (constrain_calls).",
+)
+@click.option(
     "--concurrency",
     type=click.IntRange(min=1),
     default=None,
@@ -152,6 +163,7 @@ def bench(
     max_tool_calls: int,
     max_tokens: int,
     no_prefix_cache: bool,
+    unconstrained: bool,
     concurrency: int | None,
     out_dir: str | None,
     keep_workspaces: bool,
@@ -177,7 +189,13 @@ def bench(
         Suite(s.name, select(s.cases, limit=limit, categories=list(categories) or None), s.source) for s in loaded
     ]
     chosen = [s for s in chosen if s.cases]
-    specs = model_specs(models, adapters, include_base=include_base, prefix_cache=not no_prefix_cache)
+    specs = model_specs(
+        models,
+        adapters,
+        include_base=include_base,
+        prefix_cache=not no_prefix_cache,
+        constrain_calls=not unconstrained,
+    )
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)
     out = Path(out_dir) if out_dir else default_out_dir("bench")
