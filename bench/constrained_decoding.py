@@ -115,7 +115,7 @@ def opened(tokenizer: Any) -> Any:
     return processor
 
 
-def written_calls(model_name: str, n: int, max_tokens: int = 96) -> list[dict]:
+def written_calls(model_name: str, n: int, max_tokens: int = 128) -> list[dict]:
     """Per mode: calls read, invented names and schema-valid arguments over `n` opened calls."""
     import jsonschema
 
@@ -140,6 +140,7 @@ def written_calls(model_name: str, n: int, max_tokens: int = 96) -> list[dict]:
             if constraint is not None:
                 processors.append(constraint)
             r = gen.generate(prompt, max_tokens=max_tokens, logits_processors=processors, stop=["<|im_end|>"])
+            print(f"  {case.id} {mode}: {r.text[:120]!r}", flush=True)
             c = counts[mode]
             c["cases"] += 1
             c["tokens"] += len(r.tokens)
@@ -165,7 +166,7 @@ def libraries(model_name: str) -> list[dict]:
     """Compile time and per-token mask time of llguidance and (when installed) outlines-core."""
     import numpy as np
 
-    from mlx_distill.agent.constrain import call_grammar, call_schema, grammars_for
+    from mlx_distill.agent.constrain import CallGrammars, call_grammar, call_schema
     from mlx_distill.agent.model import load_cached
     from mlx_distill.tools import tool_schemas
 
@@ -179,7 +180,7 @@ def libraries(model_name: str) -> list[dict]:
     from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
 
     tic = time.perf_counter()
-    grammars = grammars_for(tok)
+    grammars = CallGrammars(tok)  # not the cached one: its build time is part of the cost
     tokenizer_s = time.perf_counter() - tic
     tic = time.perf_counter()
     matcher = llguidance.LLMatcher(grammars.lltokenizer, call_grammar(tools))
@@ -243,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="embedded:smollm2-135m")
     parser.add_argument("--tiny", action="store_true", help="Also measure the test suite's tiny model.")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="0 skips the speed comparison.")
     parser.add_argument("--calls", type=int, default=0, help="Opened calls to write on unseen-tools questions.")
+    parser.add_argument("--call-tokens", type=int, default=128, help="Token limit of each opened call.")
     parser.add_argument("--libraries", action="store_true", help="Also compare llguidance and outlines-core.")
     parser.add_argument("--json", default=None, help="Write the results here.")
     args = parser.parse_args(argv)
@@ -256,17 +258,19 @@ def main(argv: list[str] | None = None) -> int:
         from mlx_distill.testing.tiny import build_tiny_model
 
         models.append(str(build_tiny_model(Path(tempfile.mkdtemp(prefix="constrained-decoding-")) / "tiny")))
-    rows = [row for m in models for row in measure(m, args.repeats)]
-    print(
-        f"{'model':<24} {'reply':<14} {'tokens':>6} {'tok/s free':>10} {'tok/s held':>10} {'ratio':>6} {'cpu ratio':>9}"
-    )
+    rows = [row for m in models for row in measure(m, args.repeats)] if args.repeats else []
+    if rows:
+        print(
+            f"{'model':<24} {'reply':<14} {'tokens':>6} {'tok/s free':>10} {'tok/s held':>10} {'ratio':>6} "
+            f"{'cpu ratio':>9}"
+        )
     for r in rows:
         name = r["model"] if len(r["model"]) <= 24 else "tiny (" + Path(r["model"]).name + ")"
         print(
             f"{name:<24} {r['reply']:<14} {r['tokens']:>6} {r['tokens_per_s_unconstrained']:>10} "
             f"{r['tokens_per_s_constrained']:>10} {r['ratio']:>6.3f} {r['cpu_ratio']:>9.3f}"
         )
-    written = written_calls(args.model, args.calls) if args.calls else []
+    written = written_calls(args.model, args.calls, args.call_tokens) if args.calls else []
     for w in written:
         label = "unconstrained" if w["mode"] == "free" else "constrained"
         print(

@@ -2,6 +2,7 @@
 random tokens the constraint allows always make a call to an offered tool with schema-valid arguments;
 free text passes through untouched; batched sequences each keep their own tool set."""
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
@@ -11,6 +12,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from click.testing import CliRunner
 from hypothesis import strategies as st
 from pydantic_ai import Tool
 from pydantic_ai.exceptions import UserError
@@ -21,6 +23,7 @@ from mlx_distill.agent.constrain import ToolCallConstraint, constraint_for, gram
 from mlx_distill.agent.generation import Generator
 from mlx_distill.agent.model import load_cached
 from mlx_distill.agent.parsing import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, parse_tool_calls
+from mlx_distill.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -286,3 +289,20 @@ def test_create_agent_constrains_by_default_and_unconstrained_shows_the_raw_mode
     with pytest.raises(UserError, match="constrain_calls=False"):
         create_agent(MLXModel(str(tiny_model_dir)), unconstrained=True)
     assert create_agent(MLXModel(str(tiny_model_dir), constrain_calls=False)).model.constrain_calls is False
+
+
+def test_bench_unconstrained_is_recorded_in_the_report_and_the_label(tiny_model_dir, tmp_path):
+    suite = tmp_path / "mini.jsonl"
+    case = {"id": "d1", "question": "What is a mutex?", "label": "direct", "category": "concept"}
+    suite.write_text(json.dumps(case) + "\n")
+    reports = {}
+    for flags in ([], ["--unconstrained"]):
+        res = CliRunner().invoke(
+            main,
+            ["bench", "--model", str(tiny_model_dir), "--suite", str(suite), "--max-tokens", "4"]
+            + ["--out", str(tmp_path / f"run{len(flags)}"), "--json", "--no-progress", *flags],
+        )
+        assert res.exit_code == 0, res.output
+        reports[bool(flags)] = json.loads(res.stdout)["models"][0]
+    assert reports[False]["constrain_calls"] is True and "unconstrained" not in reports[False]["label"]
+    assert reports[True]["constrain_calls"] is False and reports[True]["label"].endswith("(unconstrained)")
