@@ -306,3 +306,12 @@ def test_bench_unconstrained_is_recorded_in_the_report_and_the_label(tiny_model_
         reports[bool(flags)] = json.loads(res.stdout)["models"][0]
     assert reports[False]["constrain_calls"] is True and "unconstrained" not in reports[False]["label"]
     assert reports[True]["constrain_calls"] is False and reports[True]["label"].endswith("(unconstrained)")
+
+
+def test_chat_unconstrained_runs_the_raw_model(tiny_model_dir, tmp_path):
+    from mlx_distill.agent.cli import chat
+
+    args = ["--model", str(tiny_model_dir), "--workspace", str(tmp_path), "--max-tokens", "4", "-q", "Hello?"]
+    result = CliRunner().invoke(chat, [*args, "--unconstrained"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "you> Hello?" in result.output and "Traceback" not in result.output, result.output
