@@ -9,8 +9,8 @@ When the generated text completes `<tool_call>` (the opener of the format our ch
 
     {"name": <one of the offered names>, "arguments": <JSON valid for that tool's schema>}</tool_call>
 
-(up to three whitespace characters around the object, the JSON written with the template's separators). After the closing
-tag the reply is free again: another call, text, or the end, as the format allows.
+(up to three whitespace characters around the object, the JSON written with the template's separators).
+After the closing tag the reply is free again: another call, text, or the end, as the format allows.
 
 The other shapes `parse_tool_calls` reads (Qwen3 XML, fenced or bare JSON) have no opener a model writes only
 to call a tool, so they stay unconstrained. The library choice (llguidance over outlines-core and xgrammar)
@@ -32,7 +32,7 @@ _GRAMMARS_KEPT = 64  # compiled tool sets kept per tokenizer (a benchmark offers
 
 
 def call_schema(tools: Sequence[dict]) -> dict:
-    """The JSON schema of one call's object: the name one of the offered tools', the arguments its schema."""
+    """The JSON schema of one call's object: the name of one offered tool, the arguments valid for its schema."""
     alternatives = []
     for tool in tools:
         fn = tool.get("function", tool)
