@@ -104,6 +104,12 @@ def serve(
     help="Let run_command run without an OS sandbox when none works here (the model's commands "
     "can then write anywhere you can). Same as MLX_DISTILL_DANGEROUSLY_RUN_UNSANDBOXED=1.",
 )
+@click.option(
+    "--unconstrained",
+    is_flag=True,
+    help="Leave the model's tool calls as it writes them (by default, once it opens a call, the call "
+    "is held to the offered tool names and argument schemas).",
+)
 def chat(
     model: str,
     adapter_path: str | None,
@@ -115,6 +121,7 @@ def chat(
     system_prompt: str | None,
     questions: tuple[str, ...],
     dangerously_unsandboxed: bool,
+    unconstrained: bool,
 ) -> None:
     """Talk to an agent in the terminal; tool calls and their results are shown as they happen."""
     if dangerously_unsandboxed:
@@ -140,6 +147,7 @@ def chat(
             model_settings={"max_tokens": max_tokens, "temperature": temperature},
             max_requests=max_requests,
             max_tool_calls=max_tool_calls,
+            unconstrained=unconstrained,
         )
     banner = None if questions else f"[bold]{model}[/] in {workspace}. {HELP}"
     failures = chat_session(agent, console=console, questions=list(questions) if questions else None, banner=banner)

@@ -90,8 +90,10 @@ def resolve_agent_model(
     *,
     prefix_cache: bool = True,
     calibration: str | os.PathLike | None = None,
+    constrain_calls: bool = True,
 ) -> tuple[Model | str, list[str] | None]:
-    """(the model for Agent(...), its default stop sequences or None when the template's do not apply)."""
+    """(the model for Agent(...), its default stop sequences or None when the template's do not apply).
+    `constrain_calls` applies to the local MLX model built here; an `MLXModel` given keeps its own."""
     from .server import ServerHandle
 
     if isinstance(model, MLXModel):
@@ -99,6 +101,11 @@ def resolve_agent_model(
             raise UserError(
                 "adapter_path given together with an MLXModel built with another adapter; "
                 "pass MLXModel(..., adapter_path=...) instead"
+            )
+        if model.constrain_calls and not constrain_calls:
+            raise UserError(
+                "unconstrained given together with an MLXModel that constrains its tool calls; "
+                "pass MLXModel(..., constrain_calls=False) instead"
             )
         return model, model.stop_strings()
     if isinstance(model, ServerHandle):
@@ -120,7 +127,13 @@ def resolve_agent_model(
         if adapter_path:
             raise UserError(f"adapter_path applies to local MLX models, not to {model!r}")
         return model, None
-    mlx = MLXModel(model, adapter_path=adapter_path, prefix_cache=prefix_cache, calibration=calibration)
+    mlx = MLXModel(
+        model,
+        adapter_path=adapter_path,
+        prefix_cache=prefix_cache,
+        calibration=calibration,
+        constrain_calls=constrain_calls,
+    )
     return mlx, mlx.stop_strings()
 
 
@@ -140,6 +153,7 @@ def create_agent(
     calibration: str | os.PathLike | None = None,
     extra_tools: Sequence[Tool] = (),
     capabilities: Sequence[Any] = (),
+    unconstrained: bool = False,
     **agent_kwargs: Any,
 ) -> Agent:
     """A PydanticAI agent for the coding-assistant task.
@@ -152,9 +166,13 @@ def create_agent(
     (e.g. `stop`) are refused. workspace: the directory the tools work in (default: the current one).
     calibration (local MLX models): None applies the adapter's decision_calibration.json when it has one,
     "none" the raw model, a path that calibration file (agent/calibration.py).
+    unconstrained: a local MLX model's tool calls are held to the offered names and schemas once it opens
+    one (agent/constrain.py); True shows the raw model.
     """
     check_settings(model_settings)
-    agent_model, stops = resolve_agent_model(model, adapter_path, prefix_cache=prefix_cache, calibration=calibration)
+    agent_model, stops = resolve_agent_model(
+        model, adapter_path, prefix_cache=prefix_cache, calibration=calibration, constrain_calls=not unconstrained
+    )
     settings: dict[str, Any] = dict(DEFAULT_SETTINGS)
     if stops:
         settings["stop_sequences"] = list(stops)

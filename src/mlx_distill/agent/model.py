@@ -30,6 +30,7 @@ from pydantic_ai.settings import ModelSettings
 from ..models import EMBEDDED_DEFAULT, load_model, resolve_model
 from ..prompting import render, stop_strings
 from .calibration import DecisionCalibration, OpenerBias, resolve_calibration
+from .constrain import constraint_for
 from .generation import GenerationResult, Generator
 from .history import to_record_messages, tool_dicts
 from .parsing import TOOL_CALL_OPEN
@@ -88,7 +89,9 @@ def load_cached(name: str, adapter_path: str | os.PathLike | None = None) -> Loa
 
 
 class MLXModel(Model):
-    """A local mlx-lm model (any name `models.resolve_model` accepts) with an optional LoRA adapter."""
+    """A local mlx-lm model (any name `models.resolve_model` accepts) with an optional LoRA adapter.
+    `constrain_calls`: once a reply opens a tool call, hold it to the offered tools' names and schemas
+    (`constrain.py`); False leaves the raw model."""
 
     _announces_lookalike_notes = False  # a small local model was not trained on pydantic-ai's framing notes
     unsupported_settings = IGNORED_SETTINGS
@@ -104,6 +107,7 @@ class MLXModel(Model):
         profile: ModelProfile | None = None,
         keep_prompts: int = 16,
         calibration: str | os.PathLike | DecisionCalibration | None = None,
+        constrain_calls: bool = True,
     ):
         """calibration: None applies the adapter directory's decision_calibration.json when it has one,
         "none" never does, a path (or a DecisionCalibration) applies that one, to a base model too."""
@@ -114,6 +118,7 @@ class MLXModel(Model):
         self.calibration = resolve_calibration(calibration, self.adapter_path)
         self.prefix_cache = prefix_cache
         self.logits_processors = logits_processors
+        self.constrain_calls = constrain_calls  # hold opened tool calls to the offered schemas (constrain.py)
         self.prompts: deque[str] = deque(maxlen=keep_prompts)  # rendered prompts, newest last
         self.results: deque[GenerationResult] = deque(maxlen=keep_prompts)
         super().__init__(
@@ -207,6 +212,9 @@ class MLXModel(Model):
             bias = [OpenerBias(probe.opener_id, self.calibration.bias)] if self.calibration else []
             kwargs["logits_processors"] = [*(kwargs["logits_processors"] or []), *bias, probe]
         prompt, tools = self.render(messages, params)
+        constraint = constraint_for(self.tokenizer, tools) if self.constrain_calls else None
+        if constraint is not None:  # first: a scripted processor after it keeps the last word (tests)
+            kwargs["logits_processors"] = [constraint, *(kwargs["logits_processors"] or [])]
         self.prompts.append(prompt)
         return prompt, tools, kwargs, params, probe
 

@@ -37,7 +37,12 @@ def parse_temperatures(values: Sequence[str]) -> list[float]:
 
 
 def model_specs(
-    models: Sequence[str], adapters: Sequence[str], *, include_base: bool = False, prefix_cache: bool = True
+    models: Sequence[str],
+    adapters: Sequence[str],
+    *,
+    include_base: bool = False,
+    prefix_cache: bool = True,
+    constrain_calls: bool = True,
 ) -> list[Any]:
     """Pair --adapter-path values with --model values by position ('-' or 'none' = no adapter); models
     past the last adapter run without one. --include-base adds each adapted model's base as well."""
@@ -54,9 +59,9 @@ def model_specs(
         if adapter and not Path(adapter).expanduser().exists():
             raise InputError("adapter directory not found", path=adapter)
         if adapter and include_base and not any(s.model == m and not s.adapter_path for s in specs):
-            specs.append(ModelSpec(m, None, prefix_cache=prefix_cache))
+            specs.append(ModelSpec(m, None, prefix_cache=prefix_cache, constrain_calls=constrain_calls))
         if not any(s.model == m and s.adapter_path == adapter for s in specs):
-            specs.append(ModelSpec(m, adapter, prefix_cache=prefix_cache))
+            specs.append(ModelSpec(m, adapter, prefix_cache=prefix_cache, constrain_calls=constrain_calls))
     labels = [s.label for s in specs]
     for s in specs:  # two adapters with the same directory name: show the path instead
         if labels.count(s.label) > 1 and s.adapter_path:
@@ -94,11 +99,17 @@ def with_calibration(specs: list[Any], calibration: str | None) -> list[Any]:
             continue
 
         def mlx(cal: Any) -> Any:
-            return MLXModel(s.model, adapter_path=s.adapter_path, prefix_cache=s.prefix_cache, calibration=cal)
+            return MLXModel(
+                s.model,
+                adapter_path=s.adapter_path,
+                prefix_cache=s.prefix_cache,
+                calibration=cal,
+                constrain_calls=s.constrain_calls,
+            )
 
-        out.append(ModelSpec(mlx(NO_CALIBRATION), label=s.label))
+        out.append(ModelSpec(mlx(NO_CALIBRATION), label=s.label, constrain_calls=s.constrain_calls))
         if chosen is not None:
-            out.append(ModelSpec(mlx(chosen), label=f"{s.label} [{chosen.label}]"))
+            out.append(ModelSpec(mlx(chosen), label=f"{s.label} [{chosen.label}]", constrain_calls=s.constrain_calls))
     return out
 
 
@@ -182,6 +193,12 @@ def calibration_option(fn: Any) -> Any:
 @click.option("--max-tokens", type=COUNT, default=512, show_default=True)
 @click.option("--no-prefix-cache", is_flag=True, help="Disable prefix KV-cache reuse (local MLX models).")
 @click.option(
+    "--unconstrained",
+    is_flag=True,
+    help="Local MLX models write their tool calls unconstrained (by default an opened call is held to "
+    "the offered names and schemas); report.json records which (constrain_calls).",
+)
+@click.option(
     "--concurrency",
     type=COUNT,
     default=None,
@@ -209,6 +226,7 @@ def bench(
     max_tool_calls: int,
     max_tokens: int,
     no_prefix_cache: bool,
+    unconstrained: bool,
     concurrency: int | None,
     calibration: str | None,
     out_dir: str | None,
@@ -236,7 +254,13 @@ def bench(
         Suite(s.name, select(s.cases, limit=limit, categories=list(categories) or None), s.source) for s in loaded
     ]
     chosen = [s for s in chosen if s.cases]
-    specs = model_specs(models, adapters, include_base=include_base, prefix_cache=not no_prefix_cache)
+    specs = model_specs(
+        models,
+        adapters,
+        include_base=include_base,
+        prefix_cache=not no_prefix_cache,
+        constrain_calls=not unconstrained,
+    )
     specs = with_calibration(specs, calibration)
     for note in add_teacher(specs, teacher):
         click.echo(f"note: {note}", err=True)

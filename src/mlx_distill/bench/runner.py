@@ -43,11 +43,14 @@ class ModelSpec:
     adapter_path: str | None = None
     label: str = ""
     prefix_cache: bool = True
+    constrain_calls: bool = True  # a local MLX model's opened tool calls held to the offered schemas
 
     def __post_init__(self) -> None:
         if not self.label:
             name = self.model if isinstance(self.model, str) else getattr(self.model, "model_name", repr(self.model))
             self.label = name if not self.adapter_path else f"{name} + {Path(self.adapter_path).name}"
+            if not self.constrain_calls and isinstance(self.model, str):
+                self.label += " (unconstrained)"  # beside the same model constrained in one report
 
 
 @dataclass
@@ -104,6 +107,7 @@ class ModelRun:
             "model": self.spec.model if isinstance(self.spec.model, str) else self.spec.label,
             "adapter_path": self.spec.adapter_path,
             "prefix_cache": self.spec.prefix_cache,
+            "constrain_calls": self.spec.constrain_calls,
             "load_error": self.load_error,
             "load_s": round(self.load_s, 3),
             "wall_s": round(self.wall_s, 3),
@@ -164,7 +168,9 @@ def load_agent_model(spec: ModelSpec, *, ledger_dir: str | None = None) -> Any:
         return router_from_name(name, spec.adapter_path, ledger_dir=ledger_dir)
     if name and is_url(name):
         _check_server(name)
-    model, _ = resolve_agent_model(spec.model, spec.adapter_path, prefix_cache=spec.prefix_cache)
+    model, _ = resolve_agent_model(
+        spec.model, spec.adapter_path, prefix_cache=spec.prefix_cache, constrain_calls=spec.constrain_calls
+    )
     if isinstance(model, str) and model != "test":
         from ..distill.teacher import resolve_teacher
 
