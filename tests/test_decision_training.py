@@ -43,7 +43,7 @@ def _cfg(tmp_path, model, data, name, **kw):
 
 
 def _val_rows(run_dir):
-    return [r for r in map(json.loads, open(run_dir / "metrics.jsonl")) if r["kind"] == "val"]
+    return [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "val"]
 
 
 @pytest.fixture(scope="module")

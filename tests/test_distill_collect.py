@@ -218,16 +218,17 @@ def test_a_refused_request_is_one_clear_error_naming_the_prompt_and_writes_no_re
 def test_the_budget_stops_before_a_call_would_pass_it(tmp_path, env):
     prompts = [Prompt(id=f"d{i}", question=f"What is thing number {i}?") for i in range(12)]
     with env(FakeAnthropic(oracle)) as fake:
-        one = collect(TEACHER, prompts[:1], tmp_path / "probe")
-        per_call = one.run["cost_usd"]
-        budget = 4.5 * per_call
+        # what a call costs here: the first writes the prompt cache, later ones read it (far cheaper)
+        collect(TEACHER, prompts[:2], tmp_path / "probe", concurrency=1, settings=CollectSettings(max_tokens=64))
+        first, cached = (r["cost_usd"] for r in read_ledger(tmp_path / "probe"))
+        budget = first + 4.5 * cached
         summary = collect(
             TEACHER, prompts, tmp_path / "s", budget_usd=budget, concurrency=3, settings=CollectSettings(max_tokens=64)
         )
         spent = sum(r["cost_usd"] for r in read_ledger(tmp_path / "s"))
         assert spent <= budget
         assert 1 <= summary.accepted < 12 and summary.budget_stopped == 12 - summary.accepted
-        assert len(fake.message_requests()) == 1 + summary.accepted  # nothing sent that was not recorded
+        assert len(fake.message_requests()) == 2 + summary.accepted  # nothing sent that was not recorded
         rest = collect(TEACHER, prompts, tmp_path / "s", settings=CollectSettings(max_tokens=64))
     assert rest.skipped == summary.accepted and rest.accepted == 12 - summary.accepted
 

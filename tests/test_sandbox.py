@@ -285,14 +285,26 @@ print(json.dumps(found))
 """
 
 
+PRIVATE_INSIDE = ("/tmp", "/var/tmp", "/run", "/dev")  # what the sandbox replaces with empty directories
+
+
+def _probe_base() -> Path:
+    """Where the probes' files go: the repository's cache, unless the sandbox would hide it there (a clone
+    under /tmp, as a CI runner may make), then a directory of the system's cache."""
+    repo = REPO.resolve()
+    if any(repo.is_relative_to(p) for p in PRIVATE_INSIDE):
+        return Path("/var/cache/mlx-distill-sandbox-probes")
+    return REPO / ".pytest_cache"
+
+
 @pytest.fixture()
 def host(monkeypatch):
     """A home directory with a symlinked ~/.aws and a listening UNIX socket, a workspace, and a directory
     outside it, all where the sandbox does not hide things by itself (the whole /tmp is private inside,
     so probes there would pass for the wrong reason), owned by nobody so the unprivileged run could
     write and connect there but for the sandbox."""
-    base = REPO / ".pytest_cache"
-    base.mkdir(exist_ok=True)
+    base = _probe_base()
+    base.mkdir(parents=True, exist_ok=True)
     top = Path(tempfile.mkdtemp(prefix="sbx-", dir=base))
     home, outside, ws = top / "home", top / "outside", top / "ws"
     for d in (home, outside, ws, top / "aws-real"):
@@ -315,7 +327,7 @@ def host(monkeypatch):
         s.listen(8)
         servers.append(s)
     os.chmod(home / "agent.sock", 0o777)
-    yield {"home": home, "outside": outside, "ws": ws, "abstract": abstract, "servers": servers}
+    yield {"top": top, "home": home, "outside": outside, "ws": ws, "abstract": abstract, "servers": servers}
     for s in servers:
         s.close()
     shutil.rmtree(top)
@@ -344,7 +356,8 @@ def _assert_contained(found: dict, host) -> None:
 
 @pytest.mark.skipif(os.getuid() != 0, reason="the root probes need the suite to run as root (as CI does)")
 def test_started_as_root_a_command_has_no_capability_mount_sysctl_device_secret_or_host_socket(host):
-    done = sandbox.run(_probe_argv(host, sys.executable), host["ws"], timeout_s=30)
+    python = os.path.realpath(sys.executable)  # the interpreter itself: a venv under /tmp is hidden inside
+    done = sandbox.run(_probe_argv(host, python), host["ws"], timeout_s=30)
     assert done.returncode == 0, done.output
     _assert_contained(json.loads(done.output), host)
 
@@ -382,9 +395,11 @@ def test_started_as_an_unprivileged_user_the_same_probes_fail(host):
     python = "/usr/bin/python3"
     if not os.path.exists(python):
         pytest.skip("no /usr/bin/python3 for the unprivileged user to run")
+    module = host["top"] / "sandbox.py"  # a copy nobody may read, wherever the repository lies
+    shutil.copy(REPO / "src/mlx_distill/sandbox.py", module)
+    module.chmod(0o644)
     out = subprocess.run(
-        [python, "-c", UNPRIVILEGED_RUNNER, str(REPO / "src/mlx_distill/sandbox.py"), str(host["ws"])]
-        + _probe_argv(host, python),
+        [python, "-c", UNPRIVILEGED_RUNNER, str(module), str(host["ws"])] + _probe_argv(host, python),
         capture_output=True,
         timeout=60,
         cwd=host["ws"],

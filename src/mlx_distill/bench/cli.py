@@ -393,8 +393,8 @@ def compare(
     help="Built-in suite name, bfcl:<category>, when2call:<file>, or a suite JSONL file (repeatable).",
 )
 @click.option("--category", "categories", multiple=True, help="Only cases of these categories (repeatable).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases per suite (a spread).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Prompts per forward.")
+@click.option("--limit", type=COUNT, default=None, help="At most N cases per suite (a spread).")
+@click.option("--batch-size", type=COUNT, default=8, show_default=True, help="Prompts per forward.")
 @calibration_option
 @click.option("--by-category", is_flag=True, help="Also print one line per category.")
 @report_options("report", "Run directory (default: runs/decide/<timestamp>).")
@@ -457,7 +457,7 @@ def decide(
     default=None,
     help="Where to write it (default: the adapter's decision_calibration.json; required for a base model).",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=COUNT, default=8, show_default=True)
 @one_line_errors
 def calibrate(model: str, adapter_path: str | None, data: str, out: str | None, batch_size: int) -> None:
     """Fit the bias on the tool-call opener's logit that maximises call-vs-no-call balanced accuracy on
