@@ -11,10 +11,10 @@
 #   BENCH_LIMIT=6                   held-out cases per suite and model (spread over labels); "all" for every case
 #   BENCH_MAX_TOKENS=128            generation cap per agent turn in the benchmark
 #   BENCH=0                         skip the benchmark
-#   DECISION_LIMIT=4                decision-only evaluation (one prompt forward a case, no generation) of base
-#                                   vs adapter: cases per suite of unseen_tools and discrimination (4 x 2 suites
-#                                   x 2 models = 16 forwards, ~3 minutes on 2 idle cores at ~11 s per
-#                                   1,000-token prompt, docs/performance.md); "all" for every case, 0 to skip
+#   DECISION_LIMIT=8                decision-only evaluation (one prompt forward a case, no generation) of base
+#                                   vs adapter: cases per suite of unseen_tools and discrimination (8 x 2 suites
+#                                   x 2 models = 32 forwards, ~2.5 minutes at the 13-14 cases/min measured on 2
+#                                   idle cores, docs/performance.md); "all" for every case, 0 to skip
 #   TEACHER=anthropic:claude-sonnet-5-5   collect verified teacher trajectories first (docs/teacher.md), add them
 #                                   to the data, and benchmark the teacher beside the base and adapted student
 #   TEACHER_PROMPTS=FILE            prompts for the teacher (default: the built-in set, data/teacher/prompts.jsonl)
@@ -27,7 +27,7 @@ DATA_CONFIG=${DATA_CONFIG:-configs/data.yaml}
 BENCH_SUITES=${BENCH_SUITES:-discrimination unseen_tools}
 BENCH_LIMIT=${BENCH_LIMIT:-6}
 BENCH_MAX_TOKENS=${BENCH_MAX_TOKENS:-128}
-DECISION_LIMIT=${DECISION_LIMIT:-4}
+DECISION_LIMIT=${DECISION_LIMIT:-8}
 if [ ! -f "$CONFIG" ]; then
   echo "error: no config file $CONFIG; recipes: $(ls configs/*.yaml | tr '\n' ' ')" >&2
   exit 2

@@ -189,11 +189,12 @@ def _plain(row: Any) -> Any:
     return row
 
 
-def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> Path:
-    """Atomically write rows (dicts, or pydantic models) as JSON lines."""
+def write_jsonl(path: str | os.PathLike, rows: Iterable[Any], *, dumps: Callable[[Any], str] | None = None) -> Path:
+    """Atomically write rows (dicts, or pydantic models) as JSON lines. `dumps` replaces `dumps_line` for a
+    writer with a serialisation of its own (the data build's records: pydantic-core's, ~10x faster)."""
     buf = StringIO()
-    with jsonlines.Writer(buf, dumps=dumps_line) as writer:
-        writer.write_all(_plain(row) for row in rows)
+    with jsonlines.Writer(buf, dumps=dumps or dumps_line) as writer:
+        writer.write_all(rows if dumps else (_plain(row) for row in rows))
     return atomic_write_text(path, buf.getvalue())
 
 

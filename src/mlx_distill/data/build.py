@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..io import InputError, atomic_write_text, sha256_file, write_json
+from ..io import InputError, sha256_file, write_json, write_jsonl
 from ..vocab import SPLITS
 from .balance import balance, split
 from .common import unit_hash
@@ -221,8 +221,7 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
             rows = sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it)))
             path = out_dir / f"{name}.jsonl"
             # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
-            atomic_write_text(stage / path.name, "".join(it.record.model_dump_json(exclude_none=True) + "\n"
-                                                         for it in rows))
+            write_jsonl(stage / path.name, (it.record for it in rows), dumps=_record_json)
             files[name] = path
             file_info[name] = {"path": str(path), "records": len(rows), "sha256": sha256_file(stage / path.name)}
             split_hashes[name] = [hash_of(it) for it in rows]
@@ -309,6 +308,11 @@ def check_paths(cfg: DataConfig, out_dir: Path) -> None:
     if out_dir.is_dir() and any(e.is_dir() for e in out_dir.iterdir()):
         raise InputError("output_dir holds subdirectories: a build replaces its output directory as a whole, "
                          "so give it one of its own", path=out_dir, rule="config")
+
+
+def _record_json(record: Any) -> str:
+    """A record as pydantic-core serialises it (jsonlines first tries the hook on `{}`: a plain dict)."""
+    return record.model_dump_json(exclude_none=True) if hasattr(record, "model_dump_json") else json.dumps(record)
 
 
 def _stage_dir(out_dir: Path) -> Path:
