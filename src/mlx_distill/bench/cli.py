@@ -69,6 +69,26 @@ def model_specs(
     return specs
 
 
+adapters_option = click.option(
+    "--adapter-path",
+    "adapters",
+    multiple=True,
+    help="LoRA adapter for the --model at the same position (repeatable; '-' for none).",
+)
+
+
+def suites_option(default: tuple[str, ...]) -> Any:
+    return click.option(
+        "--suite",
+        "-s",
+        "suites",
+        multiple=True,
+        default=default,
+        show_default=True,
+        help="Built-in suite name, bfcl:<category>, when2call:<file>, or a suite JSONL file (repeatable).",
+    )
+
+
 def check_named_models(models: tuple[str, ...], teacher: str | None) -> None:
     """A retired model (or router teacher) fails here, in one line, before a case runs or a file is written."""
     from ..cli_errors import one_line
@@ -154,23 +174,10 @@ def calibration_option(fn: Any) -> Any:
     help="Model to benchmark (repeatable): embedded:smollm2-135m, a model directory, a server URL, "
     "or a pydantic-ai model name such as anthropic:claude-sonnet-5-5.",
 )
-@click.option(
-    "--adapter-path",
-    "adapters",
-    multiple=True,
-    help="LoRA adapter for the --model at the same position (repeatable; '-' for none).",
-)
+@adapters_option
 @click.option("--include-base", is_flag=True, help="Also benchmark the base of every adapted model.")
 @click.option("--teacher", default=None, help="A pydantic-ai model name, included when its API key is present.")
-@click.option(
-    "--suite",
-    "-s",
-    "suites",
-    multiple=True,
-    default=("discrimination",),
-    show_default=True,
-    help="Built-in suite name, bfcl:<category>, when2call:<file>, or a suite JSONL file (repeatable).",
-)
+@suites_option(default=("discrimination",))
 @click.option("--category", "categories", multiple=True, help="Only cases of these categories (repeatable).")
 @click.option("--limit", type=COUNT, default=None, help="At most N cases per suite.")
 @click.option(
@@ -320,12 +327,7 @@ def bench(
     "or a built-in suite name.",
 )
 @click.option("--model", "-m", "models", multiple=True, required=True, help="Model to run (repeatable).")
-@click.option(
-    "--adapter-path",
-    "adapters",
-    multiple=True,
-    help="LoRA adapter for the --model at the same position (repeatable; '-' for none).",
-)
+@adapters_option
 @click.option("--include-base", is_flag=True, help="Also run the base of every adapted model.")
 @click.option("--teacher", default=None, help="A pydantic-ai model name, included when its API key is present.")
 @click.option(
@@ -376,22 +378,9 @@ def compare(
 
 @click.command("decide")
 @click.option("--model", "-m", "models", multiple=True, required=True, help="Model to evaluate (repeatable).")
-@click.option(
-    "--adapter-path",
-    "adapters",
-    multiple=True,
-    help="LoRA adapter for the --model at the same position (repeatable; '-' for none).",
-)
+@adapters_option
 @click.option("--include-base", is_flag=True, help="Also evaluate the base of every adapted model.")
-@click.option(
-    "--suite",
-    "-s",
-    "suites",
-    multiple=True,
-    default=("unseen_tools", "discrimination"),
-    show_default=True,
-    help="Built-in suite name, bfcl:<category>, when2call:<file>, or a suite JSONL file (repeatable).",
-)
+@suites_option(default=("unseen_tools", "discrimination"))
 @click.option("--category", "categories", multiple=True, help="Only cases of these categories (repeatable).")
 @click.option("--limit", type=COUNT, default=None, help="At most N cases per suite (a spread).")
 @click.option("--batch-size", type=COUNT, default=8, show_default=True, help="Prompts per forward.")
