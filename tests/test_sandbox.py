@@ -290,9 +290,11 @@ PRIVATE_INSIDE = ("/tmp", "/var/tmp", "/run", "/dev")  # what the sandbox replac
 
 def _probe_base() -> Path:
     """Where the probes' files go: the repository's cache, unless the sandbox would hide it there (a clone
-    under /tmp, as a CI runner may make), then a directory of the system's cache."""
+    under /tmp, as a CI runner may make) or the unprivileged user could not reach it (a clone under a
+    home directory of mode 0700), then a directory of the system's cache."""
     repo = REPO.resolve()
-    if any(repo.is_relative_to(p) for p in PRIVATE_INSIDE):
+    reachable = all(d.stat().st_mode & 0o001 for d in (repo, *repo.parents))
+    if not reachable or any(repo.is_relative_to(p) for p in PRIVATE_INSIDE):
         return Path("/var/cache/mlx-distill-sandbox-probes")
     return REPO / ".pytest_cache"
 
