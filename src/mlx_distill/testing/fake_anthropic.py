@@ -368,15 +368,22 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def _body(self) -> dict:
+    def _body(self) -> dict | None:
+        """The request's JSON body, or None when the client went away before sending all of it
+        (a killed process): the API never sees such a request, so neither does the fake."""
         n = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(n) if n else b"{}"
-        return json.loads(raw or b"{}")
+        if len(raw) < n:
+            self.close_connection = True
+            return None
+        return json.loads(raw)
 
     def do_POST(self) -> None:  # noqa: N802
         fake = self.server_fake
         path = self.path.split("?", 1)[0]
         body = self._body()
+        if body is None:
+            return
         with fake._lock:
             fake.requests.append((path, body))
         if not self._authorized():
