@@ -82,9 +82,9 @@ def shared_tool_sets(drawn: list[Item], cat: Catalogue, *, seed: int) -> list[It
     for d in cat.domains:
         rng = random.Random(f"mlx-distill-shared-tools:{cat.name}:{seed}:{d.domain}")
         others = [t for o in cat.domains if o.domain != d.domain for t in o.tools]
-        tools = list(d.tools) + rng.sample(others, SHARED_DISTRACTORS)
-        rng.shuffle(tools)
-        sets[d.domain] = [t.schema() for t in tools]
+        chosen = list(d.tools) + rng.sample(others, SHARED_DISTRACTORS)
+        rng.shuffle(chosen)
+        sets[d.domain] = [t.schema() for t in chosen]
     out = []
     for it in drawn:
         absent = it.extra.get("absent_tool")
