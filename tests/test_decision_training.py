@@ -84,6 +84,16 @@ def test_training_logs_the_decision_beside_the_validation_loss_and_saves_a_calib
     assert MLXModel(str(tiny_model_dir), adapter_path=r.adapter_path, calibration="none").calibration is None
 
 
+def test_the_calibration_is_fitted_on_the_whole_validation_split_not_the_evaluations_spread(
+    tmp_path, tiny_model_dir, data_dir
+):
+    cfg = _cfg(tmp_path, tiny_model_dir, data_dir, "spread", calibrate=True, decision_eval_max=2, iters=3)
+    r = train(cfg, progress=False, quiet=True)
+    assert {v["decision_cases"] for v in _val_rows(r.run_dir)} == {2}
+    cal = DecisionCalibration.load(r.run_dir / CALIBRATION_FILE)
+    assert cal.figures["cases"] == 6 and cal.figures["tool_cases"] == 3
+
+
 def test_keep_best_saves_the_weights_of_the_best_decision_auc(tmp_path, tiny_model_dir, data_dir):
     r = train(_cfg(tmp_path, tiny_model_dir, data_dir, "best", keep_best="decision_auc"), progress=False, quiet=True)
     rows = _val_rows(r.run_dir)
