@@ -20,14 +20,14 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence, Union
 
 from pydantic import Field
 
 from ..config import StrictModel as _Strict
 from ..config import apply_overrides, read_yaml, validate
 from ..io import InputError, atomic_write_text, read_jsonl, read_text, write_jsonl
-from .task import Task, class_balance, describe_balance, get_task, mixed_set
+from .task import Task, class_balance, describe_balance, get_task, mixed_set, target_format_name, with_target_format
 
 
 class SynthSpec(_Strict):
@@ -35,13 +35,17 @@ class SynthSpec(_Strict):
     difficulties: list[int] = Field(default_factory=lambda: [1])
     seed: int = 0
     valid: float = Field(default=0.1, ge=0, lt=1)
+    curriculum: bool = False  # train easiest first: the train file in difficulty order, batches in file order
+
+
+AUTO_MARGIN = 8  # tokens beyond the longest worked solution: room for a slightly longer reply, no more
 
 
 class EvalSpec(_Strict):
-    n: int = Field(default=40, ge=2)
+    n: int = Field(default=200, ge=2)
     difficulties: list[int] = Field(default_factory=lambda: [1])
     seed: int = 1_000_000  # far from the synthesis and loop seeds; questions are excluded from both anyway
-    max_tokens: int = Field(default=128, ge=1)
+    max_tokens: Union[int, Literal["auto"]] = "auto"  # auto: the test set's longest worked solution + AUTO_MARGIN
     batch_size: int = Field(default=20, ge=1)
     base: bool = True  # also evaluate the student without the adapter
     teacher: bool = True  # also evaluate the teacher, with and without the strategy (when there is a teacher)
@@ -59,7 +63,8 @@ class LoopSpec(_Strict):
 class LRLConfig(_Strict):
     task: str = "meeting-rooms"
     teacher: Optional[str] = None  # any name resolve_teacher accepts; None: offline (needs `strategy`)
-    strategy: Optional[str] = None  # a strategy file; given, the teacher loop is skipped
+    strategy: Optional[str] = None  # a strategy file ("{target_format}" in it: the format's name); skips the loop
+    target_format: Optional[str] = None  # how the worked solutions are written (the task's formats); None: its default
     student: str = "embedded:smollm2-135m"
     run_dir: str = "runs/lrl/meeting-rooms"
     loop: LoopSpec = Field(default_factory=LoopSpec)
@@ -89,7 +94,7 @@ class Pipeline:
         import yaml
 
         self.cfg = cfg
-        self.task: Task = get_task(cfg.task)
+        self.task: Task = with_target_format(get_task(cfg.task), cfg.target_format)
         self.dir = Path(cfg.run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.say = log or (lambda _m: None)
@@ -129,7 +134,7 @@ class Pipeline:
         """The given strategy file, or the teacher loop's final strategy (RUN/strategy.md)."""
         path = self.dir / "strategy.md"
         if self.cfg.strategy:
-            src = Path(self.cfg.strategy)
+            src = Path(self.cfg.strategy.replace("{target_format}", target_format_name(self.task) or ""))
             if not src.exists():
                 raise InputError("strategy file not found", path=src, rule="config")
             text = read_text(src, rule="config")
@@ -170,7 +175,8 @@ class Pipeline:
         strategy = self.strategy()
         records_path, data_dir = self.dir / "synthetic.jsonl", self.dir / "data"
         stamp = self.dir / "synthetic.strategy"
-        if not (records_path.exists() and stamp.exists() and stamp.read_text() == strategy_hash(strategy)):
+        made_by = f"{strategy_hash(strategy)} {target_format_name(self.task)} curriculum={self.cfg.synth.curriculum}"
+        if not (records_path.exists() and stamp.exists() and stamp.read_text() == made_by):
             s = self.cfg.synth
             records = synthesize(
                 self.task,
@@ -181,7 +187,7 @@ class Pipeline:
                 exclude=self.held_out_questions(),
             )
             save_records(records_path, records)
-            atomic_write_text(stamp, strategy_hash(strategy))
+            atomic_write_text(stamp, made_by)
             self.say(f"synthesized {balance_line(self.task, records)}")
             if (data_dir / "manifest.json").exists():
                 (data_dir / "manifest.json").unlink()
@@ -193,6 +199,7 @@ class Pipeline:
                 valid=self.cfg.synth.valid,
                 seed=self.cfg.synth.seed,
                 model=self.cfg.student,
+                curriculum=self.cfg.synth.curriculum,
                 log=self.say,
             )
             train = load_records(result.files["train"])
@@ -208,7 +215,14 @@ class Pipeline:
         run_dir = self.dir / "adapter"
         if (run_dir / "result.json").exists():
             return run_dir
-        overrides = {**self.cfg.train, "model": self.cfg.student, "data": str(data_dir), "adapter_path": str(run_dir)}
+        order = {"batch_order": "file"} if self.cfg.synth.curriculum else {}
+        overrides = {
+            **order,
+            **self.cfg.train,
+            "model": self.cfg.student,
+            "data": str(data_dir),
+            "adapter_path": str(run_dir),
+        }
         cfg = load_train_config(None, overrides)
         resume = (run_dir / "state.json").exists()
         self.say(f"training {self.cfg.student}: {cfg.iters} steps{' (resuming)' if resume else ''}")
@@ -229,13 +243,14 @@ class Pipeline:
         e = self.cfg.eval
         strategy = self.strategy()
         problems = self.test_problems()
+        max_tokens = self.max_tokens(problems)
         subjects = []
         if e.base:
             subjects.append(
                 Subject(
                     "base student",
                     student(
-                        self.task, self.cfg.student, strategy=strategy, max_tokens=e.max_tokens, batch_size=e.batch_size
+                        self.task, self.cfg.student, strategy=strategy, max_tokens=max_tokens, batch_size=e.batch_size
                     ),
                     strategy_used=True,
                 )
@@ -249,7 +264,7 @@ class Pipeline:
                         self.cfg.student,
                         adapter_path=str(adapter_path),
                         strategy=strategy,
-                        max_tokens=e.max_tokens,
+                        max_tokens=max_tokens,
                         batch_size=e.batch_size,
                     ),
                     strategy_used=True,
@@ -275,6 +290,19 @@ class Pipeline:
         paths = write_report(data, out)
         self.say(f"report: {paths['markdown']}  chart: {paths['chart']}")
         return data
+
+    def max_tokens(self, problems: Sequence[dict[str, Any]]) -> int:
+        """The students' reply budget: the recipe's number, or (auto) the longest worked solution of the
+        test set in the student's tokens plus a margin, so every format gets room for its own steps."""
+        if self.cfg.eval.max_tokens != "auto":
+            return self.cfg.eval.max_tokens
+        from ..models import load_tokenizer
+        from .task import explain
+
+        tokenizer = load_tokenizer(self.cfg.student)
+        longest = max(len(tokenizer.encode(explain(self.task, p), add_special_tokens=False)) for p in problems)
+        self.say(f"students answer in at most {longest + AUTO_MARGIN} tokens (longest worked solution {longest})")
+        return longest + AUTO_MARGIN
 
     def run(self) -> dict[str, Any]:
         tic = time.perf_counter()
