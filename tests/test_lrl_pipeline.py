@@ -138,3 +138,22 @@ def test_auto_reply_budget_is_the_longest_worked_solution_of_the_test_set(tmp_pa
     assert p.max_tokens(problems) == longest + AUTO_MARGIN
     cfg.eval.max_tokens = 7
     assert p.max_tokens(problems) == 7
+
+
+def test_a_new_target_format_in_the_same_run_directory_retrains_and_asks_again(tmp_path, tiny_model_dir):
+    recipe = _format_recipe(tmp_path, tiny_model_dir, ["pairwise", "per-room"])
+    first = _run("run", "-c", str(recipe), "--target-format", "pairwise")
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = tmp_path / "run"
+    base_answers = (run / "eval" / "answers-base-student.jsonl").read_text()
+    assert _run("run", "-c", str(recipe), "--target-format", "pairwise").stderr.count("training") == 0
+    second = _run("run", "-c", str(recipe), "--target-format", "per-room")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "synthesized 16 records" in second.stderr
+    assert "trained on other data: training again" in second.stderr
+    assert (run / "strategy.md").read_text() == "Write the per-room steps, then the answer.\n"
+    before = [json.loads(x)["asked"] for x in base_answers.splitlines()]
+    redone = [json.loads(x)["asked"] for x in (run / "eval" / "answers-base-student.jsonl").read_text().splitlines()]
+    assert all(" pairwise " in a for a in before) and all(" per-room " in a for a in redone)  # asked again
+    run_json = json.loads((run / "adapter" / "run.json").read_text())
+    assert run_json["resumed_from"] in (None, 0)

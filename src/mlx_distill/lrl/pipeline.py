@@ -16,6 +16,7 @@ asked the same thing twice (teacher.py). With a strategy file and no teacher, ev
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -26,7 +27,8 @@ from pydantic import Field
 
 from ..config import StrictModel as _Strict
 from ..config import apply_overrides, read_yaml, validate
-from ..io import InputError, atomic_write_text, read_jsonl, read_text, write_jsonl
+from ..io import InputError, atomic_write_text, read_jsonl, read_text, sha256_file, write_jsonl
+from .prompt import strategy_hash
 from .task import Task, class_balance, describe_balance, get_task, mixed_set, target_format_name, with_target_format
 
 
@@ -169,7 +171,6 @@ class Pipeline:
     def synthesize(self) -> Path:
         """synthetic.jsonl and the data build over it (data/); skipped when both exist for this strategy."""
         from ..schema import load_records, save_records
-        from .prompt import strategy_hash
         from .synth import balance_line, build_data, synthesize
 
         strategy = self.strategy()
@@ -213,7 +214,8 @@ class Pipeline:
 
         data_dir = self.synthesize()
         run_dir = self.dir / "adapter"
-        if (run_dir / "result.json").exists():
+        same_data = _trained_on(run_dir, data_dir)
+        if (run_dir / "result.json").exists() and same_data:
             return run_dir
         order = {"batch_order": "file"} if self.cfg.synth.curriculum else {}
         overrides = {
@@ -224,7 +226,9 @@ class Pipeline:
             "adapter_path": str(run_dir),
         }
         cfg = load_train_config(None, overrides)
-        resume = (run_dir / "state.json").exists()
+        resume = (run_dir / "state.json").exists() and same_data
+        if run_dir.exists() and not same_data:
+            self.say("the adapter in the run directory was trained on other data: training again")
         self.say(f"training {self.cfg.student}: {cfg.iters} steps{' (resuming)' if resume else ''}")
         result = train(cfg, resume=resume, overwrite=not resume and run_dir.exists())
         self.say(f"trained: loss {result.first_loss:.3f} -> {result.last_loss:.3f} in {result.seconds:.0f} s")
@@ -232,7 +236,7 @@ class Pipeline:
 
     def trained_adapter(self) -> Path | None:
         run_dir = self.dir / "adapter"
-        return run_dir if (run_dir / "result.json").exists() else None
+        return run_dir if (run_dir / "result.json").exists() and _trained_on(run_dir, self.dir / "data") else None
 
     def evaluate(self, adapter_path: str | os.PathLike | None = None) -> dict[str, Any]:
         """Every column on the held-out set (answers cached per column), then the report in eval/: the base
@@ -277,8 +281,9 @@ class Pipeline:
                 Subject("teacher + strategy", model_answerer(self.task, t, strategy=strategy), strategy_used=True)
             )
         out = self.dir / "eval"
+        asked = f"{strategy_hash(strategy)} {target_format_name(self.task)} {max_tokens}"  # what the answers depend on
         cached = [
-            Subject(s.name, _cached(out / f"answers-{_slug(s.name)}.jsonl", s.answer), s.strategy_used, s.info)
+            Subject(s.name, _cached(out / f"answers-{_slug(s.name)}.jsonl", s.answer, asked), s.strategy_used, s.info)
             for s in subjects
         ]
         if adapter_path is not None:  # a new adapter: its old answers are stale
@@ -311,16 +316,28 @@ class Pipeline:
         return data
 
 
-def _cached(path: Path, answer: Callable[[Sequence[Any]], list[str]]) -> Callable[[Sequence[Any]], list[str]]:
-    """Answers are written once per column: a re-run (or a run killed in a later column) reuses them."""
+def _trained_on(run_dir: Path, data_dir: Path) -> bool:
+    """Whether the training run in `run_dir` (finished or not) read the data build now in `data_dir`: a new
+    target format, strategy or curriculum rebuilds the data, and its adapter is then trained again."""
+    run, manifest = run_dir / "run.json", data_dir / "manifest.json"
+    if not (run.exists() and manifest.exists()):
+        return not run.exists()
+    return json.loads(run.read_text(encoding="utf-8")).get("data_manifest_sha256") == sha256_file(manifest)
+
+
+def _cached(
+    path: Path, answer: Callable[[Sequence[Any]], list[str]], asked: str
+) -> Callable[[Sequence[Any]], list[str]]:
+    """Answers are written once per column: a re-run (or a run killed in a later column) reuses them, as
+    long as they were asked the same way (`asked`: the strategy, target format and reply budget)."""
 
     def run(problems: Sequence[Any]) -> list[str]:
         if path.exists():
             rows = [row for _line, row in read_jsonl(path)]
-            if len(rows) == len(problems):
+            if len(rows) == len(problems) and all(r.get("asked") == asked for r in rows):
                 return [r["text"] for r in rows]
         texts = answer(problems)
-        write_jsonl(path, [{"text": t} for t in texts])
+        write_jsonl(path, [{"text": t, "asked": asked} for t in texts])
         return texts
 
     return run
