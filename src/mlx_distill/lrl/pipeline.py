@@ -169,14 +169,15 @@ class Pipeline:
         return result.strategy
 
     def synthesize(self) -> Path:
-        """synthetic.jsonl and the data build over it (data/); skipped when both exist for this strategy."""
+        """synthetic.jsonl and the data build over it (data/); skipped when both exist for this strategy,
+        target format and synthesis recipe."""
         from ..schema import load_records, save_records
         from .synth import balance_line, build_data, synthesize
 
         strategy = self.strategy()
         records_path, data_dir = self.dir / "synthetic.jsonl", self.dir / "data"
         stamp = self.dir / "synthetic.strategy"
-        made_by = f"{strategy_hash(strategy)} {target_format_name(self.task)} curriculum={self.cfg.synth.curriculum}"
+        made_by = f"{strategy_hash(strategy)} {target_format_name(self.task)} {self.cfg.synth.model_dump_json()}"
         if not (records_path.exists() and stamp.exists() and stamp.read_text() == made_by):
             s = self.cfg.synth
             records = synthesize(
