@@ -15,28 +15,11 @@ import random
 import re
 
 from ...task import Problem, StepCheck, register
-from .solver import DAY_START, LEVELS, Level, checks, clock, first_fit, name, peak_rooms, sweep
 from . import targets
-from .targets import DEFAULT_FORMAT, FORMATS, TargetFormat, target_format
+from .solver import DAY_START, LEVELS, NO, YES, clock, name, peak_rooms
+from .targets import DEFAULT_FORMAT, FORMATS
 
-__all__ = [
-    "DAY_START",
-    "DEFAULT_FORMAT",
-    "FORMATS",
-    "LEVELS",
-    "Level",
-    "MeetingRooms",
-    "TargetFormat",
-    "checks",
-    "clock",
-    "first_fit",
-    "name",
-    "peak_rooms",
-    "sweep",
-    "target_format",
-]
-
-YES, NO = "YES", "NO"
+__all__ = ["DEFAULT_FORMAT", "FORMATS", "LEVELS", "MeetingRooms", "peak_rooms"]
 
 _ANSWER = re.compile(r"answer\s*(?:is)?\s*[:=\-]?\s*\**\s*(yes|no)\b", re.IGNORECASE)
 _WORD = re.compile(r"\b(yes|no)\b", re.IGNORECASE)

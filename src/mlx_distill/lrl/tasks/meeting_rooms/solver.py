@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+YES, NO = "YES", "NO"
 DAY_START = 9 * 60
 
 

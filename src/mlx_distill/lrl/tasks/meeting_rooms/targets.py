@@ -23,10 +23,9 @@ from typing import Any, Callable
 
 from ....io import InputError
 from ...task import Problem
-from .solver import checks, clock, first_fit, name, peak_rooms, sweep
+from .solver import NO, YES, checks, clock, first_fit, name, peak_rooms, sweep
 
 Step = tuple[Any, ...]
-YES, NO = "YES", "NO"
 _TIME = r"(\d{1,2}:\d{2})"
 
 
