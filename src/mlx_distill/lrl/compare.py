@@ -33,7 +33,7 @@ def compare_formats(
         tic = time.perf_counter()
         data = Pipeline(sub, log=say).run()
         rows.append(_row(f, data, time.perf_counter() - tic))
-    best = max(rows, key=lambda r: (r["balanced_accuracy"] or 0.0, -r["p_value"] if r["p_value"] is not None else 0))
+    best = max(rows, key=lambda r: r["balanced_accuracy"] or 0.0)  # a tie keeps the first named
     out = {"task": task.name, "formats": rows, "best": best["format"]}
     write_json(Path(cfg.run_dir) / "compare.json", out)
     atomic_write_text(Path(cfg.run_dir) / "compare.md", markdown(out) + "\n")
