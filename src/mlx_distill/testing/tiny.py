@@ -13,10 +13,8 @@ from pathlib import Path
 
 from ..chat_template import CHAT_TEMPLATE, END_OF_TURN
 from ..io import atomic_write_text
+from ..models.qwen import QWEN_PRETOKENIZE_REGEX
 
-QWEN_PRETOKENIZE_REGEX = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 _CORPUS = """
@@ -74,9 +72,6 @@ def build_tiny_model(
     intermediate_size: int = 128,
 ) -> Path:
     """Write an mlx-lm model directory (config, safetensors, tokenizer, chat template) and return its path."""
-    import mlx.core as mx
-    from mlx.utils import tree_flatten
-    from mlx_lm.models import qwen2
     from transformers import PreTrainedTokenizerFast
 
     path = Path(path)
@@ -118,11 +113,51 @@ def build_tiny_model(
         "eos_token_id": tok.token_to_id(END_OF_TURN),
         "bos_token_id": None,
     }
+    _write_random_weights(path, config, seed)
+    return path
+
+
+def _write_random_weights(path: Path, config: dict, seed: int) -> None:
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+    from mlx_lm.models import qwen2
+
     mx.random.seed(seed)
-    args = qwen2.ModelArgs.from_dict(config)
-    model = qwen2.Model(args)
+    model = qwen2.Model(qwen2.ModelArgs.from_dict(config))
     mx.eval(model.parameters())
     weights = dict(tree_flatten(model.parameters()))
     mx.save_safetensors(str(path / "model.safetensors"), weights, metadata={"format": "mlx"})
     atomic_write_text(path / "config.json", json.dumps(config, indent=2))
+
+
+def build_tiny_qwen_model(path: str | os.PathLike, tokenizer_dir: str | os.PathLike, *, seed: int = 0) -> Path:
+    """A tiny random Qwen2 model around a real Qwen2.5 tokenizer and its own chat template (the files in
+    `tokenizer_dir`): Qwen's template path end to end without its weights."""
+    import shutil
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for f in Path(tokenizer_dir).iterdir():
+        if f.is_file():
+            shutil.copyfile(f, path / f.name)
+    vocab = json.loads((path / "tokenizer.json").read_text())
+    ids = {t["content"]: t["id"] for t in vocab["added_tokens"]}
+    config = {
+        "model_type": "qwen2",
+        "architectures": ["Qwen2ForCausalLM"],
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "intermediate_size": 64,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-6,
+        "vocab_size": 151936,  # Qwen2.5's padded embedding size
+        "max_position_embeddings": 4096,
+        "rope_theta": 1000000.0,
+        "tie_word_embeddings": True,
+        "torch_dtype": "float32",
+        "eos_token_id": [ids["<|im_end|>"], ids["<|endoftext|>"]],
+        "bos_token_id": None,
+    }
+    _write_random_weights(path, config, seed)
     return path
