@@ -9,7 +9,11 @@ A local model writes its tool calls as text. The formats recognised, in one turn
   and arguments: any other fenced block is just text);
 - Qwen3-Coder XML: ``<function=NAME><parameter=KEY>VALUE</parameter></function>``, optionally inside
   ``<tool_call>`` tags; values are converted by the tool's JSON schema when it is known;
-- a bare JSON object ``{"name": <known tool>, "arguments": {...}}`` that is the whole reply.
+- bare JSON objects ``{"name": <offered tool>, "arguments": {...}}``, each opening a line (the whole reply,
+  or calls among prose: what Qwen2.5-Coder writes with its stock template).
+
+`pseudo_calls` finds call-shaped objects whatever they name: the benchmark counts one naming no
+offered tool as a hallucinated call, not as a direct answer.
 
 `parse_tool_calls` never raises: what it cannot read comes back in `ParseResult.errors` as sentences
 the model can act on (the agent sends them back as a retry prompt, see `retry_message`).
@@ -266,15 +270,21 @@ def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
             add(*_call_from_object(obj, f"tool call {n}"))
             spans.append(m.span())
 
-    # 4. the whole reply is one bare JSON call naming a known tool
+    # 4. bare JSON calls naming an offered tool: the whole reply (read leniently), else each opening a line
     if not spans:
         stripped = text.strip()
         if stripped.startswith("{") and stripped.endswith("}"):
             obj, err = _load_object(stripped)
-            if isinstance(obj, dict) and obj.get("name") in schemas and ("arguments" in obj or "parameters" in obj):
-                call, error = _call_from_object(obj, "tool call 1")
-                add(call, error)
+            if _is_call_shaped(obj) and obj.get("name") in schemas:
+                n += 1
+                add(*_call_from_object(obj, f"tool call {n}"))
                 spans.append((0, len(text)))
+    if not spans:
+        for start, end, obj in _bare_objects(text):
+            if _is_call_shaped(obj) and obj.get("name") in schemas:
+                n += 1
+                add(*_call_from_object(obj, f"tool call {n}"))
+                spans.append((start, end))
 
     kept, pos = [], 0
     for a, b in sorted(spans):
@@ -286,6 +296,48 @@ def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
     if len(errors) > MAX_ERRORS:  # the retry prompt goes back to the model: a few sentences, not thousands
         errors = errors[:MAX_ERRORS] + [f"... and {len(errors) - MAX_ERRORS} more calls that could not be read"]
     return ParseResult(content=content, calls=calls, errors=errors, raw=text)
+
+
+def _bare_objects(text: str) -> list[tuple[int, int, dict]]:
+    """(start, end, object) of each JSON object that opens a line of `text`."""
+    found, decoder, pos = [], json.JSONDecoder(), 0
+    for m in re.finditer(r"^[ \t]*\{", text, re.M):
+        start = m.end() - 1
+        if start < pos:
+            continue
+        try:
+            obj, end = decoder.raw_decode(text, start)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            found.append((start, end, obj))
+            pos = end
+    return found
+
+
+def _is_call_shaped(obj: Any) -> bool:
+    return isinstance(obj, dict) and isinstance(obj.get("name"), str) and ("arguments" in obj or "parameters" in obj)
+
+
+def pseudo_calls(text: str) -> list[ToolCall]:
+    """Call-shaped JSON objects in `text` (bare at a line start, or fenced), whatever tool they name: what
+    a reply that the agent took for an answer still tried to call."""
+    text = text or ""
+    objs, fences = [], []
+    for m in _FENCE_RE.finditer(text):
+        fences.append(m.span())
+        obj, err = _load_object(m.group(2))
+        if not err and m.group(2).strip().startswith("{"):
+            objs.append(obj)
+    inside = _Covered(fences)
+    objs += [obj for start, _, obj in _bare_objects(text) if not inside.covers(start)]
+    calls = []
+    for obj in objs:
+        if _is_call_shaped(obj):
+            call, _ = _call_from_object(obj, "pseudo-call")
+            if call is not None:
+                calls.append(call)
+    return calls
 
 
 def retry_message(errors: Sequence[str], tool_names: Iterable[str] | None = None) -> str:

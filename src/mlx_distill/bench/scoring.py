@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from jsonschema import Draft202012Validator
 
+from ..agent.parsing import pseudo_calls
 from ..replies import classify_reply
 from ..schema import RecordedCall, ToolCall
 from .bfcl_check import bfcl_ast_match
@@ -37,7 +38,10 @@ if TYPE_CHECKING:
 
 
 def _calls(traj: RunOutcome) -> list[ToolCall]:
-    return [c.call for c in traj.tool_calls]
+    """The calls the agent made; when it made none, the call-shaped JSON its answer still wrote (a
+    pseudo-call naming no offered tool is a hallucinated call, not a direct answer)."""
+    made = [c.call for c in traj.tool_calls]
+    return made or pseudo_calls(traj.final_text)
 
 
 # -- decision ------------------------------------------------------------------------------------
