@@ -43,6 +43,7 @@ _FUNCTION_RE = re.compile(r"<function=([^<>\s]+)\s*>(.*?)(?:</function>|\Z)", re
 _PARAMETER_RE = re.compile(r"<parameter=([^<>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S)
 
 MAX_ERRORS = 10  # sentences kept in ParseResult.errors
+MAX_BARE_TRIES = 64  # line-opening "{" tried as bare JSON calls per reply
 
 FORMAT_HINT = '<tool_call>\n{"name": <tool name>, "arguments": {<arguments as a JSON object>}}\n</tool_call>'
 
@@ -299,10 +300,13 @@ def _parse_tool_calls(text: str, tools: Sequence[dict] | None) -> ParseResult:
 
 
 def _bare_objects(text: str) -> list[tuple[int, int, dict]]:
-    """(start, end, object) of each JSON object that opens a line of `text`."""
+    """(start, end, object) of each JSON object that opens a line of `text` (the first MAX_BARE_TRIES
+    openers: an unclosed one is read to the end, so a reply of many would be quadratic)."""
     found, decoder, pos = [], json.JSONDecoder(), 0
-    for m in re.finditer(r"^[ \t]*\{", text, re.M):
+    for k, m in enumerate(re.finditer(r"^[ \t]*\{", text, re.M)):
         start = m.end() - 1
+        if k >= MAX_BARE_TRIES:
+            break
         if start < pos:
             continue
         try:
