@@ -225,31 +225,39 @@ def _mlx_name(gguf_name: str) -> str:
     return f"{TOP_LEVEL[parts[0]]}.{parts[1]}"
 
 
+def to_4bit(weights: dict[str, Any], config: dict) -> tuple[dict[str, Any], dict]:
+    """Float qwen2 weights -> mlx's affine 4-bit, group 64, float16 elsewhere: the layout mlx_lm.convert
+    gives mlx-community's -4bit repos (and the 7B recipe trains on). Returns (weights, config)."""
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+    from mlx_lm.models import qwen2
+    from mlx_lm.utils import quantize_model
+
+    model = qwen2.Model(qwen2.ModelArgs.from_dict(config))
+    model.load_weights(list(weights.items()))
+    model.set_dtype(mx.float16)
+    model, config = quantize_model(model, dict(config), QUANT_GROUP_SIZE, QUANT_BITS)
+    return dict(tree_flatten(model.parameters())), config
+
+
 def convert(dest: Path, variant: str, gguf: Path) -> dict:
     """Convert the GGUF into an mlx-lm directory at `dest` (which must not exist). Returns the config.
     Qwen2 needs no q/k row permutation (llama.cpp permutes only llama-family projections)."""
     import mlx.core as mx
     import numpy as np
+
+    if variant not in ("float32", "4bit"):
+        raise InputError(f"unknown variant {variant!r} for Qwen2.5-Coder (float32 or 4bit)", rule="variant")
+    reader = _reader(gguf)
     from gguf.quants import dequantize
 
-    reader = _reader(gguf)
     weights: dict[str, Any] = {}
     for t in reader.tensors:
         full = dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
         weights[_mlx_name(t.name)] = mx.array(full.reshape(tuple(int(n) for n in reversed(t.shape))))
     config = _config(reader, set(weights))
     if variant == "4bit":
-        from mlx.utils import tree_flatten
-        from mlx_lm.models import qwen2
-        from mlx_lm.utils import quantize_model
-
-        model = qwen2.Model(qwen2.ModelArgs.from_dict(config))
-        model.load_weights(list(weights.items()))
-        model.set_dtype(mx.float16)
-        model, config = quantize_model(model, config, QUANT_GROUP_SIZE, QUANT_BITS)
-        weights = dict(tree_flatten(model.parameters()))
-    elif variant != "float32":
-        raise InputError(f"unknown variant {variant!r} for Qwen2.5-Coder (float32 or 4bit)", rule="variant")
+        weights, config = to_4bit(weights, config)
     config["torch_dtype"] = {"float32": "float32", "4bit": "float16"}[variant]
     dest.mkdir(parents=True)
     mx.save_safetensors(str(dest / "model.safetensors"), weights, metadata={"format": "mlx"})
