@@ -236,8 +236,8 @@ def to_4bit(weights: dict[str, Any], config: dict) -> tuple[dict[str, Any], dict
     model = qwen2.Model(qwen2.ModelArgs.from_dict(config))
     model.load_weights(list(weights.items()))
     model.set_dtype(mx.float16)
-    model, config = quantize_model(model, dict(config), QUANT_GROUP_SIZE, QUANT_BITS)
-    return dict(tree_flatten(model.parameters())), config
+    quantized, config = quantize_model(model, dict(config), QUANT_GROUP_SIZE, QUANT_BITS)
+    return dict(tree_flatten(quantized.parameters())), config
 
 
 def convert(dest: Path, variant: str, gguf: Path) -> dict:
