@@ -34,13 +34,15 @@ FLOORS: list[tuple[str, set[str]]] = [
             "progress",
             "cli_errors",
             "cli_options",
+            "append_only",
+            "questions",
         },
     ),
     ("shapes, models, tools", {"formats", "models", "tools", "catalogue", "testing"}),
     ("agent, training, data", {"agent", "train", "data"}),
     ("benchmark", {"bench"}),
-    ("teacher side", {"distill"}),
-    ("top", {"lrl", "cli"}),
+    ("teacher side", {"teacher", "collection", "economics"}),
+    ("top", {"lrl", "cli", "resolve"}),
 ]
 FLOOR_OF = {room: level for level, (_name, rooms) in enumerate(FLOORS, 1) for room in rooms}
 

@@ -80,8 +80,7 @@ def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], d
                     break
         info["rejected"] = dict(rejected)
     elif spec.type == "teacher":
-        from ..distill.shadow import shadow_segments
-        from ..distill.store import RECORDS_FILE, read_store
+        from .sources.teacher_store import RECORDS_FILE, read_store, shadow_segments
 
         stores = [s for p in paths for s in (shadow_segments(p) or [p])]  # a shadow root: each of its segments
         items = [Located(rec, str(p / RECORDS_FILE if p.is_dir() else p), line)

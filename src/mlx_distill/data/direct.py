@@ -27,7 +27,8 @@ from typing import Iterable, Iterator
 
 from ..schema import Record
 from ..vocab import DIRECT_CATEGORIES
-from .common import build_record, iter_input_files, normalize_question, stable_id
+from ..questions import normalize_question
+from .common import build_record, iter_input_files, stable_id
 
 SOURCE = "direct"
 

@@ -1,7 +1,7 @@
 """Teacher calls for LRL, each journaled before it is used: a killed run replays what it already paid for
 and asks only what it had not finished, and every call is a row in the ledger (kind "lrl").
 
-Built on the teacher core: `distill.teacher.resolve_teacher` gives the model, `distill.store.TeacherStore`
+Built on the teacher core: `teacher.model.resolve_teacher` gives the model, `teacher.store.TeacherStore`
 journals the responses (turns.jsonl) and holds the ledger.
 """
 
@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..distill.store import TeacherStore, content_hash
+from ..teacher.store import TeacherStore, content_hash
 
 
 class JournaledTeacher:
     """Ask a teacher (a pydantic-ai Model or a name `resolve_teacher` accepts) system + user messages."""
 
     def __init__(self, teacher: Any, store_dir: str | Path, *, max_tokens: int = 2048):
-        from ..distill.teacher import resolve_teacher, teacher_id
+        from ..teacher.model import resolve_teacher, teacher_id
 
         self.model = resolve_teacher(teacher)
         # the id prices calls: "mlx:..." and pydantic-ai's "test" are free, "anthropic:..." is priced
@@ -68,6 +68,6 @@ def request_text(model: Any, msgs: list[dict[str, str]], *, max_tokens: int) -> 
 
 
 def _usage(reply: Any) -> dict[str, int]:
-    from ..distill.prices import Usage
+    from ..teacher.prices import Usage
 
     return Usage.of(reply.usage).to_json()
