@@ -12,6 +12,7 @@ from typing import Any, Iterator
 from ...append_only import read_located
 from ...io import InputError
 from ...schema import Record, parse_record
+from .registry import SourceRun, source
 
 RECORDS_FILE, TURNS_FILE, BATCHES_FILE = "records.jsonl", "turns.jsonl", "batches.jsonl"
 
@@ -63,3 +64,17 @@ def read_store(root: str | Path, *, accepted: bool | None = True) -> Iterator[tu
         seen.add(key)
         if accepted is None or verdict_of(rec).accepted == accepted:
             yield lineno, rec
+
+
+@source("teacher")
+def read_teacher(spec: Any, run: SourceRun) -> list[Any]:
+    """The accepted records of each store; a shadow root stands for each of its segments."""
+    from ..validate import Located
+
+    stores = [s for p in run.paths for s in (shadow_segments(p) or [p])]
+    items = [
+        Located(rec, str(p / RECORDS_FILE if p.is_dir() else p), line)
+        for p in stores
+        for line, rec in read_store(p, accepted=True)
+    ]
+    return run.limited(items)

@@ -23,12 +23,13 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
-from ..schema import Record
-from ..vocab import DIRECT_CATEGORIES
-from ..questions import normalize_question
-from .common import build_record, iter_input_files, stable_id
+from ...schema import Record
+from ...vocab import DIRECT_CATEGORIES
+from ...questions import normalize_question
+from ..common import build_record, iter_input_files, stable_id
+from .registry import SourceRun, source
 
 SOURCE = "direct"
 
@@ -357,8 +358,8 @@ _GENERIC_NAMES = {"main", "run", "load", "save", "get", "set", "test", "data", "
 def generate_direct(paths: Iterable[str | os.PathLike], *, seed: int = 0, limit: int | None = None,
                     system_prompt: str | None = None, extra_names: Iterable[str] = ()) -> list[Record]:
     """Mine Markdown (.md) files and Python docstrings under `paths` into direct-answer records."""
-    from ..prompting import DEFAULT_SYSTEM_PROMPT
-    from ..tools import tool_schemas
+    from ...prompting import DEFAULT_SYSTEM_PROMPT
+    from ...tools import tool_schemas
 
     rng = random.Random(seed)
     units: list[Unit] = []
@@ -412,3 +413,8 @@ def generate_direct(paths: Iterable[str | os.PathLike], *, seed: int = 0, limit:
                                 source=SOURCE, category=qa.category, label="direct", template=qa.pattern,
                                 origin=f"{qa.path}:{qa.line}"))
     return out
+
+
+@source("direct")
+def read_direct(spec: Any, run: SourceRun) -> list[Any]:
+    return run.located(generate_direct([p for p in run.paths if p.exists()], seed=run.seed, limit=spec.limit))

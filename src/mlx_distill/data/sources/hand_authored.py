@@ -28,11 +28,12 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from ..io import InputError, read_jsonl
-from ..schema import Record, ToolCall
-from ..vocab import DIRECT_CATEGORIES, TOOL_CATEGORIES
-from .common import build_record, iter_input_files, load_yaml_items, stable_id
-from .validate import ERROR, Located, check_record
+from ...io import InputError, read_jsonl
+from ...schema import Record, ToolCall
+from ...vocab import DIRECT_CATEGORIES, TOOL_CATEGORIES
+from ..common import build_record, iter_input_files, load_yaml_items, stable_id
+from ..validate import ERROR, Located, check_record
+from .registry import SourceRun, source
 
 SOURCE = "hand_authored"
 DEFAULT_DIR = Path("data/hand_authored")
@@ -42,13 +43,13 @@ _KEYS = {"id", "category", "question", "steps", "answer", "label", "system"}
 def _system_prompt(override: str | None) -> str:
     if override:
         return override
-    from ..prompting import DEFAULT_SYSTEM_PROMPT
+    from ...prompting import DEFAULT_SYSTEM_PROMPT
 
     return DEFAULT_SYSTEM_PROMPT
 
 
 def _agent_tools() -> list[dict[str, Any]]:
-    from ..tools import tool_schemas
+    from ...tools import tool_schemas
 
     return tool_schemas()
 
@@ -119,7 +120,7 @@ def load_hand_authored(paths: Iterable[str | os.PathLike] = (DEFAULT_DIR,), *, c
         for line, obj in items:
             try:
                 if isinstance(obj, dict) and "messages" in obj:
-                    from ..schema import parse_record
+                    from ...schema import parse_record
 
                     obj = dict(obj)
                     meta = dict(obj.get("meta") or {})
@@ -143,7 +144,7 @@ def load_hand_authored(paths: Iterable[str | os.PathLike] = (DEFAULT_DIR,), *, c
 
 def coverage(records: Iterable[Record]) -> dict[str, Any]:
     """Which tools and categories the examples cover (a test asserts every tool and direct category)."""
-    from ..tools import TOOL_NAMES
+    from ...tools import TOOL_NAMES
 
     tools_used: set[str] = set()
     cats: dict[str, int] = {}
@@ -154,3 +155,8 @@ def coverage(records: Iterable[Record]) -> dict[str, Any]:
             "direct_categories": {c: cats.get(c, 0) for c in DIRECT_CATEGORIES},
             "tool_categories": {c: cats.get(c, 0) for c in TOOL_CATEGORIES},
             "categories": cats}
+
+
+@source("hand_authored")
+def read_hand_authored(spec: Any, run: SourceRun) -> list[Located]:
+    return run.limited(load_hand_authored(run.paths))

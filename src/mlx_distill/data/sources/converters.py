@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..formats import FORMATS, READERS, Context, Converted, bfcl
-from ..io import InputError, check_serialisable, write_jsonl
-from ..replies import conversation_label
-from ..schema import Record
-from ..vocab import CATEGORY_OF_LABEL, CATEGORY_OF_TOOL
-from .common import build_record, iter_json_items, stable_id
-from .validate import ERROR, Located, check_record
+from ...formats import FORMATS, READERS, Context, Converted, bfcl
+from ...io import InputError, check_serialisable, write_jsonl
+from ...replies import conversation_label
+from ...schema import Record
+from ...vocab import CATEGORY_OF_LABEL, CATEGORY_OF_TOOL
+from ..common import build_record, iter_json_items, stable_id
+from ..validate import ERROR, Located, check_record
+from .registry import SourceRun, source
 
 __all__ = [
     "FORMATS",
@@ -41,7 +42,7 @@ _KEEP_SOURCE_SYSTEM = {"legacy", "openai"}
 
 
 def _system_message(system: str, source_text: str | None) -> dict[str, str]:
-    from ..prompting import DEFAULT_SYSTEM_PROMPT
+    from ...prompting import DEFAULT_SYSTEM_PROMPT
 
     text = (source_text or "").strip()
     if system == "source" and text:
@@ -142,7 +143,7 @@ def iter_converted(
                 # a field of the wrong JSON type that the converter did not foresee: this item only
                 raise ctx.error(f"unexpected {fmt} item ({type(e).__name__}: {_one_line(e)})", "shape") from None
             if check:
-                from .validate import SchemaCache
+                from ..validate import SchemaCache
 
                 schemas = schemas or SchemaCache()
                 bad = [f for f in check_record(Located(rec, str(in_path), line), schemas) if f.severity == ERROR]
@@ -202,3 +203,21 @@ def convert_file(
     res.written, res.rejected = len(records), len(rejects)
     res.by_label, res.by_category, res.reasons = dict(labels), dict(cats), dict(reasons)
     return res
+
+
+@source("convert")
+def read_converted(spec: Any, run: SourceRun) -> list[Located]:
+    """The records a public-format file converts to; what it rejects is counted by rule in the manifest."""
+    items: list[Located] = []
+    rejected: Counter[str] = Counter()
+    answers = run.config.resolve(spec.answers) if spec.answers else None
+    for p in run.paths:
+        for line, got, _obj in iter_converted(spec.format or "", p, system=spec.system, answers=answers):
+            if isinstance(got, InputError):
+                rejected[got.rule or "error"] += 1
+                continue
+            items.append(Located(got, str(p), line))
+            if spec.limit is not None and len(items) >= spec.limit:
+                break
+    run.info["rejected"] = dict(rejected)
+    return items

@@ -15,12 +15,14 @@ is read from it; the system prompt is the agent's own, so training and runtime p
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any
 
-from ..catalogue import KINDS, Item, items, load_catalogue, result_text, without_fitting_tool
-from ..catalogue.augment import irrelevant, masked
-from ..schema import Record
-from .common import build_record, stable_id
+from ...catalogue import KINDS, Item, items, load_catalogue, result_text, without_fitting_tool
+from ...catalogue.augment import irrelevant, masked
+from ...schema import Record
+from ..common import build_record, stable_id
+from .registry import SourceRun, source
 
 SOURCE = "catalogue"
 DEFAULT_COUNTS = {"call": 60, "near_miss": 30, "unrelated": 20, "out_of_reach": 20, "clarify": 30}
@@ -58,7 +60,7 @@ def generate_catalogue(catalogue: str = "train", *, seed: int = 0, counts: dict[
     twins (the same call or near-miss question next to other domains' tools only) until they are an
     `irrelevance` share of the records; then a `mask` share of all records with their tool and
     parameter names masked (`catalogue.augment`)."""
-    from ..prompting import DEFAULT_SYSTEM_PROMPT
+    from ...prompting import DEFAULT_SYSTEM_PROMPT
 
     cat = load_catalogue(catalogue)
     counts = dict(DEFAULT_COUNTS if counts is None else counts)
@@ -84,3 +86,14 @@ def generate_catalogue(catalogue: str = "train", *, seed: int = 0, counts: dict[
         out = [masked(it, rng) if i in chosen else it for i, it in enumerate(out)]
     system = system_prompt or DEFAULT_SYSTEM_PROMPT
     return [to_record(it, system) for it in out]
+
+
+@source("catalogue")
+def read_catalogue(spec: Any, run: SourceRun) -> list[Any]:
+    recs = generate_catalogue(spec.catalogue, seed=run.seed, counts=spec.counts, pairs=spec.pairs,
+                              max_tools=spec.max_tools, irrelevance=spec.irrelevance, mask=spec.mask)
+    run.info["catalogue"] = spec.catalogue
+    augmented = Counter(a for r in recs for a in (getattr(r.meta, "augment", None) or "").split("+") if a)
+    if augmented:
+        run.info["augment"] = dict(sorted(augmented.items()))
+    return run.located(recs)
