@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from mlx_distill.bench.slices import FIRST_DOMAINS, GROWTH_SEED, HELDOUT_SEED, SLICES, slice_cases
+from mlx_distill.bench.slices import FIRST_DOMAINS, GROWTH_SEED, HELDOUT_SEED, SHARED_DISTRACTORS, SLICES, slice_cases
 from mlx_distill.bench.suites import builtin_dir, load_suite
 from mlx_distill.catalogue import KINDS, check_disjoint, generate, items, load_catalogue
 from mlx_distill.data.sources.catalogue import generate_catalogue
@@ -199,3 +199,19 @@ def test_validator_flags_a_training_record_that_offers_a_held_out_tool():
         for f in report.findings
         if f.rule == "bench-tool"
     )
+
+
+def test_the_grown_suite_asks_several_questions_of_each_domains_tool_set():
+    grown = load_suite("unseen_tools").cases[40:]
+
+    def names(c):
+        return tuple(f["function"]["name"] for f in c.functions)
+
+    shared = {names(c) for c in grown if c.category != "missing_tool"}
+    assert len(shared) <= len(HELDOUT.domains) and len(grown) / len(shared | {names(c) for c in grown}) >= 5
+    for c in grown:
+        if c.category == "missing_tool":  # its domain's shared set, less the tool it needs
+            absent = c.answer["absent_tool"]
+            assert any(absent in s and tuple(n for n in s if n != absent) == names(c) for s in shared)
+        else:
+            assert len(c.functions) > SHARED_DISTRACTORS

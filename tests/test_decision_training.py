@@ -84,6 +84,16 @@ def test_training_logs_the_decision_beside_the_validation_loss_and_saves_a_calib
     assert MLXModel(str(tiny_model_dir), adapter_path=r.adapter_path, calibration="none").calibration is None
 
 
+def test_the_calibration_is_fitted_on_the_whole_validation_split_not_the_evaluations_spread(
+    tmp_path, tiny_model_dir, data_dir
+):
+    cfg = _cfg(tmp_path, tiny_model_dir, data_dir, "spread", calibrate=True, decision_eval_max=2, iters=3)
+    r = train(cfg, progress=False, quiet=True)
+    assert {v["decision_cases"] for v in _val_rows(r.run_dir)} == {2}
+    cal = DecisionCalibration.load(r.run_dir / CALIBRATION_FILE)
+    assert cal.figures["cases"] == 6 and cal.figures["tool_cases"] == 3
+
+
 def test_keep_best_saves_the_weights_of_the_best_decision_auc(tmp_path, tiny_model_dir, data_dir):
     r = train(_cfg(tmp_path, tiny_model_dir, data_dir, "best", keep_best="decision_auc"), progress=False, quiet=True)
     rows = _val_rows(r.run_dir)
@@ -200,3 +210,53 @@ def test_decide_and_bench_show_the_raw_and_the_calibrated_adapter_side_by_side(
     run("bench", *common, "--max-tokens", "4", "--max-requests", "1", "--out", str(tmp_path / "bench"))
     labels = [m["label"] for m in json.loads((tmp_path / "bench" / "report.json").read_text())["models"]]
     assert labels == [f"{tiny_model_dir} + cal", f"{tiny_model_dir} + cal [calibrated {bias:+.2f}]"]
+
+
+def test_the_learning_curve_measures_the_base_and_every_checkpoint_with_the_final_one_calibrated(
+    tmp_path, tiny_model_dir, calibrated_run
+):
+    import subprocess
+    import sys
+
+    from mlx_distill.io import write_jsonl
+    from mlx_distill._blas import blas_env
+    from mlx_distill.tools import tool_schemas
+
+    tool = tool_schemas(["grep"])
+    cases = [
+        {"id": f"c{i}", "question": q, "label": label, "category": label, "functions": tool, "scoring": "catalogue"}
+        for i, (q, label) in enumerate(
+            [("Which files import os?", "tool"), ("Where is main defined?", "tool"), ("What is a list?", "direct")]
+            + [("What is recursion?", "direct"), ("Delete the database.", "refuse")]
+        )
+    ]
+    suite = write_jsonl(tmp_path / "suite.jsonl", cases)
+    run = calibrated_run.run_dir
+    cmd = [sys.executable, "-m", "mlx_distill.cli", "curve", str(run), "-m", str(tiny_model_dir), "-s", str(suite)]
+    proc = subprocess.run(
+        [*cmd, "--no-progress", "--out", str(tmp_path / "out")],
+        env=blas_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads((tmp_path / "out" / "curve.json").read_text())
+    points = data["points"]
+    assert [(p["point"], p["step"], p["examples_seen"]) for p in points] == [
+        ("base", 0, 0),
+        (f"{run.name} step 3", 3, 12),
+        (f"{run.name} step 6 (final)", 6, 24),
+    ]
+    assert all(p["cases"] == 5 and p["majority_baseline"] == pytest.approx(0.6) for p in points)
+    assert points[1]["train_records"] == points[2]["train_records"] == 8 and points[0]["train_records"] is None
+    cal = DecisionCalibration.load(run / CALIBRATION_FILE)
+    assert "calibration_bias" not in points[1] and points[2]["calibration_bias"] == cal.bias
+    assert (tmp_path / "out" / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| base | 0 |" in proc.stdout and f"| {run.name} step 6 (final) | 24 | 8 |" in proc.stdout
+
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    proc = subprocess.run([*cmd[:4], str(empty)], env=blas_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "not a training run (no adapter_config.json)" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -131,6 +131,13 @@ def test_unbucketed_order_matches_mlx_lm():
     assert [sched.batch_at(s) for s in range(1, 7)] == expected
 
 
+def test_in_file_order_every_epoch_trains_the_file_front_to_back():
+    """batch_order: file (a curriculum written into the train file): consecutive examples, batches in file
+    order, the same every epoch, whatever the lengths."""
+    sched = BatchSchedule([30, 10, 20, 5, 40, 15, 25], 3, seed=5, bucketing=True, in_order=True)
+    assert [sched.batch_at(s) for s in range(1, 7)] == [[0, 1, 2], [3, 4, 5], [6], [0, 1, 2], [3, 4, 5], [6]]
+
+
 def test_plan_batch_shares_the_common_prefix_and_gathers_every_target():
     ids = [np.array([1, 2, 3] * 20 + [7, 8, 9, 10], np.int32), np.array([1, 2, 3] * 20 + [7, 5, 6], np.int32)]
     masks = [np.zeros(len(a), bool) for a in ids]

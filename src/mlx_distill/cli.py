@@ -100,7 +100,7 @@ def _register() -> None:
         ("mlx_distill.data.cli", ["data"]),
         ("mlx_distill.train.cli", ["train", "fuse"]),
         ("mlx_distill.agent.cli", ["serve", "chat"]),
-        ("mlx_distill.bench.cli", ["bench", "compare", "decide", "calibrate"]),
+        ("mlx_distill.bench.cli", ["bench", "compare", "decide", "curve", "calibrate"]),
         ("mlx_distill.collection.cli", ["collect"]),
         ("mlx_distill.economics.cli", ["gate", "economics"]),
         ("mlx_distill.lrl.cli", ["lrl"]),

@@ -440,6 +440,63 @@ def decide(
     click.echo(f"report: {paths['markdown']}")
 
 
+@click.command("curve")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--model", "-m", default="embedded:smollm2-135m", show_default=True, help="The runs' base model.")
+@click.option("--no-base", is_flag=True, help="Leave out the base model's point (step 0).")
+@click.option(
+    "--base-calibration",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A decision_calibration.json for the base's point (mlx-distill calibrate --out).",
+)
+@suites_option(default=("unseen_tools",))
+@click.option("--limit", type=COUNT, default=None, help="At most N cases per suite (a spread).")
+@click.option("--batch-size", type=COUNT, default=8, show_default=True, help="Prompts per forward.")
+@report_options("curve", "Output directory (default: runs/curve/<timestamp>).")
+@one_line_errors
+def curve(
+    runs: tuple[str, ...],
+    model: str,
+    no_base: bool,
+    base_calibration: str | None,
+    suites: tuple[str, ...],
+    limit: int | None,
+    batch_size: int,
+    out_dir: str | None,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
+    """The learning curve of training runs: the decision-only evaluation (balanced accuracy, AUC, majority
+    baseline, p) of the base and of every checkpoint of each RUN directory; curve.md, curve.json, curve.png."""
+    from .curve import learning_curve, table_lines, write_curve_dir
+    from .suites import load_suite, select
+
+    cases = [
+        c.model_copy(update={"suite": c.suite or s.name})
+        for s in map(load_suite, suites)
+        for c in select(s.cases, limit=limit)
+    ]
+    with Bar.of_run("curve", enabled=not no_progress) as bar:
+        data = learning_curve(
+            model,
+            runs,
+            cases,
+            include_base=not no_base,
+            base_calibration=base_calibration,
+            batch_size=batch_size,
+            progress=bar,
+        )
+    paths = write_curve_dir(data, Path(out_dir) if out_dir else default_out_dir("curve"))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"learning curve on {len(cases)} cases of {', '.join(suites)} (call vs no call, raw decisions):")
+    for line in table_lines(data):
+        click.echo(line)
+    click.echo(f"curve: {paths['markdown']}  plot: {paths['plot']}")
+
+
 @click.command("calibrate")
 @click.option("--model", "-m", required=True, help="The base model (embedded:smollm2-135m, a model directory).")
 @click.option("--adapter-path", default=None, help="The adapter to calibrate; its directory gets the calibration.")

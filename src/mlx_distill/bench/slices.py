@@ -13,7 +13,9 @@ catalogue, whose tool and parameter names no training record may use (the valida
 `unseen_tools` is large enough to measure the call-or-not decision (at least 200 cases a side,
 all four When2Call classes): its first 40 cases are its first draw, from the catalogue's first ten
 domains, so their ids and contents stay what earlier results refer to; the rest (`GROWTH`) come
-from the whole catalogue with another seed and never repeat a question of any suite.
+from the whole catalogue with another seed and never repeat a question of any suite. The growth
+offers one tool set per domain (`shared_tool_sets`), as a user asks many questions of one set of
+tools: a decision evaluation then computes each set once, not once a question.
 
 The files are generated, committed and checked: `python -m mlx_distill.bench.slices data/bench`
 rewrites them, and a test proves the committed files equal a fresh generation.
@@ -22,7 +24,9 @@ rewrites them, and a test proves the committed files equal a fresh generation.
 from __future__ import annotations
 
 import os
+import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +69,30 @@ def case_of(item: Item, suite: str) -> dict[str, Any]:
     }
 
 
+SHARED_DISTRACTORS = 2  # tools of other domains beside each domain's own in a shared tool set
+
+
+def shared_tool_sets(drawn: list[Item], cat: Catalogue, *, seed: int) -> list[Item]:
+    """The items with one tool set per domain: the domain's tools and SHARED_DISTRACTORS tools of
+    other domains, in a seeded order; a missing-tool question gets that set without its absent tool.
+    Questions, labels and answers are unchanged. Eight or so questions share each set, so the
+    decision-only evaluation, which computes a shared prompt prefix once, pays for each set once
+    instead of once a question (the prompt is mostly tool schemas)."""
+    sets: dict[str, list[dict[str, Any]]] = {}
+    for d in cat.domains:
+        rng = random.Random(f"mlx-distill-shared-tools:{cat.name}:{seed}:{d.domain}")
+        others = [t for o in cat.domains if o.domain != d.domain for t in o.tools]
+        chosen = list(d.tools) + rng.sample(others, SHARED_DISTRACTORS)
+        rng.shuffle(chosen)
+        sets[d.domain] = [t.schema() for t in chosen]
+    out = []
+    for it in drawn:
+        absent = it.extra.get("absent_tool")
+        tools = [t for t in sets[it.domain] if t["function"]["name"] != absent]
+        out.append(replace(it, tools=tools))
+    return out
+
+
 def _prefix(name: str) -> str:
     return name.replace("_", "-")
 
@@ -81,7 +109,8 @@ def slice_cases(name: str) -> list[dict[str, Any]]:
     if name in GROWTH:
         asked = frozenset(it.question for other in SLICES for it in _first_items(other, cat))
         start = {kind: SLICES[name].get(kind, 0) + 1 for kind in GROWTH[name]}
-        drawn += items(cat, GROWTH[name], seed=GROWTH_SEED, prefix=_prefix(name), exclude=asked, first=start)
+        grown = items(cat, GROWTH[name], seed=GROWTH_SEED, prefix=_prefix(name), exclude=asked, first=start)
+        drawn += shared_tool_sets(grown, cat, seed=GROWTH_SEED)
     return [case_of(it, name) for it in drawn]
 
 

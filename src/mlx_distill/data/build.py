@@ -159,7 +159,7 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
         file_info: dict[str, Any] = {}
         split_hashes: dict[str, list[str]] = {}
         for name in SPLITS:
-            rows = sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it)))
+            rows = parts[name] if s.order == "input" else sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it)))
             path = out_dir / f"{name}.jsonl"
             # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
             write_jsonl(stage / path.name, (it.record for it in rows), dumps=_record_json)

@@ -19,6 +19,7 @@ class SourceSpec(_Strict):
     catalogue (questions over generated tool sets: `catalogue`, `counts` per kind, `pairs`, `max_tools`,
     `irrelevance`, `mask`),
     teacher (the accepted records of `mlx-distill collect` stores)."""
+
     type: Literal["hand_authored", "domain", "direct", "convert", "records", "catalogue", "teacher"]
     name: Optional[str] = None  # how the source is named in the manifest (default: type)
     paths: list[str] = Field(default_factory=list)
@@ -31,7 +32,9 @@ class SourceSpec(_Strict):
     answers: Optional[str] = None  # convert (bfcl): possible_answer file
     system: Optional[Literal["default", "source"]] = None  # convert
     catalogue: str = "train"  # catalogue: a shipped catalogue name or a YAML file
-    counts: Optional[dict[str, Annotated[int, Field(ge=0)]]] = None  # catalogue: items per kind (default: data.sources.catalogue.DEFAULT_COUNTS)
+    counts: Optional[dict[str, Annotated[int, Field(ge=0)]]] = (
+        None  # catalogue: items per kind (default: data.sources.catalogue.DEFAULT_COUNTS)
+    )
     pairs: float = Field(default=0.5, ge=0, le=1)  # catalogue: share of call items also given without their tool
     max_tools: int = Field(default=10, ge=1, le=64)  # catalogue: most tools offered in one record
     irrelevance: float = Field(default=0.0, ge=0, lt=1)  # catalogue: share of records offering only unrelated tools
@@ -44,7 +47,9 @@ class SourceSpec(_Strict):
             from ..catalogue import KINDS
 
             if self.catalogue == "heldout":
-                raise ValueError("the held-out catalogue is for the benchmark only: train on `train` (or your own file)")
+                raise ValueError(
+                    "the held-out catalogue is for the benchmark only: train on `train` (or your own file)"
+                )
             if unknown := sorted(set(self.counts or {}) - set(KINDS)):
                 raise ValueError(f"unknown catalogue kind(s) {unknown} (known: {', '.join(KINDS)})")
             return self
@@ -80,7 +85,9 @@ class BalanceSpec(_Strict):
     total: Optional[int] = Field(default=None, ge=1)
     keep_sources: list[str] = Field(default_factory=lambda: ["hand_authored"])  # taken first when downsampling
     other_labels: Literal["keep", "drop"] = "keep"  # labels not in `ratio` (clarify, refuse)
-    toolsets: Optional[dict[Literal["workspace", "other", "none"], Annotated[float, Field(ge=0)]]] = None  # within each label
+    toolsets: Optional[dict[Literal["workspace", "other", "none"], Annotated[float, Field(ge=0)]]] = (
+        None  # within each label
+    )
 
     @field_validator("ratio")
     @classmethod
@@ -99,6 +106,7 @@ class SplitSpec(_Strict):
     valid: float = Field(default=0.1, ge=0, lt=1)
     test: float = Field(default=0.1, ge=0, lt=1)
     salt: str = ""  # changing it reshuffles every record: leave it alone once data is in use
+    order: Literal["hash", "input"] = "hash"  # within each split file; input: as the sources list them (a curriculum)
 
     @model_validator(mode="after")
     def _sum(self) -> "SplitSpec":

@@ -36,6 +36,11 @@ def _recipe_options(fn):
                 type=click.Path(dir_okay=False),
                 help="A strategy file: skips the teacher loop (offline with no teacher).",
             ),
+            click.option(
+                "--target-format",
+                default=None,
+                help="How the worked solutions are written (meeting-rooms: pairwise, event-sweep, per-room).",
+            ),
             click.option("--student", default=None, help="The student model (default embedded:smollm2-135m)."),
             click.option("--run-dir", default=None, help="Where everything is written (resumable)."),
         ]
@@ -44,8 +49,12 @@ def _recipe_options(fn):
     return fn
 
 
-def _pipeline(config_path: str | None, **overrides: Any):
-    from .pipeline import Pipeline, load_config
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _config(config_path: str | None, **overrides: Any):
+    from .pipeline import load_config
 
     cfg = load_config(config_path, overrides)
     if overrides.get("teacher") and not overrides.get("strategy"):
@@ -56,7 +65,13 @@ def _pipeline(config_path: str | None, **overrides: Any):
 
         with one_line(RetiredModel, status=1):
             check_lifecycle(cfg.teacher)
-    return Pipeline(cfg, log=lambda m: click.echo(m, err=True))
+    return cfg
+
+
+def _pipeline(config_path: str | None, **overrides: Any):
+    from .pipeline import Pipeline
+
+    return Pipeline(_config(config_path, **overrides), log=_say)
 
 
 def _print_table(data: dict[str, Any]) -> None:
@@ -113,11 +128,33 @@ def eval_cmd(config_path: str | None, adapter_path: str | None, **overrides: Any
     _print_table(data)
 
 
+@lrl.command("compare-formats")
+@_recipe_options
+@click.option(
+    "--formats",
+    "formats",
+    required=True,
+    help="Comma-separated target formats, each run with the same recipe into RUN_DIR/<format>/.",
+)
+@one_line_errors
+def compare_cmd(config_path: str | None, formats: str, **overrides: Any) -> None:
+    """Run the recipe once per target format and keep the best by held-out balanced accuracy."""
+    from .compare import compare_formats, markdown
+
+    tic = time.perf_counter()
+    names = [f.strip() for f in formats.split(",") if f.strip()]
+    out = compare_formats(_config(config_path, **overrides), names, log=_say)
+    click.echo(markdown(out))
+    click.echo(f"\nwall time: {time.perf_counter() - tic:.0f} s", err=True)
+
+
 @lrl.command("tasks")
 def tasks_cmd() -> None:
     """List the registered tasks."""
-    from .task import get_task, task_names
+    from .task import get_task, target_format_name, task_names
 
     for name in task_names():
         t = get_task(name)
-        click.echo(f"{name:20} answers: {', '.join(t.classes)}")
+        formats = getattr(t, "target_formats", ())
+        said = f"; target formats: {', '.join(formats)} (default {target_format_name(t)})" if formats else ""
+        click.echo(f"{name:20} answers: {', '.join(t.classes)}{said}")

@@ -2,6 +2,10 @@
 prompt, and each is scored with accuracy, balanced accuracy, per-class recall, the majority-class baseline
 and its answer distribution. A model that does not beat the majority baseline is labelled so: answering
 YES to everything must never look like learning.
+
+For a task that reads worked steps back (`check_steps`), what the model computed is scored too: the
+share of replies whose steps are all the solver's, and the share whose final answer is not the one its
+own steps lead to. Every score is also given per difficulty level.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from ..io import atomic_write_text, save_figure, write_json, write_jsonl
 from .prompt import messages, student_prompt
-from .task import Problem, Task, class_balance, describe_balance
+from .task import Problem, Task, check_steps, class_balance, describe_balance
 
 UNPARSED = "(none)"
 
@@ -34,7 +38,20 @@ class Subject:
 
 def score(task: Task, problems: Sequence[Problem], texts: Sequence[str]) -> dict[str, Any]:
     """The metrics of one model's answers (texts) to `problems`: the bench's baseline verdict (accuracy,
-    balanced accuracy, majority baseline, at-or-below-baseline flag), recall per class, answers given."""
+    balanced accuracy, majority baseline, at-or-below-baseline flag, p-value), recall per class, answers
+    given, the step shares (tasks that read steps), and accuracy and balanced accuracy per difficulty."""
+    out = _scores(task, problems, texts)
+    levels = sorted({int(p["difficulty"]) for p in problems if p.get("difficulty") is not None})
+    keep = ("problems", "accuracy", "balanced_accuracy", "recall", "steps_correct", "contradicts")
+    out["by_difficulty"] = {}
+    for d in levels:
+        at = [i for i, p in enumerate(problems) if p.get("difficulty") == d]
+        m = _scores(task, [problems[i] for i in at], [texts[i] for i in at])
+        out["by_difficulty"][str(d)] = {k: m[k] for k in keep if k in m}
+    return out
+
+
+def _scores(task: Task, problems: Sequence[Problem], texts: Sequence[str]) -> dict[str, Any]:
     from ..bench.scoring import baseline_verdict, classification, verdict_text
 
     gold = [task.solve(p) for p in problems]
@@ -44,7 +61,7 @@ def score(task: Task, problems: Sequence[Problem], texts: Sequence[str]) -> dict
         pred.append(a if a in task.classes else UNPARSED)
     verdict = baseline_verdict(gold, pred)
     per_class = classification(gold, pred)
-    return {
+    out = {
         "problems": len(gold),
         "accuracy": verdict["decision_accuracy"],
         "balanced_accuracy": verdict["balanced_accuracy"],
@@ -58,6 +75,11 @@ def score(task: Task, problems: Sequence[Problem], texts: Sequence[str]) -> dict
         "answers": {c: pred.count(c) for c in (*task.classes, UNPARSED)},
         "gold": {c: gold.count(c) for c in task.classes},
     }
+    steps = [check_steps(task, p, t) for p, t in zip(problems, texts)]
+    if steps and all(c is not None for c in steps):
+        out["steps_correct"] = sum(c.correct for c in steps if c is not None) / len(steps)
+        out["contradicts"] = sum(c.contradicts for c in steps if c is not None) / len(steps)
+    return out
 
 
 def evaluate(
@@ -75,27 +97,33 @@ def evaluate(
         m = score(task, problems, texts)
         m.update(name=s.name, strategy=s.strategy_used, seconds=round(seconds, 1), **s.info)
         columns.append(m)
-        say(
-            f"{s.name}: accuracy {m['accuracy']:.1%}, balanced {m['balanced_accuracy']:.1%}"
-            f" ({m['verdict']}) [{seconds:.0f} s]"
-        )
+        said = f"{s.name}: accuracy {m['accuracy']:.1%}, balanced {m['balanced_accuracy']:.1%}"
+        if "steps_correct" in m:
+            said += f", steps all correct {m['steps_correct']:.1%}, answer contradicts its steps {m['contradicts']:.1%}"
+        say(f"{said} ({m['verdict']}) [{seconds:.0f} s]")
         for i, (p, t) in enumerate(zip(problems, texts)):
             a = task.parse(t)
-            rows.append(
-                {
-                    "subject": s.name,
-                    "problem": i,
-                    "gold": task.solve(p),
-                    "parsed": a,
-                    "correct": task.verify(p, a),
-                    "text": t,
-                }
-            )
+            row = {
+                "subject": s.name,
+                "problem": i,
+                "difficulty": p.get("difficulty"),
+                "gold": task.solve(p),
+                "parsed": a,
+                "correct": task.verify(p, a),
+            }
+            steps = check_steps(task, p, t)
+            if steps is not None:
+                row.update(steps_correct=steps.correct, contradicts=steps.contradicts)
+            rows.append({**row, "text": t})
     return {"task": task.name, "test_balance": balance, "columns": columns, "answers": rows}
 
 
-def _pct(x: float | None) -> str:
+def pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def p_text(p: float | None) -> str:
+    return "–" if p is None else f"{p:.2g}"
 
 
 def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -104,16 +132,39 @@ def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     classes = list(data["test_balance"])
     header = ["metric"] + [c["name"] for c in cols]
     rows = [
-        ["accuracy"] + [_pct(c["accuracy"]) for c in cols],
-        ["balanced accuracy"] + [_pct(c["balanced_accuracy"]) for c in cols],
+        ["accuracy"] + [pct(c["accuracy"]) for c in cols],
+        ["balanced accuracy"] + [pct(c["balanced_accuracy"]) for c in cols],
     ]
-    rows += [[f"recall {k}"] + [_pct(c["recall"].get(k)) for c in cols] for k in classes]
-    rows.append(["majority baseline"] + [_pct(c["majority_baseline"]) for c in cols])
+    rows += [[f"recall {k}"] + [pct(c["recall"].get(k)) for c in cols] for k in classes]
+    if any("steps_correct" in c for c in cols):
+        rows.append(["steps all correct"] + [pct(c.get("steps_correct")) for c in cols])
+        rows.append(["answer contradicts its steps"] + [pct(c.get("contradicts")) for c in cols])
+    rows.append(["majority baseline"] + [pct(c["majority_baseline"]) for c in cols])
+    rows.append(["p (one-sided binomial vs the baseline)"] + [p_text(c.get("p_value")) for c in cols])
     rows.append(
         ["answers " + " / ".join([*classes, UNPARSED])]
         + [" / ".join(str(c["answers"].get(k, 0)) for k in [*classes, UNPARSED]) for c in cols]
     )
     rows.append(["verdict"] + [f"**{c['verdict']}**" if c["at_or_below_baseline"] else c["verdict"] for c in cols])
+    return header, rows
+
+
+def difficulty_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Difficulty rows × model columns: accuracy / balanced accuracy (and steps all correct) per level."""
+    cols = data["columns"]
+    levels = sorted({d for c in cols for d in c.get("by_difficulty", {})}, key=int)
+    header = ["difficulty (problems)"] + [f"{c['name']}: acc. / bal." for c in cols]
+    rows = []
+    for d in levels:
+        n = next(c["by_difficulty"][d]["problems"] for c in cols if d in c.get("by_difficulty", {}))
+        cells = []
+        for c in cols:
+            m = c.get("by_difficulty", {}).get(d)
+            cell = "–" if m is None else f"{pct(m['accuracy'])} / {pct(m['balanced_accuracy'])}"
+            if m is not None and "steps_correct" in m:
+                cell += f" (steps {pct(m['steps_correct'])})"
+            cells.append(cell)
+        rows.append([f"{d} ({n})"] + cells)
     return header, rows
 
 
@@ -130,6 +181,10 @@ def markdown(data: dict[str, Any]) -> str:
         "|" + "---|" * len(header),
     ]
     out += ["| " + " | ".join(r) + " |" for r in rows]
+    dheader, drows = difficulty_rows(data)
+    if len(drows) > 1:
+        out += ["", "By difficulty:", "", "| " + " | ".join(dheader) + " |", "|" + "---|" * len(dheader)]
+        out += ["| " + " | ".join(r) + " |" for r in drows]
     flagged = [c["name"] for c in data["columns"] if c["at_or_below_baseline"]]
     if flagged:
         out += ["", "Not above the majority baseline (a constant answer scores as well): " + ", ".join(flagged) + "."]

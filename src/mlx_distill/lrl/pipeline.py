@@ -16,18 +16,20 @@ asked the same thing twice (teacher.py). With a strategy file and no teacher, ev
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence, Union
 
 from pydantic import Field
 
 from ..config import StrictModel as _Strict
 from ..config import apply_overrides, read_yaml, validate
-from ..io import InputError, atomic_write_text, read_jsonl, read_text, write_jsonl
-from .task import Task, class_balance, describe_balance, get_task, mixed_set
+from ..io import InputError, atomic_write_text, read_jsonl, read_text, sha256_file, write_jsonl
+from .prompt import strategy_hash
+from .task import Task, class_balance, describe_balance, get_task, mixed_set, target_format_name, with_target_format
 
 
 class SynthSpec(_Strict):
@@ -35,13 +37,17 @@ class SynthSpec(_Strict):
     difficulties: list[int] = Field(default_factory=lambda: [1])
     seed: int = 0
     valid: float = Field(default=0.1, ge=0, lt=1)
+    curriculum: bool = False  # train easiest first: the train file in difficulty order, batches in file order
+
+
+AUTO_MARGIN = 8  # tokens beyond the longest worked solution: room for a slightly longer reply, no more
 
 
 class EvalSpec(_Strict):
-    n: int = Field(default=40, ge=2)
+    n: int = Field(default=200, ge=2)
     difficulties: list[int] = Field(default_factory=lambda: [1])
     seed: int = 1_000_000  # far from the synthesis and loop seeds; questions are excluded from both anyway
-    max_tokens: int = Field(default=128, ge=1)
+    max_tokens: Union[int, Literal["auto"]] = "auto"  # auto: the test set's longest worked solution + AUTO_MARGIN
     batch_size: int = Field(default=20, ge=1)
     base: bool = True  # also evaluate the student without the adapter
     teacher: bool = True  # also evaluate the teacher, with and without the strategy (when there is a teacher)
@@ -59,7 +65,8 @@ class LoopSpec(_Strict):
 class LRLConfig(_Strict):
     task: str = "meeting-rooms"
     teacher: Optional[str] = None  # any name resolve_teacher accepts; None: offline (needs `strategy`)
-    strategy: Optional[str] = None  # a strategy file; given, the teacher loop is skipped
+    strategy: Optional[str] = None  # a strategy file ("{target_format}" in it: the format's name); skips the loop
+    target_format: Optional[str] = None  # how the worked solutions are written (the task's formats); None: its default
     student: str = "embedded:smollm2-135m"
     run_dir: str = "runs/lrl/meeting-rooms"
     loop: LoopSpec = Field(default_factory=LoopSpec)
@@ -89,7 +96,7 @@ class Pipeline:
         import yaml
 
         self.cfg = cfg
-        self.task: Task = get_task(cfg.task)
+        self.task: Task = with_target_format(get_task(cfg.task), cfg.target_format)
         self.dir = Path(cfg.run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.say = log or (lambda _m: None)
@@ -129,7 +136,7 @@ class Pipeline:
         """The given strategy file, or the teacher loop's final strategy (RUN/strategy.md)."""
         path = self.dir / "strategy.md"
         if self.cfg.strategy:
-            src = Path(self.cfg.strategy)
+            src = Path(self.cfg.strategy.replace("{target_format}", target_format_name(self.task) or ""))
             if not src.exists():
                 raise InputError("strategy file not found", path=src, rule="config")
             text = read_text(src, rule="config")
@@ -162,15 +169,16 @@ class Pipeline:
         return result.strategy
 
     def synthesize(self) -> Path:
-        """synthetic.jsonl and the data build over it (data/); skipped when both exist for this strategy."""
+        """synthetic.jsonl and the data build over it (data/); skipped when both exist for this strategy,
+        target format and synthesis recipe."""
         from ..schema import load_records, save_records
-        from .prompt import strategy_hash
         from .synth import balance_line, build_data, synthesize
 
         strategy = self.strategy()
         records_path, data_dir = self.dir / "synthetic.jsonl", self.dir / "data"
         stamp = self.dir / "synthetic.strategy"
-        if not (records_path.exists() and stamp.exists() and stamp.read_text() == strategy_hash(strategy)):
+        made_by = f"{strategy_hash(strategy)} {target_format_name(self.task)} {self.cfg.synth.model_dump_json()}"
+        if not (records_path.exists() and stamp.exists() and stamp.read_text() == made_by):
             s = self.cfg.synth
             records = synthesize(
                 self.task,
@@ -181,7 +189,7 @@ class Pipeline:
                 exclude=self.held_out_questions(),
             )
             save_records(records_path, records)
-            atomic_write_text(stamp, strategy_hash(strategy))
+            atomic_write_text(stamp, made_by)
             self.say(f"synthesized {balance_line(self.task, records)}")
             if (data_dir / "manifest.json").exists():
                 (data_dir / "manifest.json").unlink()
@@ -193,6 +201,7 @@ class Pipeline:
                 valid=self.cfg.synth.valid,
                 seed=self.cfg.synth.seed,
                 model=self.cfg.student,
+                curriculum=self.cfg.synth.curriculum,
                 log=self.say,
             )
             train = load_records(result.files["train"])
@@ -206,11 +215,21 @@ class Pipeline:
 
         data_dir = self.synthesize()
         run_dir = self.dir / "adapter"
-        if (run_dir / "result.json").exists():
+        same_data = _trained_on(run_dir, data_dir)
+        if (run_dir / "result.json").exists() and same_data:
             return run_dir
-        overrides = {**self.cfg.train, "model": self.cfg.student, "data": str(data_dir), "adapter_path": str(run_dir)}
+        order = {"batch_order": "file"} if self.cfg.synth.curriculum else {}
+        overrides = {
+            **order,
+            **self.cfg.train,
+            "model": self.cfg.student,
+            "data": str(data_dir),
+            "adapter_path": str(run_dir),
+        }
         cfg = load_train_config(None, overrides)
-        resume = (run_dir / "state.json").exists()
+        resume = (run_dir / "state.json").exists() and same_data
+        if run_dir.exists() and not same_data:
+            self.say("the adapter in the run directory was trained on other data: training again")
         self.say(f"training {self.cfg.student}: {cfg.iters} steps{' (resuming)' if resume else ''}")
         result = train(cfg, resume=resume, overwrite=not resume and run_dir.exists())
         self.say(f"trained: loss {result.first_loss:.3f} -> {result.last_loss:.3f} in {result.seconds:.0f} s")
@@ -218,7 +237,7 @@ class Pipeline:
 
     def trained_adapter(self) -> Path | None:
         run_dir = self.dir / "adapter"
-        return run_dir if (run_dir / "result.json").exists() else None
+        return run_dir if (run_dir / "result.json").exists() and _trained_on(run_dir, self.dir / "data") else None
 
     def evaluate(self, adapter_path: str | os.PathLike | None = None) -> dict[str, Any]:
         """Every column on the held-out set (answers cached per column), then the report in eval/: the base
@@ -229,13 +248,14 @@ class Pipeline:
         e = self.cfg.eval
         strategy = self.strategy()
         problems = self.test_problems()
+        max_tokens = self.max_tokens(problems)
         subjects = []
         if e.base:
             subjects.append(
                 Subject(
                     "base student",
                     student(
-                        self.task, self.cfg.student, strategy=strategy, max_tokens=e.max_tokens, batch_size=e.batch_size
+                        self.task, self.cfg.student, strategy=strategy, max_tokens=max_tokens, batch_size=e.batch_size
                     ),
                     strategy_used=True,
                 )
@@ -249,7 +269,7 @@ class Pipeline:
                         self.cfg.student,
                         adapter_path=str(adapter_path),
                         strategy=strategy,
-                        max_tokens=e.max_tokens,
+                        max_tokens=max_tokens,
                         batch_size=e.batch_size,
                     ),
                     strategy_used=True,
@@ -262,8 +282,9 @@ class Pipeline:
                 Subject("teacher + strategy", model_answerer(self.task, t, strategy=strategy), strategy_used=True)
             )
         out = self.dir / "eval"
+        asked = f"{strategy_hash(strategy)} {target_format_name(self.task)} {max_tokens}"  # what the answers depend on
         cached = [
-            Subject(s.name, _cached(out / f"answers-{_slug(s.name)}.jsonl", s.answer), s.strategy_used, s.info)
+            Subject(s.name, _cached(out / f"answers-{_slug(s.name)}.jsonl", s.answer, asked), s.strategy_used, s.info)
             for s in subjects
         ]
         if adapter_path is not None:  # a new adapter: its old answers are stale
@@ -276,6 +297,19 @@ class Pipeline:
         self.say(f"report: {paths['markdown']}  chart: {paths['chart']}")
         return data
 
+    def max_tokens(self, problems: Sequence[dict[str, Any]]) -> int:
+        """The students' reply budget: the recipe's number, or (auto) the longest worked solution of the
+        test set in the student's tokens plus a margin, so every format gets room for its own steps."""
+        if self.cfg.eval.max_tokens != "auto":
+            return self.cfg.eval.max_tokens
+        from ..models import load_tokenizer
+        from .task import explain
+
+        tokenizer = load_tokenizer(self.cfg.student)
+        longest = max(len(tokenizer.encode(explain(self.task, p), add_special_tokens=False)) for p in problems)
+        self.say(f"students answer in at most {longest + AUTO_MARGIN} tokens (longest worked solution {longest})")
+        return longest + AUTO_MARGIN
+
     def run(self) -> dict[str, Any]:
         tic = time.perf_counter()
         data = self.evaluate(self.train())
@@ -283,16 +317,28 @@ class Pipeline:
         return data
 
 
-def _cached(path: Path, answer: Callable[[Sequence[Any]], list[str]]) -> Callable[[Sequence[Any]], list[str]]:
-    """Answers are written once per column: a re-run (or a run killed in a later column) reuses them."""
+def _trained_on(run_dir: Path, data_dir: Path) -> bool:
+    """Whether the training run in `run_dir` (finished or not) read the data build now in `data_dir`: a new
+    target format, strategy or curriculum rebuilds the data, and its adapter is then trained again."""
+    run, manifest = run_dir / "run.json", data_dir / "manifest.json"
+    if not (run.exists() and manifest.exists()):
+        return not run.exists()
+    return json.loads(run.read_text(encoding="utf-8")).get("data_manifest_sha256") == sha256_file(manifest)
+
+
+def _cached(
+    path: Path, answer: Callable[[Sequence[Any]], list[str]], asked: str
+) -> Callable[[Sequence[Any]], list[str]]:
+    """Answers are written once per column: a re-run (or a run killed in a later column) reuses them, as
+    long as they were asked the same way (`asked`: the strategy, target format and reply budget)."""
 
     def run(problems: Sequence[Any]) -> list[str]:
         if path.exists():
             rows = [row for _line, row in read_jsonl(path)]
-            if len(rows) == len(problems):
+            if len(rows) == len(problems) and all(r.get("asked") == asked for r in rows):
                 return [r["text"] for r in rows]
         texts = answer(problems)
-        write_jsonl(path, [{"text": t} for t in texts])
+        write_jsonl(path, [{"text": t, "asked": asked} for t in texts])
         return texts
 
     return run

@@ -3,7 +3,8 @@ solver's worked reasoning plus the answer (not a bare answer), then a data build
 split) into an mlx-lm data directory that `mlx-distill train` reads.
 
 Every target is checked before it is written: the task parses the worked solution back and its verifier
-must accept that answer, so a task whose `explain` and `solve` disagree fails loudly here.
+must accept that answer, and a task that reads steps (`check_steps`) must read back exactly the solver's
+steps, so a task whose `explain` and `solve` disagree fails loudly here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..data.common import build_record, stable_id
 from ..io import InputError
 from ..schema import Record
 from .prompt import messages, strategy_hash
-from .task import Problem, Task, describe_balance, explain, mixed_set
+from .task import Problem, Task, check_steps, describe_balance, explain, mixed_set
 
 SOURCE = "lrl"
 
@@ -30,6 +31,9 @@ def record_for(task: Task, problem: Problem, strategy: str | None) -> Record:
             f"{task.name}: the worked solution parses to {task.parse(target)!r}, the solver says {truth!r}",
             rule="verify",
         )
+    steps = check_steps(task, problem, target)
+    if steps is not None and (not steps.correct or steps.contradicts):
+        raise InputError(f"{task.name}: the worked solution's steps do not read back as the solver's", rule="verify")
     msgs = messages(task, problem, strategy) + [{"role": "assistant", "content": target}]
     question = task.render(problem)
     return build_record(
@@ -55,8 +59,9 @@ def synthesize(
     exclude: set[str] | frozenset[str] = frozenset(),
 ) -> list[Record]:
     """`n` verified records, class-balanced at each difficulty (n is spread over the difficulties), none
-    with a question in `exclude` (the held-out test set)."""
+    with a question in `exclude` (the held-out test set), easiest first (a curriculum keeps this order)."""
     problems = mixed_set(task, n, seed=seed, difficulties=difficulties, exclude=exclude)
+    problems = sorted(problems, key=lambda p: p.get("difficulty") or 0)
     return [record_for(task, p, strategy) for p in problems]
 
 
@@ -70,11 +75,13 @@ def build_data(
     tokenizer: Any = None,
     model: str | None = "embedded:smollm2-135m",
     max_seq_length: int = 2048,
+    curriculum: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Any:
     """`mlx-distill data build` over the synthetic records: the standard validator (schema, render, mask,
     length), one balancer cap per answer class, the content-hash split. LRL questions differ only in
-    their numbers, so token-set near-duplicates are expected and kept; exact duplicates are still errors."""
+    their numbers, so token-set near-duplicates are expected and kept; exact duplicates are still errors.
+    `curriculum`: each split file keeps the records' order (easiest first) instead of the hash order."""
     from ..data.build import build
     from ..data.config import DataConfig
 
@@ -93,7 +100,7 @@ def build_data(
                 "on_error": "drop",
             },
             "balance": {"ratio": {"direct": 1}, "keep_sources": []},
-            "split": {"valid": valid, "test": 0.0},
+            "split": {"valid": valid, "test": 0.0, "order": "input" if curriculum else "hash"},
         }
     )
     return build(cfg, tokenizer=tokenizer, use_template=tokenizer is not None or model is not None, log=log)

@@ -13,6 +13,7 @@ import importlib.util
 import random
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
@@ -24,7 +25,9 @@ Problem = dict[str, Any]
 @runtime_checkable
 class Task(Protocol):
     """What a task plug-in provides. `classes` are the answers `solve` can return (used to balance sets
-    and to score recall per class); `explain` is optional: a worked solution ending in the answer."""
+    and to score recall per class). Optional: `explain(problem)`, a worked solution ending in the answer;
+    `check_steps(problem, text) -> StepCheck`, that solution's steps read back from a reply and compared
+    with the solver's; `target_formats` and `with_target_format(name)`, several ways to write it."""
 
     name: str
     classes: tuple[str, ...]
@@ -38,6 +41,22 @@ class Task(Protocol):
     def solve(self, problem: Problem) -> str: ...
 
     def verify(self, problem: Problem, answer: str | None) -> bool: ...
+
+
+@dataclass(frozen=True)
+class StepCheck:
+    """What a reply's worked steps say, read back in the format the student was trained on: how many
+    steps were read, whether they are exactly the solver's, the answer they lead to, the answer written."""
+
+    steps: int
+    correct: bool
+    implied: str | None
+    final: str | None
+
+    @property
+    def contradicts(self) -> bool:
+        """The final answer is not the one its own steps lead to."""
+        return self.final is not None and self.implied is not None and self.final != self.implied
 
 
 _REGISTRY: dict[str, Callable[[], Task]] = {}
@@ -99,6 +118,25 @@ def _checked(obj: Any, spec: str) -> Task:
     if missing:
         raise InputError(f"task {spec!r} lacks {', '.join(missing)} (see docs/lrl.md)", rule="task")
     return obj
+
+
+def with_target_format(task: Task, format_name: str | None) -> Task:
+    """The task writing its worked solutions in `format_name` (None: as it is)."""
+    if format_name is None:
+        return task
+    if not hasattr(task, "with_target_format"):
+        raise InputError(f"task {task.name!r} has one worked-solution format; remove target_format", rule="config")
+    return task.with_target_format(format_name)  # type: ignore[no-any-return]
+
+
+def target_format_name(task: Task) -> str | None:
+    return getattr(task, "target_format", None)
+
+
+def check_steps(task: Task, problem: Problem, text: str) -> StepCheck | None:
+    """The reply's steps checked against the solver's, or None for a task that cannot read steps."""
+    fn = getattr(task, "check_steps", None)
+    return fn(problem, text) if fn is not None else None
 
 
 def explain(task: Task, problem: Problem) -> str:

@@ -110,6 +110,7 @@ class TrainConfig(config_file.StrictModel):
     # --- ours ---
     mask: Literal["all_assistant", "last", "none"] = "all_assistant"
     bucketing: bool = True
+    batch_order: Literal["shuffled", "file"] = "shuffled"  # file: the train file's order, every epoch (a curriculum)
     cache_frozen_prefix: bool = True
     share_prompt_prefix: bool = True
     cache_max_gb: float = Field(4.0, ge=0)

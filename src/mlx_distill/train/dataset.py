@@ -171,7 +171,8 @@ class BatchSchedule:
     bucketing: each epoch, shuffle; within windows of batch_size*64, put examples of a prompt group
     (`groups`, see prefix_group) with at least batch_size members in the window together, then sort
     by length; cut into batches (the last may be short); shuffle the batch order. Without bucketing: consecutive examples in file
-    order, batch order permuted each epoch with numpy's RandomState(seed), as mlx-lm does.
+    order, batch order permuted each epoch with numpy's RandomState(seed), as mlx-lm does. `in_order`:
+    consecutive examples in file order, batches in file order every epoch (a curriculum written into the file).
     """
 
     def __init__(
@@ -181,6 +182,7 @@ class BatchSchedule:
         seed: int = 0,
         bucketing: bool = True,
         groups: Iterable[Any] | None = None,
+        in_order: bool = False,
     ):
         self.lengths = np.asarray(list(lengths), dtype=np.int64)
         self.n = len(self.lengths)
@@ -190,7 +192,7 @@ class BatchSchedule:
         if len(self.groups) != self.n:
             raise ValueError(f"{len(self.groups)} groups for {self.n} examples")
         self.batch_size = min(batch_size, self.n)
-        self.seed, self.bucketing = seed, bucketing
+        self.seed, self.bucketing, self.in_order = seed, bucketing, in_order
         self.per_epoch = math.ceil(self.n / self.batch_size)
         self._epochs: dict[int, list[list[int]]] = {}
         self._rs: np.random.RandomState | None = None
@@ -204,6 +206,8 @@ class BatchSchedule:
 
     def _make(self, e: int) -> list[list[int]]:
         B = self.batch_size
+        if self.in_order:
+            return [list(range(i, min(i + B, self.n))) for i in range(0, self.n, B)]
         if self.bucketing:
             rng = np.random.default_rng([self.seed, e])
             perm = rng.permutation(self.n)

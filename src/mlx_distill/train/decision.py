@@ -45,25 +45,28 @@ class DecisionEval:
         self.best: Optional[tuple[float, int, dict]] = None  # (score, step, trainable weights)
         self.kept: Optional[dict[str, Any]] = None  # the row of the weights saved at the end
         self.bias: Optional[float] = None
+        # the calibration is fitted once, at the end, on the whole validation split (not the spread)
+        self.calibration_set: tuple[list[list[int]], list[bool]] = (prompts, positive)
 
     @classmethod
     def of(cls, cfg: "TrainConfig", valid: "Split | None", tokenizer: Any) -> "DecisionEval | None":
         """None when there is nothing to measure: switched off, no validation split, no labelled record."""
         if not cfg.decision_eval or valid is None or tokenizer is None:
             return None
-        prompts, positive = record_prompts(valid.records, tokenizer)
-        keep = spread(len(prompts), cfg.decision_eval_max)
-        prompts = [prompts[i][: cfg.max_seq_length] for i in keep]
-        positive = [positive[i] for i in keep]
-        if not prompts:
+        every, every_positive = record_prompts(valid.records, tokenizer)
+        every = [p[: cfg.max_seq_length] for p in every]
+        keep = spread(len(every), cfg.decision_eval_max)
+        if not keep:
             return None
-        return cls(cfg, prompts, positive, opener_id(tokenizer), str(valid.path))
+        ev = cls(cfg, [every[i] for i in keep], [every_positive[i] for i in keep], opener_id(tokenizer), str(valid.path))
+        ev.calibration_set = (every, every_positive)
+        return ev
 
-    def _firsts(self, model: "nn.Module") -> list:
+    def _firsts(self, model: "nn.Module", prompts: Optional[list[list[int]]] = None) -> list:
         was_training = model.training
         model.eval()
         try:
-            return first_tokens(model, self.opener, self.prompts, batch_size=max(8, self.cfg.batch_size))
+            return first_tokens(model, self.opener, prompts or self.prompts, batch_size=max(8, self.cfg.batch_size))
         finally:
             if was_training:
                 model.train()
@@ -133,9 +136,10 @@ class DecisionEval:
                 log(line)
         if self.cfg.calibrate:
             try:
+                prompts, positive = self.calibration_set
                 cal = fit(
-                    self._firsts(model),
-                    self.positive,
+                    self._firsts(model, prompts),
+                    positive,
                     model=self.cfg.model,
                     adapter=str(run_dir),
                     fitted_on=self.source,

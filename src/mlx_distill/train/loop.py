@@ -50,6 +50,7 @@ def run_steps(
         cfg.seed,
         cfg.bucketing,
         groups=[prefix_group(e.ids) for e in train_split.examples] if cfg.share_prompt_prefix else None,
+        in_order=cfg.batch_order == "file",
     )
     model.train()
     accum, accum_n = None, 0

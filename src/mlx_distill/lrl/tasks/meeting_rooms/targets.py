@@ -1,0 +1,186 @@
+"""Worked-solution formats for meeting-rooms: what the student is trained to write, and how it is read back.
+
+A format turns the solver's trace into steps (plain tuples), writes one line per step, reads lines back
+into steps, and says which answer a list of steps leads to. Synthesis writes a target only if reading it
+back gives the solver's steps and answer; evaluation reads a student's reply with the same reader and
+compares its steps with the solver's (`MeetingRooms.check_steps`).
+
+    pairwise     each meeting in start order against every earlier one: busy/free, "In use" = 1 + busy
+    event-sweep  the sweep line: starts and ends in time order (ends first at the same minute), the count
+                 after each, compared with the rooms at each start; the first start over the rooms is NO
+    per-room     first fit: each meeting, in start order, against every room's last end; it takes the
+                 first room free by its start, or none is free and the answer is NO
+
+In every format each number written is copied from the question or from the line above, or is a
+comparison of two times written side by side; the answer follows from the last line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ....io import InputError
+from ...task import Problem
+from .solver import NO, YES, checks, clock, first_fit, name, peak_rooms, sweep
+
+Step = tuple[Any, ...]
+_TIME = r"(\d{1,2}:\d{2})"
+
+
+def minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+@dataclass(frozen=True)
+class TargetFormat:
+    """One way to write the worked solution. `steps` is the solver's trace; `line`/`read_line` write and
+    read one step (read_line returns None for a line that is not a step); `answer` is what the steps
+    lead to, given the problem's room count."""
+
+    name: str
+    steps: Callable[[Problem], list[Step]]
+    line: Callable[[Step], str]
+    read_line: Callable[[str], Step | None]
+    answer: Callable[[Problem, list[Step]], str | None]
+
+    def write(self, problem: Problem) -> str:
+        steps = self.steps(problem)
+        return "\n".join(self.line(s) for s in steps) + f"\nAnswer: {self.answer(problem, steps)}"
+
+    def read(self, text: str) -> list[Step]:
+        return [s for s in (self.read_line(x.strip()) for x in (text or "").splitlines()) if s is not None]
+
+
+# -- pairwise: each start against every earlier end ----------------------------------------------------------
+
+
+def _pairwise_steps(problem: Problem) -> list[Step]:
+    meetings, rooms = problem["meetings"], problem["rooms"]
+    out: list[Step] = [
+        ("use", name(i), start, tuple((name(j), end, busy) for j, end, busy in others), used)
+        for i, start, others, used in checks(meetings)
+    ]
+    peak = peak_rooms(meetings)
+    return out + [("peak", peak, rooms, peak <= rooms)]
+
+
+def _pairwise_line(s: Step) -> str:
+    if s[0] == "peak":
+        return f"Peak {s[1]}, rooms {s[2]}: {'fits' if s[3] else 'too many'}."
+    said = ", ".join(f"{j} ends {clock(end)} {'busy' if busy else 'free'}" for j, end, busy in s[3])
+    return f"{s[1]} {clock(s[2])}: {said + '. ' if said else ''}In use {s[4]}"
+
+
+_USE = re.compile(rf"^([A-Z]) {_TIME}: (.*?)In use (\d+)$")
+_JUDGED = re.compile(rf"([A-Z]) ends {_TIME} (busy|free)")
+_PEAK = re.compile(r"^Peak (\d+), rooms (\d+): (fits|too many)\.?$")
+
+
+def _pairwise_read(line: str) -> Step | None:
+    if m := _USE.match(line):
+        judged = tuple((j, minutes(t), word == "busy") for j, t, word in _JUDGED.findall(m.group(3)))
+        return ("use", m.group(1), minutes(m.group(2)), judged, int(m.group(4)))
+    if m := _PEAK.match(line):
+        return ("peak", int(m.group(1)), int(m.group(2)), m.group(3) == "fits")
+    return None
+
+
+def _pairwise_answer(problem: Problem, steps: list[Step]) -> str | None:
+    counts = [s[4] for s in steps if s[0] == "use"]
+    return None if not counts else YES if max(counts) <= problem["rooms"] else NO
+
+
+# -- event-sweep: the sweep line, one event a line ------------------------------------------------------------
+
+
+def _sweep_steps(problem: Problem) -> list[Step]:
+    rooms, out = problem["rooms"], []
+    for t, kind, i, used in sweep(problem["meetings"]):
+        over = kind == "start" and used > rooms
+        out.append(("event", t, kind, name(i), used, rooms if kind == "start" else None, over))
+        if over:
+            break
+    return out
+
+
+def _sweep_line(s: Step) -> str:
+    _e, t, kind, who, used, rooms, over = s
+    text = f"t={clock(t)} {kind} {who} -> {used} in use"
+    return text if rooms is None else text + f" (rooms {rooms})" + (": too many" if over else "")
+
+
+_EVENT = re.compile(rf"^t={_TIME} (start|end) ([A-Z]) -> (\d+) in use(?: \(rooms (\d+)\))?(: too many)?$")
+
+
+def _sweep_read(line: str) -> Step | None:
+    m = _EVENT.match(line)
+    if not m:
+        return None
+    rooms = int(m.group(5)) if m.group(5) else None
+    return ("event", minutes(m.group(1)), m.group(2), m.group(3), int(m.group(4)), rooms, bool(m.group(6)))
+
+
+def _sweep_answer(problem: Problem, steps: list[Step]) -> str | None:
+    if not steps:
+        return None
+    return NO if any(s[2] == "start" and s[4] > problem["rooms"] for s in steps) else YES
+
+
+# -- per-room: first-fit assignment --------------------------------------------------------------------------
+
+
+def _rooms_steps(problem: Problem) -> list[Step]:
+    meetings, out = problem["meetings"], []
+    for i, ends, free in first_fit(meetings, problem["rooms"]):
+        start, end = meetings[i]
+        judged = tuple((k + 1, e, e is None or e <= start) for k, e in enumerate(ends))
+        out.append(("assign", name(i), start, end, judged, None if free is None else free + 1))
+    return out
+
+
+def _rooms_line(s: Step) -> str:
+    _a, who, start, end, judged, room = s
+    said = ", ".join(
+        f"room {k}{'' if e is None else ' to ' + clock(e)} {'free' if ok else 'busy'}" for k, e, ok in judged
+    )
+    return f"{who} {clock(start)}-{clock(end)}: {said} -> {'none free' if room is None else f'room {room}'}"
+
+
+_ASSIGN = re.compile(rf"^([A-Z]) {_TIME}-{_TIME}: (.*) -> (?:room (\d+)|(none) free)$")
+_ROOM = re.compile(rf"room (\d+)(?: to {_TIME})? (busy|free)")
+
+
+def _rooms_read(line: str) -> Step | None:
+    m = _ASSIGN.match(line)
+    if not m:
+        return None
+    judged = tuple((int(k), minutes(t) if t else None, word == "free") for k, t, word in _ROOM.findall(m.group(4)))
+    room = int(m.group(5)) if m.group(5) else None
+    return ("assign", m.group(1), minutes(m.group(2)), minutes(m.group(3)), judged, room)
+
+
+def _rooms_answer(problem: Problem, steps: list[Step]) -> str | None:
+    return None if not steps else NO if any(s[5] is None for s in steps) else YES
+
+
+FORMATS: dict[str, TargetFormat] = {
+    f.name: f
+    for f in (
+        TargetFormat("pairwise", _pairwise_steps, _pairwise_line, _pairwise_read, _pairwise_answer),
+        TargetFormat("event-sweep", _sweep_steps, _sweep_line, _sweep_read, _sweep_answer),
+        TargetFormat("per-room", _rooms_steps, _rooms_line, _rooms_read, _rooms_answer),
+    )
+}
+DEFAULT_FORMAT = "pairwise"
+
+
+def target_format(format_name: str) -> TargetFormat:
+    """The format registered under `format_name`, or a one-line error naming the known ones."""
+    if format_name not in FORMATS:
+        raise InputError(
+            f"unknown target format {format_name!r} for meeting-rooms (known: {', '.join(FORMATS)})", rule="config"
+        )
+    return FORMATS[format_name]

@@ -1,0 +1,131 @@
+"""Meeting-rooms worked-solution formats: each reads back to the solver's steps and answer, the step
+checker catches a wrong running count and an answer that contradicts its own steps, the registry names
+what it knows, and every difficulty level of a curriculum is class-balanced."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlx_distill.io import InputError
+from mlx_distill.lrl.synth import record_for, synthesize
+from mlx_distill.lrl.task import class_balance, get_task, mixed_set, with_target_format
+from mlx_distill.lrl.tasks.meeting_rooms import FORMATS, LEVELS, MeetingRooms, peak_rooms
+
+FORMAT_NAMES = sorted(FORMATS)
+
+
+@st.composite
+def problems(draw):
+    """Random meetings on a 15-minute grid (many equal start and end times), listed by start, and rooms."""
+    n = draw(st.integers(1, 8))
+    meetings = []
+    for _ in range(n):
+        start = 540 + 15 * draw(st.integers(0, 20))
+        meetings.append([start, start + 15 * draw(st.integers(1, 8))])
+    return {"meetings": sorted(meetings), "rooms": draw(st.integers(1, 5))}
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@settings(max_examples=300, deadline=None)
+@given(problem=problems())
+def test_every_format_reads_back_to_the_solvers_steps_and_answer(fmt, problem):
+    task = MeetingRooms(fmt)
+    text = task.explain(problem)
+    truth = task.solve(problem)
+    assert task.parse(text) == truth
+    assert task.format.read(text) == task.format.steps(problem)
+    check = task.check_steps(problem, text)
+    assert check.correct and check.implied == truth and not check.contradicts
+    assert check.steps == len(text.splitlines()) - 1  # every line but "Answer:" is a step
+    record_for(task, problem, None)  # synthesis accepts it
+
+
+def test_the_event_sweep_writes_ends_before_starts_and_stops_at_the_first_start_over_the_rooms():
+    task = MeetingRooms("event-sweep")
+    p = {"meetings": [[540, 630], [570, 660], [630, 720], [630, 690]], "rooms": 2}
+    assert task.explain(p) == (
+        "t=09:00 start A -> 1 in use (rooms 2)\n"
+        "t=09:30 start B -> 2 in use (rooms 2)\n"
+        "t=10:30 end A -> 1 in use\n"
+        "t=10:30 start C -> 2 in use (rooms 2)\n"
+        "t=10:30 start D -> 3 in use (rooms 2): too many\n"
+        "Answer: NO"
+    )
+
+
+def test_per_room_assigns_each_meeting_to_the_first_room_free_by_its_start():
+    task = MeetingRooms("per-room")
+    p = {"meetings": [[540, 630], [570, 660], [630, 720]], "rooms": 2}
+    assert task.explain(p) == (
+        "A 09:00-10:30: room 1 free, room 2 free -> room 1\n"
+        "B 09:30-11:00: room 1 to 10:30 busy, room 2 free -> room 2\n"
+        "C 10:30-12:00: room 1 to 10:30 free, room 2 to 11:00 busy -> room 1\n"
+        "Answer: YES"
+    )
+    assert task.explain({**p, "rooms": 1}).splitlines()[1] == "B 09:30-11:00: room 1 to 10:30 busy -> none free"
+
+
+WRONG_STEP = {  # one number of the running state changed, the final answer left as it was
+    "pairwise": ("B 09:30: A ends 10:30 busy. In use 2", "B 09:30: A ends 10:30 busy. In use 1"),
+    "event-sweep": ("t=10:30 end A -> 1 in use", "t=10:30 end A -> 2 in use"),
+    "per-room": (
+        "room 1 to 10:30 free, room 2 to 11:00 busy -> room 1",
+        "room 1 to 10:30 free, room 2 to 11:00 busy -> room 2",
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_the_step_checker_flags_a_wrong_running_count(fmt):
+    task = MeetingRooms(fmt)
+    p = {"meetings": [[540, 630], [570, 660], [630, 720]], "rooms": 2}
+    right, wrong = WRONG_STEP[fmt]
+    text = task.explain(p)
+    assert right in text
+    check = task.check_steps(p, text.replace(right, wrong))
+    assert not check.correct and check.final == "YES"
+    truncated = task.check_steps(p, "\n".join(text.splitlines()[:1]) + "\nAnswer: YES")
+    assert not truncated.correct  # a reply that stops early has not done every step
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_the_step_checker_flags_a_final_answer_that_contradicts_the_steps(fmt):
+    task = MeetingRooms(fmt)
+    p = {"meetings": [[540, 630], [570, 660], [630, 720]], "rooms": 1}
+    text = task.explain(p)
+    assert text.endswith("Answer: NO")
+    check = task.check_steps(p, text[: -len("NO")] + "YES")
+    assert check.correct and check.implied == "NO" and check.final == "YES" and check.contradicts
+    nothing = task.check_steps(p, "I think so.\nAnswer: YES")
+    assert nothing.steps == 0 and not nothing.correct and not nothing.contradicts  # no steps: nothing to contradict
+
+
+def test_an_unknown_target_format_is_a_one_line_error_naming_the_known_ones():
+    with pytest.raises(
+        InputError, match=r"unknown target format 'sweep' for meeting-rooms \(known: pairwise, event-sweep, per-room\)"
+    ) as e:
+        with_target_format(get_task("meeting-rooms"), "sweep")
+    assert "\n" not in str(e.value)
+    assert with_target_format(get_task("meeting-rooms"), "per-room").target_format == "per-room"
+    assert get_task("meeting-rooms").target_format == "pairwise"  # today's format stays the default
+
+
+def test_each_difficulty_level_of_a_curriculum_is_balanced_and_grows_in_meetings():
+    task = get_task("meeting-rooms")
+    levels = sorted(LEVELS)
+    problems_ = mixed_set(task, 200, seed=11, difficulties=levels)
+    assert len(problems_) == 200
+    for d in levels:
+        at = [p for p in problems_ if p["difficulty"] == d]
+        counts = class_balance(task, at)
+        assert counts["YES"] == counts["NO"] > 0, (d, counts)
+        assert {len(p["meetings"]) for p in at} == {LEVELS[d].meetings}
+    assert [LEVELS[d].meetings for d in levels] == sorted(LEVELS[d].meetings for d in levels)
+    assert max(peak_rooms(p["meetings"]) for p in problems_ if p["difficulty"] == 5) > 3
+
+
+def test_synthesized_records_come_easy_first():
+    task = MeetingRooms("event-sweep")
+    records = synthesize(task, 24, strategy=None, seed=0, difficulties=[3, 1, 2])
+    levels = [r.meta.model_extra["difficulty"] for r in records]
+    assert levels == sorted(levels) and set(levels) == {1, 2, 3}
