@@ -56,14 +56,17 @@ class JournaledTeacher:
 
 
 def request_text(model: Any, msgs: list[dict[str, str]], *, max_tokens: int) -> tuple[str, Any]:
-    """One request to a pydantic-ai Model with our system + user messages: (the reply's text, the response)."""
-    from pydantic_ai.direct import model_request_sync
+    """One request to a pydantic-ai Model with our system + user messages: (the reply's text, the response).
+    It runs on an event loop of its own that it closes (`model_request_sync` leaves one open)."""
+    import asyncio
+
+    from pydantic_ai.direct import model_request
     from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
 
     parts: list[Any] = [
         SystemPromptPart(m["content"]) if m["role"] == "system" else UserPromptPart(m["content"]) for m in msgs
     ]
-    reply = model_request_sync(model, [ModelRequest(parts=parts)], model_settings={"max_tokens": max_tokens})
+    reply = asyncio.run(model_request(model, [ModelRequest(parts=parts)], model_settings={"max_tokens": max_tokens}))
     return "".join(p.content for p in reply.parts if isinstance(p, TextPart)), reply
 
 
