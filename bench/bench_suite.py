@@ -39,6 +39,7 @@ def main() -> int:
 
     from mlx_distill.bench.runner import ModelSpec, RunConfig, default_concurrency, run_benchmark
     from mlx_distill.bench.suites import Suite, load_suite, select
+    from mlx_distill.resolve import load_for_bench
 
     suite = load_suite(args.suite)
     cases = select(suite.cases, limit=args.limit or None)
@@ -46,7 +47,10 @@ def main() -> int:
     # warm-up: load the model and compile kernels outside the timed passes
     t0 = time.perf_counter()
     warm = run_benchmark(
-        [ModelSpec(args.model, args.adapter_path)], [Suite("warm", cases[:1])], RunConfig(max_tokens=args.max_tokens)
+        [ModelSpec(args.model, args.adapter_path)],
+        [Suite("warm", cases[:1])],
+        RunConfig(max_tokens=args.max_tokens),
+        load_model=load_for_bench,
     )
     if warm.models[0].load_error:
         print(f"error: {warm.models[0].load_error}", file=sys.stderr)
@@ -58,7 +62,7 @@ def main() -> int:
     for name, (reuse, concurrency) in passes.items():
         spec = ModelSpec(args.model, args.adapter_path, label=name, prefix_cache=reuse)
         config = RunConfig(max_tokens=args.max_tokens, concurrency=concurrency)
-        run = run_benchmark([spec], [Suite(suite.name, cases)], config).models[0]
+        run = run_benchmark([spec], [Suite(suite.name, cases)], config, load_model=load_for_bench).models[0]
         pooled = run.to_json(config.temperatures, config.seeds)["pooled"]
         results[name] = {
             "concurrency": concurrency,

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import mlx_distill  # noqa: F401
-from mlx_distill.distill.collect import collect
-from mlx_distill.distill.ledger import read_ledger, totals
-from mlx_distill.distill.prompts import Prompt
+from mlx_distill.collection.collect import collect
+from mlx_distill.teacher.ledger import read_ledger, totals
+from mlx_distill.collection.prompts import Prompt
 from mlx_distill.testing.fake_anthropic import FakeAnthropic, line_count_teacher
 
 TEACHER = "anthropic:claude-sonnet-5-5"

@@ -64,9 +64,10 @@ def main() -> int:
     from mlx_distill.bench.report import write_run_dir
     from mlx_distill.bench.runner import ModelSpec, RunConfig, run_benchmark
     from mlx_distill.bench.suites import Suite, load_suite, select
-    from mlx_distill.distill.collect import collect
-    from mlx_distill.distill.economics import analyze, find_ledgers, read_rows, summary_rows, write_report
-    from mlx_distill.distill.prompts import load_prompts
+    from mlx_distill.collection.collect import collect
+    from mlx_distill.collection.prompts import load_prompts
+    from mlx_distill.economics.report import analyze, find_ledgers, read_rows, summary_rows, write_report
+    from mlx_distill.resolve import load_for_bench
     from mlx_distill.testing.fake_anthropic import FakeAnthropic
 
     out = Path(args.out)
@@ -99,6 +100,7 @@ def main() -> int:
             [Suite(suite.name, cases, suite.source)],
             config,
             progress=lambda d, t, s: print(f"bench {d}/{t} {s}", file=sys.stderr) if "->" in s else None,
+            load_model=load_for_bench,
         )
         bench_s = time.perf_counter() - tic
     data = result.to_json()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mlx_distill.distill.prompts import MIN_TRAINING_SEED, Prompt, asked_questions
+from mlx_distill.collection.prompts import MIN_TRAINING_SEED, Prompt, asked_questions
 from mlx_distill.io import write_jsonl
 
 SEEDS_PER_TEMPLATE = 8

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from mlx_distill.bench.slices import FIRST_DOMAINS, GROWTH_SEED, HELDOUT_SEED, SHARED_DISTRACTORS, SLICES, slice_cases
 from mlx_distill.bench.suites import builtin_dir, load_suite
 from mlx_distill.catalogue import KINDS, check_disjoint, generate, items, load_catalogue
-from mlx_distill.data.catalogue import generate_catalogue
+from mlx_distill.data.sources.catalogue import generate_catalogue
 from mlx_distill.data.validate import Located, check_record, load_bench, validate_records
 from mlx_distill.io import InputError
 
@@ -188,7 +188,7 @@ def test_the_held_out_catalogue_cannot_be_a_training_source():
 
 def test_validator_flags_a_training_record_that_offers_a_held_out_tool():
     heldout_item = generate(HELDOUT, "call", random.Random(0), id="x")
-    from mlx_distill.data.catalogue import to_record
+    from mlx_distill.data.sources.catalogue import to_record
 
     rec = to_record(heldout_item, "You are a helpful assistant.")
     report = validate_records([rec], tokenizer=None, bench=load_bench([builtin_dir()]))

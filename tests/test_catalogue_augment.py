@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from mlx_distill.catalogue import KINDS, items, load_catalogue
 from mlx_distill.catalogue.augment import irrelevant, masked
 from mlx_distill.data.build import build
-from mlx_distill.data.catalogue import generate_catalogue
+from mlx_distill.data.sources.catalogue import generate_catalogue
 from mlx_distill.data.config import load_config as load_data_config
 from mlx_distill.data.validate import Located, check_record
 from mlx_distill.train.config import load_config as load_train_config

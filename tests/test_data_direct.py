@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from mlx_distill.data.direct import generate_direct, workspace_specific
+from mlx_distill.data.sources.direct import generate_direct, workspace_specific
 
 NOTES = """# Python notes
 

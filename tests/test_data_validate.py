@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mlx_distill.data.common import question_tokens
+from mlx_distill.questions import question_tokens
 from mlx_distill.data.validate import RULES, JaccardJoin, load_bench, validate_files, validate_records
 from mlx_distill.prompting import DEFAULT_SYSTEM_PROMPT
 from mlx_distill.schema import parse_record

@@ -107,6 +107,18 @@ def test_keep_best_saves_the_weights_of_the_best_decision_auc(tmp_path, tiny_mod
         assert all(mx.array_equal(saved[k], kept[k]).item() for k in kept)
 
 
+def test_keep_best_also_keeps_the_last_steps_weights_as_a_numbered_checkpoint(tmp_path, tiny_model_dir, data_dir):
+    cfg = _cfg(tmp_path, tiny_model_dir, data_dir, "last", keep_best="decision_auc", iters=5, steps_per_eval=5)
+    r = train(cfg, progress=False, quiet=True)
+    assert sorted(p.name for p in r.run_dir.glob("0*_adapters.safetensors")) == [
+        "0000003_adapters.safetensors",
+        "0000005_adapters.safetensors",
+    ]
+    if r.decision["step"] == 0:  # the base was best: the adapter holds zero B matrices, the last step does not
+        last = mx.load(str(r.run_dir / "0000005_adapters.safetensors"))
+        assert any(mx.any(v).item() for k, v in last.items() if k.endswith("lora_b"))
+
+
 def test_a_run_ending_below_its_base_auc_says_so():
     from mlx_distill.train.config import TrainConfig
     from mlx_distill.train.decision import DecisionEval

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 from mlx_distill.agent.parsing import parse_tool_calls
 from mlx_distill.bench.suites import load_bfcl, load_when2call
-from mlx_distill.data.converters import convert_file
+from mlx_distill.data.sources.converters import convert_file
 from mlx_distill.formats.json_schema import normalize_parameters, normalize_schema
 from mlx_distill.schema import ToolCall, load_records
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlx_distill.agent.parsing import parse_tool_calls
-from mlx_distill.data.converters import FORMATS, convert_file
+from mlx_distill.data.sources.converters import FORMATS, convert_file
 from mlx_distill.data.validate import validate_files
 from mlx_distill.io import InputError, read_jsonl
 from mlx_distill.tools import TOOL_NAMES, Workspace, tool_schemas

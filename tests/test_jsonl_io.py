@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from mlx_distill.distill._jsonl import read_rows, repair_tail
+from mlx_distill.append_only import read_rows, repair_tail
 from mlx_distill.io import InputError, append_jsonl, read_jsonl, write_jsonl
 
 

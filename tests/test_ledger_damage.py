@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from mlx_distill.cli import main
-from mlx_distill.distill.economics import read_rows
-from mlx_distill.distill.ledger import Ledger, read_ledger
+from mlx_distill.economics.report import read_rows
+from mlx_distill.teacher.ledger import Ledger, read_ledger
 from mlx_distill.io import InputError
 
 TEACHER = "anthropic:claude-sonnet-4-5"

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from mlx_distill.distill.ledger import read_ledger
+from mlx_distill.teacher.ledger import read_ledger
 from mlx_distill.lrl.loop import run_loop
 from mlx_distill.lrl.pipeline import Pipeline, load_config
 from mlx_distill.lrl.task import get_task

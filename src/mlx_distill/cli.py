@@ -101,8 +101,8 @@ def _register() -> None:
         ("mlx_distill.train.cli", ["train", "fuse"]),
         ("mlx_distill.agent.cli", ["serve", "chat"]),
         ("mlx_distill.bench.cli", ["bench", "compare", "decide", "curve", "calibrate"]),
-        ("mlx_distill.distill.cli", ["collect"]),
-        ("mlx_distill.distill.economics_cli", ["gate", "economics"]),
+        ("mlx_distill.collection.cli", ["collect"]),
+        ("mlx_distill.economics.cli", ["gate", "economics"]),
         ("mlx_distill.lrl.cli", ["lrl"]),
     ):
         try:

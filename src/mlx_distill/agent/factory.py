@@ -4,7 +4,6 @@ over a local MLX model (with its adapter), a local OpenAI-compatible server, or 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence, cast
 
@@ -15,26 +14,13 @@ from pydantic_ai.settings import ModelSettings
 
 from ..chat_template import END_OF_TURN
 from ..models import EMBEDDED_DEFAULT
+from ..models.names import is_pydantic_ai_name, is_url
 from ..prompting import DEFAULT_SYSTEM_PROMPT
 from ..tools import TOOL_NAMES, Workspace, tool_schemas, validate_arguments
 from .guards import LoopGuard, ToolCallParsing
 from .model import MLXModel, check_settings
 
 DEFAULT_SETTINGS: dict[str, Any] = {"temperature": 0.0, "max_tokens": 512}
-_URL = re.compile(r"^https?://", re.I)
-
-
-def is_url(model: Any) -> bool:
-    return isinstance(model, str) and bool(_URL.match(model))
-
-
-def is_pydantic_ai_name(model: str) -> bool:
-    """`anthropic:claude-sonnet-5-5`, `openai:gpt-5`, `test`...: a PydanticAI model name, not ours."""
-    if model == "test":
-        return True
-    if model.startswith("embedded:") or Path(model).expanduser().exists() or model.startswith((".", "/", "~")):
-        return False
-    return ":" in model and "/" not in model.split(":", 1)[0]
 
 
 def openai_compatible_model(base_url: str, model_name: str = "default_model", api_key: str = "local") -> Model:
@@ -46,6 +32,21 @@ def openai_compatible_model(base_url: str, model_name: str = "default_model", ap
     from pydantic_ai.providers.openai import OpenAIProvider
 
     return OpenAIChatModel(model_name, provider=OpenAIProvider(base_url=base_url.rstrip("/"), api_key=api_key))
+
+
+def check_server(url: str) -> None:
+    """A server URL that does not answer fails once, here, rather than in every request."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url.rstrip("/") + "/models", timeout=5.0).close()
+    except urllib.error.HTTPError:
+        pass  # it answered
+    except (urllib.error.URLError, OSError) as e:
+        reason = " ".join(str(getattr(e, "reason", e)).split()) or type(getattr(e, "reason", e)).__name__
+        reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        raise ConnectionError(f"no server answers at {url}: {reason}") from None
 
 
 def make_tools(workspace: Workspace, names: Iterable[str] | None = None) -> list[Tool]:

@@ -92,7 +92,7 @@ def suites_option(default: tuple[str, ...]) -> Any:
 def check_named_models(models: tuple[str, ...], teacher: str | None) -> None:
     """A retired model (or router teacher) fails here, in one line, before a case runs or a file is written."""
     from ..cli_errors import one_line
-    from ..distill.lifecycle import RetiredModel, check_lifecycle
+    from ..teacher.lifecycle import RetiredModel, check_lifecycle
 
     with one_line(RetiredModel, status=1):
         check_lifecycle(*models, teacher)
@@ -103,14 +103,14 @@ def with_calibration(specs: list[Any], calibration: str | None) -> list[Any]:
     --calibration PATH) becomes two columns, the raw model and the calibrated one named by its bias;
     --no-calibration ("none") keeps only the raw one. Other models pass unchanged."""
     from ..agent.calibration import NO_CALIBRATION, resolve_calibration
-    from ..agent.factory import is_pydantic_ai_name, is_url
     from ..agent.model import MLXModel
+    from ..models.names import is_pydantic_ai_name, is_router_name, is_url
     from .runner import ModelSpec
 
     out = []
     for s in specs:
         local = isinstance(s.model, str) and not (
-            is_url(s.model) or is_pydantic_ai_name(s.model) or s.model.startswith("router:")
+            is_url(s.model) or is_pydantic_ai_name(s.model) or is_router_name(s.model)
         )
         own = resolve_calibration(None, s.adapter_path) if local else None
         chosen = None if calibration == NO_CALIBRATION else resolve_calibration(calibration, s.adapter_path)
@@ -135,12 +135,13 @@ def with_calibration(specs: list[Any], calibration: str | None) -> list[Any]:
 
 def add_teacher(specs: list[Any], teacher: str | None) -> list[str]:
     """Append the teacher when it can be used (its provider key is present); notes otherwise."""
-    from .runner import ModelSpec, load_agent_model, one_line
+    from ..resolve import resolve
+    from .runner import ModelSpec, one_line
 
     if not teacher:
         return []
     try:
-        load_agent_model(ModelSpec(teacher))
+        resolve(teacher)
     except Exception as e:  # noqa: BLE001
         return [f"teacher {teacher} skipped: {one_line(e)}"]
     specs.append(ModelSpec(teacher, label=f"teacher {teacher}"))
@@ -244,6 +245,7 @@ def bench(
     """Benchmark models on tool-vs-direct discrimination through the real agent, side by side.
     Under `mlx.launch -n N -- mlx-distill bench ...` the cases are split over the N processes and rank 0
     writes the one report."""
+    from ..resolve import load_for_bench
     from .report import load_errors, rich_table, suite_lines, write_run_dir
     from .runner import RunConfig, default_concurrency, run_benchmark
     from .sharding import launched_group
@@ -291,7 +293,9 @@ def bench(
             click.echo(f"error: {message}", err=True)
 
     with Bar.of_run("bench", enabled=not no_progress and lead) as bar:
-        result = run_benchmark(specs, chosen, config, progress=bar, on_model_error=model_error, group=group)
+        result = run_benchmark(
+            specs, chosen, config, progress=bar, on_model_error=model_error, group=group, load_model=load_for_bench
+        )
     if not lead:
         return
     data = result.to_json()
@@ -354,6 +358,7 @@ def compare(
     no_progress: bool,
 ) -> None:
     """Run the same prompts through each model; write the answers side by side (Markdown and HTML)."""
+    from ..resolve import load_for_bench
     from .compare import load_prompts, run_compare, write_compare
 
     items = load_prompts(prompts)
@@ -363,7 +368,13 @@ def compare(
         click.echo(f"note: {note}", err=True)
     with Bar.of_run("compare", enabled=not no_progress) as bar:
         data = run_compare(
-            specs, items, workspace=workspace, progress=bar, temperature=temperature, max_tokens=max_tokens
+            specs,
+            items,
+            workspace=workspace,
+            progress=bar,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            load_model=load_for_bench,
         )
     for err in data["load_errors"].values():
         click.echo(f"error: {err}", err=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..io import InputError, atomic_write_text, check_regular_file, read_objects, read_text, write_json
 from ..schema import LABELS
-from .runner import ModelSpec, RunConfig, run_benchmark
+from .runner import ModelLoader, ModelSpec, RunConfig, run_benchmark
 from .suites import Case, Suite, builtin_suites, load_suite
 
 if TYPE_CHECKING:
@@ -109,6 +109,7 @@ def run_compare(
     max_requests: int = 8,
     max_tool_calls: int = 6,
     progress: Callable[[int, int, str], None] | None = None,
+    load_model: ModelLoader | None = None,
 ) -> dict[str, Any]:
     """{"models": [...labels], "load_errors": {...}, "rows": [{"id", "question", "cells": {label: Cell}}]}:
     every prompt through every model by the benchmark runner, rendered as cells."""
@@ -120,7 +121,9 @@ def run_compare(
         max_tool_calls=max_tool_calls,
         workspace_template=workspace,
     )
-    result = run_benchmark(specs, [Suite("compare", prompt_cases(prompts))], config, progress=progress)
+    result = run_benchmark(
+        specs, [Suite("compare", prompt_cases(prompts))], config, progress=progress, load_model=load_model
+    )
     rows: list[dict[str, Any]] = [{"id": p.id, "question": p.question, "label": p.label, "cells": {}} for p in prompts]
     for run in result.models:
         for row, score, out in zip(rows, run.scores, run.outcomes):

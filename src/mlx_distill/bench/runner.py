@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..agent.outcome import RunOutcome
 
 Progress = Callable[[int, int, str], None]
+ModelLoader = Callable[["ModelSpec", "RunConfig"], Any]  # (spec, config) -> the model every case's agent shares
 
 
 @dataclass
@@ -155,40 +156,25 @@ def one_line(e: BaseException) -> str:
     return msg if len(msg) <= 300 else msg[:297] + "..."
 
 
-def load_agent_model(spec: ModelSpec, *, ledger_dir: str | None = None) -> Any:
-    """The model object every case's agent shares (loaded once), through the agent factory's dispatch. Raises on
-    failure. A pydantic-ai name is resolved here so a missing provider key fails once; a router records its
-    calls in `ledger_dir`."""
-    from ..agent.factory import is_url, resolve_agent_model
+def load_agent_model(spec: ModelSpec, config: RunConfig) -> Any:
+    """The runner's own model loader: what the agent factory builds (a local MLX model, a server URL, a
+    PydanticAI `Model` object, PydanticAI's `test`), loaded once and shared by every case. A teacher or a
+    router named by a string lives above the benchmark: the caller passes a loader that knows them
+    (`mlx_distill.resolve.load_for_bench`, as the CLI does)."""
+    from ..agent.factory import check_server, resolve_agent_model
+    from ..io import InputError
+    from ..models.names import is_url
 
-    name = spec.model if isinstance(spec.model, str) else None
-    if name and name.startswith("router:"):  # student first, teacher on unusable turns (distill.router)
-        from ..distill.router import router_from_name
-
-        return router_from_name(name, spec.adapter_path, ledger_dir=ledger_dir)
-    if name and is_url(name):
-        _check_server(name)
+    if is_url(spec.model):
+        check_server(spec.model)
     model, _ = resolve_agent_model(
         spec.model, spec.adapter_path, prefix_cache=spec.prefix_cache, constrain_calls=spec.constrain_calls
     )
     if isinstance(model, str) and model != "test":
-        from ..distill.teacher import resolve_teacher
-
-        return resolve_teacher(model)  # fails here, once, when the provider's key is missing
+        raise InputError(
+            f"{model!r} names a teacher or a router: pass run_benchmark(..., load_model=mlx_distill.resolve.load_for_bench)"
+        )
     return model
-
-
-def _check_server(url: str) -> None:
-    """A server URL that does not answer fails once, here, rather than in every case."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(url.rstrip("/") + "/models", timeout=5.0).close()
-    except urllib.error.HTTPError:
-        pass  # it answered
-    except (urllib.error.URLError, OSError) as e:
-        raise ConnectionError(f"no server answers at {url}: {one_line(getattr(e, 'reason', e))}") from None
 
 
 def _is_mlx(model: Any) -> bool:
@@ -381,11 +367,13 @@ def run_benchmark(
     progress: Progress | None = None,
     on_model_error: Callable[[ModelSpec, str], None] | None = None,
     group: Any = None,
+    load_model: ModelLoader | None = None,
 ) -> BenchResult:
     """Every case of every suite, for every model, temperature and seed. With a distributed `group`
     (`sharding.launched_group()`), this process runs its share of the cases and every process returns
-    the merged result."""
+    the merged result. `load_model(spec, config)` builds each model once (default `load_agent_model`)."""
     config = config or RunConfig()
+    load_model = load_model or load_agent_model
     cases = [c for s in suites for c in s.cases]
     jobs = [(t, seed, case) for t in config.temperatures for seed in config.seeds for case in cases]
     if group is not None:
@@ -403,7 +391,7 @@ def run_benchmark(
         _reset_peak()
         t0 = time.perf_counter()
         try:
-            model = load_agent_model(spec, ledger_dir=config.ledger_dir)
+            model = load_model(spec, config)
         except Exception as e:  # noqa: BLE001 - a model that fails to load: one line, then the next model
             run.load_error = f"{spec.label}: failed to load: {type(e).__name__}: {one_line(e)}"
             if on_model_error:

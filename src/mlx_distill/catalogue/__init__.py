@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..config import read_yaml, validation_errors
-from ..data.common import question_tokens
+from ..questions import question_tokens
 from ..io import InputError
 from ..schema import ToolCall
 

@@ -24,7 +24,7 @@ from .balance import balance, split
 from .common import unit_hash
 from .config import DataConfig, SourceSpec, load_config
 from ..progress import status
-from .validate import ERROR, Finding, Located, load_located, no_gc, validate_records
+from .validate import ERROR, Finding, Located, no_gc, validate_records
 
 MANIFEST_VERSION = 1
 
@@ -42,70 +42,11 @@ class BuildResult:
 
 
 def generate_source(spec: SourceSpec, cfg: DataConfig) -> tuple[list[Located], dict[str, Any]]:
-    """Run one configured generator; returns its located records and a summary for the manifest."""
-    paths = [cfg.resolve(p) for p in spec.paths]
-    seed = cfg.seed if spec.seed is None else spec.seed
-    info: dict[str, Any] = {"type": spec.type, "paths": spec.paths}
-    tag = f"<{spec.label}>"
-    if spec.type == "hand_authored":
-        from .hand_authored import load_hand_authored
+    """Run one configured source (looked up by its `type`, `sources/registry.py`); returns its located
+    records and a summary for the manifest."""
+    from .sources.registry import read_source
 
-        items = load_hand_authored(paths)
-        if spec.limit is not None:
-            items = items[:spec.limit]
-    elif spec.type == "domain":
-        from .sources.domain import generate_domain
-
-        recs = generate_domain(paths, seed=seed, limit=spec.limit, include=spec.include,
-                               max_result_chars=spec.max_result_chars, run_commands=spec.run_commands)
-        items = [Located(r, tag, i + 1) for i, r in enumerate(recs)]
-    elif spec.type == "direct":
-        from .direct import generate_direct
-
-        recs = generate_direct([p for p in paths if p.exists()], seed=seed, limit=spec.limit)
-        items = [Located(r, tag, i + 1) for i, r in enumerate(recs)]
-    elif spec.type == "convert":
-        from .converters import iter_converted
-
-        items = []
-        rejected: Counter[str] = Counter()
-        for p in paths:
-            for line, got, _obj in iter_converted(spec.format or "", p, system=spec.system,
-                                                  answers=cfg.resolve(spec.answers) if spec.answers else None):
-                if isinstance(got, InputError):
-                    rejected[got.rule or "error"] += 1
-                    continue
-                items.append(Located(got, str(p), line))
-                if spec.limit is not None and len(items) >= spec.limit:
-                    break
-        info["rejected"] = dict(rejected)
-    elif spec.type == "teacher":
-        from ..distill.shadow import shadow_segments
-        from ..distill.store import RECORDS_FILE, read_store
-
-        stores = [s for p in paths for s in (shadow_segments(p) or [p])]  # a shadow root: each of its segments
-        items = [Located(rec, str(p / RECORDS_FILE if p.is_dir() else p), line)
-                 for p in stores for line, rec in read_store(p, accepted=True)]
-        if spec.limit is not None:
-            items = items[:spec.limit]
-    elif spec.type == "catalogue":
-        from .catalogue import generate_catalogue
-
-        recs = generate_catalogue(spec.catalogue, seed=seed, counts=spec.counts, pairs=spec.pairs,
-                                  max_tools=spec.max_tools, irrelevance=spec.irrelevance, mask=spec.mask)
-        items = [Located(r, tag, i + 1) for i, r in enumerate(recs)]
-        info["catalogue"] = spec.catalogue
-        augmented = Counter(a for r in recs for a in (getattr(r.meta, "augment", None) or "").split("+") if a)
-        if augmented:
-            info["augment"] = dict(sorted(augmented.items()))
-    else:  # records
-        items, findings, _files = load_located(paths)
-        if findings:
-            raise findings_error(findings)
-        if spec.limit is not None:
-            items = items[:spec.limit]
-    info["records"] = len(items)
-    return items, info
+    return read_source(spec, cfg)
 
 
 def findings_error(findings: list[Finding]) -> InputError:

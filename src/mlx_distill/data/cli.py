@@ -40,7 +40,7 @@ def data() -> None:
 def convert_cmd(fmt: str, in_path: str, out_path: str, skip_invalid: bool, answers: str | None, system: str | None,
                 limit: int | None, as_json: bool) -> None:
     """Convert IN (a public tool-calling format) into records in OUT (JSONL)."""
-    from .converters import FORMATS, convert_file
+    from .sources.converters import FORMATS, convert_file
 
     if fmt not in FORMATS:
         raise click.BadParameter(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}", param_hint="--from")
@@ -89,7 +89,7 @@ def direct_cmd(paths: tuple[str, ...], output: str, seed: int, limit: int | None
     from collections import Counter
 
     from ..schema import save_records
-    from .direct import generate_direct
+    from .sources.direct import generate_direct
 
     recs = generate_direct(paths, seed=seed, limit=limit)
     save_records(output, recs)
@@ -104,7 +104,7 @@ def direct_cmd(paths: tuple[str, ...], output: str, seed: int, limit: int | None
 def hand_authored_cmd(paths: tuple[str, ...], output: str | None) -> None:
     """Load and check the hand-authored examples (default data/hand_authored) and show their coverage."""
     from ..schema import save_records
-    from .hand_authored import DEFAULT_DIR, coverage, load_hand_authored
+    from .sources.hand_authored import DEFAULT_DIR, coverage, load_hand_authored
 
     items = load_hand_authored(paths or (DEFAULT_DIR,))
     recs = [it.record for it in items]

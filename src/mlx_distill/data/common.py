@@ -1,6 +1,6 @@
-"""Small pieces every data module shares: record construction, stable ids, question normalisation,
-and reading JSON/JSONL/YAML inputs with line numbers. Labels and categories are in `mlx_distill.vocab`,
-label inference from text in `mlx_distill.replies`."""
+"""Small pieces every data module shares: record construction, stable ids, and reading JSON/JSONL/YAML
+inputs with line numbers. Labels and categories are in `mlx_distill.vocab`, label inference from text
+in `mlx_distill.replies`, a question's words (what duplicate checks compare) in `mlx_distill.questions`."""
 
 from __future__ import annotations
 
@@ -25,20 +25,6 @@ def unit_hash(*parts: Any) -> float:
     """A number in [0, 1) that depends only on its inputs (for stable, seedable ordering)."""
     h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
     return int.from_bytes(h[:8], "big") / 2.0 ** 64
-
-
-# Words; paths and dotted names (src/app.py, os.path) stay one token so that questions about two
-# different files are not near-duplicates of each other.
-_WORD = re.compile(r"[a-z0-9_](?:[a-z0-9_./]*[a-z0-9_])?")
-
-
-def normalize_question(text: str) -> str:
-    """Lower case, punctuation dropped, whitespace collapsed: what duplicate checks compare."""
-    return " ".join(_WORD.findall(text.lower()))
-
-
-def question_tokens(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(text.lower()))
 
 
 def build_record(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, id: str, source: str,

@@ -33,7 +33,7 @@ class SourceSpec(_Strict):
     system: Optional[Literal["default", "source"]] = None  # convert
     catalogue: str = "train"  # catalogue: a shipped catalogue name or a YAML file
     counts: Optional[dict[str, Annotated[int, Field(ge=0)]]] = (
-        None  # catalogue: items per kind (default: data.catalogue.DEFAULT_COUNTS)
+        None  # catalogue: items per kind (default: data.sources.catalogue.DEFAULT_COUNTS)
     )
     pairs: float = Field(default=0.5, ge=0, le=1)  # catalogue: share of call items also given without their tool
     max_tools: int = Field(default=10, ge=1, le=64)  # catalogue: most tools offered in one record
@@ -56,7 +56,7 @@ class SourceSpec(_Strict):
         if not self.paths:
             raise ValueError(f"source {self.type!r} needs `paths`")
         if self.type == "convert":
-            from .converters import FORMATS
+            from .sources.converters import FORMATS
 
             if self.format not in FORMATS:
                 raise ValueError(f"convert source needs `format`, one of {', '.join(FORMATS)}")

@@ -1,5 +1,5 @@
 """External data shapes, read into the record's shape: one module per format, and the one JSON-schema
-normaliser (`json_schema`). The data converters (`data/converters.py`) and the benchmark suites
+normaliser (`json_schema`). The data converters (`data/sources/converters.py`) and the benchmark suites
 (`bench/suites.py`) both read through here, so a BFCL item or a When2Call row means the same thing to
 training data and to a benchmark.
 

@@ -61,7 +61,7 @@ def _config(config_path: str | None, **overrides: Any):
         cfg.strategy = None  # a teacher named on the command line runs the loop
     if cfg.teacher and not cfg.strategy:  # a retired teacher fails before the run directory is written
         from ..cli_errors import one_line
-        from ..distill.lifecycle import RetiredModel, check_lifecycle
+        from ..teacher.lifecycle import RetiredModel, check_lifecycle
 
         with one_line(RetiredModel, status=1):
             check_lifecycle(cfg.teacher)

@@ -1,7 +1,7 @@
 """Teacher calls for LRL, each journaled before it is used: a killed run replays what it already paid for
 and asks only what it had not finished, and every call is a row in the ledger (kind "lrl").
 
-Built on the teacher core: `distill.teacher.resolve_teacher` gives the model, `distill.store.TeacherStore`
+Built on the teacher core: `teacher.model.resolve_teacher` gives the model, `teacher.store.TeacherStore`
 journals the responses (turns.jsonl) and holds the ledger.
 """
 
@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..distill.store import TeacherStore, content_hash
+from ..teacher.store import TeacherStore, content_hash
 
 
 class JournaledTeacher:
     """Ask a teacher (a pydantic-ai Model or a name `resolve_teacher` accepts) system + user messages."""
 
     def __init__(self, teacher: Any, store_dir: str | Path, *, max_tokens: int = 2048):
-        from ..distill.teacher import resolve_teacher, teacher_id
+        from ..teacher.model import resolve_teacher, teacher_id
 
         self.model = resolve_teacher(teacher)
         # the id prices calls: "mlx:..." and pydantic-ai's "test" are free, "anthropic:..." is priced
@@ -56,18 +56,21 @@ class JournaledTeacher:
 
 
 def request_text(model: Any, msgs: list[dict[str, str]], *, max_tokens: int) -> tuple[str, Any]:
-    """One request to a pydantic-ai Model with our system + user messages: (the reply's text, the response)."""
-    from pydantic_ai.direct import model_request_sync
+    """One request to a pydantic-ai Model with our system + user messages: (the reply's text, the response).
+    It runs on an event loop of its own that it closes (`model_request_sync` leaves one open)."""
+    import asyncio
+
+    from pydantic_ai.direct import model_request
     from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
 
     parts: list[Any] = [
         SystemPromptPart(m["content"]) if m["role"] == "system" else UserPromptPart(m["content"]) for m in msgs
     ]
-    reply = model_request_sync(model, [ModelRequest(parts=parts)], model_settings={"max_tokens": max_tokens})
+    reply = asyncio.run(model_request(model, [ModelRequest(parts=parts)], model_settings={"max_tokens": max_tokens}))
     return "".join(p.content for p in reply.parts if isinstance(p, TextPart)), reply
 
 
 def _usage(reply: Any) -> dict[str, int]:
-    from ..distill.prices import Usage
+    from ..teacher.prices import Usage
 
     return Usage.of(reply.usage).to_json()

@@ -58,7 +58,9 @@ class DecisionEval:
         keep = spread(len(every), cfg.decision_eval_max)
         if not keep:
             return None
-        ev = cls(cfg, [every[i] for i in keep], [every_positive[i] for i in keep], opener_id(tokenizer), str(valid.path))
+        ev = cls(
+            cfg, [every[i] for i in keep], [every_positive[i] for i in keep], opener_id(tokenizer), str(valid.path)
+        )
         ev.calibration_set = (every, every_positive)
         return ev
 

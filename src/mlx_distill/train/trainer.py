@@ -347,10 +347,13 @@ def train(
         trainer, splits, start_step=start_step, trained_tokens=trained_tokens, emit=emit, save=save, progress=progress
     )
     last_step = totals.last_step
+    restored = False
     if trainer.decision is not None:  # keep_best: the final checkpoint holds the best evaluation's weights
-        trainer.decision.restore_best(trainer.model, last_step, log)
+        if cfg.keep_best != "last" and last_step > start_step and last_step % cfg.save_every:
+            save(last_step, totals)  # the last step's own weights stay too, numbered (a learning curve's end)
+        restored = trainer.decision.restore_best(trainer.model, last_step, log)
     if last_step > start_step or not (run_dir / ADAPTER_FILE).exists():
-        save(last_step, totals, numbered=last_step % cfg.save_every == 0)
+        save(last_step, totals, numbered=last_step % cfg.save_every == 0 and not restored)
     if trainer.decision is not None:
         trainer.decision.finish(trainer.model, run_dir, log)
     test_loss = None

@@ -6,7 +6,7 @@ import re
 from typing import Sequence
 
 from ...schema import Record
-from ..common import normalize_question, question_tokens
+from ...questions import normalize_question, question_tokens
 from ...progress import track
 from .bench import BenchQuestion
 from .near import JaccardJoin

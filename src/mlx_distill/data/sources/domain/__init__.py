@@ -14,7 +14,16 @@ Modules: `scanner` (facts), `candidate` (the question type), `functions`, `class
 `repository` (the templates), `wording` (how answers are phrased), `miner` (running and selection).
 """
 
+from typing import Any
+
+from ..registry import SourceRun, source
 from .miner import CATEGORIES, SOURCE, candidates, generate_domain
 from .scanner import Repo, scan_repo
 
 __all__ = ["CATEGORIES", "SOURCE", "Repo", "candidates", "generate_domain", "scan_repo"]
+
+
+@source("domain")
+def read_domain(spec: Any, run: SourceRun) -> list[Any]:
+    return run.located(generate_domain(run.paths, seed=run.seed, limit=spec.limit, include=spec.include,
+                                       max_result_chars=spec.max_result_chars, run_commands=spec.run_commands))

@@ -11,7 +11,8 @@ from typing import Any, Iterable, Sequence
 from ....schema import Record, ToolCall
 from ....tools import CommandOutput, ToolResult, Workspace
 from ....vocab import TOOL_CATEGORIES as CATEGORIES
-from ...common import build_record, normalize_question, stable_id
+from ....questions import normalize_question
+from ...common import build_record, stable_id
 from .candidate import Candidate, Step, planned_steps
 from .classes import class_candidates
 from .functions import function_candidates
