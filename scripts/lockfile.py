@@ -105,7 +105,9 @@ def problems(root: Path = ROOT) -> list[str]:
     want = input_hash(pyproject)
     out = []
     extras = decl["optional-dependencies"]
-    main_reqs = decl["dependencies"] + [r for extra in MAIN_EXTRAS for r in extras.get(extra, [])] + decl["build-system"]
+    main_reqs = (
+        decl["dependencies"] + [r for extra in MAIN_EXTRAS for r in extras.get(extra, [])] + decl["build-system"]
+    )
     data_reqs = [r for extra in DATA_EXTRAS for r in extras.get(extra, [])]
     for lock_name, reqs in ((MAIN_LOCK, main_reqs), (DATA_LOCK, data_reqs)):
         path = root / lock_name
