@@ -107,7 +107,7 @@ def test_an_unknown_target_format_is_a_one_line_error_naming_the_known_ones():
         with_target_format(get_task("meeting-rooms"), "sweep")
     assert "\n" not in str(e.value)
     assert with_target_format(get_task("meeting-rooms"), "per-room").target_format == "per-room"
-    assert get_task("meeting-rooms").target_format == "pairwise"  # today's format stays the default
+    assert get_task("meeting-rooms").target_format == "per-room"  # the measured best is the default
 
 
 def test_each_difficulty_level_of_a_curriculum_is_balanced_and_grows_in_meetings():

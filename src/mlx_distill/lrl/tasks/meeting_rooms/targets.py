@@ -174,7 +174,7 @@ FORMATS: dict[str, TargetFormat] = {
         TargetFormat("per-room", _rooms_steps, _rooms_line, _rooms_read, _rooms_answer),
     )
 }
-DEFAULT_FORMAT = "pairwise"
+DEFAULT_FORMAT = "per-room"  # measured best of the three (docs/lrl.md)
 
 
 def target_format(format_name: str) -> TargetFormat:
