@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 from mlx_distill.bench.suites import load_suite, load_suite_file, load_when2call
 from mlx_distill.formats.json_schema import function_to_tool, normalize_schema
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.tools import TOOL_NAMES
 from mlx_distill.vocab import DIRECT_CATEGORIES, TOOL_CATEGORIES
 

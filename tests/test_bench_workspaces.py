@@ -11,7 +11,7 @@ import pytest
 
 from mlx_distill.bench.suites import fill, load_suite
 from mlx_distill.bench.workspaces import GENERATORS, build_workspace
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.tools import Workspace
 
 

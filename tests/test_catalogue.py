@@ -15,7 +15,7 @@ from mlx_distill.bench.suites import builtin_dir, load_suite
 from mlx_distill.catalogue import KINDS, check_disjoint, generate, items, load_catalogue
 from mlx_distill.data.sources.catalogue import generate_catalogue
 from mlx_distill.data.validate import Located, check_record, load_bench, validate_records
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 
 HELDOUT = load_catalogue("heldout")
 TRAIN = load_catalogue("train")

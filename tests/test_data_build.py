@@ -12,7 +12,7 @@ import yaml
 from mlx_distill.data.balance import assign_split, balance, split
 from mlx_distill.data.build import build
 from mlx_distill.data.config import load_config
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.schema import load_records, parse_record
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from mlx_distill.append_only import read_rows, repair_tail
-from mlx_distill.io import InputError, append_jsonl, read_jsonl, write_jsonl
+from mlx_distill.errors import InputError
+from mlx_distill.io import append_jsonl, read_jsonl, write_jsonl
 
 
 def _old_line(obj) -> bytes:

@@ -74,7 +74,7 @@ def test_lora_on_the_4bit_variant_matches_its_dequantized_weights_and_the_adapte
 
 
 def test_an_unknown_qwen_variant_is_refused_before_reading_anything(tmp_path):
-    from mlx_distill.io import InputError
+    from mlx_distill.errors import InputError
     from mlx_distill.models.qwen import convert
 
     with pytest.raises(InputError, match="unknown variant '8bit'"):

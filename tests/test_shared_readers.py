@@ -15,7 +15,8 @@ from mlx_distill.cli_errors import one_line, one_line_errors
 from mlx_distill.config import read_yaml
 from mlx_distill.data.config import load_config as load_data_config
 from mlx_distill.teacher.prices import load_prices
-from mlx_distill.io import InputError, read_objects
+from mlx_distill.errors import InputError
+from mlx_distill.io import read_objects
 from mlx_distill.lrl.pipeline import load_config as load_lrl_config
 from mlx_distill.schema import ToolCall
 from mlx_distill.train.config import load_config as load_train_config

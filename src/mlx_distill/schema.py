@@ -15,7 +15,8 @@ from typing import Any, Iterable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .io import InputError, read_jsonl, validation_message, write_jsonl
+from .errors import InputError
+from .io import read_jsonl, validation_message, write_jsonl
 from .vocab import LABELS, Label
 
 __all__ = [

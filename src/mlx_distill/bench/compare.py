@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ..io import InputError, atomic_write_text, check_regular_file, read_objects, read_text, write_json
+from ..errors import InputError
+from ..io import atomic_write_text, check_regular_file, read_objects, read_text, write_json
 from ..schema import LABELS
 from .runner import ModelLoader, ModelSpec, RunConfig, run_benchmark
 from .suites import Case, Suite, builtin_suites, load_suite

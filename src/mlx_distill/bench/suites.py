@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..formats import bfcl, when2call
 from ..formats.json_schema import functions_to_tools
-from ..io import InputError, read_jsonl, read_objects, validation_message
+from ..errors import InputError
+from ..io import read_jsonl, read_objects, validation_message
 from ..tools import TOOL_NAMES
 from ..vocab import Label
 from .workspaces import GENERATORS

@@ -25,7 +25,8 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..io import InputError, read_objects
+from ..errors import InputError
+from ..io import read_objects
 from ..schema import Label
 
 MIN_TRAINING_SEED = 1000

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..io import InputError, sha256_file, write_json, write_jsonl
+from ..errors import InputError
+from ..io import sha256_file, write_json, write_jsonl
 from ..vocab import SPLITS
 from .balance import balance, split
 from .common import unit_hash

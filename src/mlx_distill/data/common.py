@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..io import MAX_LINE_BYTES, InputError, check_regular_file, parse_json_line, read_jsonl, read_text
+from ..errors import InputError
+from ..io import MAX_LINE_BYTES, check_regular_file, parse_json_line, read_jsonl, read_text
 from ..schema import Record, parse_record
 
 

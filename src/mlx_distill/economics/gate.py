@@ -28,7 +28,8 @@ from typing import Any, Callable, Literal, Sequence
 from ..bench.runner import ModelLoader, ModelSpec, RunConfig, run_benchmark
 from ..bench.scoring import CaseScore, aggregate
 from ..bench.suites import Case, Suite, load_suite
-from ..io import InputError, atomic_write_text, read_jsonl, write_json
+from ..errors import InputError
+from ..io import atomic_write_text, read_jsonl, write_json
 from ..schema import Record, parse_record
 from ..data.sources.teacher_store import RECORDS_FILE, read_store
 

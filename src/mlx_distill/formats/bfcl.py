@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..io import InputError
+from ..errors import InputError
 from .common import Context, Converted, call, refusal_text, text_of, tools_of
 
 # Categories that need an executable environment: neither converted nor benchmarked.

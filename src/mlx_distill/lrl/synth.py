@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..data.common import build_record, stable_id
-from ..io import InputError
+from ..errors import InputError
 from ..schema import Record
 from .prompt import messages, strategy_hash
 from .task import Problem, Task, check_steps, describe_balance, explain, mixed_set

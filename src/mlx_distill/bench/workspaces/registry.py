@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any, Callable
 
-from ...io import InputError
+from ...errors import InputError
 
 Facts = dict[str, Any]
 Generator = Callable[..., Facts]

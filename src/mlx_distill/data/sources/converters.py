@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ...formats import FORMATS, READERS, Context, Converted, bfcl
-from ...io import InputError, check_serialisable, write_jsonl
+from ...errors import InputError
+from ...io import check_serialisable, write_jsonl
 from ...replies import conversation_label
 from ...schema import Record
 from ...vocab import CATEGORY_OF_LABEL, CATEGORY_OF_TOOL

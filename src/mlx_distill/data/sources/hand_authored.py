@@ -28,7 +28,8 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from ...io import InputError, read_jsonl
+from ...errors import InputError
+from ...io import read_jsonl
 from ...schema import Record, ToolCall
 from ...vocab import DIRECT_CATEGORIES, TOOL_CATEGORIES
 from ..common import build_record, iter_input_files, load_yaml_items, stable_id

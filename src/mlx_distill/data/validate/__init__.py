@@ -15,7 +15,7 @@ JSON schemas), `tool_output` (results of our tools), `grounding`, `record` (per-
 `corpus` (rules across records), `loader` (JSONL files), `validator` (the entry points).
 """
 
-from ...io import ERROR, WARNING, Finding
+from ...errors import ERROR, WARNING, Finding
 from .bench import BenchQuestion, load_bench
 from .corpus import corpus_findings
 from .grounding import grounded

@@ -6,7 +6,8 @@ import os
 from dataclasses import replace
 from typing import Any, Iterable
 
-from ...io import ERROR, Finding, InputError, read_jsonl
+from ...errors import ERROR, Finding, InputError
+from ...io import read_jsonl
 from ...schema import parse_record
 from .rules import SPLITS, Located, no_gc, split_of
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Sequence
 
-from ...io import InputError
+from ...errors import InputError
 from ...schema import Record
 from ..common import unit_hash
 from ...progress import track
