@@ -163,6 +163,25 @@ def parse_record(obj: Any, *, path: str | os.PathLike | None = None, line: int |
         ) from None
 
 
+def build_record(
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    *,
+    id: str,
+    source: str,
+    category: str,
+    label: str,
+    path: str | os.PathLike | None = None,
+    line: int | None = None,
+    **extra_meta: Any,
+) -> Record:
+    """A Record from its parts, as every data source makes one (an InputError names path and line when it is
+    not one)."""
+    meta = {"id": id, "source": source, "category": category, "label": label}
+    meta.update({k: v for k, v in extra_meta.items() if v is not None})
+    return parse_record({"messages": messages, "tools": tools, "meta": meta}, path=path, line=line)
+
+
 def iter_records(path: str | os.PathLike, *, errors: list[InputError] | None = None) -> Iterator[Record]:
     """Read records from JSONL. With `errors` given, bad lines are appended there and skipped;
     without it the first bad line raises."""

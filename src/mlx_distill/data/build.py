@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..io import sha256_file, write_json, write_jsonl
 from ..vocab import SPLITS
 from .balance import balance, split
-from .common import unit_hash
+from .ids import unit_hash
 from .config import DataConfig, SourceSpec, load_config
 from ..progress import status
 from .validate import ERROR, Finding, Located, no_gc, validate_records

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import InputError
-from .common import Context, Converted, call, refusal_text, text_of, tools_of
+from .conversion import Context, Converted, call, refusal_text, text_of, tools_of
 
 # Categories that need an executable environment: neither converted nor benchmarked.
 UNSUPPORTED = ("multi_turn", "memory", "web_search", "format_sensitivity")

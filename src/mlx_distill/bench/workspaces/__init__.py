@@ -10,7 +10,7 @@ files after they are written, so the ground truth is what the workspace really h
 A generator is `fn(root: Path, rng: random.Random, **params) -> dict[str, Any]`; register it with
 `@generator("kind")` (`registry.py`). Facts are JSON-able (str, int, list of str). The generators live
 one module per case category (`search`, `read`, `count`, `run`, `write`), on the shared word pools and
-file helpers of `common.py`; importing this package registers them all.
+file helpers of `materials.py`; importing this package registers them all.
 """
 
 from . import search, read, count, run, write  # noqa: F401  (each registers its generators, in this order)

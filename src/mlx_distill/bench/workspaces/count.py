@@ -6,7 +6,7 @@ import random
 import re
 from pathlib import Path
 
-from .common import NOUNS, VERBS, module_names, pick, python_package, write_text
+from .materials import NOUNS, VERBS, module_names, pick, python_package, write_text
 from .registry import Facts, generator
 
 

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from .common import ADJECTIVES, DEPENDENCIES, NOUNS, distinct_names, package_name, pick, write_text
+from .materials import ADJECTIVES, DEPENDENCIES, NOUNS, distinct_names, package_name, pick, write_text
 from .registry import Facts, generator
 
 

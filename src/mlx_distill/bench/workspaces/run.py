@@ -6,7 +6,7 @@ import hashlib
 import random
 from pathlib import Path
 
-from .common import function_names, write_text
+from .materials import function_names, write_text
 from .registry import Facts, generator
 
 

@@ -6,7 +6,7 @@ import random
 import re
 from pathlib import Path
 
-from .common import (
+from .materials import (
     ADJECTIVES,
     LIBRARIES,
     NOUNS,

@@ -6,7 +6,7 @@ import json
 import random
 from pathlib import Path
 
-from .common import ADJECTIVES, NOUNS, function_names, python_package, write_text
+from .materials import ADJECTIVES, NOUNS, function_names, python_package, write_text
 from .registry import Facts, generator
 
 

@@ -19,7 +19,7 @@ def load_located(paths: Iterable[str | os.PathLike]) -> tuple[list[Located], lis
 
 
 def _load_located(paths: Iterable[str | os.PathLike]) -> tuple[list[Located], list[Finding], list[str]]:
-    from ..common import iter_input_files
+    from ..inputs import iter_input_files
 
     items: list[Located] = []
     findings: list[Finding] = []

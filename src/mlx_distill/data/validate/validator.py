@@ -7,7 +7,7 @@ from typing import Any, Iterable, Sequence
 
 from ...errors import InputError
 from ...schema import Record
-from ..common import unit_hash
+from ..ids import unit_hash
 from ...progress import track
 from .bench import BenchQuestion, load_bench
 from .corpus import corpus_findings
