@@ -56,7 +56,7 @@ GOOD = {
         ({**GOOD, "id": "b", "label": "maybe"}, r"suite.jsonl:2 record b \[suite\]: label"),
         ({**GOOD, "id": "b", "label": "tool"}, r"suite.jsonl:2 record b \[suite\]: .*needs expected_tools"),
         ({**GOOD, "id": "b", "label": "tool", "expected_tools": ["teleport"]}, "unknown tool"),
-        ({**GOOD, "id": "b", "workspace": {"kind": "nope"}}, "workspace.kind 'nope' is not a known generator"),
+        ({**GOOD, "id": "b", "workspace": {"kind": "nope"}}, "workspace.kind 'nope' is not a known workspace builder"),
         ({**GOOD, "id": "b", "question": "Where is {function}?"}, "placeholders \\['function'\\] need a workspace"),
         ({**GOOD, "id": "b", "answer": {"type": "regex"}}, "answer.type 'regex'"),
         ({**GOOD, "id": "b", "colour": 1}, "colour: Extra inputs"),

@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..io import read_jsonl, read_objects, validation_message
 from ..tools import TOOL_NAMES
 from ..vocab import Label
-from .workspaces import GENERATORS
+from .workspaces import WORKSPACE_BUILDERS
 
 Scoring = Literal["workspace", "bfcl", "when2call", "catalogue"]
 FOUR_CLASS_SCORING = ("when2call", "catalogue")  # a reply without a call is classified direct/clarify/refuse
@@ -76,9 +76,9 @@ class Case(BaseModel):
             return self
         if self.workspace is not None:
             kind = self.workspace.get("kind")
-            if kind not in GENERATORS:
+            if kind not in WORKSPACE_BUILDERS:
                 raise ValueError(
-                    f"workspace.kind {kind!r} is not a known generator (known: {', '.join(sorted(GENERATORS))})"
+                    f"workspace.kind {kind!r} is not a known workspace builder (known: {', '.join(sorted(WORKSPACE_BUILDERS))})"
                 )
         if self.label == "tool" and not self.expected_tools:
             raise ValueError("a tool case needs expected_tools")

@@ -1,4 +1,4 @@
-"""`mlx-distill data build`: generators -> validator -> balancer -> stable split -> data/mlx_format/.
+"""`mlx-distill data build`: sources -> validator -> balancer -> stable split -> data/mlx_format/.
 
 Writes {train,valid,test}.jsonl (mlx-lm chat records plus `meta`) and manifest.json: counts by split,
 source, category and label; token statistics; every record's content hash; the config; and a hash of
@@ -82,7 +82,7 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
         cfg = load_config(cfg)
     say = log or (lambda _msg: None)
     out_dir = Path(output_dir) if output_dir is not None else cfg.resolve(cfg.output_dir)
-    check_paths(cfg, out_dir)  # before any generator runs or a tokenizer loads
+    check_paths(cfg, out_dir)  # before any source runs or a tokenizer loads
     clean_leftovers(out_dir)
 
     # 1. generate

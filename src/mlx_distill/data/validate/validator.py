@@ -9,7 +9,7 @@ from ...errors import InputError
 from ...schema import Record
 from ..ids import unit_hash
 from ...progress import track
-from .bench import BenchQuestion, load_bench
+from .held_out import BenchQuestion, load_bench
 from .corpus import corpus_findings
 from .loader import load_located
 from .record import check_record
