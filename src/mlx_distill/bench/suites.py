@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..formats import bfcl, when2call
 from ..formats.json_schema import functions_to_tools
 from ..errors import InputError
 from ..io import read_jsonl, read_objects, validation_message
+from ..questions import Question
 from ..tools import TOOL_NAMES
 from ..vocab import Label
 from .workspaces import WORKSPACE_BUILDERS
@@ -41,17 +42,15 @@ ANSWER_TYPES = ("contains", "number", "any_of", "file_contains", "none")
 BUILTIN_DIR_ENV = "MLX_DISTILL_BENCH_DIR"
 
 
-class Case(BaseModel):
-    """One benchmark question: what the model is asked, what it should decide, how to check it."""
+class Case(Question):
+    """One benchmark question: what the model is asked, what it should decide, how to check it (the
+    shared `Question`, with an id, a label and a category required, and how the benchmark scores it)."""
 
-    model_config = ConfigDict(extra="forbid")
     id: str = Field(min_length=1)
-    question: str = Field(min_length=1)
     label: Label
     category: str = Field(min_length=1)
-    expected_tools: list[str] = Field(default_factory=list)
     workspace: dict[str, Any] | None = None
-    answer: dict[str, Any] | None = None
+    expected_tools: list[str] = Field(default_factory=list)
     # BFCL / When2Call / catalogue: tools of the case itself (OpenAI-style schemas). They never
     # execute: the case ends at the model's first call. `ground_truth` is BFCL's possible answer list;
     # a catalogue case's `answer` holds the expected call ({"target_tool", "arguments"}).

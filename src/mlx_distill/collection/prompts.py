@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import InputError
 from ..io import read_objects
-from ..schema import Label
+from ..questions import Question
 
 MIN_TRAINING_SEED = 1000
 TRAINING_STREAM = "teacher-prompt"
@@ -59,14 +59,10 @@ class BuiltWorkspace(BaseModel):
         return {"kind": self.generator, **params}
 
 
-class Prompt(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: Optional[str] = None
-    question: str = Field(min_length=1)
-    label: Optional[Label] = None
-    category: Optional[str] = None
+class Prompt(Question):
+    """A teacher prompt: the shared `Question`, its workspace a directory to copy or a builder to run."""
+
     workspace: Optional[Union[PathWorkspace, BuiltWorkspace]] = None
-    answer: Optional[dict[str, Any]] = None
 
     @field_validator("workspace", mode="before")
     @classmethod
