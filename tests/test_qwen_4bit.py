@@ -12,7 +12,7 @@ from mlx.utils import tree_flatten
 
 from mlx_distill.agent import MLXModel, create_agent, run_question
 from mlx_distill.models.qwen import QUANT_BITS, QUANT_GROUP_SIZE, to_4bit
-from mlx_distill.train.sample_data import write_small_data
+from mlx_distill.testing.sample_data import write_small_data
 from mlx_distill.train.trainer import train
 
 TOLERANCE = 0.02  # relative, per reported step

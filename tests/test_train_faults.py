@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from mlx_distill.errors import InputError
-from mlx_distill.train.sample_data import write_small_data
+from mlx_distill.testing.sample_data import write_small_data
 from mlx_distill.train.trainer import train
 
 CFG = {

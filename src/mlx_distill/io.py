@@ -14,7 +14,7 @@ import stat
 import tempfile
 from io import StringIO
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, TypeVar
+from typing import IO, Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import jsonlines
 
@@ -120,6 +120,16 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[Any], *, dumps: Callable
     with jsonlines.Writer(buf, dumps=dumps or dumps_line) as writer:
         writer.write_all(rows if dumps else (_plain(row) for row in rows))
     return atomic_write_text(path, buf.getvalue())
+
+
+def write_splits(
+    out_dir: str | os.PathLike, splits: Mapping[str, Iterable[Any]], *, dumps: Callable[[Any], str] | None = None
+) -> dict[str, Path]:
+    """Each split's rows as `<out_dir>/<name>.jsonl`, in the mapping's order (mlx-lm's train/valid/test
+    layout): the one writer of split files, for the data build and the test helpers' sample data."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return {name: write_jsonl(out / f"{name}.jsonl", rows, dumps=dumps) for name, rows in splits.items()}
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

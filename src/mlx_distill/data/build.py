@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InputError
-from ..io import sha256_file, write_json, write_jsonl
+from ..io import sha256_file, write_json, write_splits
 from ..vocab import SPLITS
 from .balance import balance, split
 from .ids import unit_hash
@@ -159,11 +159,12 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
         files: dict[str, Path] = {}
         file_info: dict[str, Any] = {}
         split_hashes: dict[str, list[str]] = {}
-        for name in SPLITS:
-            rows = parts[name] if s.order == "input" else sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it)))
+        ordered = {name: parts[name] if s.order == "input" else
+                   sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it))) for name in SPLITS}
+        # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
+        write_splits(stage, {name: (it.record for it in rows) for name, rows in ordered.items()}, dumps=_record_json)
+        for name, rows in ordered.items():
             path = out_dir / f"{name}.jsonl"
-            # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
-            write_jsonl(stage / path.name, (it.record for it in rows), dumps=_record_json)
             files[name] = path
             file_info[name] = {"path": str(path), "records": len(rows), "sha256": sha256_file(stage / path.name)}
             split_hashes[name] = [hash_of(it) for it in rows]
