@@ -57,7 +57,7 @@ def main() -> None:
     a = p.parse_args()
 
     from mlx_distill.train.distributed import local_launch
-    from mlx_distill.train.sample_data import write_sample_data
+    from mlx_distill.testing.sample_data import write_sample_data
 
     work = Path(tempfile.mkdtemp(prefix="train_distributed-"))
     data = work / "data"

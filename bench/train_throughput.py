@@ -184,7 +184,7 @@ def prepare_data(a, work: Path) -> Path:
             sys.exit(f"{a.data}/train.jsonl has only {len(rows)} records (--n-train {a.n_train})")
         write_jsonl(d / "train.jsonl", rows)
     else:
-        from mlx_distill.train.sample_data import write_sample_data
+        from mlx_distill.testing.sample_data import write_sample_data
 
         write_sample_data(d, a.n_train, 0, 0, seed=a.seed)
     return d  # train.jsonl only: mlx-lm trains without validation, ours with val_batches: 0

@@ -161,7 +161,11 @@ REPO = [
         {"type": "contains", "value": "prompting.py"},
     ),
     ("search", "Which file defines the class `LoopGuard`?", {"type": "contains", "value": "guards.py"}),
-    ("search", "Where is the exception `InputError` defined in this codebase?", {"type": "contains", "value": "io.py"}),
+    (
+        "search",
+        "Where is the exception `InputError` defined in this codebase?",
+        {"type": "contains", "value": "errors.py"},
+    ),
     (
         "search",
         "In which file is the `Workspace` class with the sandboxed tools?",

@@ -13,7 +13,7 @@ from mlx.utils import tree_flatten
 
 from mlx_distill import prompting
 from mlx_distill.agent import MLXModel, create_agent, run_question, start_server
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.tools import Workspace
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from mlx_distill.bench.cli import model_specs, parse_temperatures
 from mlx_distill.cli import main
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 
 
 @pytest.fixture(scope="module")

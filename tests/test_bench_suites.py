@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 from mlx_distill.bench.suites import load_suite, load_suite_file, load_when2call
 from mlx_distill.formats.json_schema import function_to_tool, normalize_schema
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.tools import TOOL_NAMES
 from mlx_distill.vocab import DIRECT_CATEGORIES, TOOL_CATEGORIES
 
@@ -56,7 +56,7 @@ GOOD = {
         ({**GOOD, "id": "b", "label": "maybe"}, r"suite.jsonl:2 record b \[suite\]: label"),
         ({**GOOD, "id": "b", "label": "tool"}, r"suite.jsonl:2 record b \[suite\]: .*needs expected_tools"),
         ({**GOOD, "id": "b", "label": "tool", "expected_tools": ["teleport"]}, "unknown tool"),
-        ({**GOOD, "id": "b", "workspace": {"kind": "nope"}}, "workspace.kind 'nope' is not a known generator"),
+        ({**GOOD, "id": "b", "workspace": {"kind": "nope"}}, "workspace.kind 'nope' is not a known workspace builder"),
         ({**GOOD, "id": "b", "question": "Where is {function}?"}, "placeholders \\['function'\\] need a workspace"),
         ({**GOOD, "id": "b", "answer": {"type": "regex"}}, "answer.type 'regex'"),
         ({**GOOD, "id": "b", "colour": 1}, "colour: Extra inputs"),

@@ -1,4 +1,4 @@
-"""Seeded workspace generators: deterministic per seed, different across seeds, and their facts are
+"""Seeded workspace builders: deterministic per seed, different across seeds, and their facts are
 what the files really say (scripts are run, counts recounted, paths exist)."""
 
 import json
@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from mlx_distill.bench.suites import fill, load_suite
-from mlx_distill.bench.workspaces import GENERATORS, build_workspace
-from mlx_distill.io import InputError
+from mlx_distill.bench.workspaces import WORKSPACE_BUILDERS, build_workspace
+from mlx_distill.errors import InputError
 from mlx_distill.tools import Workspace
 
 
@@ -19,7 +19,7 @@ def _snapshot(root):
     return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("kind", sorted(GENERATORS))
+@pytest.mark.parametrize("kind", sorted(WORKSPACE_BUILDERS))
 def test_same_seed_same_workspace_other_seed_other_contents(tmp_path, kind):
     a = build_workspace({"kind": kind}, tmp_path / "a", case_id="c", seed=1)
     b = build_workspace({"kind": kind}, tmp_path / "b", case_id="c", seed=1)

@@ -10,12 +10,19 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from mlx_distill.bench.slices import FIRST_DOMAINS, GROWTH_SEED, HELDOUT_SEED, SHARED_DISTRACTORS, SLICES, slice_cases
+from mlx_distill.bench.unseen_suites import (
+    FIRST_DOMAINS,
+    FIRST_DRAW,
+    GROWTH_SEED,
+    HELDOUT_SEED,
+    SHARED_DISTRACTORS,
+    suite_cases,
+)
 from mlx_distill.bench.suites import builtin_dir, load_suite
 from mlx_distill.catalogue import KINDS, check_disjoint, generate, items, load_catalogue
 from mlx_distill.data.sources.catalogue import generate_catalogue
 from mlx_distill.data.validate import Located, check_record, load_bench, validate_records
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 
 HELDOUT = load_catalogue("heldout")
 TRAIN = load_catalogue("train")
@@ -98,11 +105,11 @@ def test_items_are_seeded_and_right_by_construction(cat):
 
 
 def test_committed_unseen_tool_suites_equal_a_fresh_generation():
-    for name in SLICES:
+    for name in FIRST_DRAW:
         path = builtin_dir() / f"{name}.jsonl"
         committed = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        assert committed == json.loads(json.dumps(slice_cases(name))), (
-            f"regenerate {path} with python -m mlx_distill.bench.slices data/bench"
+        assert committed == json.loads(json.dumps(suite_cases(name))), (
+            f"regenerate {path} with python -m mlx_distill.bench.unseen_suites data/bench"
         )
 
 
@@ -128,7 +135,7 @@ def test_unseen_tool_suites_load_and_are_balanced_between_call_and_no_call():
 def test_the_grown_suite_keeps_its_first_draw_and_repeats_no_question_of_the_other_suites():
     cases = load_suite("unseen_tools").cases
     first_tools = {t.name for d in HELDOUT.domains[:FIRST_DOMAINS] for t in d.tools}
-    first = [c for c in cases if int(c.id.rsplit("-", 1)[1]) <= SLICES["unseen_tools"].get(c.category, 0)]
+    first = [c for c in cases if int(c.id.rsplit("-", 1)[1]) <= FIRST_DRAW["unseen_tools"].get(c.category, 0)]
     assert [c.id for c in first] == [c.id for c in cases[:40]] and len(first) == 40
     assert all({f["function"]["name"] for f in c.functions} <= first_tools for c in first)
     assert {f["function"]["name"] for c in cases for f in c.functions} - first_tools  # grown by new domains
@@ -158,7 +165,7 @@ def test_suite_seeds_are_not_training_seeds_and_no_suite_question_is_a_training_
     }
     assert configs and not seeds & {HELDOUT_SEED, GROWTH_SEED}
     train_questions = {r.user_text() for r in generate_catalogue(seed=0, counts={k: 40 for k in KINDS})}
-    suite_questions = {c.question for name in SLICES for c in load_suite(name).cases}
+    suite_questions = {c.question for name in FIRST_DRAW for c in load_suite(name).cases}
     assert not train_questions & suite_questions
 
 

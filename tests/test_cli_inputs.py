@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from mlx_distill.cli import main
 from mlx_distill.data.sources.teacher_store import read_store
 from mlx_distill.teacher.store import TeacherStore
-from mlx_distill.io import InputError, check_regular_file, read_text
+from mlx_distill.errors import InputError
+from mlx_distill.io import check_regular_file, read_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "mlx_distill.cli"]

@@ -12,9 +12,9 @@ import yaml
 from click.testing import CliRunner
 
 from mlx_distill.cli import main
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.train.checkpoint import ADAPTER_FILE, checkpoint_state
-from mlx_distill.train.sample_data import write_small_data
+from mlx_distill.testing.sample_data import write_small_data
 from mlx_distill.train.trainer import train
 
 

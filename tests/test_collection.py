@@ -396,12 +396,12 @@ def test_builtin_prompts_are_many_labelled_and_leak_nothing_from_the_benchmark()
     labels = Counter(p.label for p in prompts)
     assert labels["tool"] >= 100 and labels["direct"] >= 50 and all(p.category for p in prompts)
     kinds = Counter(type(p.workspace).__name__ for p in prompts)
-    assert kinds["GeneratorWorkspace"] >= 100 and kinds["PathWorkspace"] >= 20
+    assert kinds["BuiltWorkspace"] >= 100 and kinds["PathWorkspace"] >= 20
     assert leakage_findings(prompts, [ROOT / "data" / "bench"]) == []
     from mlx_distill.bench.suites import builtin_suites
 
     assert all(TRAINING_STREAM not in {c.id for c in load_suite(s).cases} for s in builtin_suites())
-    assert all(p.workspace.seed >= 1000 for p in prompts if type(p.workspace).__name__ == "GeneratorWorkspace")
+    assert all(p.workspace.seed >= 1000 for p in prompts if type(p.workspace).__name__ == "BuiltWorkspace")
 
 
 def test_a_local_mlx_teacher_is_collected_through_the_same_path_for_free(tmp_path, scripted, notes_dir):

@@ -12,7 +12,7 @@ import yaml
 from mlx_distill.data.balance import assign_split, balance, split
 from mlx_distill.data.build import build
 from mlx_distill.data.config import load_config
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.schema import load_records, parse_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,7 +195,7 @@ def test_cli_build_and_scripts(tmp_path):
 
 def test_balance_keeps_the_toolset_ratio_within_each_label():
     from mlx_distill.data.balance import _shares, balance, toolset_kind
-    from mlx_distill.data.common import build_record
+    from mlx_distill.schema import build_record
     from mlx_distill.tools import tool_schemas
 
     other = [

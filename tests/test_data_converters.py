@@ -9,7 +9,7 @@ import pytest
 
 from mlx_distill.data.sources.converters import convert_file, rejects_path_for
 from mlx_distill.formats.json_schema import normalize_parameters
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.schema import load_records
 
 WEATHER = {

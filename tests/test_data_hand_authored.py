@@ -7,7 +7,7 @@ import pytest
 from mlx_distill.vocab import DIRECT_CATEGORIES
 from mlx_distill.data.sources.hand_authored import coverage, load_hand_authored
 from mlx_distill.data.validate import validate_records
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.tools import TOOL_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -509,7 +509,7 @@ def test_a_real_grep_result_whose_path_holds_colon_number_colon_is_accepted(tmp_
 
 
 def test_one_finding_type_raised_as_an_input_error_keeps_its_severity():
-    from mlx_distill.io import WARNING, Finding, InputError
+    from mlx_distill.errors import WARNING, Finding, InputError
 
     f = Finding("bench-file", "no question field", "suite.jsonl", 3, "r9", WARNING)
     e = f.error()

@@ -16,7 +16,8 @@ from mlx_distill.agent.calibration import balanced_accuracy_at, fit_bias, roc_au
 from mlx_distill.agent.probe import first_tokens, opener_id
 from mlx_distill.bench.decision import NO_CALL, case_messages, figures
 from mlx_distill.bench.suites import Case
-from mlx_distill.io import InputError, write_jsonl
+from mlx_distill.errors import InputError
+from mlx_distill.io import write_jsonl
 from mlx_distill.prompting import conversation, render
 from mlx_distill.tools import tool_schemas
 

@@ -12,7 +12,7 @@ from mlx.utils import tree_flatten
 
 from mlx_distill.agent.calibration import CALIBRATION_FILE, DecisionCalibration
 from mlx_distill.agent.probe import first_tokens, opener_id
-from mlx_distill.train.sample_data import write_small_data
+from mlx_distill.testing.sample_data import write_small_data
 from mlx_distill.train.trainer import train
 
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from mlx_distill.agent.parsing import parse_tool_calls
 from mlx_distill.data.sources.converters import FORMATS, convert_file
 from mlx_distill.data.validate import validate_files
-from mlx_distill.io import InputError, read_jsonl
+from mlx_distill.errors import InputError
+from mlx_distill.io import read_jsonl
 from mlx_distill.tools import TOOL_NAMES, Workspace, tool_schemas
 from mlx_distill.train.config import load_config, parse_config
 

@@ -8,7 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from mlx_distill.append_only import read_rows, repair_tail
-from mlx_distill.io import InputError, append_jsonl, read_jsonl, write_jsonl
+from mlx_distill.errors import InputError
+from mlx_distill.io import append_jsonl, read_jsonl, write_jsonl
 
 
 def _old_line(obj) -> bytes:
@@ -114,3 +115,20 @@ def test_a_torn_tail_still_repairs_even_when_cut_inside_a_character(tmp_path):
     assert repair_tail(p) == len(b'{"call_id": "c4", "mod\n') and p.read_bytes() == whole
     append_jsonl(p, {"call_id": "c5"})
     assert [r["call_id"] for r in read_rows(p)] == ["c1", "c2", "c5"]
+
+
+def test_the_one_split_writer_writes_a_file_per_split_and_the_sample_data_leaves_out_an_empty_one(tmp_path):
+    from mlx_distill.io import write_splits
+    from mlx_distill.testing.sample_data import small_records, write_small_data
+
+    paths = write_splits(tmp_path / "a", {"train": [{"x": 1}, {"x": 2}], "valid": [], "test": [{"x": 3}]})
+    assert list(paths) == ["train", "valid", "test"]
+    assert [obj for _line, obj in read_jsonl(paths["train"])] == [{"x": 1}, {"x": 2}]
+    assert paths["valid"].read_bytes() == b""  # the data build writes an empty split too
+    assert [obj for _line, obj in read_jsonl(paths["test"])] == [{"x": 3}]
+
+    out = write_small_data(tmp_path / "b", 4, 2, 0)
+    assert sorted(p.name for p in out.iterdir()) == ["train.jsonl", "valid.jsonl"]
+    records = json.loads(json.dumps(small_records(6)))
+    assert [obj for _line, obj in read_jsonl(out / "train.jsonl")] == records[:4]
+    assert [obj for _line, obj in read_jsonl(out / "valid.jsonl")] == records[4:]

@@ -24,6 +24,7 @@ FLOORS: list[tuple[str, set[str]]] = [
             "_blas",
             "runtime",
             "io",
+            "errors",
             "vocab",
             "replies",
             "schema",

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from mlx_distill.cli import main
 from mlx_distill.economics.report import read_rows
 from mlx_distill.teacher.ledger import Ledger, read_ledger
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 
 TEACHER = "anthropic:claude-sonnet-4-5"
 CALL = {"input_tokens": 900, "output_tokens": 120}

@@ -48,7 +48,7 @@ def test_a_task_whose_worked_solution_contradicts_its_solver_is_refused(task):
         def explain(self, problem):
             return "Answer: " + ("NO" if self.solve(problem) == "YES" else "YES")
 
-    from mlx_distill.io import InputError
+    from mlx_distill.errors import InputError
 
     with pytest.raises(InputError, match="solver says"):
         record_for(Liar(), {"meetings": [[540, 600]], "rooms": 1}, None)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.lrl.synth import record_for, synthesize
 from mlx_distill.lrl.task import class_balance, get_task, mixed_set, with_target_format
 from mlx_distill.lrl.tasks.meeting_rooms import FORMATS, LEVELS, MeetingRooms, peak_rooms

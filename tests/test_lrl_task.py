@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.lrl.task import class_balance, get_task, problem_set, task_names
 from mlx_distill.lrl.tasks.meeting_rooms import LEVELS, MeetingRooms, peak_rooms
 

@@ -9,7 +9,7 @@ import jinja2
 import pytest
 
 from mlx_distill import prompting
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.models import load_model, resolve_model
 from mlx_distill.models.embedded import MARKER, gguf_path, is_intact
 

@@ -12,7 +12,7 @@ from mlx.utils import tree_flatten
 
 from mlx_distill.agent import MLXModel, create_agent, run_question
 from mlx_distill.models.qwen import QUANT_BITS, QUANT_GROUP_SIZE, to_4bit
-from mlx_distill.train.sample_data import write_small_data
+from mlx_distill.testing.sample_data import write_small_data
 from mlx_distill.train.trainer import train
 
 TOLERANCE = 0.02  # relative, per reported step
@@ -74,7 +74,7 @@ def test_lora_on_the_4bit_variant_matches_its_dequantized_weights_and_the_adapte
 
 
 def test_an_unknown_qwen_variant_is_refused_before_reading_anything(tmp_path):
-    from mlx_distill.io import InputError
+    from mlx_distill.errors import InputError
     from mlx_distill.models.qwen import convert
 
     with pytest.raises(InputError, match="unknown variant '8bit'"):

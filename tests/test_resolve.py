@@ -22,7 +22,7 @@ from mlx_distill.agent import MLXModel, create_agent, run_question
 from mlx_distill.bench.runner import ModelSpec, RunConfig, run_benchmark
 from mlx_distill.bench.suites import Case, Suite
 from mlx_distill.economics.router import Router
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.testing.fake_anthropic import FakeAnthropic
 
 TEACHER = "claude-haiku-4-5"

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from mlx_distill.io import InputError, atomic_write_text, read_jsonl, write_jsonl
+from mlx_distill.errors import InputError
+from mlx_distill.io import atomic_write_text, read_jsonl, write_jsonl
 from mlx_distill.schema import Record, iter_records, load_records, load_records_lenient, parse_record
 
 GOOD = {

@@ -15,7 +15,7 @@ import pytest
 
 from mlx_distill.agent import start_server
 from mlx_distill.agent.server import listener_pid, port_is_free
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 
 
 def _alive(pid: int) -> bool:

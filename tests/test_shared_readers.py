@@ -15,7 +15,8 @@ from mlx_distill.cli_errors import one_line, one_line_errors
 from mlx_distill.config import read_yaml
 from mlx_distill.data.config import load_config as load_data_config
 from mlx_distill.teacher.prices import load_prices
-from mlx_distill.io import InputError, read_objects
+from mlx_distill.errors import InputError
+from mlx_distill.io import read_objects
 from mlx_distill.lrl.pipeline import load_config as load_lrl_config
 from mlx_distill.schema import ToolCall
 from mlx_distill.train.config import load_config as load_train_config
@@ -134,3 +135,22 @@ def test_run_outcomes_and_case_scores_hold_tool_calls_with_json_unchanged():
     data = json.loads(json.dumps(score.to_json()))
     assert data["tool_calls"] == [{"name": "grep", "arguments": {"pattern": "def main"}, "errors": []}]
     assert CaseScore.from_json(data) == score
+
+
+def test_a_suite_case_a_teacher_prompt_and_a_compare_prompt_are_one_question_model(tmp_path):
+    from mlx_distill.bench.compare import load_prompts as load_compare_prompts
+    from mlx_distill.collection.prompts import load_prompts
+    from mlx_distill.questions import Question
+
+    line = {"id": "q1", "question": "What is a closure?", "label": "direct", "category": "concept"}
+    f = tmp_path / "p.jsonl"
+    f.write_text(json.dumps(line) + "\n")
+    case, prompt, compared = Case.model_validate(line), load_prompts(f)[0], load_compare_prompts(str(f))[0]
+    for q in (case, prompt, compared):
+        assert isinstance(q, Question)
+        assert (q.id, q.question, q.label) == ("q1", "What is a closure?", "direct")
+    # the prompt's store key hashes the same fields as before there was a shared model
+    assert prompt.key_fields() == {"question": "What is a closure?", "label": "direct", "category": "concept"}
+    assert Question.model_validate({**line, "label": None}).label is None
+    with pytest.raises(ValueError, match="label"):
+        Case.model_validate({**line, "label": None})  # a case must say what it should decide

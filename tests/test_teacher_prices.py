@@ -11,7 +11,7 @@ from genai_prices import data_snapshot
 
 from mlx_distill.teacher.ledger import Ledger, read_ledger
 from mlx_distill.teacher.prices import BATCH_DISCOUNT, UnknownPrice, Usage, cost, load_prices
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 
 CURRENT = "claude-sonnet-5-5"  # known to genai-prices, with a batch price
 NO_BATCH_PRICE = "claude-opus-4-1"  # known to genai-prices, without one

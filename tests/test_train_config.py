@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 import mlx_distill  # noqa: F401  (BLAS before mlx)
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.train.cli import train as train_cmd
 from mlx_distill.train.config import load_config, parse_config
 

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import mlx_distill  # noqa: F401  (BLAS before mlx)
-from mlx_distill.io import InputError, write_jsonl
+from mlx_distill.errors import InputError
+from mlx_distill.io import write_jsonl
 from mlx_distill.prompting import render
 from mlx_distill.train.dataset import BatchSchedule, prefix_group, read_split, tokenize_split
 from mlx_distill.train.forward import Example, common_prefix, plan_batch
-from mlx_distill.train.sample_data import small_records, write_small_data
+from mlx_distill.testing.sample_data import small_records, write_small_data
 from mlx_distill.train.trainer import train
 
 

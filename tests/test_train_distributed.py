@@ -14,7 +14,7 @@ import mlx.core as mx
 
 from mlx_distill.runtime import subprocess_env
 from mlx_distill.train.distributed import local_launch
-from mlx_distill.train.sample_data import write_small_data
+from mlx_distill.testing.sample_data import write_small_data
 from mlx_distill.train.trainer import train
 
 # 10 examples in batches of 3: every epoch ends with a 1-example batch, so one process has nothing to do

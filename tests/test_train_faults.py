@@ -14,8 +14,8 @@ import time
 import pytest
 import yaml
 
-from mlx_distill.io import InputError
-from mlx_distill.train.sample_data import write_small_data
+from mlx_distill.errors import InputError
+from mlx_distill.testing.sample_data import write_small_data
 from mlx_distill.train.trainer import train
 
 CFG = {

@@ -14,10 +14,10 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from mlx_distill._blas import blas_env
-from mlx_distill.io import InputError
+from mlx_distill.errors import InputError
 from mlx_distill.train.config import parse_config
 from mlx_distill.train.dataset import read_split, tokenize_split
-from mlx_distill.train.sample_data import write_small_data
+from mlx_distill.testing.sample_data import write_small_data
 from mlx_distill.train.trainer import Log, Trainer, apply_fine_tune, train
 
 

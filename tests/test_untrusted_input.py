@@ -16,7 +16,8 @@ from mlx_distill.cli import main
 from mlx_distill.data.build import build
 from mlx_distill.data.sources.converters import FORMATS, convert_file
 from mlx_distill.data.validate import validate_files
-from mlx_distill.io import MAX_DEPTH, InputError, read_jsonl
+from mlx_distill.errors import InputError
+from mlx_distill.io import MAX_DEPTH, read_jsonl
 from mlx_distill.tools import tool_schemas
 
 

@@ -12,7 +12,8 @@ from typing import Any, Iterator
 
 import jsonlines
 
-from .io import InputError, check_regular_file, line_refusal, parse_json_line
+from .errors import InputError
+from .io import check_regular_file, line_refusal, parse_json_line
 
 
 def repair_tail(path: str | os.PathLike) -> int:

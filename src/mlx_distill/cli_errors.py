@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, NoReturn
 
 import click
 
-from .io import InputError
+from .errors import InputError
 
 
 def report(e: BaseException, status: int = 2) -> NoReturn:

@@ -19,7 +19,8 @@ from typing import Any, Iterable, Iterator, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .io import InputError, check_regular_file
+from .errors import InputError
+from .io import check_regular_file
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -12,91 +12,15 @@ import os
 import re
 import stat
 import tempfile
-from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, TypeVar
+from typing import IO, Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import jsonlines
 
+from .errors import InputError
+
 T = TypeVar("T")
-
-
-ERROR, WARNING = "error", "warning"
-
-
-@dataclass
-class Finding:
-    """A located problem with input: the rule it breaks, where (file, line, record id) and how bad
-    (`ERROR` or `WARNING`). The validator collects them; `InputError` raises one."""
-
-    rule: str | None
-    message: str
-    path: str | os.PathLike | None = None
-    line: int | None = None
-    record_id: str | None = None
-    severity: str = ERROR
-
-    def location(self) -> str:
-        parts = []
-        if self.path is not None:
-            parts.append(f"{self.path}:{self.line}" if self.line else str(self.path))
-        if self.record_id:
-            parts.append(f"record {self.record_id}")
-        return " ".join(parts)
-
-    def __str__(self) -> str:
-        loc = self.location()
-        return f"{loc + ': ' if loc else ''}{self.severity} [{self.rule}] {self.message}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "severity": self.severity,
-            "path": self.path,
-            "line": self.line,
-            "record_id": self.record_id,
-            "message": self.message,
-        }
-
-    def error(self) -> "InputError":
-        """This finding, to raise."""
-        return InputError(
-            self.message,
-            path=self.path,
-            line=self.line,
-            record_id=self.record_id,
-            rule=self.rule,
-            severity=self.severity,
-        )
-
-
-class InputError(ValueError):
-    """Bad user input that stops the work: one `Finding`, raised. Printed as one line by the CLI."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str | os.PathLike | None = None,
-        line: int | None = None,
-        record_id: str | None = None,
-        rule: str | None = None,
-        severity: str = ERROR,
-    ):
-        self.finding = Finding(rule, message, path, line, record_id, severity)
-        super().__init__(self.location() + message)
-
-    message = property(lambda self: self.finding.message)
-    path = property(lambda self: self.finding.path)
-    line = property(lambda self: self.finding.line)
-    record_id = property(lambda self: self.finding.record_id)
-    rule = property(lambda self: self.finding.rule)
-    severity = property(lambda self: self.finding.severity)
-
-    def location(self) -> str:
-        parts = [p for p in (self.finding.location(), f"[{self.rule}]" if self.rule else "") if p]
-        return " ".join(parts) + ": " if parts else ""
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -196,6 +120,16 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[Any], *, dumps: Callable
     with jsonlines.Writer(buf, dumps=dumps or dumps_line) as writer:
         writer.write_all(rows if dumps else (_plain(row) for row in rows))
     return atomic_write_text(path, buf.getvalue())
+
+
+def write_splits(
+    out_dir: str | os.PathLike, splits: Mapping[str, Iterable[Any]], *, dumps: Callable[[Any], str] | None = None
+) -> dict[str, Path]:
+    """Each split's rows as `<out_dir>/<name>.jsonl`, in the mapping's order (mlx-lm's train/valid/test
+    layout): the one writer of split files, for the data build and the test helpers' sample data."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return {name: write_jsonl(out / f"{name}.jsonl", rows, dumps=dumps) for name, rows in splits.items()}
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

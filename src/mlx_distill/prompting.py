@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Iterable, Literal, Sequence
 
-from .io import InputError
+from .errors import InputError
 
 # One rule for any tool set, not only the workspace's: the same prompt serves the agent's own tools
 # and tools it never saw in training (call / answer / ask / say so: When2Call's four classes).

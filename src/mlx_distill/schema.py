@@ -15,7 +15,8 @@ from typing import Any, Iterable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .io import InputError, read_jsonl, validation_message, write_jsonl
+from .errors import InputError
+from .io import read_jsonl, validation_message, write_jsonl
 from .vocab import LABELS, Label
 
 __all__ = [
@@ -160,6 +161,25 @@ def parse_record(obj: Any, *, path: str | os.PathLike | None = None, line: int |
         raise InputError(
             validation_message(e, "<record>"), path=path, line=line, record_id=rid, rule="schema"
         ) from None
+
+
+def build_record(
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    *,
+    id: str,
+    source: str,
+    category: str,
+    label: str,
+    path: str | os.PathLike | None = None,
+    line: int | None = None,
+    **extra_meta: Any,
+) -> Record:
+    """A Record from its parts, as every data source makes one (an InputError names path and line when it is
+    not one)."""
+    meta = {"id": id, "source": source, "category": category, "label": label}
+    meta.update({k: v for k, v in extra_meta.items() if v is not None})
+    return parse_record({"messages": messages, "tools": tools, "meta": meta}, path=path, line=line)
 
 
 def iter_records(path: str | os.PathLike, *, errors: list[InputError] | None = None) -> Iterator[Record]:

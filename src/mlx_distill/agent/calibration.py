@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..io import InputError, atomic_write_text
+from ..errors import InputError
+from ..io import atomic_write_text
 from .probe import FirstToken
 
 CALIBRATION_FILE = "decision_calibration.json"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..io import InputError
+from ..errors import InputError
 from ..models import resolve_model
 from ..runtime import subprocess_env
 from .server_limits import MAX_BODY_BYTES, MAX_PROMPT_CHARS

@@ -2,7 +2,7 @@
 answer directly when it does not, stop, and not loop — measured through the agent.
 
 - `suites`: the built-in held-out suite, suite files, BFCL categories, When2Call files -> `Case`s
-- `workspaces`: seeded workspace generators whose facts are the ground truth
+- `workspaces`: seeded workspace builders whose facts are the ground truth
 - `scoring`: pure metrics over trajectories; BFCL's AST matcher
 - `runner`: models × temperatures × seeds × cases through `create_agent` / `run_question`
 - `report`: rich table, report.md / report.json, PNG chart
@@ -14,13 +14,13 @@ answer directly when it does not, stop, and not loop — measured through the ag
 from .runner import BenchResult, ModelSpec, RunConfig, run_benchmark, run_case
 from .scoring import CaseScore, aggregate, bfcl_ast_match, score_case, summarize
 from .suites import Case, Suite, load_suite, load_suite_file
-from .workspaces import GENERATORS, build_workspace
+from .workspaces import WORKSPACE_BUILDERS, build_workspace
 
 __all__ = [
     "BenchResult",
     "Case",
     "CaseScore",
-    "GENERATORS",
+    "WORKSPACE_BUILDERS",
     "ModelSpec",
     "RunConfig",
     "Suite",

@@ -12,7 +12,7 @@ import click
 
 from ..cli_errors import one_line_errors
 from ..cli_options import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, default_out_dir, out_dir_option, report_options
-from ..io import InputError
+from ..errors import InputError
 from ..progress import Bar
 
 NO_ADAPTER = ("-", "none", "")

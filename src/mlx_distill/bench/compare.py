@@ -16,21 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ..io import InputError, atomic_write_text, check_regular_file, read_objects, read_text, write_json
+from ..errors import InputError
+from ..io import atomic_write_text, check_regular_file, read_objects, read_text, write_json
+from ..questions import Question
 from ..schema import LABELS
 from .runner import ModelLoader, ModelSpec, RunConfig, run_benchmark
 from .suites import Case, Suite, builtin_suites, load_suite
 
 if TYPE_CHECKING:
     from ..agent.outcome import RunOutcome
-
-
-@dataclass
-class Prompt:
-    id: str
-    question: str
-    workspace: dict | None = None
-    label: str | None = None  # the gold decision, when known: compare then scores judgement too
 
 
 @dataclass
@@ -43,18 +37,23 @@ class Cell:
     question: str = ""
 
 
-def load_prompts(spec: str) -> list[Prompt]:
-    """Prompts from a .txt file, a .jsonl file, or a built-in suite name."""
+def load_prompts(spec: str) -> list[Question]:
+    """Prompts from a .txt file, a .jsonl file, or a built-in suite name, as `Question`s (a gold `label`,
+    when known, makes compare score judgement too)."""
     if spec in builtin_suites() or spec.startswith(("bfcl:", "when2call:")):
-        return [Prompt(c.id, c.question, c.workspace, c.label) for c in load_suite(spec).cases if c.functions is None]
+        return [
+            Question(id=c.id, question=c.question, workspace=c.workspace, label=c.label)
+            for c in load_suite(spec).cases
+            if c.functions is None
+        ]
     path = Path(spec)
     check_regular_file(path, rule="prompts")
     if not path.is_file():
         raise InputError("prompts file not found", path=path, rule="prompts")
-    prompts: list[Prompt] = []
+    prompts: list[Question] = []
     if path.suffix == ".jsonl":
 
-        def prompt(obj: Any, _line: int) -> Prompt:
+        def prompt(obj: Any, _line: int) -> Question:
             if isinstance(obj, str):
                 obj = {"question": obj}
             q = obj.get("question") or obj.get("prompt") if isinstance(obj, dict) else None
@@ -66,7 +65,7 @@ def load_prompts(spec: str) -> list[Prompt]:
             label = obj.get("label")
             if label is not None and label not in LABELS:
                 raise ValueError(f"'label' must be one of {', '.join(LABELS)}")
-            return Prompt(str(obj.get("id") or ""), q, ws, label)
+            return Question(id=str(obj.get("id") or ""), question=q, workspace=ws, label=label)
 
         prompts = read_objects(path, prompt, rule="prompts", objects=False)
         for i, p in enumerate(prompts):
@@ -74,13 +73,13 @@ def load_prompts(spec: str) -> list[Prompt]:
     else:
         for line in read_text(path, rule="prompts").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
-                prompts.append(Prompt(f"p{len(prompts) + 1}", line.strip()))
+                prompts.append(Question(id=f"p{len(prompts) + 1}", question=line.strip()))
     if not prompts:
         raise InputError("no prompts in file", path=path, rule="prompts")
     return prompts
 
 
-def prompt_cases(prompts: Sequence[Prompt]) -> list[Case]:
+def prompt_cases(prompts: Sequence[Question]) -> list[Case]:
     """Prompts as unscored cases for the runner: its scores are not what compare shows, only the trajectories.
     Built without validation: a prompt's label (possibly none) only feeds `judgement`."""
     return [
@@ -100,7 +99,7 @@ def prompt_cases(prompts: Sequence[Prompt]) -> list[Case]:
 
 def run_compare(
     specs: Sequence[ModelSpec],
-    prompts: Sequence[Prompt],
+    prompts: Sequence[Question],
     *,
     workspace: str | None = None,
     seed: int = 0,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..io import InputError, atomic_write_text, write_json
+from ..errors import InputError
+from ..io import atomic_write_text, write_json
 from ..train.checkpoint import ADAPTER_FILE, numbered_checkpoints
 from .decision import DecisionSpec, evaluate_model
 from .suites import Case

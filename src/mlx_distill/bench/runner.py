@@ -162,7 +162,7 @@ def load_agent_model(spec: ModelSpec, config: RunConfig) -> Any:
     router named by a string lives above the benchmark: the caller passes a loader that knows them
     (`mlx_distill.resolve.load_for_bench`, as the CLI does)."""
     from ..agent.factory import check_server, resolve_agent_model
-    from ..io import InputError
+    from ..errors import InputError
     from ..models.names import is_url
 
     if is_url(spec.model):

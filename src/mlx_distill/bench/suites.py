@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..formats import bfcl, when2call
 from ..formats.json_schema import functions_to_tools
-from ..io import InputError, read_jsonl, read_objects, validation_message
+from ..errors import InputError
+from ..io import read_jsonl, read_objects, validation_message
+from ..questions import Question
 from ..tools import TOOL_NAMES
 from ..vocab import Label
-from .workspaces import GENERATORS
+from .workspaces import WORKSPACE_BUILDERS
 
 Scoring = Literal["workspace", "bfcl", "when2call", "catalogue"]
 FOUR_CLASS_SCORING = ("when2call", "catalogue")  # a reply without a call is classified direct/clarify/refuse
@@ -40,17 +42,15 @@ ANSWER_TYPES = ("contains", "number", "any_of", "file_contains", "none")
 BUILTIN_DIR_ENV = "MLX_DISTILL_BENCH_DIR"
 
 
-class Case(BaseModel):
-    """One benchmark question: what the model is asked, what it should decide, how to check it."""
+class Case(Question):
+    """One benchmark question: what the model is asked, what it should decide, how to check it (the
+    shared `Question`, with an id, a label and a category required, and how the benchmark scores it)."""
 
-    model_config = ConfigDict(extra="forbid")
     id: str = Field(min_length=1)
-    question: str = Field(min_length=1)
     label: Label
     category: str = Field(min_length=1)
-    expected_tools: list[str] = Field(default_factory=list)
     workspace: dict[str, Any] | None = None
-    answer: dict[str, Any] | None = None
+    expected_tools: list[str] = Field(default_factory=list)
     # BFCL / When2Call / catalogue: tools of the case itself (OpenAI-style schemas). They never
     # execute: the case ends at the model's first call. `ground_truth` is BFCL's possible answer list;
     # a catalogue case's `answer` holds the expected call ({"target_tool", "arguments"}).
@@ -75,9 +75,9 @@ class Case(BaseModel):
             return self
         if self.workspace is not None:
             kind = self.workspace.get("kind")
-            if kind not in GENERATORS:
+            if kind not in WORKSPACE_BUILDERS:
                 raise ValueError(
-                    f"workspace.kind {kind!r} is not a known generator (known: {', '.join(sorted(GENERATORS))})"
+                    f"workspace.kind {kind!r} is not a known workspace builder (known: {', '.join(sorted(WORKSPACE_BUILDERS))})"
                 )
         if self.label == "tool" and not self.expected_tools:
             raise ValueError("a tool case needs expected_tools")

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..config import read_yaml, validation_errors
 from ..questions import question_tokens
-from ..io import InputError
+from ..errors import InputError
 from ..schema import ToolCall
 
 CATALOGUE_DIR = Path(__file__).resolve().parent

@@ -6,11 +6,11 @@
 
 Only `question` is required. Without `workspace` a prompt runs in an empty scratch directory; a `path`
 workspace (relative to the current directory) is copied (in a git checkout, only what git shows: no
-ignored outputs; elsewhere all but hidden entries), and the original is never touched; a `generator` workspace is built by the benchmark's seeded generators
-(`mlx_distill.bench.workspaces`), and `{placeholders}` in the question and `answer` (the benchmark's
+ignored outputs; elsewhere all but hidden entries), and the original is never touched; a `generator` workspace is built by the benchmark's seeded workspace builders
+(`mlx_distill.bench.workspaces`; the key `generator` names one, as `workspace.kind` does in a suite), and `{placeholders}` in the question and `answer` (the benchmark's
 answer spec) are filled from the facts it returns, which is what lets verification check the answer.
 
-Generator workspaces never reproduce a held-out benchmark workspace: the benchmark draws a case's
+Built workspaces never reproduce a held-out benchmark workspace: the benchmark draws a case's
 files from the stream (seed, case id) with seeds 0..N-1, and a prompt draws them from (seed,
 `TRAINING_STREAM`) with seed >= `MIN_TRAINING_SEED`: `load_prompts` refuses a lower seed, and a test
 proves no benchmark case is called `TRAINING_STREAM`, so the two never draw from the same stream.
@@ -25,8 +25,9 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..io import InputError, read_objects
-from ..schema import Label
+from ..errors import InputError
+from ..io import read_objects
+from ..questions import Question
 
 MIN_TRAINING_SEED = 1000
 TRAINING_STREAM = "teacher-prompt"
@@ -37,33 +38,31 @@ class PathWorkspace(BaseModel):
     path: str = Field(min_length=1)
 
 
-class GeneratorWorkspace(BaseModel):
-    model_config = ConfigDict(extra="allow")  # generator parameters
+class BuiltWorkspace(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the builder's parameters
     generator: str = Field(min_length=1)
     seed: int = Field(ge=MIN_TRAINING_SEED)
 
     @model_validator(mode="after")
-    def _known(self) -> "GeneratorWorkspace":
-        from ..bench.workspaces import GENERATORS
+    def _known(self) -> "BuiltWorkspace":
+        from ..bench.workspaces import WORKSPACE_BUILDERS
 
-        if self.generator not in GENERATORS:
-            raise ValueError(f"unknown generator {self.generator!r} (known: {', '.join(sorted(GENERATORS))})")
+        if self.generator not in WORKSPACE_BUILDERS:
+            raise ValueError(
+                f"unknown workspace builder {self.generator!r} (known: {', '.join(sorted(WORKSPACE_BUILDERS))})"
+            )
         return self
 
     def spec(self) -> dict[str, Any]:
-        """The benchmark's workspace spec: {"kind": generator, **params}."""
+        """The benchmark's workspace spec: {"kind": builder, **params}."""
         params = {k: v for k, v in (self.model_extra or {}).items()}
         return {"kind": self.generator, **params}
 
 
-class Prompt(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: Optional[str] = None
-    question: str = Field(min_length=1)
-    label: Optional[Label] = None
-    category: Optional[str] = None
-    workspace: Optional[Union[PathWorkspace, GeneratorWorkspace]] = None
-    answer: Optional[dict[str, Any]] = None
+class Prompt(Question):
+    """A teacher prompt: the shared `Question`, its workspace a directory to copy or a builder to run."""
+
+    workspace: Optional[Union[PathWorkspace, BuiltWorkspace]] = None
 
     @field_validator("workspace", mode="before")
     @classmethod
@@ -71,7 +70,7 @@ class Prompt(BaseModel):
         """Pick the workspace kind by its key, so an error names the right fields."""
         if isinstance(v, dict):
             if "generator" in v:
-                return GeneratorWorkspace.model_validate(v)
+                return BuiltWorkspace.model_validate(v)
             if "path" in v:
                 return PathWorkspace.model_validate(v)
             raise ValueError('workspace needs "path" (a directory to copy) or "generator" and "seed"')
@@ -141,7 +140,7 @@ def copy_directory(src: Path, root: Path) -> None:
 
 
 def prepare_workspace(prompt: Prompt, root: str | os.PathLike) -> dict[str, Any]:
-    """Fill the empty directory `root` with the prompt's workspace; returns the generator's facts ({} otherwise)."""
+    """Fill the empty directory `root` with the prompt's workspace; returns the builder's facts ({} otherwise)."""
     root = Path(root)
     ws = prompt.workspace
     if isinstance(ws, PathWorkspace):
@@ -150,7 +149,7 @@ def prepare_workspace(prompt: Prompt, root: str | os.PathLike) -> dict[str, Any]
             raise InputError(f"workspace path {ws.path!r} is not a directory", record_id=prompt.id, rule="workspace")
         copy_directory(src, root)
         return {}
-    if isinstance(ws, GeneratorWorkspace):
+    if isinstance(ws, BuiltWorkspace):
         from ..bench.workspaces import build_workspace
 
         return build_workspace(ws.spec(), root, case_id=TRAINING_STREAM, seed=ws.seed)
@@ -168,7 +167,7 @@ def question_text(prompt: Prompt, facts: dict[str, Any]) -> str:
         return fill(prompt.question, facts)
     except (KeyError, IndexError, ValueError) as e:
         raise InputError(
-            f"question placeholder {e} is not a fact of generator "
+            f"question placeholder {e} is not a fact of workspace builder "
             f"{getattr(prompt.workspace, 'generator', '?')} (facts: {', '.join(sorted(facts))})",
             record_id=prompt.id,
             rule="prompt",
@@ -176,13 +175,13 @@ def question_text(prompt: Prompt, facts: dict[str, Any]) -> str:
 
 
 def asked_questions(prompts: list[Prompt]) -> list[str]:
-    """Each prompt's question as the teacher would see it (generator workspaces built in a scratch directory)."""
+    """Each prompt's question as the teacher would see it (built workspaces made in a scratch directory)."""
     import tempfile
 
     out = []
     for p in prompts:
         facts: dict[str, Any] = {}
-        if isinstance(p.workspace, GeneratorWorkspace):
+        if isinstance(p.workspace, BuiltWorkspace):
             with tempfile.TemporaryDirectory(prefix="mlx-distill-prompt-") as tmp:
                 facts = prepare_workspace(p, tmp)
         out.append(question_text(p, facts))

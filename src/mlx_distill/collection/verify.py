@@ -8,7 +8,7 @@ rule as its reason (every failing rule is listed in the detail):
 - `tool-error`: every tool ran without error (no "Error: ..." result)
 - `unclean-end`: the run ended with a final text answer and a clean stop (`end_turn`), not a limit,
   a loop, `max_tokens`, a refusal or an error
-- `wrong-answer`: where the workspace generator knows the ground truth (the prompt's answer spec), the
+- `wrong-answer`: where the workspace builder knows the ground truth (the prompt's answer spec), the
   final answer (or the file written) is right
 - `decision-mismatch`: the call-or-answer decision matches the prompt's label (tool / direct)
 """

@@ -1,4 +1,4 @@
-"""The data pipeline (docs/data.md): generators -> validator -> balancer/splitter -> data/mlx_format/.
+"""The data pipeline (docs/data.md): sources -> validator -> balancer/splitter -> data/mlx_format/.
 
 Modules, one concept each: `hand_authored` (data/hand_authored/), `converters` (public formats),
 `domain` (repositories mined with real tool runs), `direct` (docs and docstrings), `validate` (rules

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from ..schema import Record
 from ..vocab import SPLITS
-from .common import unit_hash
+from .ids import unit_hash
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""`mlx-distill data build`: generators -> validator -> balancer -> stable split -> data/mlx_format/.
+"""`mlx-distill data build`: sources -> validator -> balancer -> stable split -> data/mlx_format/.
 
 Writes {train,valid,test}.jsonl (mlx-lm chat records plus `meta`) and manifest.json: counts by split,
 source, category and label; token statistics; every record's content hash; the config; and a hash of
@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..io import InputError, sha256_file, write_json, write_jsonl
+from ..errors import InputError
+from ..io import sha256_file, write_json, write_splits
 from ..vocab import SPLITS
 from .balance import balance, split
-from .common import unit_hash
+from .ids import unit_hash
 from .config import DataConfig, SourceSpec, load_config
 from ..progress import status
 from .validate import ERROR, Finding, Located, no_gc, validate_records
@@ -81,7 +82,7 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
         cfg = load_config(cfg)
     say = log or (lambda _msg: None)
     out_dir = Path(output_dir) if output_dir is not None else cfg.resolve(cfg.output_dir)
-    check_paths(cfg, out_dir)  # before any generator runs or a tokenizer loads
+    check_paths(cfg, out_dir)  # before any source runs or a tokenizer loads
     clean_leftovers(out_dir)
 
     # 1. generate
@@ -158,11 +159,12 @@ def _build(cfg: DataConfig | str | os.PathLike, *, output_dir: str | os.PathLike
         files: dict[str, Path] = {}
         file_info: dict[str, Any] = {}
         split_hashes: dict[str, list[str]] = {}
-        for name in SPLITS:
-            rows = parts[name] if s.order == "input" else sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it)))
+        ordered = {name: parts[name] if s.order == "input" else
+                   sorted(parts[name], key=lambda it: unit_hash(cfg.seed, hash_of(it))) for name in SPLITS}
+        # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
+        write_splits(stage, {name: (it.record for it in rows) for name, rows in ordered.items()}, dumps=_record_json)
+        for name, rows in ordered.items():
             path = out_dir / f"{name}.jsonl"
-            # model_dump_json is the record's to_json() serialised by pydantic-core: ~10x faster than json.dumps
-            write_jsonl(stage / path.name, (it.record for it in rows), dumps=_record_json)
             files[name] = path
             file_info[name] = {"path": str(path), "records": len(rows), "sha256": sha256_file(stage / path.name)}
             split_hashes[name] = [hash_of(it) for it in rows]

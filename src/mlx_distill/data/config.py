@@ -1,4 +1,4 @@
-"""The data build recipe (configs/data.yaml): which generators run, how records are validated,
+"""The data build recipe (configs/data.yaml): which sources run, how records are validated,
 balanced and split. Relative paths are resolved against `root` (default: the current directory)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..config import apply_overrides, read_yaml, validate
 
 
 class SourceSpec(_Strict):
-    """One generator. `type`: hand_authored (paths of YAML/JSONL), domain (repositories to mine),
+    """One source. `type`: hand_authored (paths of YAML/JSONL), domain (repositories to mine),
     direct (Markdown/Python to mine), convert (a file in a public format), records (JSONL records as is),
     catalogue (questions over generated tool sets: `catalogue`, `counts` per kind, `pairs`, `max_tools`,
     `irrelevance`, `mask`),

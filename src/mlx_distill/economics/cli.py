@@ -140,7 +140,7 @@ def economics(
     as_json: bool,
 ) -> None:
     """Cost per 1,000 calls before and after routing, local fraction, fallbacks and break-even, from ledgers."""
-    from ..io import InputError
+    from ..errors import InputError
     from .report import analyze, find_ledgers, read_rows, summary_rows, training_seconds, write_report
 
     paths = [p for root in (report_dir, *ledgers) for p in find_ledgers(root)]

@@ -8,7 +8,7 @@ teacher records or on a benchmark suite. Each case is scored for agreement with 
   it answers directly where the teacher did, or calls the teacher's tool with equivalent arguments
   (`equivalent_arguments`: compared after schema normalisation);
 - a suite case: the suite's label and expected tools are the reference; answer correctness is
-  reported beside it where the workspace generator knows the ground truth.
+  reported beside it where the workspace builder knows the ground truth.
 
 The verdict is balanced agreement (the mean of per-class recalls, from `bench.scoring.aggregate`)
 against a threshold, printed beside the majority-class baseline: a student that always calls a tool,
@@ -28,7 +28,8 @@ from typing import Any, Callable, Literal, Sequence
 from ..bench.runner import ModelLoader, ModelSpec, RunConfig, run_benchmark
 from ..bench.scoring import CaseScore, aggregate
 from ..bench.suites import Case, Suite, load_suite
-from ..io import InputError, atomic_write_text, read_jsonl, write_json
+from ..errors import InputError
+from ..io import atomic_write_text, read_jsonl, write_json
 from ..schema import Record, parse_record
 from ..data.sources.teacher_store import RECORDS_FILE, read_store
 

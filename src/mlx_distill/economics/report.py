@@ -23,7 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..io import InputError, check_regular_file
+from ..errors import InputError
+from ..io import check_regular_file
 from ..teacher.ledger import LEDGER_FILE, read_ledger, totals
 
 TEACHER_KINDS = ("collect", "shadow", "drift")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import bfcl, glaive, hermes, legacy, openai, when2call, xlam
-from .common import Context, Converted
+from .conversion import Context, Converted
 
 FORMATS: dict[str, str] = {
     "legacy": "older in-house records: tool calls with a 'tool' key, or ```json blocks in assistant text",

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..io import InputError
-from .common import Context, Converted, call, refusal_text, text_of, tools_of
+from ..errors import InputError
+from .conversion import Context, Converted, call, refusal_text, text_of, tools_of
 
 # Categories that need an executable environment: neither converted nor benchmarked.
 UNSUPPORTED = ("multi_turn", "memory", "web_search", "format_sensitivity")

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any, Iterator
 
-from .common import Context, Converted, call, source_id
+from .conversion import Context, Converted, call, source_id
 from .json_schema import to_openai_tool
 
 _TURN = re.compile(r"(?:^|\n+)\s*(USER|ASSISTANT|FUNCTION RESPONSE|SYSTEM):\s?")

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from .common import Context, Converted, call, name_results, source_id, text_of, tools_of
+from .conversion import Context, Converted, call, name_results, source_id, text_of, tools_of
 from .json_schema import loads_any
 
 _TOOLS_BLOCK = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from .common import Context, Converted, call, name_results, source_id, text_of, tools_of
+from .conversion import Context, Converted, call, name_results, source_id, text_of, tools_of
 
 _FENCE = re.compile(r"```(?:json|tool|tool_call)?\s*\n(.*?)\n?```", re.DOTALL)
 _ROLES: dict[Any, str] = {"human": "user", "bot": "assistant", "function": "tool", "observation": "tool"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import Context, Converted, call, name_results, source_id, text_of, tools_of
+from .conversion import Context, Converted, call, name_results, source_id, text_of, tools_of
 
 
 def _assistant(m: dict[str, Any], i: int, content: str, names_by_id: dict[str, str], ctx: Context) -> dict[str, Any]:

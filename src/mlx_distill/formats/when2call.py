@@ -10,7 +10,7 @@ from typing import Any
 
 from ..replies import conversation_label
 from ..vocab import WHEN2CALL_LABELS, Label
-from .common import Context, Converted, call, name_results, source_id, text_of, tools_of
+from .conversion import Context, Converted, call, name_results, source_id, text_of, tools_of
 from .json_schema import loads_any
 
 _TOOLCALL = re.compile(r"<TOOLCALL>(.*?)</TOOLCALL>", re.DOTALL | re.IGNORECASE)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .common import Context, Converted, call, refusal_text, source_id, tools_of
+from .conversion import Context, Converted, call, refusal_text, source_id, tools_of
 
 
 def convert(obj: Any, ctx: Context) -> Converted:

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..io import InputError, atomic_write_text, write_json
+from ..errors import InputError
+from ..io import atomic_write_text, write_json
 from .evaluate import p_text, pct
 from .pipeline import LRLConfig, Pipeline
 from .task import get_task, with_target_format

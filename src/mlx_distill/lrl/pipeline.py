@@ -27,7 +27,8 @@ from pydantic import Field
 
 from ..config import StrictModel as _Strict
 from ..config import apply_overrides, read_yaml, validate
-from ..io import InputError, atomic_write_text, read_jsonl, read_text, sha256_file, write_jsonl
+from ..errors import InputError
+from ..io import atomic_write_text, read_jsonl, read_text, sha256_file, write_jsonl
 from .prompt import strategy_hash
 from .task import Task, class_balance, describe_balance, get_task, mixed_set, target_format_name, with_target_format
 

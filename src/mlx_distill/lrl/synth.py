@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from ..data.common import build_record, stable_id
-from ..io import InputError
-from ..schema import Record
+from ..data.ids import stable_id
+from ..errors import InputError
+from ..schema import Record, build_record
 from .prompt import messages, strategy_hash
 from .task import Problem, Task, check_steps, describe_balance, explain, mixed_set
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
-from ..io import InputError
+from ..errors import InputError
 
 Problem = dict[str, Any]
 

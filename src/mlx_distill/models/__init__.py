@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, cast
 
-from ..io import InputError
+from ..errors import InputError
 from .embedded import EMBEDDED, is_intact, model_dir, prepare
 
 EMBEDDED_DEFAULT = "embedded:smollm2-135m"

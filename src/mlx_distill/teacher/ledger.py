@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..io import InputError, append_jsonl
+from ..errors import InputError
+from ..io import append_jsonl
 from ..append_only import read_located, repair_tail
 from .prices import Prices, Usage, load_prices
 

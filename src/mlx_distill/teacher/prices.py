@@ -187,7 +187,7 @@ def load_prices(path: str | os.PathLike | None = None) -> Prices:
 @functools.lru_cache(maxsize=8)
 def _load(path: str) -> PriceTable:
     from ..config import read_yaml
-    from ..io import InputError
+    from ..errors import InputError
 
     p = Path(path)
     raw = read_yaml(p, rule="prices")

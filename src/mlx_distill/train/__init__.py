@@ -17,7 +17,6 @@ _EXPORTS = {
     "parse_config": "config",
     "fuse_adapter": "fuse",
     "FuseResult": "fuse",
-    "write_sample_data": "sample_data",
 }
 
 __all__ = list(_EXPORTS)

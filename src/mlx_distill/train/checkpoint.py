@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any, cast
 
-from ..io import InputError, read_jsonl, sha256_file, write_json
+from ..errors import InputError
+from ..io import read_jsonl, sha256_file, write_json
 
 ADAPTER_FILE = "adapters.safetensors"
 STATE_FILE = "state.json"

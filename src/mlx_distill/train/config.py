@@ -17,7 +17,7 @@ import yaml
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .. import config as config_file
-from ..io import InputError
+from ..errors import InputError
 
 OPTIMIZERS = ("adam", "adamw", "muon", "sgd", "adafactor")
 

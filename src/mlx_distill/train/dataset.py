@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from ..io import InputError, read_jsonl, sha256_file
+from ..errors import InputError
+from ..io import read_jsonl, sha256_file
 from ..vocab import SPLITS
 from .forward import Example
 

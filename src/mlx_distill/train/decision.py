@@ -20,7 +20,7 @@ from mlx.utils import tree_flatten, tree_unflatten
 
 from ..agent.calibration import decision_figures, fit, record_prompts
 from ..agent.probe import first_tokens, opener_id
-from ..io import InputError
+from ..errors import InputError
 
 if TYPE_CHECKING:
     import mlx.nn as nn

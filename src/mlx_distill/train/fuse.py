@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional, cast
 
-from ..io import InputError
+from ..errors import InputError
 
 MIN_SAFE_BITS = 5
 PROBE = [{"role": "user", "content": "Which files in this project import requests?"}]

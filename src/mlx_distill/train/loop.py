@@ -13,7 +13,7 @@ import mlx.core as mx
 import numpy as np
 from mlx.utils import tree_map
 
-from ..io import InputError
+from ..errors import InputError
 from ..progress import Bar
 from .checkpoint import all_finite
 from .dataset import BatchSchedule, Split, prefix_group

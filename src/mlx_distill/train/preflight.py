@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..io import InputError
+from ..errors import InputError
 from .checkpoint import METRICS_FILE, checkpoint_state, read_metrics
 from .config import TrainConfig
 from .dataset import Split, read_split, tokenize_split

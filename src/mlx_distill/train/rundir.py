@@ -18,7 +18,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..io import InputError, atomic_write_text, write_json, write_jsonl
+from ..errors import InputError
+from ..io import atomic_write_text, write_json, write_jsonl
 from .checkpoint import ADAPTER_FILE, METRICS_FILE, OPTIMIZER_FILE, STATE_FILE, read_metrics
 from .config import TrainConfig
 from .dataset import Split, data_fingerprint

@@ -18,7 +18,8 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_map
 
-from ..io import InputError, append_jsonl, write_json
+from ..errors import InputError
+from ..io import append_jsonl, write_json
 from .checkpoint import ADAPTER_FILE, METRICS_FILE, read_metrics, restore_checkpoint, save_checkpoint
 from .config import TrainConfig, as_config, optimizer_class
 from .dataset import Split, eval_batches

@@ -6,11 +6,11 @@ import random
 import re
 from pathlib import Path
 
-from .common import NOUNS, VERBS, module_names, pick, python_package, write_text
-from .registry import Facts, generator
+from .materials import NOUNS, VERBS, module_names, pick, python_package, write_text
+from .registry import Facts, workspace_builder
 
 
-@generator("todo_count")
+@workspace_builder("todo_count")
 def todo_count(root: Path, rng: random.Random) -> Facts:
     """TODO comments spread over modules. Facts: count (lines containing 'TODO' under src/), files."""
     pkg, layout = python_package(root, rng, modules=rng.randint(3, 6), functions=(1, 3))
@@ -25,7 +25,7 @@ def todo_count(root: Path, rng: random.Random) -> Facts:
     return {"count": count, "files": with_todo, "package": pkg}
 
 
-@generator("file_count")
+@workspace_builder("file_count")
 def file_count(root: Path, rng: random.Random) -> Facts:
     """A folder with files of mixed extensions. Facts: folder, ext, count."""
     folder = rng.choice(["docs", "assets", "notes", "reports", "migrations"])
@@ -42,7 +42,7 @@ def file_count(root: Path, rng: random.Random) -> Facts:
     return {"folder": folder, "ext": ext, "count": count}
 
 
-@generator("line_count")
+@workspace_builder("line_count")
 def line_count(root: Path, rng: random.Random) -> Facts:
     """A data file with a random number of lines. Facts: path, count."""
     name = rng.choice(["customers", "events", "orders", "readings", "users"])
@@ -54,7 +54,7 @@ def line_count(root: Path, rng: random.Random) -> Facts:
     return {"path": path, "count": count}
 
 
-@generator("function_count")
+@workspace_builder("function_count")
 def function_count(root: Path, rng: random.Random) -> Facts:
     """Modules with several top-level functions. Facts: path, count (top-level `def`s in path)."""
     pkg, layout = python_package(root, rng, modules=rng.randint(2, 4), functions=(2, 9))

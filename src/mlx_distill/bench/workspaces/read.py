@@ -7,11 +7,11 @@ import random
 from pathlib import Path
 from typing import Any
 
-from .common import ADJECTIVES, DEPENDENCIES, NOUNS, distinct_names, package_name, pick, write_text
-from .registry import Facts, generator
+from .materials import ADJECTIVES, DEPENDENCIES, NOUNS, distinct_names, package_name, pick, write_text
+from .registry import Facts, workspace_builder
 
 
-@generator("config_value")
+@workspace_builder("config_value")
 def config_value(root: Path, rng: random.Random, format: str | None = None) -> Facts:
     """A configuration file (json, toml, ini or yaml) with a few keys. Facts: path, key, value."""
     fmt = format or rng.choice(["json", "toml", "ini", "yaml"])
@@ -64,7 +64,7 @@ def config_value(root: Path, rng: random.Random, format: str | None = None) -> F
     return {"path": path, "key": key, "value": str(values[key])}
 
 
-@generator("constant_value")
+@workspace_builder("constant_value")
 def constant_value(root: Path, rng: random.Random) -> Facts:
     """A module of constants. Facts: path, constant, value."""
     pkg = package_name(rng)
@@ -84,7 +84,7 @@ def constant_value(root: Path, rng: random.Random) -> Facts:
     return {"path": path, "constant": names[i], "value": str(values[i])}
 
 
-@generator("package_version")
+@workspace_builder("package_version")
 def package_version(root: Path, rng: random.Random) -> Facts:
     """pyproject.toml with a version and pinned dependencies. Facts: name, version, dependency, pin."""
     name = package_name(rng)
@@ -104,7 +104,7 @@ def package_version(root: Path, rng: random.Random) -> Facts:
     return {"name": name, "version": version, "dependency": dep, "pin": pins[dep]}
 
 
-@generator("changelog")
+@workspace_builder("changelog")
 def changelog(root: Path, rng: random.Random) -> Facts:
     """CHANGELOG.md with several releases. Facts: latest_version, latest_date, oldest_version."""
     n = rng.randint(3, 6)

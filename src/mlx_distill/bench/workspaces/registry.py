@@ -1,4 +1,4 @@
-"""The generator registry: `@generator("kind")` registers a generator, `build_workspace` runs the one a
+"""The workspace builder registry: `@workspace_builder("kind")` registers a builder, `build_workspace` runs the one a
 case's spec names with that case's seeded random stream."""
 
 from __future__ import annotations
@@ -7,17 +7,17 @@ import random
 from pathlib import Path
 from typing import Any, Callable
 
-from ...io import InputError
+from ...errors import InputError
 
 Facts = dict[str, Any]
-Generator = Callable[..., Facts]
+WorkspaceBuilder = Callable[..., Facts]
 
-GENERATORS: dict[str, Generator] = {}
+WORKSPACE_BUILDERS: dict[str, WorkspaceBuilder] = {}
 
 
-def generator(kind: str) -> Callable[[Generator], Generator]:
-    def register(fn: Generator) -> Generator:
-        GENERATORS[kind] = fn
+def workspace_builder(kind: str) -> Callable[[WorkspaceBuilder], WorkspaceBuilder]:
+    def register(fn: WorkspaceBuilder) -> WorkspaceBuilder:
+        WORKSPACE_BUILDERS[kind] = fn
         return fn
 
     return register
@@ -33,17 +33,17 @@ def build_workspace(spec: dict[str, Any], root: str | Path, *, case_id: str = "c
     if missing, expected empty) and return its facts."""
     spec = dict(spec)
     kind = spec.pop("kind", None)
-    if kind not in GENERATORS:
+    if kind not in WORKSPACE_BUILDERS:
         raise InputError(
-            f"unknown workspace kind {kind!r} (known: {', '.join(sorted(GENERATORS))})",
+            f"unknown workspace kind {kind!r} (known: {', '.join(sorted(WORKSPACE_BUILDERS))})",
             record_id=case_id,
             rule="workspace",
         )
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     try:
-        facts = GENERATORS[kind](root, case_rng(case_id, seed), **spec)
-    except TypeError as e:  # unknown or missing parameters of the generator
+        facts = WORKSPACE_BUILDERS[kind](root, case_rng(case_id, seed), **spec)
+    except TypeError as e:  # unknown or missing parameters of the workspace builder
         raise InputError(f"workspace {kind!r}: {e}", record_id=case_id, rule="workspace") from None
     facts.setdefault("kind", kind)
     return facts

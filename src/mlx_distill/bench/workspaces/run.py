@@ -6,11 +6,11 @@ import hashlib
 import random
 from pathlib import Path
 
-from .common import function_names, write_text
-from .registry import Facts, generator
+from .materials import function_names, write_text
+from .registry import Facts, workspace_builder
 
 
-@generator("script_output")
+@workspace_builder("script_output")
 def script_output(root: Path, rng: random.Random) -> Facts:
     """A script printing a checksum of data generated from the seed (hard to compute by hand).
     Facts: script, output."""
@@ -34,7 +34,7 @@ def script_output(root: Path, rng: random.Random) -> Facts:
     return {"script": script, "output": output}
 
 
-@generator("failing_check")
+@workspace_builder("failing_check")
 def failing_check(root: Path, rng: random.Random) -> Facts:
     """checks.py runs several checks and reports the one that fails. Facts: script, failing, checks."""
     names = [f"check_{n}" for n in function_names(rng, rng.randint(3, 6))]
@@ -55,7 +55,7 @@ def failing_check(root: Path, rng: random.Random) -> Facts:
     return {"script": "checks.py", "failing": bad, "checks": names}
 
 
-@generator("exit_code")
+@workspace_builder("exit_code")
 def exit_code(root: Path, rng: random.Random) -> Facts:
     """A validation script whose exit status depends on data files. Facts: script, code."""
     n = rng.randint(3, 8)

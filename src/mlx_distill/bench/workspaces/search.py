@@ -6,7 +6,7 @@ import random
 import re
 from pathlib import Path
 
-from .common import (
+from .materials import (
     ADJECTIVES,
     LIBRARIES,
     NOUNS,
@@ -20,10 +20,10 @@ from .common import (
     python_package,
     write_text,
 )
-from .registry import Facts, generator
+from .registry import Facts, workspace_builder
 
 
-@generator("function_definition")
+@workspace_builder("function_definition")
 def function_definition(root: Path, rng: random.Random, modules: tuple[int, int] = (4, 7)) -> Facts:
     """A package of modules; one function, defined in exactly one module, is also called from another.
     Facts: function, file, file_name, package."""
@@ -38,7 +38,7 @@ def function_definition(root: Path, rng: random.Random, modules: tuple[int, int]
     return {"function": function, "file": target_file, "file_name": basename(target_file), "package": pkg}
 
 
-@generator("importers")
+@workspace_builder("importers")
 def importers(root: Path, rng: random.Random) -> Facts:
     """Modules some of which import one library. Facts: library, importers (paths), importer_names,
     importer_count."""
@@ -70,7 +70,7 @@ def importers(root: Path, rng: random.Random) -> Facts:
     }
 
 
-@generator("error_code")
+@workspace_builder("error_code")
 def error_code(root: Path, rng: random.Random) -> Facts:
     """An error code string raised in exactly one module (others raise different codes).
     Facts: code, file, file_name, function."""
@@ -90,7 +90,7 @@ def error_code(root: Path, rng: random.Random) -> Facts:
     return facts
 
 
-@generator("env_var")
+@workspace_builder("env_var")
 def env_var(root: Path, rng: random.Random) -> Facts:
     """One module reads an environment variable. Facts: variable, file, file_name."""
     pkg, layout = python_package(root, rng, modules=rng.randint(3, 6), functions=(1, 3))

@@ -6,11 +6,11 @@ import json
 import random
 from pathlib import Path
 
-from .common import ADJECTIVES, NOUNS, function_names, python_package, write_text
-from .registry import Facts, generator
+from .materials import ADJECTIVES, NOUNS, function_names, python_package, write_text
+from .registry import Facts, workspace_builder
 
 
-@generator("write_note")
+@workspace_builder("write_note")
 def write_note(root: Path, rng: random.Random) -> Facts:
     """An existing notes folder; the task writes a new file. Facts: path, token."""
     write_text(root, "notes/README.md", "Team notes.\n")
@@ -19,7 +19,7 @@ def write_note(root: Path, rng: random.Random) -> Facts:
     return {"path": path, "token": token}
 
 
-@generator("write_function")
+@workspace_builder("write_function")
 def write_function(root: Path, rng: random.Random) -> Facts:
     """A package; the task adds a module defining a named function. Facts: path, function, value."""
     pkg, layout = python_package(root, rng, modules=2, functions=(1, 2))
@@ -28,7 +28,7 @@ def write_function(root: Path, rng: random.Random) -> Facts:
     return {"path": path, "function": function, "value": str(rng.randint(10, 999)), "package": pkg}
 
 
-@generator("write_config")
+@workspace_builder("write_config")
 def write_config(root: Path, rng: random.Random) -> Facts:
     """A config folder; the task writes a JSON file with a key. Facts: path, key, value."""
     write_text(root, "config/base.json", json.dumps({"debug": False}) + "\n")

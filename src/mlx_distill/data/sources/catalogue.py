@@ -20,8 +20,8 @@ from typing import Any
 
 from ...catalogue import KINDS, Item, items, load_catalogue, result_text, without_fitting_tool
 from ...catalogue.augment import irrelevant, masked
-from ...schema import Record
-from ..common import build_record, stable_id
+from ...schema import Record, build_record
+from ..ids import stable_id
 from .registry import SourceRun, source
 
 SOURCE = "catalogue"

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ...formats import FORMATS, READERS, Context, Converted, bfcl
-from ...io import InputError, check_serialisable, write_jsonl
+from ...errors import InputError
+from ...io import check_serialisable, write_jsonl
 from ...replies import conversation_label
-from ...schema import Record
+from ...schema import Record, build_record
 from ...vocab import CATEGORY_OF_LABEL, CATEGORY_OF_TOOL
-from ..common import build_record, iter_json_items, stable_id
+from ..ids import stable_id
+from ..inputs import iter_json_items
 from ..validate import ERROR, Located, check_record
 from .registry import SourceRun, source
 

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ...schema import Record
+from ...schema import Record, build_record
 from ...vocab import DIRECT_CATEGORIES
 from ...questions import normalize_question
-from ..common import build_record, iter_input_files, stable_id
+from ..ids import stable_id
+from ..inputs import iter_input_files
 from .registry import SourceRun, source
 
 SOURCE = "direct"

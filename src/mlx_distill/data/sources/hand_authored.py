@@ -28,10 +28,12 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from ...io import InputError, read_jsonl
-from ...schema import Record, ToolCall
+from ...errors import InputError
+from ...io import read_jsonl
+from ...schema import Record, ToolCall, build_record
 from ...vocab import DIRECT_CATEGORIES, TOOL_CATEGORIES
-from ..common import build_record, iter_input_files, load_yaml_items, stable_id
+from ..ids import stable_id
+from ..inputs import iter_input_files, load_yaml_items
 from ..validate import ERROR, Located, check_record
 from .registry import SourceRun, source
 

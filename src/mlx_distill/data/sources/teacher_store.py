@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ...append_only import read_located
-from ...io import InputError
+from ...errors import InputError
 from ...schema import Record, parse_record
 from .registry import SourceRun, source
 

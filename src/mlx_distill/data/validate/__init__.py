@@ -11,12 +11,12 @@ questions sharing one of those are compared, so 100k questions take seconds, not
 
 One concern per module: `rules` (the rule table, Located, Report), `schemas` (arguments against
 JSON schemas), `tool_output` (results of our tools), `grounding`, `record` (per-record rules),
-`template` (render, mask, too-long), `bench` (held-out questions), `near` (the Jaccard join),
+`template` (render, mask, too-long), `held_out` (the benchmark questions training data must not overlap), `near` (the Jaccard join),
 `corpus` (rules across records), `loader` (JSONL files), `validator` (the entry points).
 """
 
-from ...io import ERROR, WARNING, Finding
-from .bench import BenchQuestion, load_bench
+from ...errors import ERROR, WARNING, Finding
+from .held_out import BenchQuestion, load_bench
 from .corpus import corpus_findings
 from .grounding import grounded
 from .loader import load_located

@@ -8,7 +8,7 @@ from typing import Sequence
 from ...schema import Record
 from ...questions import normalize_question, question_tokens
 from ...progress import track
-from .bench import BenchQuestion
+from .held_out import BenchQuestion
 from .near import JaccardJoin
 from .rules import Finding, Located, add_finding, split_of
 

@@ -6,7 +6,8 @@ import os
 from dataclasses import replace
 from typing import Any, Iterable
 
-from ...io import ERROR, Finding, InputError, read_jsonl
+from ...errors import ERROR, Finding, InputError
+from ...io import read_jsonl
 from ...schema import parse_record
 from .rules import SPLITS, Located, no_gc, split_of
 
@@ -18,7 +19,7 @@ def load_located(paths: Iterable[str | os.PathLike]) -> tuple[list[Located], lis
 
 
 def _load_located(paths: Iterable[str | os.PathLike]) -> tuple[list[Located], list[Finding], list[str]]:
-    from ..common import iter_input_files
+    from ..inputs import iter_input_files
 
     items: list[Located] = []
     findings: list[Finding] = []

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...io import ERROR, WARNING, Finding
+from ...errors import ERROR, WARNING, Finding
 from ...schema import Record
 from ...vocab import SPLITS
 

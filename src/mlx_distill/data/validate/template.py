@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...io import InputError
+from ...errors import InputError
 from .rules import Finding, Located, add_finding
 
 

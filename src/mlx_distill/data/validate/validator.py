@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Sequence
 
-from ...io import InputError
+from ...errors import InputError
 from ...schema import Record
-from ..common import unit_hash
+from ..ids import unit_hash
 from ...progress import track
-from .bench import BenchQuestion, load_bench
+from .held_out import BenchQuestion, load_bench
 from .corpus import corpus_findings
 from .loader import load_located
 from .record import check_record

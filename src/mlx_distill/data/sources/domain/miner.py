@@ -8,11 +8,11 @@ import random
 from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
-from ....schema import Record, ToolCall
+from ....schema import Record, ToolCall, build_record
 from ....tools import CommandOutput, ToolResult, Workspace
 from ....vocab import TOOL_CATEGORIES as CATEGORIES
 from ....questions import normalize_question
-from ...common import build_record, stable_id
+from ...ids import stable_id
 from .candidate import Candidate, Step, planned_steps
 from .classes import class_candidates
 from .functions import function_candidates

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ....io import InputError
+from ....errors import InputError
 from ....tools import FileList, Workspace
 
 TEXT_SUFFIXES = (".md", ".rst", ".txt", ".toml", ".yaml", ".yml", ".cfg", ".ini")

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ....io import InputError
+from ....errors import InputError
 from ...task import Problem
 from .solver import NO, YES, checks, clock, first_fit, name, peak_rooms, sweep
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from ...io import WARNING, Finding, InputError, read_objects
+from ...errors import WARNING, Finding, InputError
+from ...io import read_objects
 
 
 @dataclass

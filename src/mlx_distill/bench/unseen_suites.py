@@ -17,7 +17,7 @@ from the whole catalogue with another seed and never repeat a question of any su
 offers one tool set per domain (`shared_tool_sets`), as a user asks many questions of one set of
 tools: a decision evaluation then computes each set once, not once a question.
 
-The files are generated, committed and checked: `python -m mlx_distill.bench.slices data/bench`
+The files are generated, committed and checked: `python -m mlx_distill.bench.unseen_suites data/bench`
 rewrites them, and a test proves the committed files equal a fresh generation.
 """
 
@@ -37,12 +37,13 @@ HELDOUT_SEED = 1000  # training draws from the `train` catalogue; any seed there
 GROWTH_SEED = 1001
 FIRST_DOMAINS = 10  # the held-out catalogue's domains when the suites were first drawn
 
-SLICES: dict[str, dict[str, int]] = {
+# the suites this module writes, each with its first draw's cases per kind
+FIRST_DRAW: dict[str, dict[str, int]] = {
     "unseen_tools": {"call": 20, "near_miss": 10, "out_of_reach": 10},
     "clarify": {"clarify": 10},
     "refuse": {"missing_tool": 10},
 }
-# drawn after SLICES, from the whole catalogue: call 200 vs no call 200 in all
+# drawn after FIRST_DRAW, from the whole catalogue: call 200 vs no call 200 in all
 GROWTH: dict[str, dict[str, int]] = {
     "unseen_tools": {"call": 180, "near_miss": 40, "out_of_reach": 25, "missing_tool": 70, "clarify": 45},
 }
@@ -99,26 +100,26 @@ def _prefix(name: str) -> str:
 
 def _first_items(name: str, cat: Catalogue) -> list[Item]:
     first = Catalogue(cat.name, cat.domains[:FIRST_DOMAINS], cat.source)
-    return items(first, SLICES[name], seed=HELDOUT_SEED, prefix=_prefix(name))
+    return items(first, FIRST_DRAW[name], seed=HELDOUT_SEED, prefix=_prefix(name))
 
 
-def slice_cases(name: str) -> list[dict[str, Any]]:
+def suite_cases(name: str) -> list[dict[str, Any]]:
     """The suite `name`: its first draw, then its growth (no question another suite asks)."""
     cat = load_catalogue("heldout")
     drawn = _first_items(name, cat)
     if name in GROWTH:
-        asked = frozenset(it.question for other in SLICES for it in _first_items(other, cat))
-        start = {kind: SLICES[name].get(kind, 0) + 1 for kind in GROWTH[name]}
+        asked = frozenset(it.question for other in FIRST_DRAW for it in _first_items(other, cat))
+        start = {kind: FIRST_DRAW[name].get(kind, 0) + 1 for kind in GROWTH[name]}
         grown = items(cat, GROWTH[name], seed=GROWTH_SEED, prefix=_prefix(name), exclude=asked, first=start)
         drawn += shared_tool_sets(grown, cat, seed=GROWTH_SEED)
     return [case_of(it, name) for it in drawn]
 
 
-def write_slices(out_dir: str | os.PathLike) -> list[Path]:
+def write_suites(out_dir: str | os.PathLike) -> list[Path]:
     """Every unseen-tool suite as `<out_dir>/<name>.jsonl`."""
-    return [write_jsonl(Path(out_dir) / f"{name}.jsonl", slice_cases(name)) for name in SLICES]
+    return [write_jsonl(Path(out_dir) / f"{name}.jsonl", suite_cases(name)) for name in FIRST_DRAW]
 
 
 if __name__ == "__main__":
-    for path in write_slices(sys.argv[1] if len(sys.argv) > 1 else "data/bench"):
+    for path in write_suites(sys.argv[1] if len(sys.argv) > 1 else "data/bench"):
         print(path)

@@ -1,42 +1,18 @@
-"""Small pieces every data module shares: record construction, stable ids, and reading JSON/JSONL/YAML
-inputs with line numbers. Labels and categories are in `mlx_distill.vocab`, label inference from text
-in `mlx_distill.replies`, a question's words (what duplicate checks compare) in `mlx_distill.questions`."""
+"""Reading the data build's input files with line numbers: JSONL, a JSON array or a single JSON object
+(`iter_json_items`), a YAML list (`load_yaml_items`), and the files named or found under directories
+(`iter_input_files`). Every error is an `InputError` naming the file and line."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..io import MAX_LINE_BYTES, InputError, check_regular_file, parse_json_line, read_jsonl, read_text
-from ..schema import Record, parse_record
+from ..errors import InputError
+from ..io import MAX_LINE_BYTES, check_regular_file, parse_json_line, read_jsonl, read_text
 
-
-def stable_id(prefix: str, *parts: Any) -> str:
-    """A short id that depends only on its inputs: `prefix-<12 hex>`."""
-    h = hashlib.sha1("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:12]
-    return f"{prefix}-{h}"
-
-
-def unit_hash(*parts: Any) -> float:
-    """A number in [0, 1) that depends only on its inputs (for stable, seedable ordering)."""
-    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
-    return int.from_bytes(h[:8], "big") / 2.0 ** 64
-
-
-def build_record(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, id: str, source: str,
-                 category: str, label: str, path: str | os.PathLike | None = None, line: int | None = None,
-                 **extra_meta: Any) -> Record:
-    """Validate and return a Record (an InputError names path and line when it is not one)."""
-    meta = {"id": id, "source": source, "category": category, "label": label}
-    meta.update({k: v for k, v in extra_meta.items() if v is not None})
-    return parse_record({"messages": messages, "tools": tools, "meta": meta}, path=path, line=line)
-
-
-# ---- inputs ------------------------------------------------------------------------------
 
 def iter_json_items(path: str | os.PathLike, *, lenient: bool = False) -> Iterator[tuple[int, Any]]:
     """(line, object) for each item of a JSONL file, a JSON array, or a single JSON object.
@@ -155,4 +131,3 @@ def iter_input_files(paths: Iterable[str | os.PathLike], suffixes: tuple[str, ..
         else:
             raise InputError("not found", path=p)
     return out
-

@@ -1,4 +1,4 @@
-"""What the generators share: the word pools every name is drawn from, seeded distinct names, and the
+"""What the workspace builders share: the word pools every name is drawn from, seeded distinct names, and the
 writing of files and of a small Python package."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def pick(rng: random.Random, pool: list[str], n: int) -> list[str]:
 
 
 def distinct_names(rng: random.Random, n: int, make: Callable[[], str]) -> list[str]:
-    """n distinct names from a generator function."""
+    """n distinct names from a name-making function."""
     out: list[str] = []
     seen: set[str] = set()
     while len(out) < n:

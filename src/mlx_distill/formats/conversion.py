@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..io import InputError, parse_json_line, validation_message
+from ..errors import InputError
+from ..io import parse_json_line, validation_message
 from ..schema import ToolCall
 from .json_schema import loads_any, to_openai_tool
 

@@ -1,5 +1,5 @@
-"""Small synthetic train/valid/test splits in the record format, for tests and the throughput benchmark
-when no built data (data/mlx_format) is at hand. Tool-call conversations (call, result, answer) and
+"""Small synthetic train/valid/test splits in the record format, for tests and the speed scripts
+(bench/) when no built data (data/mlx_format) is at hand. Tool-call conversations (call, result, answer) and
 direct answers, rendered with the real tool schemas and system prompt."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ..io import write_jsonl
+from ..io import write_splits
 from ..schema import ToolCall
 
 MODULES = ["svcs", "requests", "numpy", "click", "pydantic", "yaml", "json", "rich", "attrs", "httpx", "flask"]
@@ -116,14 +116,7 @@ def write_sample_data(
     system = DEFAULT_SYSTEM_PROMPT if system is None else system
     n = n_train + n_valid + n_test
     records = [(tool_record if i % 2 == 0 else direct_record)(i, rng, schemas, system) for i in range(n)]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "train.jsonl", records[:n_train])
-    if n_valid:
-        write_jsonl(out / "valid.jsonl", records[n_train : n_train + n_valid])
-    if n_test:
-        write_jsonl(out / "test.jsonl", records[n_train + n_valid :])
-    return out
+    return write_cut(out, records, n_train, n_valid)
 
 
 SMALL_TOOL = {
@@ -180,12 +173,16 @@ def small_records(n: int, seed: int = 0, *, multi_turn_every: int = 3) -> list[d
 def write_small_data(
     out: str | os.PathLike, n_train: int = 16, n_valid: int = 4, n_test: int = 0, *, seed: int = 0
 ) -> Path:
-    records = small_records(n_train + n_valid + n_test, seed)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "train.jsonl", records[:n_train])
-    if n_valid:
-        write_jsonl(out / "valid.jsonl", records[n_train : n_train + n_valid])
-    if n_test:
-        write_jsonl(out / "test.jsonl", records[n_train + n_valid :])
-    return out
+    return write_cut(out, small_records(n_train + n_valid + n_test, seed), n_train, n_valid)
+
+
+def write_cut(out: str | os.PathLike, records: list[dict[str, Any]], n_train: int, n_valid: int) -> Path:
+    """The records cut in order into train, valid and test (the rest), written by the data build's split
+    writer; an empty valid or test split gets no file. Returns the directory."""
+    splits = {
+        "train": records[:n_train],
+        "valid": records[n_train : n_train + n_valid],
+        "test": records[n_train + n_valid :],
+    }
+    write_splits(out, {name: rows for name, rows in splits.items() if name == "train" or rows})
+    return Path(out)
