@@ -181,11 +181,11 @@ REPO = [
     ("search", "Which source file defines the chat template string?", {"type": "contains", "value": "chat_template"}),
     ("search", "Find the module where `create_agent` is implemented.", {"type": "contains", "value": "factory.py"}),
     ("search", "Which file registers the `collect` command with the CLI?", {"type": "contains", "value": "cli.py"}),
-    ("search", "Where is `resolve_teacher` defined?", {"type": "contains", "value": "teacher.py"}),
+    ("search", "Where is `resolve_teacher` defined?", {"type": "contains", "value": "model.py"}),
     (
         "read",
         "Which Python version does this project's pyproject require at minimum?",
-        {"type": "contains", "value": "3.10"},
+        {"type": "contains", "value": "3.11"},
     ),
     ("read", "What version number does pyproject.toml give mlx-distill?", {"type": "contains", "value": "0.1.0"}),
     (
