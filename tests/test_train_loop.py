@@ -17,8 +17,9 @@ from mlx_distill._blas import blas_env
 from mlx_distill.io import InputError
 from mlx_distill.train.config import parse_config
 from mlx_distill.train.dataset import read_split, tokenize_split
+from mlx_distill.train.fine_tune import apply_fine_tune
 from mlx_distill.train.sample_data import write_small_data
-from mlx_distill.train.trainer import Log, Trainer, apply_fine_tune, train
+from mlx_distill.train.trainer import Log, Trainer, train
 
 
 @pytest.fixture(scope="module")
