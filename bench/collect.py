@@ -24,7 +24,8 @@ import mlx_distill  # noqa: F401
 from mlx_distill.collection.collect import collect
 from mlx_distill.teacher.ledger import read_ledger, totals
 from mlx_distill.collection.prompts import Prompt
-from mlx_distill.testing.fake_anthropic import FakeAnthropic, line_count_teacher
+from mlx_distill.testing.fake_anthropic import FakeAnthropic
+from mlx_distill.testing.teacher_scripts import line_count_teacher
 
 TEACHER = "anthropic:claude-sonnet-5-5"
 

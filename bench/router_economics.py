@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def oracle(direct_questions: set[str]):
-    from mlx_distill.testing.fake_anthropic import tool_results
+    from mlx_distill.testing.teacher_scripts import tool_results
 
     def reply(question: str, turn: int, body: dict):
         if question in direct_questions:

@@ -5,8 +5,9 @@ AST rules."""
 import pytest
 
 from mlx_distill.agent.outcome import RunOutcome, ToolCallRecord
+from mlx_distill.bench.answers import check_answer, contains_number
 from mlx_distill.bench.bfcl_check import bfcl_ast_match, standardize_string
-from mlx_distill.bench.scoring import aggregate, check_answer, contains_number, percentile, score_case, summarize
+from mlx_distill.bench.scoring import aggregate, percentile, score_case, summarize
 from mlx_distill.bench.suites import Case
 from mlx_distill.bench.workspaces import build_workspace
 from mlx_distill.formats.json_schema import function_to_tool

@@ -19,7 +19,8 @@ from mlx_distill.collection.collect import CollectError, CollectSettings, collec
 from mlx_distill.teacher.ledger import read_ledger
 from mlx_distill.collection.prompts import Prompt, load_prompts
 from mlx_distill.teacher.store import TeacherStore
-from mlx_distill.testing.fake_anthropic import FakeAnthropic, Fault, tool_results
+from mlx_distill.testing.fake_anthropic import FakeAnthropic, Fault
+from mlx_distill.testing.teacher_scripts import tool_results
 
 TEACHER = "anthropic:claude-sonnet-5-5"
 ROOT = Path(__file__).resolve().parents[1]

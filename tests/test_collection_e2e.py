@@ -13,7 +13,8 @@ from mlx_distill.cli import main
 from mlx_distill.data.build import build
 from mlx_distill.collection.collect import collect
 from mlx_distill.collection.prompts import Prompt
-from mlx_distill.testing.fake_anthropic import FakeAnthropic, line_count_teacher
+from mlx_distill.testing.fake_anthropic import FakeAnthropic
+from mlx_distill.testing.teacher_scripts import line_count_teacher
 from mlx_distill.train.trainer import train
 
 TEACHER = "anthropic:claude-sonnet-5-5"

@@ -18,7 +18,8 @@ from mlx_distill.errors import InputError
 from mlx_distill.train.config import parse_config
 from mlx_distill.train.dataset import read_split, tokenize_split
 from mlx_distill.testing.sample_data import write_small_data
-from mlx_distill.train.trainer import Log, Trainer, apply_fine_tune, train
+from mlx_distill.train.fine_tune import apply_fine_tune
+from mlx_distill.train.trainer import Log, Trainer, train
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ case; the run goes on. A model that fails to load is reported with a one-line re
 BFCL and When2Call cases offer their own function documents as external tools: they never execute,
 so a case ends at the model's first call (pydantic-ai's deferred tool requests).
 
-Slightly past 450 lines on purpose: this is the only loop that runs cases (compare, the gate, LRL and
-the sharded bench all call it), and its one-at-a-time and batched paths share the per-case isolation.
+With a distributed group each process runs its share of the cases and `sharding.merge_model_run` puts
+every rank's scores of a model back together.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .scoring import CaseScore, aggregate, score_case, summarize
+from .sharding import merge_model_run, shard
 from .suites import Case, Suite, fill
 from .workspaces import build_workspace
 
@@ -377,8 +378,6 @@ def run_benchmark(
     cases = [c for s in suites for c in s.cases]
     jobs = [(t, seed, case) for t in config.temperatures for seed in config.seeds for case in cases]
     if group is not None:
-        from .sharding import shard
-
         jobs = shard(jobs, group.rank(), group.size())
     total = len(specs) * len(jobs)
     done = 0
@@ -419,52 +418,9 @@ def run_benchmark(
             stats: Any = getattr(model, "stats", None)
             run.routing = stats.to_json() if hasattr(stats, "to_json") else None
         if group is not None:
-            _merge_shards(run, group)
+            merge_model_run(run, group)
     if progress:
         progress(done, total, "done")
     return BenchResult(
         suites=list(suites), config=config, models=runs, started=started, wall_s=time.perf_counter() - tic
     )
-
-
-def _merge_shards(run: ModelRun, group: Any) -> None:
-    """Every rank's scores of this model, back in case order; the slowest rank's wall time, the largest peak
-    memory, summed routing counts. Trajectories stay with the rank that ran them (`outcomes` is emptied)."""
-    from .sharding import all_gather_json, unshard
-
-    parts = all_gather_json(
-        {
-            "scores": [s.to_json() for s in run.scores],
-            "load_error": run.load_error,
-            "load_s": run.load_s,
-            "wall_s": run.wall_s,
-            "peak_memory_mb": run.peak_memory_mb,
-            "routing": run.routing,
-        },
-        group,
-    )
-    run.scores = unshard([[CaseScore.from_json(s) for s in p["scores"]] for p in parts])
-    run.outcomes = []
-    run.load_error = next((p["load_error"] for p in parts if p["load_error"]), None)
-    run.load_s = max(p["load_s"] for p in parts)
-    run.wall_s = max(p["wall_s"] for p in parts)
-    peaks = [p["peak_memory_mb"] for p in parts if p["peak_memory_mb"] is not None]
-    run.peak_memory_mb = max(peaks) if peaks else None
-    routings = [p["routing"] for p in parts if p["routing"]]
-    run.routing = _sum_routing(routings) if routings else None
-
-
-def _sum_routing(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    calls = sum(p["calls"] for p in parts)
-    student = sum(p["answered_by_student"] for p in parts)
-    reasons: dict[str, int] = {}
-    for p in parts:
-        for k, v in (p.get("fallback_reasons") or {}).items():
-            reasons[k] = reasons.get(k, 0) + v
-    return {
-        "calls": calls,
-        "answered_by_student": student,
-        "answered_by_teacher": sum(p["answered_by_teacher"] for p in parts),
-        "local_fraction": student / calls if calls else None,
-        "fallback_reasons": reasons,
-    }

@@ -6,30 +6,26 @@ A trajectory is the agent's own `mlx_distill.agent.outcome.RunOutcome` (a case t
 `score_case` turns one (case, trajectory) into a `CaseScore`; `aggregate` turns many into the
 metrics of a model: decision accuracy, per-class precision/recall/F1 and macro-F1, the
 tool-hallucination rate, right-tool rate, argument validity, answer correctness, turns, loops and
-limit hits, latency percentiles and tokens/s. BFCL's AST checker is `bench/bfcl_check.py`; the
-reply classes (`classify_reply`) are `mlx_distill.replies`.
-
-One module past 450 lines: a case's score and the metrics over scores are one contract, which every
-report, the gate and LRL read.
+limit hits, latency percentiles and tokens/s. Whether an answer, a catalogue call or a call's
+arguments are right is `bench/answers.py`; BFCL's AST checker is `bench/bfcl_check.py`; the reply
+classes (`classify_reply`) are `mlx_distill.replies`.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import re
 import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from jsonschema import Draft202012Validator
-
 from ..agent.parsing import pseudo_calls
 from ..replies import classify_reply
 from ..schema import RecordedCall, ToolCall
+from .answers import argument_errors, catalogue_call_check, check_answer
 from .bfcl_check import bfcl_ast_match
-from .suites import FOUR_CLASS_SCORING, Case, fill
+from .suites import FOUR_CLASS_SCORING, Case
 
 if TYPE_CHECKING:
     from ..agent.outcome import RunOutcome
@@ -57,111 +53,6 @@ def decide(case: Case, traj: RunOutcome) -> str:
     if case.scoring in FOUR_CLASS_SCORING:
         return classify_reply(traj.final_text)
     return "direct"
-
-
-# -- answer checks -------------------------------------------------------------------------------
-
-_NUMBER_WORDS = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-]
-
-
-def _values(spec: dict, facts: dict, key_value: str = "value", key_values: str = "values") -> list[str]:
-    """Expected strings of an answer spec: `fact` (a str or a list: all needed), `value`, `values`."""
-    if spec.get("fact"):
-        v = facts[spec["fact"]]
-        return [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)]
-    if spec.get(key_values):
-        return [fill(str(x), facts) for x in spec[key_values]]
-    return [fill(str(spec[key_value]), facts)]
-
-
-def contains_number(text: str, n: int | str) -> bool:
-    n = str(n).strip()
-    if re.search(rf"(?<![\d.]){re.escape(n)}(?![\d]|\.\d)", text):
-        return True
-    if n.isdigit() and int(n) < len(_NUMBER_WORDS):
-        return re.search(rf"\b{_NUMBER_WORDS[int(n)]}\b", text, re.I) is not None
-    return False
-
-
-def check_answer(
-    spec: dict | None, text: str, facts: dict, workspace_root: str | Path | None = None
-) -> tuple[bool | None, str]:
-    """(correct, why) for a workspace-suite answer spec; (None, ...) when there is nothing to check."""
-    if not spec or spec.get("type") in (None, "none"):
-        return None, "no check"
-    text = text or ""
-    low = text.lower()
-    t = spec["type"]
-    try:
-        if t == "contains":
-            expected = _values(spec, facts)
-            missing = [e for e in expected if e.lower() not in low]
-            return (not missing), ("ok" if not missing else f"missing {missing}")
-        if t == "number":
-            expected = _values(spec, facts)
-            missing = [e for e in expected if not contains_number(text, e)]
-            return (not missing), ("ok" if not missing else f"number {missing} not in answer")
-        if t == "any_of":
-            keywords = [k.lower() for k in spec["keywords"]]
-            need = int(spec.get("min", 1))
-            hits = [k for k in keywords if any(alt in low for alt in k.split("|"))]
-            return len(hits) >= need, f"{len(hits)}/{need} keywords ({', '.join(hits) or 'none'})"
-        if t == "file_contains":
-            if workspace_root is None:
-                return False, "no workspace to check"
-            rel = fill(str(spec["path"]), facts)
-            path = Path(workspace_root) / rel
-            if not path.is_file():
-                return False, f"{rel} was not written"
-            body = path.read_text(encoding="utf-8", errors="replace").lower()
-            missing = [e for e in _values(spec, facts) if e.lower() not in body]
-            return (not missing), ("ok" if not missing else f"{rel} lacks {missing}")
-    except KeyError as e:
-        return False, f"answer spec refers to unknown fact {e}"
-    return None, f"unknown answer type {t!r}"
-
-
-# -- argument validity -----------------------------------------------------------------------------
-
-
-def argument_errors(name: str, arguments: Any, case: Case) -> list[str]:
-    """Why a call's arguments do not fit the offered tool's schema ([] when they do)."""
-    if case.functions is None:
-        from ..tools import validate_arguments
-
-        return validate_arguments(name, arguments)
-    schema = next((f["function"] for f in case.functions if f["function"]["name"] == name), None)
-    if schema is None:
-        return [f"unknown tool {name!r}"]
-    if not isinstance(arguments, dict):
-        return ["arguments must be a JSON object"]
-    try:
-        validator = Draft202012Validator(schema.get("parameters") or {"type": "object"})
-        return sorted({e.message for e in validator.iter_errors(arguments)})
-    except Exception as e:  # a schema the source data got wrong: not the model's fault
-        return [] if "schema" in type(e).__name__.lower() else [str(e)]
 
 
 # -- one case ---------------------------------------------------------------------------------------
@@ -308,29 +199,6 @@ def _correctness(
             else (predicted == case.label, f"predicted {predicted}")
         )
     return check_answer(case.answer, text, facts, workspace_root)
-
-
-def _same_value(got: Any, want: Any) -> bool:
-    if isinstance(want, (int, float)) and not isinstance(want, bool):
-        try:
-            return float(got) == float(want)
-        except (TypeError, ValueError):
-            return False
-    return " ".join(str(got).split()).lower() == " ".join(str(want).split()).lower()
-
-
-def catalogue_call_check(answer: dict, calls: list[ToolCall]) -> tuple[bool, str]:
-    """A catalogue tool case is answered right when the first call names the fitting tool with
-    every expected argument (case- and space-insensitive; numbers by value)."""
-    if not calls:
-        return False, "no call"
-    name, args = calls[0].name, calls[0].arguments
-    if name != answer.get("target_tool"):
-        return False, f"called {name}, not {answer.get('target_tool')}"
-    if not isinstance(args, dict):
-        return False, "arguments are not an object"
-    wrong = [k for k, v in (answer.get("arguments") or {}).items() if k not in args or not _same_value(args[k], v)]
-    return (not wrong), ("ok" if not wrong else f"argument(s) {wrong} differ from {answer.get('arguments')}")
 
 
 # -- aggregation ------------------------------------------------------------------------------------

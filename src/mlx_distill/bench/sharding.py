@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from .runner import ModelRun
 
 T = TypeVar("T")
 
@@ -58,3 +61,47 @@ def all_gather_json(obj: Any, group: Any) -> list[Any]:
         padded = np.frombuffer(data.ljust(width, b"\0"), dtype=np.uint8)
         joined = np.array(mx.distributed.all_gather(mx.array(padded), group=group), copy=False)
     return [json.loads(joined[r * width : r * width + n].tobytes()) for r, n in enumerate(lengths)]
+
+
+def merge_model_run(run: ModelRun, group: Any) -> None:
+    """Every rank's scores of this model, back in case order; the slowest rank's wall time, the largest peak
+    memory, summed routing counts. Trajectories stay with the rank that ran them (`outcomes` is emptied)."""
+    from .scoring import CaseScore
+
+    parts = all_gather_json(
+        {
+            "scores": [s.to_json() for s in run.scores],
+            "load_error": run.load_error,
+            "load_s": run.load_s,
+            "wall_s": run.wall_s,
+            "peak_memory_mb": run.peak_memory_mb,
+            "routing": run.routing,
+        },
+        group,
+    )
+    run.scores = unshard([[CaseScore.from_json(s) for s in p["scores"]] for p in parts])
+    run.outcomes = []
+    run.load_error = next((p["load_error"] for p in parts if p["load_error"]), None)
+    run.load_s = max(p["load_s"] for p in parts)
+    run.wall_s = max(p["wall_s"] for p in parts)
+    peaks = [p["peak_memory_mb"] for p in parts if p["peak_memory_mb"] is not None]
+    run.peak_memory_mb = max(peaks) if peaks else None
+    routings = [p["routing"] for p in parts if p["routing"]]
+    run.routing = sum_routing(routings) if routings else None
+
+
+def sum_routing(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A router's counts over every rank: calls, who answered, fallback reasons."""
+    calls = sum(p["calls"] for p in parts)
+    student = sum(p["answered_by_student"] for p in parts)
+    reasons: dict[str, int] = {}
+    for p in parts:
+        for k, v in (p.get("fallback_reasons") or {}).items():
+            reasons[k] = reasons.get(k, 0) + v
+    return {
+        "calls": calls,
+        "answered_by_student": student,
+        "answered_by_teacher": sum(p["answered_by_teacher"] for p in parts),
+        "local_fraction": student / calls if calls else None,
+        "fallback_reasons": reasons,
+    }

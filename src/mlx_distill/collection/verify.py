@@ -68,7 +68,7 @@ def verify(
         )
         problems.append(("unclean-end", why))
     if answer and facts is not None:
-        from ..bench.scoring import check_answer
+        from ..bench.answers import check_answer
 
         correct, why = check_answer(answer, final_text, facts, workspace_root)
         if correct is False:

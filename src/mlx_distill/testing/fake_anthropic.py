@@ -22,8 +22,8 @@ cost can be asserted exactly. Prompt caching: a request whose system prompt or t
 `cache_control` caches that prefix; the first request with a given prefix reports it as
 `cache_creation_input_tokens`, later ones as `cache_read_input_tokens`, and `input_tokens` is the rest.
 
-Longer than most modules on purpose: it is one fake of one API, and its HTTP handler works on the
-server's private state (lock, fault queue, batches), which a split would have to make public.
+What a script is and what it reads from a request (the question, the turn, tool results), with a
+ready-made line-count teacher, are `teacher_scripts.py`.
 """
 
 from __future__ import annotations
@@ -38,10 +38,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Union
+from typing import Any
 
-Reply = Union[str, dict, list]
-Script = Union[dict[str, list[Reply]], Callable[[str, int, dict], Reply]]
+from .teacher_scripts import Reply, Script, question_of, turn_of
 
 
 @dataclass
@@ -67,39 +66,6 @@ def count_tokens(obj: Any) -> int:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _user_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    return "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
-
-
-def question_of(body: dict) -> str:
-    """The conversation's first user text: what scripts are keyed by."""
-    for m in body.get("messages", []):
-        if m.get("role") == "user":
-            text = _user_text(m.get("content", ""))
-            if text:
-                return text
-    return ""
-
-
-def tool_results(body: dict) -> list[str]:
-    """The text of every tool result in the conversation, oldest first (for scripts that answer from them)."""
-    out = []
-    for m in body.get("messages", []):
-        content = m.get("content")
-        for block in content if isinstance(content, list) else []:
-            if isinstance(block, dict) and block.get("type") == "tool_result":
-                inner = block.get("content")
-                out.append(inner if isinstance(inner, str) else _user_text(inner or []))
-    return out
-
-
-def turn_of(body: dict) -> int:
-    """How many assistant turns the conversation already holds (0 for the first request)."""
-    return sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
 
 
 def _has_cache_mark(blocks: Any) -> bool:
@@ -462,17 +428,3 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, fake.message(body))
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout): nothing to answer
             pass
-
-
-def line_count_teacher(question: str, turn: int, body: dict) -> Reply:
-    """A script that behaves like a careful teacher on line-count questions ("Count the lines of PATH",
-    "How many lines does PATH have?"): it reads the file, then answers with the count it saw; any other
-    question gets a direct answer. For end-to-end tests and benchmarks."""
-    import re
-
-    m = re.search(r"lines (?:of|does) (\S+)", question)
-    if not m:
-        return "A short, correct explanation of the concept, with the key idea and an example."
-    if turn == 0:
-        return {"tool": "read_file", "input": {"path": m.group(1)}}
-    return f"{m.group(1)} has {len(tool_results(body)[-1].splitlines())} lines."
