@@ -16,32 +16,11 @@ from mlx_distill.agent.generation import forced_reply, scripted_replies
 from mlx_distill.data.validate import validate_records
 from mlx_distill.schema import parse_record
 from mlx_distill.tools import Workspace, tool_schemas
+from test_prompting import CONV  # the same conversation, rendered by Qwen's template
 
 FIXTURE = Path(__file__).parent / "fixtures" / "qwen2.5-coder"
 IM_END = "<|im_end|>"
 GREP_CALL = '<tool_call>\n{"name": "grep", "arguments": {"pattern": "import svcs", "path": "."}}\n</tool_call>'
-
-CONV = [
-    {"role": "system", "content": "You help."},
-    {"role": "user", "content": "Where is main defined, and what does it return?"},
-    {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [{"type": "function", "function": {"name": "grep", "arguments": {"pattern": "def main"}}}],
-    },
-    {"role": "tool", "name": "grep", "content": "app.py:10:def main():"},
-    {
-        "role": "assistant",
-        "content": "Let me read it.",
-        "tool_calls": [
-            {"type": "function", "function": {"name": "read_file", "arguments": {"path": "app.py"}}},
-            {"type": "function", "function": {"name": "grep", "arguments": {"pattern": "return"}}},
-        ],
-    },
-    {"role": "tool", "name": "read_file", "content": "def main():\n    return 0"},
-    {"role": "tool", "name": "grep", "content": "app.py:11:    return 0"},
-    {"role": "assistant", "content": "main is in app.py line 10 and returns 0."},
-]
 
 
 @pytest.fixture(scope="module")

