@@ -32,8 +32,8 @@ def test_synthetic_records_are_balanced_verified_worked_solutions(task):
         assert r.meta.source == "lrl" and r.meta.label == "direct"
         assert STRATEGY in r.messages[0].content
         target = r.messages[-1].content
-        assert "In use" in target and target.endswith(f"Answer: {r.meta.model_extra['answer']}")  # not a bare answer
-        assert len(target.splitlines()) > 3
+        assert "room 1" in target and target.endswith(f"Answer: {r.meta.model_extra['answer']}")  # not a bare answer
+        assert len(target.splitlines()) >= 2  # at least one worked step before the answer
 
 
 def test_synthesis_leaves_out_the_held_out_questions(task):

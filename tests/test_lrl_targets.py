@@ -106,7 +106,7 @@ def test_an_unknown_target_format_is_a_one_line_error_naming_the_known_ones():
     ) as e:
         with_target_format(get_task("meeting-rooms"), "sweep")
     assert "\n" not in str(e.value)
-    assert with_target_format(get_task("meeting-rooms"), "per-room").target_format == "per-room"
+    assert with_target_format(get_task("meeting-rooms"), "event-sweep").target_format == "event-sweep"
     assert get_task("meeting-rooms").target_format == "per-room"  # the measured best is the default
 
 

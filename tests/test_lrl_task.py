@@ -91,7 +91,7 @@ def test_parse_takes_the_final_answer_line():
 
 
 def test_worked_solution_checks_each_start_against_the_earlier_ends_and_ends_in_the_solvers_answer():
-    task = MeetingRooms()
+    task = MeetingRooms("pairwise")
     p = {"meetings": [[540, 630], [570, 660], [630, 720]], "rooms": 1, "difficulty": 1}
     text = task.explain(p)
     assert text == (
@@ -106,7 +106,7 @@ def test_worked_solution_checks_each_start_against_the_earlier_ends_and_ends_in_
 
 @pytest.mark.parametrize("difficulty", sorted(LEVELS))
 def test_the_worked_solutions_largest_in_use_is_the_sweeps_peak(difficulty):
-    task = MeetingRooms()
+    task = MeetingRooms("pairwise")
     for p in problem_set(task, 60, seed=9, difficulty=difficulty):
         in_use = [int(line.rsplit(" ", 1)[1]) for line in task.explain(p).splitlines() if "In use" in line]
         assert len(in_use) == len(p["meetings"])
