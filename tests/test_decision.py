@@ -14,7 +14,7 @@ import mlx.core as mx
 from mlx_distill._blas import blas_env
 from mlx_distill.agent.calibration import balanced_accuracy_at, fit_bias, roc_auc
 from mlx_distill.agent.probe import first_tokens, opener_id
-from mlx_distill.bench.decision import NO_CALL, case_messages, figures
+from mlx_distill.bench.decision import NO_CALL, case_messages, case_prompt_ids, figures, opening_kind
 from mlx_distill.bench.suites import Case
 from mlx_distill.errors import InputError
 from mlx_distill.io import write_jsonl
@@ -145,6 +145,8 @@ def test_decide_prints_an_80_column_summary_to_a_pipe(tmp_path, tiny_model_dir):
             "-s",
             str(suite),
             "--by-category",
+            "--opening",
+            "5",
             "--no-progress",
             "--out",
             str(tmp_path / "out"),
@@ -164,3 +166,48 @@ def test_decide_prints_an_80_column_summary_to_a_pipe(tmp_path, tiny_model_dir):
     pooled = report["models"][0]["raw"]["pooled"]
     assert pooled["cases"] == 7 and pooled["tool_cases"] == 3 and pooled["majority_baseline"] == pytest.approx(4 / 7)
     assert len((tmp_path / "out" / "cases.jsonl").read_text().splitlines()) == 7
+    opened = report["models"][0]["by_opening"]["pooled"]
+    assert sum(opened["opens"].values()) == 7 and "openings (5 greedy tokens)" in text and "by opening" in text
+
+
+@pytest.mark.parametrize(
+    "reply, kind",
+    [
+        ('<tool_call>\n{"name": "read_file", "arguments": {}}', "call"),
+        ('  <tool_call>{"name"', "call"),
+        ('{"name": "read_file", "arguments": {"path": "a.py"}}', "pseudo"),
+        ('```json\n{\n  "name": "grep"', "pseudo"),
+        ('{"function": "grep"', "pseudo"),
+        ("```python\ndef add(a, b):", "text"),
+        ('{"path": "a.py"}', "text"),
+        ("The capital is Paris. <tool_call>", "text"),
+    ],
+)
+def test_an_opening_is_the_trained_call_a_json_pseudo_call_or_text(reply, kind):
+    assert opening_kind(reply) == kind
+
+
+def test_the_openings_are_each_prompts_own_greedy_tokens_and_count_calls_of_either_shape(tiny_model_dir):
+    from mlx_lm import load
+    from mlx_lm.generate import generate_step
+
+    from mlx_distill.bench.decision import DecisionSpec, run_decision_eval
+    from mlx_distill.bench.suites import Suite
+
+    tool = tool_schemas(["grep"])
+    labels = ["tool", "direct", "tool", "refuse", "direct"]
+    cases = [
+        Case(id=f"c{i}", question=q, label=lab, category="x", functions=tool if i % 2 else None, scoring="catalogue")
+        for i, (q, lab) in enumerate(zip(["Which files import os?", "Hi", "Why?", "List it.", "What is 2+2?"], labels))
+    ]
+    data = run_decision_eval([DecisionSpec(str(tiny_model_dir))], [Suite("s", cases)], batch_size=2, opening=6)
+    model, tok = load(str(tiny_model_dir))
+    for case, row in zip(cases, data["cases"]):
+        ids = mx.array(case_prompt_ids(case, tok))
+        greedy = [int(t) for t, _ in zip((t for t, _ in generate_step(ids, model, max_tokens=6)), range(6))]
+        assert row["opening"] == tok.decode([t for t in greedy if t not in tok.eos_token_ids])
+        assert row["opens"] == opening_kind(row["opening"])
+    rows = [dict(r, opens=k) for r, k in zip(data["cases"], ["call", "pseudo", "text", "call", "text"])]
+    got = figures([dict(r, by_opening=NO_CALL if r["opens"] == "text" else "tool") for r in rows], "by_opening")
+    assert got["opens"] == {"call": 2, "pseudo": 1, "text": 2} and got["trained_format_rate"] == pytest.approx(2 / 3)
+    assert got["opens_no_call_cases"] == {"call": 1, "pseudo": 1, "text": 1}

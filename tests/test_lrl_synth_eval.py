@@ -109,7 +109,7 @@ def test_student_answers_through_the_training_rendering(task, tiny_model_dir):
 
 
 def test_the_shared_prompt_prefix_is_computed_once_and_changes_no_answer(task, tiny_model_dir):
-    from mlx_distill.lrl.evaluate import prefill_shared_prefix
+    from mlx_distill.agent.generation import prefill_shared_prefix
     from mlx_distill.models import load_model
 
     problems = mixed_set(task, 6, seed=5, difficulties=[1, 2])

@@ -1,6 +1,9 @@
 """Meeting-rooms worked-solution formats: each reads back to the solver's steps and answer, the step
 checker catches a wrong running count and an answer that contradicts its own steps, the registry names
-what it knows, and every difficulty level of a curriculum is class-balanced."""
+what it knows, every difficulty level of a curriculum is class-balanced, and a step-balanced set evens the
+judgements its solutions make."""
+
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -8,7 +11,7 @@ from hypothesis import strategies as st
 
 from mlx_distill.errors import InputError
 from mlx_distill.lrl.synth import record_for, synthesize
-from mlx_distill.lrl.task import class_balance, get_task, mixed_set, with_target_format
+from mlx_distill.lrl.task import class_balance, get_task, mixed_set, step_balanced_set, with_target_format
 from mlx_distill.lrl.tasks.meeting_rooms import FORMATS, LEVELS, MeetingRooms, peak_rooms
 
 FORMAT_NAMES = sorted(FORMATS)
@@ -65,12 +68,31 @@ def test_per_room_assigns_each_meeting_to_the_first_room_free_by_its_start():
     assert task.explain({**p, "rooms": 1}).splitlines()[1] == "B 09:30-11:00: room 1 to 10:30 busy -> none free"
 
 
+def test_per_room_compare_writes_each_rooms_end_and_the_start_side_by_side_and_reads_a_wrong_sign_as_wrong():
+    task = MeetingRooms("per-room-compare")
+    p = {"meetings": [[540, 630], [570, 660], [630, 720]], "rooms": 2}
+    text = task.explain(p)
+    assert text == (
+        "A 09:00-10:30: room 1 free, room 2 free -> room 1\n"
+        "B 09:30-11:00: room 1 10:30 > 09:30 busy, room 2 free -> room 2\n"
+        "C 10:30-12:00: room 1 10:30 <= 10:30 free, room 2 11:00 > 10:30 busy -> room 1\n"
+        "Answer: YES"
+    )
+    for right, wrong in [("10:30 <= 10:30 free", "10:30 > 10:30 free"), ("11:00 > 10:30", "11:00 > 10:00")]:
+        check = task.check_steps(p, text.replace(right, wrong))  # a wrong sign, a wrong copy of the start
+        assert not check.correct and check.implied == "YES"
+
+
 WRONG_STEP = {  # one number of the running state changed, the final answer left as it was
     "pairwise": ("B 09:30: A ends 10:30 busy. In use 2", "B 09:30: A ends 10:30 busy. In use 1"),
     "event-sweep": ("t=10:30 end A -> 1 in use", "t=10:30 end A -> 2 in use"),
     "per-room": (
         "room 1 to 10:30 free, room 2 to 11:00 busy -> room 1",
         "room 1 to 10:30 free, room 2 to 11:00 busy -> room 2",
+    ),
+    "per-room-compare": (
+        "room 1 10:30 <= 10:30 free, room 2 11:00 > 10:30 busy -> room 1",
+        "room 1 10:30 <= 10:30 free, room 2 11:00 > 10:30 busy -> room 2",
     ),
 }
 
@@ -102,7 +124,8 @@ def test_the_step_checker_flags_a_final_answer_that_contradicts_the_steps(fmt):
 
 def test_an_unknown_target_format_is_a_one_line_error_naming_the_known_ones():
     with pytest.raises(
-        InputError, match=r"unknown target format 'sweep' for meeting-rooms \(known: pairwise, event-sweep, per-room\)"
+        InputError,
+        match=r"unknown target format 'sweep' for meeting-rooms \(known: pairwise, event-sweep, per-room, per-room-compare\)",
     ) as e:
         with_target_format(get_task("meeting-rooms"), "sweep")
     assert "\n" not in str(e.value)
@@ -129,3 +152,46 @@ def test_synthesized_records_come_easy_first():
     records = synthesize(task, 24, strategy=None, seed=0, difficulties=[3, 1, 2])
     levels = [r.meta.model_extra["difficulty"] for r in records]
     assert levels == sorted(levels) and set(levels) == {1, 2, 3}
+
+
+def test_a_step_balanced_set_keeps_each_level_and_answer_and_evens_free_and_busy():
+    task = MeetingRooms("per-room-compare")
+    plain = mixed_set(task, 160, seed=3, difficulties=[1, 2])
+    even = step_balanced_set(task, 160, seed=3, difficulties=[1, 2], exclude={task.render(plain[0])})
+
+    def cells(ps):
+        return Counter((p["difficulty"], task.solve(p)) for p in ps)
+
+    def outcomes(ps):
+        return sum((Counter(task.step_outcomes(p)) for p in ps), Counter())
+
+    assert cells(even) == cells(plain) and len({task.render(p) for p in even}) == 160
+    assert task.render(plain[0]) not in {task.render(p) for p in even}
+    assert outcomes(plain)["busy"] > 1.5 * outcomes(plain)["free"]  # what the plain draw teaches
+    assert abs(outcomes(even)["busy"] - outcomes(even)["free"]) <= 2
+    assert [p["difficulty"] for p in even] == sorted(p["difficulty"] for p in even)  # still easiest first
+    records = synthesize(task, 16, strategy=None, seed=0, difficulties=[1], balance_steps=True)
+    assert len(records) == 16 and all(task.verify(p, task.solve(p)) for p in even[:3])
+
+
+def test_balancing_steps_needs_a_task_that_counts_them():
+    class Parity:
+        name, classes = "parity", ("EVEN", "ODD")
+
+        def generate(self, rng, difficulty):
+            return {"n": rng.randrange(10**6), "difficulty": difficulty}
+
+        def render(self, p):
+            return str(p["n"])
+
+        def parse(self, text):
+            return text
+
+        def solve(self, p):
+            return "ODD" if p["n"] % 2 else "EVEN"
+
+        def verify(self, p, answer):
+            return answer == self.solve(p)
+
+    with pytest.raises(InputError, match="task 'parity' has no step_outcomes"):
+        step_balanced_set(Parity(), 8, seed=0, difficulties=[1])

@@ -8,11 +8,17 @@ baseline and a binomial test against it (`scoring.baseline_verdict`), and the RO
 probability, per suite, per category and pooled; with a calibration, raw and calibrated side by side.
 A case costs one prompt forward, so this measures the decision on hundreds of cases where the agent
 benchmark affords a handful.
+
+With `opening=N` each reply's first N tokens are also generated greedily and sorted by how they open
+(`opening_kind`): `<tool_call>` (the trained format), a JSON pseudo-call (the bare or fenced object a stock
+Qwen2.5-Coder writes instead, which the first-token probability cannot see), or text. That gives the share
+of calls in the trained format and a second decision, by opening, beside the first-token one.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,6 +31,19 @@ from .scoring import baseline_verdict, verdict_text
 from .suites import Case, Suite, fill
 
 NO_CALL = "no call"
+OPENINGS = ("call", "pseudo", "text")
+_PSEUDO_CALL = re.compile(r'\A\s*(?:```[\w-]*\s*)?\{\s*"(?:name|function)"')
+
+
+def opening_kind(text: str) -> str:
+    """How a reply opens: "call" (`<tool_call>`, the format we train), "pseudo" (a bare or ```-fenced JSON
+    object whose first key is "name" or "function": a call in another shape, which the agent also reads
+    when it names an offered tool and the benchmark counts as a call either way), or "text"."""
+    from ..agent.parsing import TOOL_CALL_OPEN
+
+    if text.lstrip().startswith(TOOL_CALL_OPEN):
+        return "call"
+    return "pseudo" if _PSEUDO_CALL.match(text) else "text"
 
 
 @dataclass
@@ -81,6 +100,19 @@ def figures(rows: Sequence[dict[str, Any]], decided: str) -> dict[str, Any]:
         "auc": roc_auc([r["p_call"] for r in rows], positive),
         "tool_recall": _rate(sum(p == "tool" for g, p in zip(gold, pred) if g == "tool"), sum(positive)),
         "no_call_rate": _rate(sum(p == NO_CALL for g, p in zip(gold, pred) if g != "tool"), len(rows) - sum(positive)),
+        **(_opening_figures(rows) if rows and "opens" in rows[0] else {}),
+    }
+
+
+def _opening_figures(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How the replies opened: counts per kind (all cases, and the no-call cases alone) and the share of
+    calls, of either shape, written in the trained format."""
+    opens = {k: sum(r["opens"] == k for r in rows) for k in OPENINGS}
+    no_call = [r for r in rows if r["gold"] != "tool"]
+    return {
+        "opens": opens,
+        "opens_no_call_cases": {k: sum(r["opens"] == k for r in no_call) for k in OPENINGS},
+        "trained_format_rate": _rate(opens["call"], opens["call"] + opens["pseudo"]),
     }
 
 
@@ -104,10 +136,12 @@ def evaluate_model(
     *,
     batch_size: int = 8,
     system_prompt: str | None = None,
+    opening: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
     """One model's decision on every case: per-case rows and the figures, raw and (when a calibration
-    applies) calibrated."""
+    applies) calibrated; with `opening` > 0, also how its first `opening` greedy tokens open."""
+    from ..agent.generation import greedy_batch
     from ..agent.probe import first_tokens, opener_id
     from ..models import load_model
 
@@ -118,10 +152,19 @@ def evaluate_model(
     tic = time.perf_counter()
     on_batch = (lambda done, total: progress(done, total, spec.label)) if progress else None
     firsts = first_tokens(model, opener_id(tokenizer), prompts, batch_size=batch_size, on_batch=on_batch)
+    openings: list[str | None] = [None] * len(prompts)
+    if opening > 0:
+        order = sorted(range(len(prompts)), key=lambda i: prompts[i])  # neighbours share their tools
+        on_gen = (lambda done, total: progress(done, total, f"{spec.label}: openings")) if progress else None
+        texts = greedy_batch(
+            model, tokenizer, [prompts[i] for i in order], max_tokens=opening, batch_size=batch_size, on_batch=on_gen
+        )
+        for i, said in zip(order, texts):
+            openings[i] = said
     seconds = time.perf_counter() - tic
     bias = calibration.bias if calibration else None
     rows = []
-    for case, ids, f in zip(cases, prompts, firsts):
+    for case, ids, f, opened in zip(cases, prompts, firsts, openings):
         row = {
             "model": spec.label,
             "suite": case.suite,
@@ -136,6 +179,9 @@ def evaluate_model(
         }
         if bias is not None:
             row["calibrated"] = "tool" if f.margin + bias >= 0 else NO_CALL
+        if opened is not None:
+            kind = opening_kind(opened)
+            row.update(opening=opened, opens=kind, by_opening=NO_CALL if kind == "text" else "tool")
         rows.append(row)
     entry: dict[str, Any] = {
         "label": spec.label,
@@ -149,6 +195,9 @@ def evaluate_model(
     }
     if bias is not None:
         entry["calibrated"] = _grouped(rows, "calibrated")
+    if opening > 0:
+        entry["opening_tokens"] = opening
+        entry["by_opening"] = _grouped(rows, "by_opening")
     return {"entry": entry, "rows": rows}
 
 
@@ -158,6 +207,7 @@ def run_decision_eval(
     *,
     batch_size: int = 8,
     system_prompt: str | None = None,
+    opening: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
     """Every model on every case of `suites`: the data of report.json."""
@@ -166,7 +216,9 @@ def run_decision_eval(
     cases = [c.model_copy(update={"suite": c.suite or s.name}) for s in suites for c in s.cases]
     models, rows = [], []
     for spec in specs:
-        out = evaluate_model(spec, cases, batch_size=batch_size, system_prompt=system_prompt, progress=progress)
+        out = evaluate_model(
+            spec, cases, batch_size=batch_size, system_prompt=system_prompt, opening=opening, progress=progress
+        )
         models.append(out["entry"])
         rows += out["rows"]
     return {
@@ -213,7 +265,7 @@ def summary_lines(data: dict[str, Any], *, by_category: bool = False) -> list[st
                 f"  {m['cases_per_min']:.0f} cases/min; prompts of {m['prompt_tokens_mean']:.0f} tokens on average"
             )
         out.append(head)
-        modes = ["raw"] + (["calibrated"] if "calibrated" in m else [])
+        modes = ["raw"] + (["calibrated"] if "calibrated" in m else []) + (["by_opening"] if "by_opening" in m else [])
         groups = list(m["raw"]["by_suite"]) + (["(pooled)"] if len(m["raw"]["by_suite"]) > 1 else [])
         if by_category:
             groups += [f"category {c}" for c in m["raw"]["by_category"]]
@@ -226,12 +278,29 @@ def summary_lines(data: dict[str, Any], *, by_category: bool = False) -> list[st
                     v = block["by_category"][g[len("category ") :]]
                 else:
                     v = block["by_suite"][g]
-                name = g if mode == "raw" else "  calibrated"
+                name = g if mode == "raw" else {"calibrated": "  calibrated", "by_opening": "  by opening"}[mode]
                 out.append(
                     f"  {_cut(name, 22):<22} {v['cases']:>5} {_pct(v['balanced_accuracy']):>7} {_num(v['auc']):>6} "
                     f"{_pct(v['majority_baseline']):>8} {_p(v['p_value']):>7}  {_verdict(v)}"
                 )
+        if "by_opening" in m:
+            out += opening_lines(m)
     return out
+
+
+def opening_lines(m: dict[str, Any]) -> list[str]:
+    """One model's openings, pooled: how many replies opened `<tool_call>`, a JSON pseudo-call or text,
+    the share of calls in the trained format, and no call on the no-call cases."""
+    v = m["by_opening"]["pooled"]
+    o, nc = v["opens"], v["opens_no_call_cases"]
+    calls = o["call"] + o["pseudo"]
+    no_call_cases = sum(nc.values())
+    return [
+        f"  openings ({m['opening_tokens']} greedy tokens): <tool_call> {o['call']}, JSON pseudo-call "
+        f"{o['pseudo']}, text {o['text']}",
+        f"    trained format on {o['call']}/{calls} calls ({_pct(v['trained_format_rate'])}); no call on "
+        f"{nc['text']}/{no_call_cases} no-call cases ({_pct(nc['text'] / no_call_cases if no_call_cases else None)})",
+    ]
 
 
 def _verdict(v: dict[str, Any]) -> str:

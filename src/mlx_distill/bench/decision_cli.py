@@ -24,6 +24,14 @@ from .cli import adapters_option, calibration_option, model_specs, suites_option
 @click.option("--category", "categories", multiple=True, help="Only cases of these categories (repeatable).")
 @click.option("--limit", type=COUNT, default=None, help="At most N cases per suite (a spread).")
 @click.option("--batch-size", type=COUNT, default=8, show_default=True, help="Prompts per forward.")
+@click.option(
+    "--opening",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also generate each reply's first N tokens greedily and report how it opens: <tool_call> (the "
+    "trained format), a JSON pseudo-call, or text (about 16 tokens show a call's name).",
+)
 @calibration_option
 @click.option("--by-category", is_flag=True, help="Also print one line per category.")
 @report_options("report", "Run directory (default: runs/decide/<timestamp>).")
@@ -36,6 +44,7 @@ def decide(
     categories: tuple[str, ...],
     limit: int | None,
     batch_size: int,
+    opening: int,
     calibration: str | None,
     by_category: bool,
     out_dir: str | None,
@@ -59,7 +68,7 @@ def decide(
         for s in model_specs(models, adapters, include_base=include_base)
     ]
     with Bar.of_run("decide", enabled=not no_progress) as bar:
-        data = run_decision_eval(specs, chosen, batch_size=batch_size, progress=bar)
+        data = run_decision_eval(specs, chosen, batch_size=batch_size, opening=opening, progress=bar)
     paths = write_decision_dir(data, Path(out_dir) if out_dir else default_out_dir("decide"))
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))

@@ -10,7 +10,6 @@ own steps lead to. Every score is also given per difficulty level.
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from dataclasses import dataclass, field
@@ -264,59 +263,22 @@ def student(
     share_prefix: bool = True,
 ) -> Answerer:
     """A local MLX model answering greedily through `prompting.render` (the training rendering), in
-    batches (mlx-lm's batch_generate: many prompts per forward pass, far faster on a CPU than one by one).
-    The prompts share a long prefix (system prompt, strategy, the question's opening): it goes through the
-    model once and every prompt continues from a copy of its KV cache (`share_prefix`), the same tokens
-    as without it."""
+    batches (`agent.generation.greedy_batch`). The prompts share a long prefix (system prompt, strategy,
+    the question's opening), which goes through the model once."""
 
     def answer(problems: Sequence[Problem]) -> list[str]:
-        from mlx_lm.generate import batch_generate
-
+        from ..agent.generation import greedy_batch
         from ..models import load_model
 
         model, tokenizer = load_model(model_name, adapter_path)
         prompts = [
             tokenizer.encode(student_prompt(task, p, strategy, tokenizer), add_special_tokens=False) for p in problems
         ]
-        shared, prefix_cache = prefill_shared_prefix(model, prompts) if share_prefix else (0, None)
-        out: list[str] = []
-        for i in range(0, len(prompts), batch_size):
-            chunk = [ids[shared:] for ids in prompts[i : i + batch_size]]
-            caches = [copy.deepcopy(prefix_cache) for _ in chunk] if prefix_cache is not None else None
-            out.extend(
-                batch_generate(
-                    model,
-                    tokenizer,
-                    chunk,
-                    prompt_caches=caches,
-                    max_tokens=max_tokens,
-                    completion_batch_size=batch_size,
-                ).texts
-            )
-        return out
+        return greedy_batch(
+            model, tokenizer, prompts, max_tokens=max_tokens, batch_size=batch_size, share_prefix=share_prefix
+        )
 
     return answer
-
-
-def prefill_shared_prefix(model: Any, prompts: Sequence[Sequence[int]], *, min_tokens: int = 16) -> tuple[int, Any]:
-    """The prompts' longest common prefix (leaving every prompt at least one token of its own) run once
-    through `model`: (its length, its KV cache), or (0, None) when it is shorter than `min_tokens`."""
-    import mlx.core as mx
-    from mlx_lm.models.cache import make_prompt_cache
-
-    from ..agent.generation import common_prefix_length
-
-    if not prompts:
-        return 0, None
-    shared = min(len(p) for p in prompts) - 1
-    for ids in prompts[1:]:
-        shared = min(shared, common_prefix_length(prompts[0], ids))
-    if shared < min_tokens:
-        return 0, None
-    cache = make_prompt_cache(model)
-    model(mx.array([list(prompts[0][:shared])]), cache=cache)
-    mx.eval([c.state for c in cache])
-    return shared, cache
 
 
 def model_answerer(task: Task, teacher: Any, *, strategy: str | None = None) -> Answerer:

@@ -39,6 +39,7 @@ class SynthSpec(_Strict):
     seed: int = 0
     valid: float = Field(default=0.1, ge=0, lt=1)
     curriculum: bool = False  # train easiest first: the train file in difficulty order, batches in file order
+    balance_steps: bool = False  # problems whose worked judgements come out even (task.step_outcomes)
 
 
 AUTO_MARGIN = 8  # tokens beyond the longest worked solution: room for a slightly longer reply, no more
@@ -188,6 +189,7 @@ class Pipeline:
                 seed=s.seed,
                 difficulties=s.difficulties,
                 exclude=self.held_out_questions(),
+                balance_steps=s.balance_steps,
             )
             save_records(records_path, records)
             atomic_write_text(stamp, made_by)

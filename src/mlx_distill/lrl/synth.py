@@ -17,7 +17,7 @@ from ..data.ids import stable_id
 from ..errors import InputError
 from ..schema import Record, build_record
 from .prompt import messages, strategy_hash
-from .task import Problem, Task, check_steps, describe_balance, explain, mixed_set
+from .task import Problem, Task, check_steps, describe_balance, explain, mixed_set, step_balanced_set
 
 SOURCE = "lrl"
 
@@ -57,10 +57,13 @@ def synthesize(
     seed: int,
     difficulties: list[int],
     exclude: set[str] | frozenset[str] = frozenset(),
+    balance_steps: bool = False,
 ) -> list[Record]:
     """`n` verified records, class-balanced at each difficulty (n is spread over the difficulties), none
-    with a question in `exclude` (the held-out test set), easiest first (a curriculum keeps this order)."""
-    problems = mixed_set(task, n, seed=seed, difficulties=difficulties, exclude=exclude)
+    with a question in `exclude` (the held-out test set), easiest first (a curriculum keeps this order).
+    `balance_steps`: problems whose solutions' judgements come out even (`task.step_balanced_set`)."""
+    draw = step_balanced_set if balance_steps else mixed_set
+    problems = draw(task, n, seed=seed, difficulties=difficulties, exclude=exclude)
     problems = sorted(problems, key=lambda p: p.get("difficulty") or 0)
     return [record_for(task, p, strategy) for p in problems]
 

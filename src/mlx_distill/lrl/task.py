@@ -27,7 +27,9 @@ class Task(Protocol):
     """What a task plug-in provides. `classes` are the answers `solve` can return (used to balance sets
     and to score recall per class). Optional: `explain(problem)`, a worked solution ending in the answer;
     `check_steps(problem, text) -> StepCheck`, that solution's steps read back from a reply and compared
-    with the solver's; `target_formats` and `with_target_format(name)`, several ways to write it."""
+    with the solver's; `target_formats` and `with_target_format(name)`, several ways to write it;
+    `step_outcomes(problem)`, the judgements that solution makes counted by outcome, so synthesis can
+    balance them (`balance_steps`)."""
 
     name: str
     classes: tuple[str, ...]
@@ -203,6 +205,46 @@ def mixed_set(
         seen.update(task.render(p) for p in got)
         out.extend(got)
     return out
+
+
+def step_balanced_set(
+    task: Task,
+    n: int,
+    *,
+    seed: int,
+    difficulties: list[int] | tuple[int, ...],
+    exclude: set[str] | frozenset[str] = frozenset(),
+    pool: int = 4,
+) -> list[Problem]:
+    """A `mixed_set` (same size, same count per difficulty and answer) whose worked solutions' judgements
+    are as even as it can make them (`task.step_outcomes`), picked greedily from `pool` times as many
+    candidates. Why: a student trained where one outcome dominates (meeting-rooms: a used room is "busy"
+    two times in three) learns the prior, not the comparison behind it."""
+    outcomes = getattr(task, "step_outcomes", None)
+    if outcomes is None:
+        raise InputError(f"task {task.name!r} has no step_outcomes: it cannot balance its steps", rule="config")
+    plain = mixed_set(task, n, seed=seed, difficulties=difficulties, exclude=exclude)
+    want = Counter((p.get("difficulty"), task.solve(p)) for p in plain)
+    cells: dict[tuple[Any, str], list[tuple[Problem, Counter]]] = {cell: [] for cell in want}
+    for p in mixed_set(task, n * pool, seed=seed + 1, difficulties=difficulties, exclude=exclude):
+        cells.setdefault((p.get("difficulty"), task.solve(p)), []).append((p, Counter(outcomes(p))))
+    kinds = sorted({k for cands in cells.values() for _p, c in cands for k in c})
+    totals: Counter = Counter()
+
+    def spread(c: Counter) -> int:
+        return max(totals[k] + c[k] for k in kinds) - min(totals[k] + c[k] for k in kinds) if kinds else 0
+
+    chosen: list[Problem] = []
+    for _round in range(max(want.values(), default=0)):
+        for cell in sorted(want, key=str):
+            if want[cell] and cells[cell]:
+                i = min(range(len(cells[cell])), key=lambda j: spread(cells[cell][j][1]))
+                p, c = cells[cell].pop(i)
+                totals.update(c)
+                chosen.append(p)
+                want[cell] -= 1
+    order = {id(p): i for i, p in enumerate(chosen)}
+    return sorted(chosen, key=lambda p: (p.get("difficulty") or 0, order[id(p)]))
 
 
 def class_balance(task: Task, problems: list[Problem]) -> dict[str, int]:

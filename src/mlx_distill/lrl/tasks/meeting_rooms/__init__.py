@@ -16,7 +16,7 @@ import re
 
 from ...task import Problem, StepCheck, register
 from . import targets
-from .solver import DAY_START, LEVELS, NO, YES, clock, name, peak_rooms
+from .solver import DAY_START, LEVELS, NO, YES, clock, first_fit, name, peak_rooms
 from .targets import DEFAULT_FORMAT, FORMATS
 
 __all__ = ["DEFAULT_FORMAT", "FORMATS", "LEVELS", "MeetingRooms", "peak_rooms"]
@@ -81,6 +81,17 @@ class MeetingRooms:
     def explain(self, problem: Problem) -> str:
         """The worked solution in this task's target format, ending in the solver's answer."""
         return self.format.write(problem)
+
+    def step_outcomes(self, problem: Problem) -> dict[str, int]:
+        """The first-fit comparisons of a meeting's start with a used room's last end, by outcome (a room
+        never used is free without a comparison): "free" when the room's meeting has ended, else "busy"."""
+        counts = {"free": 0, "busy": 0}
+        for i, ends, _room in first_fit(problem["meetings"], problem["rooms"]):
+            start = problem["meetings"][i][0]
+            for e in ends:
+                if e is not None:
+                    counts["free" if e <= start else "busy"] += 1
+        return counts
 
     def check_steps(self, problem: Problem, text: str) -> StepCheck:
         """The reply's steps, read in this task's target format, against the solver's."""

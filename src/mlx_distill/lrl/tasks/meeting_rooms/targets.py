@@ -10,6 +10,8 @@ compares its steps with the solver's (`MeetingRooms.check_steps`).
                  after each, compared with the rooms at each start; the first start over the rooms is NO
     per-room     first fit: each meeting, in start order, against every room's last end; it takes the
                  first room free by its start, or none is free and the answer is NO
+    per-room-compare  per-room with each comparison written out: the room's end and the meeting's
+                 start side by side, `<=` or `>` between them, then free or busy
 
 In every format each number written is copied from the question or from the line above, or is a
 comparison of two times written side by side; the answer follows from the last line.
@@ -166,12 +168,54 @@ def _rooms_answer(problem: Problem, steps: list[Step]) -> str | None:
     return None if not steps else NO if any(s[5] is None for s in steps) else YES
 
 
+# -- per-room-compare: per-room with both times of every comparison side by side -----------------------------
+# "room 1 to 10:30 free" asks the student to compare 10:30 with a start written at the far end of the line;
+# "room 1 10:30 <= 11:00 free" copies the start beside it, writes the comparison, and the word follows from
+# the sign. A step keeps the copied start and the sign, so a wrong copy or a wrong sign is a wrong step.
+
+
+def _compare_steps(problem: Problem) -> list[Step]:
+    return [
+        (a, who, start, end, tuple((k, e, None if e is None else start, ok) for k, e, ok in judged), room)
+        for a, who, start, end, judged, room in _rooms_steps(problem)
+    ]
+
+
+def _compare_said(k: int, end: int | None, start: int | None, ok: bool) -> str:
+    if end is None or start is None:
+        return f"room {k} {'free' if ok else 'busy'}"
+    return f"room {k} {clock(end)} {'<=' if end <= start else '>'} {clock(start)} {'free' if ok else 'busy'}"
+
+
+def _compare_line(s: Step) -> str:
+    _a, who, start, end, judged, room = s
+    said = ", ".join(_compare_said(*j) for j in judged)
+    return f"{who} {clock(start)}-{clock(end)}: {said} -> {'none free' if room is None else f'room {room}'}"
+
+
+_COMPARED = re.compile(rf"room (\d+)(?: {_TIME} (<=|>) {_TIME})? (busy|free)")
+
+
+def _compare_read(line: str) -> Step | None:
+    m = _ASSIGN.match(line)
+    if not m:
+        return None
+    judged = []
+    for k, end, sign, start, word in _COMPARED.findall(m.group(4)):
+        if end and (sign == "<=") != (minutes(end) <= minutes(start)):
+            start = ""  # a sign that contradicts its own times is not the solver's step
+        judged.append((int(k), minutes(end) if end else None, minutes(start) if start else None, word == "free"))
+    room = int(m.group(5)) if m.group(5) else None
+    return ("assign", m.group(1), minutes(m.group(2)), minutes(m.group(3)), tuple(judged), room)
+
+
 FORMATS: dict[str, TargetFormat] = {
     f.name: f
     for f in (
         TargetFormat("pairwise", _pairwise_steps, _pairwise_line, _pairwise_read, _pairwise_answer),
         TargetFormat("event-sweep", _sweep_steps, _sweep_line, _sweep_read, _sweep_answer),
         TargetFormat("per-room", _rooms_steps, _rooms_line, _rooms_read, _rooms_answer),
+        TargetFormat("per-room-compare", _compare_steps, _compare_line, _compare_read, _rooms_answer),
     )
 }
 DEFAULT_FORMAT = "per-room"  # measured best of the three (docs/lrl.md)
