@@ -200,14 +200,22 @@ def test_the_openings_are_each_prompts_own_greedy_tokens_and_count_calls_of_eith
         Case(id=f"c{i}", question=q, label=lab, category="x", functions=tool if i % 2 else None, scoring="catalogue")
         for i, (q, lab) in enumerate(zip(["Which files import os?", "Hi", "Why?", "List it.", "What is 2+2?"], labels))
     ]
-    data = run_decision_eval([DecisionSpec(str(tiny_model_dir))], [Suite("s", cases)], batch_size=2, opening=6)
+    seen = []
+    data = run_decision_eval(
+        [DecisionSpec(str(tiny_model_dir)), DecisionSpec(str(tiny_model_dir))],
+        [Suite("s", cases)],
+        batch_size=2,
+        opening=6,
+        progress=lambda done, total, note: seen.append((done, total)),
+    )
+    assert [d for d, _t in seen] == sorted(d for d, _t in seen) and seen[-1] == (20, 20)  # 2 models x 2 passes x 5
     model, tok = load(str(tiny_model_dir))
-    for case, row in zip(cases, data["cases"]):
+    for case, row in zip(cases, data["cases"][:5]):
         ids = mx.array(case_prompt_ids(case, tok))
         greedy = [int(t) for t, _ in zip((t for t, _ in generate_step(ids, model, max_tokens=6)), range(6))]
         assert row["opening"] == tok.decode([t for t in greedy if t not in tok.eos_token_ids])
         assert row["opens"] == opening_kind(row["opening"])
-    rows = [dict(r, opens=k) for r, k in zip(data["cases"], ["call", "pseudo", "text", "call", "text"])]
+    rows = [dict(r, opens=k) for r, k in zip(data["cases"][:5], ["call", "pseudo", "text", "call", "text"])]
     got = figures([dict(r, by_opening=NO_CALL if r["opens"] == "text" else "tool") for r in rows], "by_opening")
     assert got["opens"] == {"call": 2, "pseudo": 1, "text": 2} and got["trained_format_rate"] == pytest.approx(2 / 3)
     assert got["opens_no_call_cases"] == {"call": 1, "pseudo": 1, "text": 1}

@@ -150,12 +150,14 @@ def evaluate_model(
     model.eval()
     prompts = [case_prompt_ids(c, tokenizer, system_prompt=system_prompt) for c in cases]
     tic = time.perf_counter()
-    on_batch = (lambda done, total: progress(done, total, spec.label)) if progress else None
+    n = len(prompts)
+    steps = n * (2 if opening > 0 else 1)  # the first-token pass, then the openings: one bar for both
+    on_batch = (lambda done, _total: progress(done, steps, spec.label)) if progress else None
     firsts = first_tokens(model, opener_id(tokenizer), prompts, batch_size=batch_size, on_batch=on_batch)
     openings: list[str | None] = [None] * len(prompts)
     if opening > 0:
         order = sorted(range(len(prompts)), key=lambda i: prompts[i])  # neighbours share their tools
-        on_gen = (lambda done, total: progress(done, total, f"{spec.label}: openings")) if progress else None
+        on_gen = (lambda done, _total: progress(n + done, steps, f"{spec.label}: openings")) if progress else None
         texts = greedy_batch(
             model, tokenizer, [prompts[i] for i in order], max_tokens=opening, batch_size=batch_size, on_batch=on_gen
         )
@@ -215,9 +217,15 @@ def run_decision_eval(
     tic = time.perf_counter()
     cases = [c.model_copy(update={"suite": c.suite or s.name}) for s in suites for c in s.cases]
     models, rows = [], []
-    for spec in specs:
+    per_model = len(cases) * (2 if opening > 0 else 1)
+    for j, spec in enumerate(specs):
         out = evaluate_model(
-            spec, cases, batch_size=batch_size, system_prompt=system_prompt, opening=opening, progress=progress
+            spec,
+            cases,
+            batch_size=batch_size,
+            system_prompt=system_prompt,
+            opening=opening,
+            progress=_whole_run(progress, j * per_model, len(specs) * per_model),
         )
         models.append(out["entry"])
         rows += out["rows"]
@@ -230,6 +238,16 @@ def run_decision_eval(
         "models": models,
         "cases": rows,
     }
+
+
+def _whole_run(
+    progress: Callable[[int, int, str], None] | None, before: int, total: int
+) -> Callable[[int, int, str], None] | None:
+    """One model's progress as steps of the whole run (every model, every pass), so a log shows each
+    step, not only the first model's."""
+    if progress is None:
+        return None
+    return lambda done, _total, note: progress(before + done, total, note)
 
 
 # -- the report: lines that fit 80 columns, in a terminal and in a log file ------------------------------
