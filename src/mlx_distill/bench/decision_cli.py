@@ -26,11 +26,11 @@ from .cli import adapters_option, calibration_option, model_specs, suites_option
 @click.option("--batch-size", type=COUNT, default=8, show_default=True, help="Prompts per forward.")
 @click.option(
     "--opening",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 256),
     default=0,
     show_default=True,
     help="Also generate each reply's first N tokens greedily and report how it opens: <tool_call> (the "
-    "trained format), a JSON pseudo-call, or text (about 16 tokens show a call's name).",
+    "trained format), a JSON pseudo-call, or text (about 16 tokens show a call's name; at most 256).",
 )
 @calibration_option
 @click.option("--by-category", is_flag=True, help="Also print one line per category.")
