@@ -18,20 +18,24 @@ FORMAT_NAMES = sorted(FORMATS)
 
 
 @st.composite
-def problems(draw):
+def problems(draw, grid=15):
     """Random meetings on a 15-minute grid (many equal start and end times), listed by start, and rooms."""
     n = draw(st.integers(1, 8))
     meetings = []
     for _ in range(n):
-        start = 540 + 15 * draw(st.integers(0, 20))
-        meetings.append([start, start + 15 * draw(st.integers(1, 8))])
+        start = 540 + grid * draw(st.integers(0, 300 // grid))
+        meetings.append([start, start + grid * draw(st.integers(1, 120 // grid))])
     return {"meetings": sorted(meetings), "rooms": draw(st.integers(1, 5))}
+
+
+GRID = {"per-room-slots": 30}  # counts half-hours; the others take any minute
 
 
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
 @settings(max_examples=300, deadline=None)
-@given(problem=problems())
-def test_every_format_reads_back_to_the_solvers_steps_and_answer(fmt, problem):
+@given(data=st.data())
+def test_every_format_reads_back_to_the_solvers_steps_and_answer(fmt, data):
+    problem = data.draw(problems(GRID.get(fmt, 15)))
     task = MeetingRooms(fmt)
     text = task.explain(problem)
     truth = task.solve(problem)
@@ -83,6 +87,29 @@ def test_per_room_compare_writes_each_rooms_end_and_the_start_side_by_side_and_r
         assert not check.correct and check.implied == "YES"
 
 
+def test_per_room_slots_compares_half_hour_slots_and_carries_every_rooms_end_to_the_next_line():
+    task = MeetingRooms("per-room-slots")
+    p = {"meetings": [[540, 630], [570, 660], [630, 720]], "rooms": 2}
+    text = task.explain(p)
+    assert text == (
+        "A 09:00-10:30 = 0-3: room 1 free, room 2 free -> room 1, ends 3 -\n"
+        "B 09:30-11:00 = 1-4: room 1 3 > 1 busy, room 2 free -> room 2, ends 3 4\n"
+        "C 10:30-12:00 = 3-6: room 1 3 <= 3 free, room 2 4 > 3 busy -> room 1, ends 6 4\n"
+        "Answer: YES"
+    )
+    assert task.explain({**p, "rooms": 1}).splitlines()[1] == "B 09:30-11:00 = 1-4: room 1 3 > 1 busy -> none free"
+    wrong = [("= 1-4", "= 1-5"), ("3 <= 3 free", "3 > 3 free"), ("4 > 3 busy", "4 > 2 busy"), ("ends 3 4", "ends 3 -")]
+    for right, bad in wrong:  # a wrong slot, a sign against its digits, a miscopied start, a lost room end
+        check = task.check_steps(p, text.replace(right, bad))
+        assert not check.correct and check.implied == "YES", right
+
+
+def test_per_room_slots_refuses_a_time_off_the_half_hour_grid_in_one_line():
+    task = MeetingRooms("per-room-slots")
+    with pytest.raises(InputError, match=r"per-room-slots counts half-hours from 09:00; 09:15 is not on that grid"):
+        task.explain({"meetings": [[540, 555]], "rooms": 1})
+
+
 WRONG_STEP = {  # one number of the running state changed, the final answer left as it was
     "pairwise": ("B 09:30: A ends 10:30 busy. In use 2", "B 09:30: A ends 10:30 busy. In use 1"),
     "event-sweep": ("t=10:30 end A -> 1 in use", "t=10:30 end A -> 2 in use"),
@@ -94,6 +121,7 @@ WRONG_STEP = {  # one number of the running state changed, the final answer left
         "room 1 10:30 <= 10:30 free, room 2 11:00 > 10:30 busy -> room 1",
         "room 1 10:30 <= 10:30 free, room 2 11:00 > 10:30 busy -> room 2",
     ),
+    "per-room-slots": ("busy -> room 1, ends 6 4", "busy -> room 1, ends 6 3"),
 }
 
 
@@ -125,7 +153,7 @@ def test_the_step_checker_flags_a_final_answer_that_contradicts_the_steps(fmt):
 def test_an_unknown_target_format_is_a_one_line_error_naming_the_known_ones():
     with pytest.raises(
         InputError,
-        match=r"unknown target format 'sweep' for meeting-rooms \(known: pairwise, event-sweep, per-room, per-room-compare\)",
+        match=r"unknown target format 'sweep' for meeting-rooms \(known: pairwise, event-sweep, per-room, per-room-compare, per-room-slots\)",
     ) as e:
         with_target_format(get_task("meeting-rooms"), "sweep")
     assert "\n" not in str(e.value)

@@ -39,7 +39,7 @@ def _recipe_options(fn):
             click.option(
                 "--target-format",
                 default=None,
-                help="How the worked solutions are written (meeting-rooms: pairwise, event-sweep, per-room, per-room-compare).",
+                help="How the worked solutions are written (meeting-rooms: pairwise, event-sweep, per-room, per-room-compare, per-room-slots).",
             ),
             click.option("--student", default=None, help="The student model (default embedded:smollm2-135m)."),
             click.option("--run-dir", default=None, help="Where everything is written (resumable)."),
