@@ -219,3 +219,44 @@ def test_the_openings_are_each_prompts_own_greedy_tokens_and_count_calls_of_eith
     got = figures([dict(r, by_opening=NO_CALL if r["opens"] == "text" else "tool") for r in rows], "by_opening")
     assert got["opens"] == {"call": 2, "pseudo": 1, "text": 2} and got["trained_format_rate"] == pytest.approx(2 / 3)
     assert got["opens_no_call_cases"] == {"call": 1, "pseudo": 1, "text": 1}
+
+
+def test_a_calibrated_models_openings_start_as_the_agent_would_run_it(tiny_model_dir, tmp_path):
+    """With a calibration the opening's first token is the opener iff margin + bias >= 0, else the best
+    other token, and the rest continues greedily from it: a bias of 0 is plain greedy decoding."""
+    from mlx_distill.agent.calibration import DecisionCalibration
+    from mlx_distill.bench.decision import DecisionSpec, run_decision_eval
+    from mlx_distill.bench.suites import Suite
+
+    tool = tool_schemas(["grep"])
+    questions = ["Which files import os?", "Hi", "Why?", "List it.", "What is 2+2?"]
+    cases = [
+        Case(
+            id=f"c{i}",
+            question=q,
+            label="tool" if i % 2 else "direct",
+            category="x",
+            functions=tool,
+            scoring="catalogue",
+        )
+        for i, q in enumerate(questions)
+    ]
+
+    def openings(bias):
+        spec = DecisionSpec(
+            str(tiny_model_dir), calibration=str(DecisionCalibration(bias=bias).save(tmp_path / f"{bias}.json"))
+        )
+        data = run_decision_eval([spec], [Suite("s", cases)], batch_size=2, opening=5)
+        assert data["models"][0]["calibration"]["bias"] == bias
+        return [r["opening"] for r in data["cases"]]
+
+    from mlx_lm import load
+
+    from mlx_distill.agent.probe import opener_id
+
+    _model, tok = load(str(tiny_model_dir))
+    opener = tok.decode([opener_id(tok)])  # the tiny tokenizer's first token of "<tool_call>"
+    raw = run_decision_eval([DecisionSpec(str(tiny_model_dir), calibration="none")], [Suite("s", cases)], opening=5)
+    assert openings(0.0) == [r["opening"] for r in raw["cases"]]
+    assert all(o.startswith(opener) for o in openings(1e4))
+    assert not any(o.startswith(opener) for o in openings(-1e4))

@@ -403,6 +403,8 @@ def greedy_batch(
 
     from mlx_lm.generate import batch_generate
 
+    if max_tokens <= 0:
+        return [""] * len(prompts)
     out: list[str] = []
     for i in range(0, len(prompts), batch_size):
         batch = prompts[i : i + batch_size]

@@ -50,10 +50,12 @@ def opener_id(tokenizer: Any) -> int:
 @dataclass
 class FirstToken:
     """The first reply token's distribution, as far as the decision goes. `margin` is the opener's logit
-    minus the best other token's: greedy decoding opens a call iff margin + bias >= 0 (calibration.py)."""
+    minus the best other token's: greedy decoding opens a call iff margin + bias >= 0 (calibration.py).
+    `other` is that best other token, what a calibrated reply opens with when it does not call."""
 
     p_call: float
     margin: float
+    other: int = -1
 
 
 class PrefixState:
@@ -191,13 +193,15 @@ def first_tokens(
         logits = last_logits(model, ids, [len(s) - 1 for s in suffixes], state.batch(len(rows)) if share else None)
         logits = logits.astype(mx.float32)
         p = mx.softmax(logits, axis=-1)[:, opener]
-        others = mx.max(mx.where(mx.arange(logits.shape[-1]) == opener, -mx.inf, logits), axis=-1)
-        margin = logits[:, opener] - others
-        mx.eval(p, margin)
+        without = mx.where(mx.arange(logits.shape[-1]) == opener, -mx.inf, logits)
+        best = mx.argmax(without, axis=-1)
+        margin = logits[:, opener] - mx.max(without, axis=-1)
+        mx.eval(p, margin, best)
         probs: list[float] = p.tolist()  # type: ignore[assignment]  # mlx types tolist() as any nesting; 1-D here
         margins: list[float] = margin.tolist()  # type: ignore[assignment]
-        for i, pc, m in zip(idx, probs, margins):
-            out[i] = FirstToken(float(pc), float(m))
+        bests: list[int] = best.tolist()  # type: ignore[assignment]
+        for i, pc, m, b in zip(idx, probs, margins, bests):
+            out[i] = FirstToken(float(pc), float(m), int(b))
         done += len(idx)
         if on_batch is not None:
             on_batch(done, len(order))

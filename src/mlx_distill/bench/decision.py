@@ -12,7 +12,8 @@ benchmark affords a handful.
 With `opening=N` each reply's first N tokens are also generated greedily and sorted by how they open
 (`opening_kind`): `<tool_call>` (the trained format), a JSON pseudo-call (the bare or fenced object a stock
 Qwen2.5-Coder writes instead, which the first-token probability cannot see), or text. That gives the share
-of calls in the trained format and a second decision, by opening, beside the first-token one.
+of calls in the trained format and a second decision, by opening, beside the first-token one. With a
+calibration the openings are the calibrated model's, as the agent runs it: the bias decides the first token.
 """
 
 from __future__ import annotations
@@ -154,17 +155,26 @@ def evaluate_model(
     steps = n * (2 if opening > 0 else 1)  # the first-token pass, then the openings: one bar for both
     on_batch = (lambda done, _total: progress(done, steps, spec.label)) if progress else None
     firsts = first_tokens(model, opener_id(tokenizer), prompts, batch_size=batch_size, on_batch=on_batch)
+    bias = calibration.bias if calibration else None
     openings: list[str | None] = [None] * len(prompts)
     if opening > 0:
+        # As the agent runs the model: with a calibration its first token is the opener iff margin + bias >= 0
+        # (else the best other token), and the rest of the opening continues greedily from it.
+        opener = opener_id(tokenizer)
+        lead = [[] if bias is None else [opener if f.margin + bias >= 0 else f.other] for f in firsts]
         order = sorted(range(len(prompts)), key=lambda i: prompts[i])  # neighbours share their tools
         on_gen = (lambda done, _total: progress(n + done, steps, f"{spec.label}: openings")) if progress else None
         texts = greedy_batch(
-            model, tokenizer, [prompts[i] for i in order], max_tokens=opening, batch_size=batch_size, on_batch=on_gen
+            model,
+            tokenizer,
+            [list(prompts[i]) + lead[i] for i in order],
+            max_tokens=opening - (bias is not None),
+            batch_size=batch_size,
+            on_batch=on_gen,
         )
         for i, said in zip(order, texts):
-            openings[i] = said
+            openings[i] = tokenizer.decode(lead[i]) + said
     seconds = time.perf_counter() - tic
-    bias = calibration.bias if calibration else None
     rows = []
     for case, ids, f, opened in zip(cases, prompts, firsts, openings):
         row = {
@@ -199,6 +209,7 @@ def evaluate_model(
         entry["calibrated"] = _grouped(rows, "calibrated")
     if opening > 0:
         entry["opening_tokens"] = opening
+        entry["opening_calibrated"] = bias is not None
         entry["by_opening"] = _grouped(rows, "by_opening")
     return {"entry": entry, "rows": rows}
 
@@ -314,7 +325,7 @@ def opening_lines(m: dict[str, Any]) -> list[str]:
     calls = o["call"] + o["pseudo"]
     no_call_cases = sum(nc.values())
     return [
-        f"  openings ({m['opening_tokens']} greedy tokens): <tool_call> {o['call']}, JSON pseudo-call "
+        f"  openings ({m['opening_tokens']} greedy tokens{', calibrated' if m.get('opening_calibrated') else ''}): <tool_call> {o['call']}, JSON pseudo-call "
         f"{o['pseudo']}, text {o['text']}",
         f"    trained format on {o['call']}/{calls} calls ({_pct(v['trained_format_rate'])}); no call on "
         f"{nc['text']}/{no_call_cases} no-call cases ({_pct(nc['text'] / no_call_cases if no_call_cases else None)})",
