@@ -260,3 +260,46 @@ def test_a_calibrated_models_openings_start_as_the_agent_would_run_it(tiny_model
     assert openings(0.0) == [r["opening"] for r in raw["cases"]]
     assert all(o.startswith(opener) for o in openings(1e4))
     assert not any(o.startswith(opener) for o in openings(-1e4))
+
+
+@pytest.mark.parametrize(
+    "opening, name",
+    [
+        ('<tool_call>\n{"name": "grep", "arguments": {', "grep"),
+        ('```json\n{"name": "read_file", "arg', "read_file"),
+        ('{"function": "run_command"', "run_command"),
+        ('<tool_call>\n{"na', None),
+        ("The answer is 4.", None),
+    ],
+)
+def test_a_call_openings_tool_name_is_read_when_its_tokens_reach_it(opening, name):
+    from mlx_distill.bench.decision import called_name
+
+    assert called_name(opening) == name
+
+
+def test_calls_are_counted_by_whether_they_name_an_offered_tool(tiny_model_dir):
+    """A pseudo-call naming a tool the case does not offer is a hallucinated call, counted apart."""
+    from mlx_distill.bench.decision import DecisionSpec, run_decision_eval
+    from mlx_distill.bench.suites import Suite
+
+    cases = [
+        Case(
+            id="c",
+            question="Which files import os?",
+            label="tool",
+            category="x",
+            functions=tool_schemas(["grep"]),
+            scoring="catalogue",
+        )
+    ]
+    data = run_decision_eval([DecisionSpec(str(tiny_model_dir))], [Suite("s", cases)], opening=3)
+    row = dict(data["cases"][0], by_opening="tool")
+    rows = [
+        dict(row, opens="call", opening='<tool_call>\n{"name": "grep"', names="offered"),
+        dict(row, opens="pseudo", opening='{"name": "read_file"', names="not offered"),
+        dict(row, opens="call", opening="<tool_call>\n{", names="unseen"),
+        dict(row, opens="text", opening="Sure."),
+    ]
+    assert figures(rows, "by_opening")["calls_naming"] == {"offered": 1, "not offered": 1, "unseen": 1}
+    assert ("names" in data["cases"][0]) == (data["cases"][0]["opens"] != "text")

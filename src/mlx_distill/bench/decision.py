@@ -33,7 +33,9 @@ from .suites import Case, Suite, fill
 
 NO_CALL = "no call"
 OPENINGS = ("call", "pseudo", "text")
+NAMINGS = ("offered", "not offered", "unseen")  # the tool a call opening names: offered, hallucinated, cut off
 _PSEUDO_CALL = re.compile(r'\A\s*(?:```[\w-]*\s*)?\{\s*"(?:name|function)"')
+_CALLED_NAME = re.compile(r'"(?:name|function)"\s*:\s*"([^"]+)"')
 
 
 def opening_kind(text: str) -> str:
@@ -66,18 +68,33 @@ def case_messages(case: Case, *, system_prompt: str | None = None, seed: int = 0
     the case's generated workspace, as the benchmark does) under the system prompt, with the tools the
     benchmark offers it (the case's own functions, else the workspace tools for workspace cases)."""
     from ..prompting import conversation
-    from ..tools import tool_schemas
     from .workspaces import build_workspace
 
     question = case.question
     if case.workspace is not None and "{" in question:
         with tempfile.TemporaryDirectory(prefix="mlx-distill-decide-") as tmp:
             question = fill(question, build_workspace(case.workspace, tmp, case_id=case.id, seed=seed))
+    return conversation(question, system_prompt), case_tools(case)
+
+
+def case_tools(case: Case) -> list | None:
+    """The tool schemas the benchmark offers `case`: its own functions, else the workspace tools for a
+    workspace case, else none."""
+    from ..tools import tool_schemas
+
     if case.functions is not None:
-        tools = list(case.functions) or None
-    else:
-        tools = tool_schemas() if case.scoring == "workspace" else None
-    return conversation(question, system_prompt), tools
+        return list(case.functions) or None
+    return tool_schemas() if case.scoring == "workspace" else None
+
+
+def _tool_name(schema: dict[str, Any]) -> str | None:
+    return (schema.get("function") or schema).get("name")
+
+
+def called_name(opening: str) -> str | None:
+    """The tool name an opening call shows (`"name": "x"`), or None when its first tokens do not reach it."""
+    m = _CALLED_NAME.search(opening)
+    return m.group(1) if m else None
 
 
 def case_prompt_ids(case: Case, tokenizer: Any, *, system_prompt: str | None = None) -> list[int]:
@@ -114,6 +131,7 @@ def _opening_figures(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "opens": opens,
         "opens_no_call_cases": {k: sum(r["opens"] == k for r in no_call) for k in OPENINGS},
         "trained_format_rate": _rate(opens["call"], opens["call"] + opens["pseudo"]),
+        "calls_naming": {k: sum(r.get("names") == k for r in rows) for k in NAMINGS},
     }
 
 
@@ -194,6 +212,10 @@ def evaluate_model(
         if opened is not None:
             kind = opening_kind(opened)
             row.update(opening=opened, opens=kind, by_opening=NO_CALL if kind == "text" else "tool")
+            if kind != "text":
+                named = called_name(opened)
+                offered = {_tool_name(t) for t in case_tools(case) or []}
+                row["names"] = "unseen" if named is None else "offered" if named in offered else "not offered"
         rows.append(row)
     entry: dict[str, Any] = {
         "label": spec.label,
@@ -321,7 +343,7 @@ def opening_lines(m: dict[str, Any]) -> list[str]:
     """One model's openings, pooled: how many replies opened `<tool_call>`, a JSON pseudo-call or text,
     the share of calls in the trained format, and no call on the no-call cases."""
     v = m["by_opening"]["pooled"]
-    o, nc = v["opens"], v["opens_no_call_cases"]
+    o, nc, named = v["opens"], v["opens_no_call_cases"], v["calls_naming"]
     calls = o["call"] + o["pseudo"]
     no_call_cases = sum(nc.values())
     return [
@@ -329,6 +351,8 @@ def opening_lines(m: dict[str, Any]) -> list[str]:
         f"{o['pseudo']}, text {o['text']}",
         f"    trained format on {o['call']}/{calls} calls ({_pct(v['trained_format_rate'])}); no call on "
         f"{nc['text']}/{no_call_cases} no-call cases ({_pct(nc['text'] / no_call_cases if no_call_cases else None)})",
+        f"    calls naming an offered tool {named['offered']}, a tool not offered {named['not offered']}, no name "
+        f"yet {named['unseen']}",
     ]
 
 
