@@ -69,3 +69,37 @@ def marker_cosines(
     w = weights["lm_head.weight" if "lm_head.weight" in weights else "model.embed_tokens.weight"]
     o, c, x = (w[tok.token_to_id(t)] for t in (*MARKERS, other))
     return {"open~close": _cosine(o, c), f"open~{other}": _cosine(o, x), f"close~{other}": _cosine(c, x)}
+
+
+def _rows(layer: Any, ids: list[int]) -> Any:
+    """Rows `ids` of a Linear or Embedding, quantized or not, as floats."""
+    import mlx.core as mx
+
+    idx = mx.array(ids)
+    if hasattr(layer, "scales"):
+        return mx.dequantize(
+            layer.weight[idx], layer.scales[idx], layer.biases[idx], group_size=layer.group_size, bits=layer.bits
+        )
+    return layer.weight[idx].astype(mx.float32)
+
+
+def untrained_markers(model: Any, tokenizer: Any) -> str | None:
+    """A one-line warning when the model's output rows of `<tool_call>` and `</tool_call>` are the same
+    vector (untrained: a LoRA adapter cannot learn to write them apart), else None. Only where both are
+    single tokens; a model that spells them in pieces writes them with ordinary tokens."""
+    vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
+    ids = [vocab.get(m) for m in MARKERS]
+    if any(i is None for i in ids):
+        return None
+    inner = getattr(model, "model", model)
+    head = getattr(model, "lm_head", None) or getattr(inner, "embed_tokens", None)
+    if head is None:
+        return None
+    open_row, close_row = _rows(head, ids)
+    if not untrained({"open": open_row, "close": close_row}):
+        return None
+    return (
+        f"{MARKERS[0]} and {MARKERS[1]} have the same output row in this model (never trained): an adapter "
+        "cannot learn to write a call it can parse; give them rows of their own first "
+        "(mlx_distill.models.marker_rows.init_from_text, as `model prepare` does for the embedded Qwen)"
+    )

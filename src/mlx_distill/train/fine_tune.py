@@ -15,6 +15,7 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from ..errors import InputError
+from ..models.marker_rows import untrained_markers
 from .config import TrainConfig, optimizer_class
 
 
@@ -91,6 +92,9 @@ def load_trainable(
         )[:2]
     except Exception as e:
         raise InputError(f"could not load model {cfg.model!r}: {str(e).splitlines()[0]}", rule="model") from None
+    untrained = untrained_markers(model, tokenizer)
+    if untrained:
+        log(f"warning: {untrained}")
     apply_fine_tune(model, cfg)
     if cfg.resume_adapter_file and load_adapter:
         if not Path(cfg.resume_adapter_file).exists():
