@@ -88,8 +88,9 @@ def untrained_markers(model: Any, tokenizer: Any) -> str | None:
     vector (untrained: a LoRA adapter cannot learn to write them apart), else None. Only where both are
     single tokens; a model that spells them in pieces writes them with ordinary tokens."""
     vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
-    ids = [vocab.get(m) for m in MARKERS]
-    if any(i is None for i in ids):
+    found = [vocab.get(m) for m in MARKERS]
+    ids = [i for i in found if i is not None]
+    if len(ids) != len(MARKERS):
         return None
     inner = getattr(model, "model", model)
     head = getattr(model, "lm_head", None) or getattr(inner, "embed_tokens", None)
