@@ -184,10 +184,10 @@ def _compare_steps(problem: Problem) -> list[Step]:
     ]
 
 
-def _compare_said(k: int, end: int | None, start: int | None, ok: bool) -> str:
+def _compare_said(k: int, end: int | None, start: int | None, ok: bool, show: Callable[[int], str] = clock) -> str:
     if end is None or start is None:
         return f"room {k} {'free' if ok else 'busy'}"
-    return f"room {k} {clock(end)} {'<=' if end <= start else '>'} {clock(start)} {'free' if ok else 'busy'}"
+    return f"room {k} {show(end)} {'<=' if end <= start else '>'} {show(start)} {'free' if ok else 'busy'}"
 
 
 def _compare_line(s: Step) -> str:
@@ -247,17 +247,11 @@ def _slots_steps(problem: Problem) -> list[Step]:
 
 def _slots_line(s: Step) -> str:
     _a, who, start, end, judged, room, (first, last), ends = s
-    said = ", ".join(_slots_said(*j) for j in judged)
+    said = ", ".join(_compare_said(*j, show=str) for j in judged)
     head = f"{who} {clock(start)}-{clock(end)} = {first}-{last}: {said} -> "
     if room is None:
         return head + "none free"
     return head + f"room {room}, ends " + " ".join("-" if e is None else str(e) for e in ends)
-
-
-def _slots_said(k: int, end: int | None, start: int | None, ok: bool) -> str:
-    if end is None or start is None:
-        return f"room {k} {'free' if ok else 'busy'}"
-    return f"room {k} {end} {'<=' if end <= start else '>'} {start} {'free' if ok else 'busy'}"
 
 
 _SLOTTED = re.compile(rf"^([A-Z]) {_TIME}-{_TIME} = (\d+)-(\d+): (.*) -> (?:room (\d+), ends ([\d -]+)|(none) free)$")
