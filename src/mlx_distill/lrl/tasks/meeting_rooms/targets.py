@@ -247,7 +247,7 @@ def _slots_steps(problem: Problem) -> list[Step]:
 
 def _slots_line(s: Step) -> str:
     _a, who, start, end, judged, room, (first, last), ends = s
-    said = ", ".join(_compare_said(*j, show=str) for j in judged)
+    said = ", ".join(_compare_said(k, e, st, ok, show=str) for k, e, st, ok in judged)
     head = f"{who} {clock(start)}-{clock(end)} = {first}-{last}: {said} -> "
     if room is None:
         return head + "none free"
