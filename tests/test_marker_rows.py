@@ -10,7 +10,7 @@ import mlx.nn as nn
 import pytest
 from mlx.utils import tree_flatten
 
-from mlx_distill.models.marker_rows import MARKERS, init_from_text, untrained_markers
+from mlx_distill.models.marker_rows import MARKERS, init_from_text, marker_cosines, untrained_markers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "qwen2.5-coder"
 VOCAB = 151_936
@@ -60,6 +60,7 @@ def test_untrained_markers_get_the_mean_of_their_texts_pieces_and_trained_ones_a
             piece_ids = mx.array([tokenizer.convert_tokens_to_ids(p) for p in pieces[m]])
             assert mx.allclose(weights[k][i], mx.mean(weights[k][piece_ids], axis=0), atol=1e-6)
         assert not mx.allclose(weights[k][ids[0]], weights[k][ids[1]], atol=1e-3)
+    assert marker_cosines(weights, FIXTURE / "tokenizer.json")["open~close"] < 0.99  # was one row: cosine 1
 
 
 @pytest.mark.parametrize("quantized", [False, True])

@@ -172,13 +172,13 @@ def evaluate_model(
     n = len(prompts)
     steps = n * (2 if opening > 0 else 1)  # the first-token pass, then the openings: one bar for both
     on_batch = (lambda done, _total: progress(done, steps, spec.label)) if progress else None
-    firsts = first_tokens(model, opener_id(tokenizer), prompts, batch_size=batch_size, on_batch=on_batch)
+    opener = opener_id(tokenizer)
+    firsts = first_tokens(model, opener, prompts, batch_size=batch_size, on_batch=on_batch)
     bias = calibration.bias if calibration else None
     openings: list[str | None] = [None] * len(prompts)
     if opening > 0:
         # As the agent runs the model: with a calibration its first token is the opener iff margin + bias >= 0
         # (else the best other token), and the rest of the opening continues greedily from it.
-        opener = opener_id(tokenizer)
         lead = [[] if bias is None else [opener if f.margin + bias >= 0 else f.other] for f in firsts]
         order = sorted(range(len(prompts)), key=lambda i: prompts[i])  # neighbours share their tools
         on_gen = (lambda done, _total: progress(n + done, steps, f"{spec.label}: openings")) if progress else None
